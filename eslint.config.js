@@ -1,0 +1,55 @@
+// Lint: type-checked TypeScript rules plus the layer rule. Layers import only downward:
+// core <- net <- chord <- dhash <- fs <- fuse <- node <- cli (docs/ARCHITECTURE.md).
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import importX from 'eslint-plugin-import-x'
+
+const layers = ['core', 'net', 'chord', 'dhash', 'fs', 'fuse', 'node', 'cli']
+const above = (layer) => layers.slice(layers.indexOf(layer) + 1).map((l) => `./src/${l}`)
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error',
+        { selector: "CallExpression[callee.object.name=/^(it|test|describe)$/][callee.property.name='only']", message: '.only must not be committed' }],
+      'import-x/no-restricted-paths': ['error', {
+        zones: [
+          ...layers.slice(0, -1).map((l) => ({ target: `./src/${l}`, from: above(l), message: `layer ${l} may not import from a layer above it` })),
+          // DHash sees Chord only through its public surface (the Router port).
+          { target: './src/dhash', from: './src/chord', except: ['./index.ts'], message: 'dhash imports chord only via chord/index.ts' },
+          // The file system sees neither the network nor the ring.
+          { target: './src/fs', from: ['./src/net', './src/chord'], message: 'fs sees only the BlockService port' },
+          { target: './src/fuse', from: ['./src/net', './src/chord', './src/dhash'], message: 'fuse sees only fs' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/fs/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['../dhash/*', '../dhash/index.js'], allowTypeImports: true, message: 'fs imports dhash types only' }],
+      }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/explicit-module-boundary-types': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+)

@@ -1,0 +1,60 @@
+import { AbortError, TimeoutError } from './errors.js'
+
+export interface AbortOptions { signal?: AbortSignal }
+
+export function throwIfAborted (signal?: AbortSignal): void {
+  if (signal?.aborted === true) throw toAbortError(signal.reason)
+}
+
+function toAbortError (reason: unknown): Error {
+  return reason instanceof Error ? reason : new AbortError('operation aborted')
+}
+
+/**
+ * A signal that aborts when any parent does or after `ms`, with a `dispose` that removes every
+ * listener it added (AbortSignal.any leaks with long-lived parents on some Node releases).
+ */
+export function deadline (parents: Array<AbortSignal | undefined>, ms: number): { signal: AbortSignal, dispose: () => void } {
+  const ctl = new AbortController()
+  const live = parents.filter((s): s is AbortSignal => s != null)
+  const onAbort = (ev: Event): void => { ctl.abort((ev.target as AbortSignal).reason) }
+  const timer = Number.isFinite(ms)
+    ? setTimeout(() => { ctl.abort(new TimeoutError(`deadline of ${ms} ms exceeded`)) }, ms)
+    : undefined
+  for (const s of live) {
+    if (s.aborted) ctl.abort(s.reason)
+    else s.addEventListener('abort', onAbort, { once: true })
+  }
+  return {
+    signal: ctl.signal,
+    dispose: () => {
+      clearTimeout(timer)
+      for (const s of live) s.removeEventListener('abort', onAbort)
+    },
+  }
+}
+
+/** Rejects with the signal's reason when it aborts first; removes its listener either way. */
+export async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await promise
+  throwIfAborted(signal)
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(toAbortError(signal.reason)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+export async function sleep (ms: number, options: AbortOptions = {}): Promise<void> {
+  throwIfAborted(options.signal)
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(timer); reject(toAbortError(options.signal?.reason)) }
+    const timer = setTimeout(() => { options.signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

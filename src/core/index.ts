@@ -1,0 +1,6 @@
+export * from './key.js'
+export * from './errors.js'
+export * from './abort.js'
+export * from './startable.js'
+export * from './random.js'
+export * from './logger.js'

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The identifier space: 256-bit integers on a ring, written big-endian in 32 bytes.
+ * Node ids and block keys share it. The hash is SHA-256 (node:crypto: ~1.5 GB/s here).
+ */
+export const KEY_BYTES = 32
+export const KEY_BITS = KEY_BYTES * 8
+const RING = 1n << BigInt(KEY_BITS)
+
+/** A point on the identifier ring. Branded so a random byte array cannot pass for one. */
+export type Key = Uint8Array & { readonly __brand: 'Key' }
+
+/** Checks the length and brands the bytes; throws RangeError on misuse. */
+export function asKey (bytes: Uint8Array): Key {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
+    throw new RangeError(`a key is ${KEY_BYTES} bytes, got ${bytes?.length}`)
+  }
+  return bytes as Key
+}
+
+export function isKey (value: unknown): value is Key {
+  return value instanceof Uint8Array && value.length === KEY_BYTES
+}
+
+/** SHA-256 of the parts, in order. Strings hash as UTF-8. */
+export function hashKey (...parts: Array<Uint8Array | string>): Key {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  const d = h.digest()
+  return new Uint8Array(d) as Key
+}
+
+export function compareKeys (a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b)
+}
+
+export function keysEqual (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+/**
+ * True when x lies on the ring interval from a to b, going clockwise. `(a, b)` by default,
+ * `(a, b]` with `inclusiveEnd`. When a == b the open interval is the whole ring but a, and the
+ * half-open one is the whole ring.
+ */
+export function between (x: Uint8Array, a: Uint8Array, b: Uint8Array, inclusiveEnd = false): boolean {
+  const ab = compareKeys(a, b)
+  const ax = compareKeys(a, x)
+  const xb = compareKeys(x, b)
+  if (xb === 0) return inclusiveEnd
+  if (ab === 0) return ax !== 0
+  if (ab < 0) return ax < 0 && xb < 0
+  return ax < 0 || xb < 0
+}
+
+export function keyToBigInt (key: Uint8Array): bigint {
+  return BigInt('0x' + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex'))
+}
+
+export function bigIntToKey (n: bigint): Key {
+  const hex = ((n % RING + RING) % RING).toString(16).padStart(KEY_BYTES * 2, '0')
+  return new Uint8Array(Buffer.from(hex, 'hex')) as Key
+}
+
+/** Clockwise distance from a to b. */
+export function distance (a: Uint8Array, b: Uint8Array): bigint {
+  return ((keyToBigInt(b) - keyToBigInt(a)) % RING + RING) % RING
+}
+
+/** a + 2^i mod 2^256: the start of finger i. */
+export function addPowerOfTwo (key: Uint8Array, i: number): Key {
+  return bigIntToKey(keyToBigInt(key) + (1n << BigInt(i)))
+}
+
+export function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+export function keyFromHex (hex: string): Key {
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new RangeError(`not a ${KEY_BYTES}-byte hex key: ${hex}`)
+  return new Uint8Array(Buffer.from(hex, 'hex')) as Key
+}
+
+/** The first 8 hex digits: enough to tell nodes apart in logs. */
+export function shortHex (bytes: Uint8Array): string {
+  return toHex(bytes.subarray(0, 4))
+}

@@ -1,0 +1,39 @@
+import { Packr } from 'msgpackr'
+import { ProtocolError } from '../core/index.js'
+import { FrameType, isStatus, type Frame } from './protocol.js'
+
+/**
+ * Frames are MessagePack arrays: [0, id, method, body] for requests and [1, id, status, body]
+ * for responses. Byte strings travel as MessagePack bin and decode as Uint8Array.
+ * Plain MessagePack (no msgpackr records or extensions), so any implementation can speak it.
+ */
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' })
+
+export function encodeFrame (frame: Frame): Uint8Array {
+  const fields = frame.type === FrameType.REQUEST
+    ? [frame.type, frame.id, frame.method, frame.body]
+    : [frame.type, frame.id, frame.status, frame.body]
+  return packr.pack(fields)
+}
+
+/** Decodes one frame; throws ProtocolError for anything that is not a well-formed frame. */
+export function decodeFrame (bytes: Uint8Array): Frame {
+  let value: unknown
+  try {
+    value = packr.unpack(bytes)
+  } catch (err) {
+    throw new ProtocolError(`undecodable frame: ${(err as Error).message}`, { cause: err })
+  }
+  if (!Array.isArray(value) || value.length !== 4) throw new ProtocolError('a frame is a 4-element array')
+  const [type, id, third, body] = value as [unknown, unknown, unknown, unknown]
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new ProtocolError('bad frame id')
+  if (type === FrameType.REQUEST) {
+    if (typeof third !== 'string' || third.length === 0 || third.length > 64) throw new ProtocolError('bad method name')
+    return { type, id, method: third, body }
+  }
+  if (type === FrameType.RESPONSE) {
+    if (!isStatus(third)) throw new ProtocolError(`bad status ${String(third)}`)
+    return { type, id, status: third, body }
+  }
+  throw new ProtocolError(`unknown frame type ${String(type)}`)
+}

@@ -1,0 +1,5 @@
+export * from './transport.js'
+export * from './protocol.js'
+export * from './codec.js'
+export * from './dispatch.js'
+export * from './memory-transport.js'

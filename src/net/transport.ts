@@ -1,0 +1,38 @@
+import type { AbortOptions, Startable } from '../core/index.js'
+
+/** Who sent a request, as the transport saw it. */
+export interface RequestContext {
+  /** The peer's address as seen by the transport (for TCP, ip:port of the socket). */
+  readonly remoteAddress: string
+  /** Aborted when the connection closes or the transport stops. */
+  readonly signal: AbortSignal
+}
+
+/** Serves one method. The body is untrusted: validate before use. Throw a CfsError to fail. */
+export type RequestHandler = (body: unknown, context: RequestContext) => Promise<unknown>
+
+export interface RequestOptions extends AbortOptions {
+  /** Deadline for this call. @default the transport's rpcTimeoutMs */
+  timeoutMs?: number
+}
+
+/**
+ * Request/response messaging between endpoints named by address strings ("host:port").
+ * Every layer above speaks through this, so the memory and TCP implementations are swappable.
+ */
+export interface Transport extends Startable {
+  /** This endpoint's address; valid after start(). */
+  readonly address: string
+  /** Registers the handler for a method; one handler per method. */
+  handle: (method: string, handler: RequestHandler) => void
+  unhandle: (method: string) => void
+  /**
+   * Sends a request and resolves with the response body. Rejects with NodeUnreachableError,
+   * TimeoutError, AbortError, or the error the status maps to (net/protocol.ts).
+   */
+  request: (address: string, method: string, body: unknown, options?: RequestOptions) => Promise<unknown>
+}
+
+/** Shared limits. */
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
+export const DEFAULT_RPC_TIMEOUT_MS = 5_000
