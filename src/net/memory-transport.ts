@@ -1,9 +1,9 @@
 import {
-  NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, deadline,
-  raceSignal, type ComponentLogger, type Logger,
+  NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrame } from './codec.js'
 import { dispatchRequest, unwrapResponse } from './dispatch.js'
+import { PendingCalls } from './pending-calls.js'
 import { FrameType } from './protocol.js'
 import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
@@ -118,6 +118,7 @@ export class MemoryTransport implements Transport {
   private readonly rpcTimeoutMs: number
   private readonly log: Logger
   private shutdown = new AbortController()
+  private readonly pending = new PendingCalls()
   private started = false
   private nextId = 1
 
@@ -139,6 +140,7 @@ export class MemoryTransport implements Transport {
     if (!this.started) return
     this.started = false
     this.shutdown.abort(new ShuttingDownError('transport stopped'))
+    this.pending.failAll(new ShuttingDownError('transport stopped'))
     this.network.unregister(this)
   }
 
@@ -153,15 +155,10 @@ export class MemoryTransport implements Transport {
     if (!this.started) throw new ShuttingDownError('transport is not started')
     const bytes = encodeFrame({ type: FrameType.REQUEST, id: this.nextId++, method, body })
     if (bytes.length > this.network.maxFrameBytes) throw new RangeError(`request of ${bytes.length} bytes exceeds the frame limit`)
-    const d = deadline([options.signal, this.shutdown.signal], options.timeoutMs ?? this.rpcTimeoutMs)
-    try {
-      const reply = await raceSignal(this.network.exchange(this.address, address, bytes), d.signal)
-      const frame = decodeFrame(reply)
-      if (frame.type !== FrameType.RESPONSE) throw new ProtocolError('expected a response frame')
-      return unwrapResponse(frame, method)
-    } finally {
-      d.dispose()
-    }
+    const reply = await this.pending.track(this.network.exchange(this.address, address, bytes), options.timeoutMs ?? this.rpcTimeoutMs, options.signal)
+    const frame = decodeFrame(reply)
+    if (frame.type !== FrameType.RESPONSE) throw new ProtocolError('expected a response frame')
+    return unwrapResponse(frame, method)
   }
 
   /** @internal Serves one request that arrived over the network. */

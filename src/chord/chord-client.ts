@@ -1,0 +1,57 @@
+import { ProtocolError, keysEqual, type AbortOptions, type Key } from '../core/index.js'
+import type { Transport } from '../net/index.js'
+import {
+  ChordMethod, emptyResponse, nextResponse, parseResponse, pingResponse, stateResponse,
+} from './messages.js'
+import { fromWire, toWire, type NodeRef } from './node-ref.js'
+import type { NextHop } from './routing-table.js'
+
+export interface RemoteState { self: NodeRef, pred: NodeRef | undefined, succs: NodeRef[] }
+
+/** Outgoing Chord RPCs. Every reply is schema-checked and every NodeRef in it id-checked. */
+export class ChordClient {
+  constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {}
+
+  private async call (to: NodeRef, method: string, body: Record<string, unknown>, options: AbortOptions): Promise<unknown> {
+    return await this.transport.request(to.address, method, { to: to.id, ...body }, { signal: options.signal, timeoutMs: this.rpcTimeoutMs })
+  }
+
+  /** Resolves when `node` answers at its address as the id it claims. */
+  async ping (node: NodeRef, options: AbortOptions = {}): Promise<void> {
+    const r = parseResponse(pingResponse, await this.call(node, ChordMethod.PING, {}, options), ChordMethod.PING)
+    if (!keysEqual(r.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
+  }
+
+  async state (node: NodeRef, options: AbortOptions = {}): Promise<RemoteState> {
+    const r = parseResponse(stateResponse, await this.call(node, ChordMethod.STATE, {}, options), ChordMethod.STATE)
+    const self = wireNode(r.self)
+    if (!keysEqual(self.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
+    return { self, pred: r.pred === null ? undefined : wireNode(r.pred), succs: r.succs.map(wireNode) }
+  }
+
+  async notify (node: NodeRef, self: NodeRef, options: AbortOptions = {}): Promise<void> {
+    parseResponse(emptyResponse, await this.call(node, ChordMethod.NOTIFY, { node: toWire(self) }, options), ChordMethod.NOTIFY)
+  }
+
+  async next (node: NodeRef, key: Key, count: number, options: AbortOptions = {}): Promise<NextHop> {
+    const r = parseResponse(nextResponse, await this.call(node, ChordMethod.NEXT, { key, count }, options), ChordMethod.NEXT)
+    return { done: r.done, nodes: r.nodes.map(wireNode) }
+  }
+
+  async leave (node: NodeRef, leaving: NodeRef, handover: { pred?: NodeRef, succs?: readonly NodeRef[] }, options: AbortOptions = {}): Promise<void> {
+    const body = {
+      leaving: toWire(leaving),
+      ...(handover.pred === undefined ? {} : { pred: toWire(handover.pred) }),
+      ...(handover.succs === undefined ? {} : { succs: handover.succs.map(toWire) }),
+    }
+    parseResponse(emptyResponse, await this.call(node, ChordMethod.LEAVE, body, options), ChordMethod.LEAVE)
+  }
+}
+
+function wireNode (w: Parameters<typeof fromWire>[0]): NodeRef {
+  try {
+    return fromWire(w)
+  } catch (err) {
+    throw new ProtocolError(`peer sent a forged node reference: ${(err as Error).message}`, { cause: err })
+  }
+}

@@ -1,0 +1,204 @@
+import {
+  Listeners, PeriodicTask, ShuttingDownError, betweenHex, createLogger, shortHex, throwIfAborted,
+  type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
+} from '../core/index.js'
+import type { Transport } from '../net/index.js'
+import { ChordClient } from './chord-client.js'
+import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
+import { RoutingTable } from './routing-table.js'
+import type { ChordRpcServer, ChordVnode } from './rpc/server.js'
+import { Stabilizer } from './stabilizer.js'
+import type { KeyRange, Router } from './router.js'
+
+export interface ChordComponents {
+  transport: Transport
+  /** The endpoint's Chord server, shared by every vnode on the transport. */
+  server: ChordRpcServer
+  logger?: ComponentLogger
+}
+
+export interface ChordInit {
+  /** Index of this virtual node on its endpoint; the id derives from address and index. @default 0 */
+  vnode?: number
+  /** Successors remembered for fault tolerance (r). @default 16 */
+  successorListSize?: number
+  /** Milliseconds between stabilization rounds; 0 = no timer (tests call stabilizeOnce). @default 1000 */
+  stabilizeIntervalMs?: number
+  /** Milliseconds between finger-table rebuilds; 0 = no timer. @default 5000 */
+  fixFingersIntervalMs?: number
+  /** Milliseconds between predecessor liveness checks; 0 = no timer. @default 2000 */
+  checkPredecessorIntervalMs?: number
+  /** Deadline of one Chord RPC in milliseconds. @default 2000 */
+  rpcTimeoutMs?: number
+  /** Routing RPCs a lookup may send before giving up. @default 64 */
+  maxLookupHops?: number
+}
+
+/** One virtual node on the Chord ring. */
+export class ChordNode implements Router, Startable, ChordVnode {
+  readonly self: NodeRef
+  readonly table: RoutingTable
+  private readonly server: ChordRpcServer
+  private readonly client: ChordClient
+  private readonly stabilizer: Stabilizer
+  private readonly lookupContext: LookupContext
+  private readonly tasks: PeriodicTask[]
+  private readonly log: Logger
+  private readonly successorsChanged = new Listeners<[readonly NodeRef[]]>()
+  private readonly rangeChanged = new Listeners<[KeyRange]>()
+  private readonly leavingHandlers = new Set<(successors: readonly NodeRef[], options: AbortOptions) => Promise<void>>()
+  private shutdown = new AbortController()
+  private started = false
+
+  constructor (components: ChordComponents, init: ChordInit = {}) {
+    const vnode = init.vnode ?? 0
+    this.self = makeNodeRef(components.transport.address, vnode)
+    const logger = components.logger ?? createLogger(shortHex(this.self.id))
+    this.log = logger.forComponent('chord:node')
+    this.server = components.server
+    this.table = new RoutingTable(this.self)
+    this.client = new ChordClient(components.transport, init.rpcTimeoutMs ?? 2_000)
+    const successorListSize = init.successorListSize ?? 16
+    this.lookupContext = {
+      table: this.table,
+      client: this.client,
+      maxHops: init.maxLookupHops ?? 64,
+      successorListSize,
+      log: logger.forComponent('chord:lookup'),
+    }
+    this.stabilizer = new Stabilizer({
+      table: this.table,
+      client: this.client,
+      successorListSize,
+      log: logger.forComponent('chord:stabilizer'),
+      lookup: async (key, options) => await this.lookup(key, options),
+      lookupVia: async (start, key, options) => await this.lookupVia(start, key, options),
+    })
+    this.table.onSuccessorsChanged = (succs) => { this.successorsChanged.emit(succs) }
+    this.table.onPredecessorChanged = (pred) => {
+      this.log('predecessor is now %s', describeNode(pred))
+      this.rangeChanged.emit({ from: pred?.id, to: this.self.id })
+    }
+    const round = (f: (o: AbortOptions) => Promise<void>) => async () => { await f({ signal: this.shutdown.signal }) }
+    this.tasks = [
+      new PeriodicTask('stabilize', init.stabilizeIntervalMs ?? 1_000, round((o) => this.stabilizeOnce(o)), this.log),
+      new PeriodicTask('fix-fingers', init.fixFingersIntervalMs ?? 5_000, round((o) => this.fixFingersOnce(o)), this.log),
+      new PeriodicTask('check-predecessor', init.checkPredecessorIntervalMs ?? 2_000, round((o) => this.checkPredecessorOnce(o)), this.log),
+    ]
+  }
+
+  /** Serves RPCs and starts the maintenance timers. The node is alone until join(). */
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.shutdown = new AbortController()
+    this.server.add(this)
+    for (const t of this.tasks) t.start()
+  }
+
+  /** Stops timers and RPC service without telling anyone (a crash, as far as peers can tell). */
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    for (const t of this.tasks) t.stop()
+    this.shutdown.abort(new ShuttingDownError('node stopped'))
+    this.server.remove(this)
+  }
+
+  /**
+   * Joins the ring through any live node (`bootstrap` is a NodeRef or an endpoint address,
+   * meaning its vnode 0): learns its successor list and nothing more, as in the Chord paper.
+   * The successor hears of us at the next stabilizeOnce(), which callers may run at once.
+   */
+  async join (bootstrap: NodeRef | string, options: AbortOptions = {}): Promise<void> {
+    const boot = typeof bootstrap === 'string' ? makeNodeRef(bootstrap, 0) : bootstrap
+    if (sameNode(boot, this.self)) return
+    const r = await this.lookupVia(boot, this.self.id, { ...options, minSuccessors: this.lookupContext.successorListSize })
+    const succs = r.successors.filter((n) => !sameNode(n, this.self))
+    this.table.setSuccessors(succs.length > 0 ? succs : [boot])
+    this.log('joined via %s; successor %s after %d hops', describeNode(boot), describeNode(this.table.successor), r.hops)
+  }
+
+  /**
+   * Leaves gracefully: first the registered leaving handlers run (the block layer hands its
+   * keys over), then the predecessor and successor are told who their new neighbours are.
+   */
+  async leave (options: AbortOptions = {}): Promise<void> {
+    if (!this.started) return
+    const succs = [...this.table.successors]
+    for (const h of this.leavingHandlers) await h(succs, options)
+    const succ = this.table.successor
+    const pred = this.table.predecessor
+    const tell = async (to: NodeRef | undefined, handover: { pred?: NodeRef, succs?: readonly NodeRef[] }): Promise<void> => {
+      if (to === undefined || sameNode(to, this.self)) return
+      try {
+        await this.client.leave(to, this.self, handover, options)
+      } catch (err) {
+        this.log('could not tell %s that we leave: %s', describeNode(to), (err as Error).message)
+      }
+    }
+    await Promise.all([tell(succ, pred === undefined ? {} : { pred }), tell(pred, { succs })])
+    this.log('left the ring')
+    await this.stop()
+  }
+
+  async lookup (key: Key, options: LookupOptions = {}): Promise<LookupResult> {
+    throwIfAborted(options.signal)
+    return await iterativeLookup(this.lookupContext, key, this.table.next(key, 3), options)
+  }
+
+  async findSuccessor (key: Key, options: AbortOptions = {}): Promise<NodeRef> {
+    return (await this.lookup(key, options)).successor
+  }
+
+  /** A lookup that begins by asking `start` instead of consulting our own tables. */
+  async lookupVia (start: NodeRef, key: Key, options: LookupOptions = {}): Promise<LookupResult> {
+    return await iterativeLookup(this.lookupContext, key, { done: false, nodes: [start] }, options)
+  }
+
+  successors (): readonly NodeRef[] { return this.table.successors }
+  predecessor (): NodeRef | undefined { return this.table.predecessor }
+  isResponsible (key: Key): boolean { return this.table.isResponsible(key) }
+
+  onSuccessorsChanged (listener: (succs: readonly NodeRef[]) => void): () => void { return this.successorsChanged.add(listener) }
+  onRangeChanged (listener: (range: KeyRange) => void): () => void { return this.rangeChanged.add(listener) }
+  onLeaving (handler: (successors: readonly NodeRef[], options: AbortOptions) => Promise<void>): () => void {
+    this.leavingHandlers.add(handler)
+    return () => { this.leavingHandlers.delete(handler) }
+  }
+
+  async stabilizeOnce (options: AbortOptions = {}): Promise<void> { await this.stabilizer.stabilizeOnce(options) }
+  async fixFingersOnce (options: AbortOptions = {}): Promise<void> { await this.stabilizer.fixFingersOnce(options) }
+  async checkPredecessorOnce (options: AbortOptions = {}): Promise<void> { await this.stabilizer.checkPredecessorOnce(options) }
+
+  /** "I may be your predecessor": accepted if it is closer than the current one and answers as the id it claims. */
+  async handleNotify (node: NodeRef): Promise<void> {
+    if (sameNode(node, this.self)) return
+    const pred = this.table.predecessor
+    if (pred !== undefined && !betweenHex(node.hex, pred.hex, this.self.hex)) return
+    await this.client.ping(node, { signal: this.shutdown.signal })
+    const now = this.table.predecessor
+    if (now === undefined || betweenHex(node.hex, now.hex, this.self.hex)) this.table.setPredecessor(node)
+    // Alone until now: the notifier is also our successor (a ring of two).
+    if (this.table.successors.length === 0) this.table.setSuccessors([node])
+  }
+
+  handleLeave (leaving: NodeRef, pred: NodeRef | undefined, succs: NodeRef[] | undefined): void {
+    this.log('%s is leaving', describeNode(leaving))
+    if (sameNode(leaving, this.table.predecessor)) {
+      this.table.remove(leaving)
+      if (pred !== undefined) this.table.setPredecessor(pred)
+    } else if (sameNode(leaving, this.table.successor) && succs !== undefined) {
+      this.table.remove(leaving)
+      this.table.setSuccessors([...succs.filter((n) => !sameNode(n, leaving)), ...this.table.successors])
+    } else {
+      this.table.remove(leaving)
+    }
+  }
+
+  /** A snapshot of the routing state, for status output. */
+  info (): { self: NodeRef, predecessor: NodeRef | undefined, successors: readonly NodeRef[], fingers: ReadonlyArray<{ index: number, node: NodeRef }> } {
+    return { self: this.self, predecessor: this.table.predecessor, successors: this.table.successors, fingers: this.table.fingers.fingers }
+  }
+}

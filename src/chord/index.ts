@@ -1,0 +1,6 @@
+export type { Router, KeyRange } from './router.js'
+export type { LookupResult, LookupOptions } from './lookup.js'
+export { ChordNode, type ChordComponents, type ChordInit } from './chord-node.js'
+export { ChordRpcServer } from './rpc/server.js'
+export { makeNodeRef, nodeIdFor, sameNode, describeNode, toWire, fromWire, nodeRefSchema, keySchema, type NodeRef, type NodeRefWire } from './node-ref.js'
+export { parseRequest, parseResponse } from './messages.js'

@@ -1,0 +1,102 @@
+import {
+  LookupFailedError, betweenHex, closerTo, shortHex, toHex, isUnreachable, throwIfAborted, type AbortOptions, type Key, type Logger,
+} from '../core/index.js'
+import type { ChordClient } from './chord-client.js'
+import { describeNode, sameNode, type NodeRef } from './node-ref.js'
+import type { NextHop, RoutingTable } from './routing-table.js'
+
+/** The answer to a lookup. */
+export interface LookupResult {
+  readonly key: Key
+  /** The key's successor: the node responsible for it. */
+  readonly successor: NodeRef
+  /** The successor followed by its successors (replica candidates), successor first. */
+  readonly successors: readonly NodeRef[]
+  /** Nodes contacted, in order (the block layer caches along this path). */
+  readonly path: readonly NodeRef[]
+  /** Routing RPCs sent (0 when this node's own tables answered). */
+  readonly hops: number
+}
+
+export interface LookupOptions extends AbortOptions {
+  /** Fetch the successor's list when fewer than this many successors came back. @default 1 */
+  minSuccessors?: number
+}
+
+export interface LookupContext {
+  readonly table: RoutingTable
+  readonly client: ChordClient
+  readonly maxHops: number
+  readonly successorListSize: number
+  readonly log: Logger
+}
+
+/**
+ * Iterative lookup: ask the closest known predecessor of the key for a closer one, until some
+ * node's successor list covers the key. Each reply brings several candidates, so a node that
+ * dies mid-lookup is skipped (and dropped from the tables) and the next best one is asked.
+ */
+export async function iterativeLookup (ctx: LookupContext, key: Key, start: NextHop, options: LookupOptions = {}): Promise<LookupResult> {
+  const self = ctx.table.self
+  if (start.done) return await finish(ctx, key, start.nodes, [], 0, options)
+  const candidates: NodeRef[] = []
+  const keyHex = toHex(key)
+  const closer = closerTo(keyHex)
+  const queried = new Set<string>()
+  const consider = (nodes: readonly NodeRef[], after: NodeRef | undefined): void => {
+    for (const n of nodes) {
+      const h = n.hex
+      if (queried.has(h) || sameNode(n, self)) continue
+      if (after !== undefined && !betweenHex(n.hex, after.hex, keyHex)) continue
+      if (candidates.some((c) => sameNode(c, n))) continue
+      candidates.push(n)
+    }
+    candidates.sort((a, b) => closer(a.hex, b.hex))
+  }
+  consider(start.nodes, undefined)
+  const path: NodeRef[] = []
+  let hops = 0
+  let lastError: unknown
+  while (true) {
+    throwIfAborted(options.signal)
+    const c = candidates.shift()
+    if (c === undefined || hops >= ctx.maxHops) {
+      throw new LookupFailedError(`lookup of ${shortHex(key)} failed after ${hops} hops`, { cause: lastError })
+    }
+    queried.add(c.hex)
+    hops++
+    let reply: NextHop
+    try {
+      reply = await ctx.client.next(c, key, 3, options)
+    } catch (err) {
+      throwIfAborted(options.signal)
+      lastError = err
+      if (isUnreachable(err)) ctx.table.remove(c)
+      ctx.log.trace('lookup: %s failed: %s', describeNode(c), (err as Error).message)
+      continue
+    }
+    path.push(c)
+    if (reply.done && reply.nodes.length > 0) return await finish(ctx, key, reply.nodes, path, hops, options)
+    consider(reply.nodes, c)
+  }
+}
+
+async function finish (ctx: LookupContext, key: Key, nodes: readonly NodeRef[], path: NodeRef[], hops: number, options: LookupOptions): Promise<LookupResult> {
+  const successor = nodes[0] as NodeRef
+  let successors = nodes
+  const want = Math.min(options.minSuccessors ?? 1, ctx.successorListSize)
+  if (successors.length < want) {
+    if (sameNode(successor, ctx.table.self)) {
+      successors = [successor, ...ctx.table.successors]
+    } else {
+      try {
+        const state = await ctx.client.state(successor, options)
+        successors = [successor, ...state.succs.filter((n) => !sameNode(n, successor))].slice(0, ctx.successorListSize)
+      } catch (err) {
+        throwIfAborted(options.signal)
+        ctx.log.trace('lookup: successor list of %s unavailable: %s', describeNode(successor), (err as Error).message)
+      }
+    }
+  }
+  return { key, successor, successors, path, hops }
+}

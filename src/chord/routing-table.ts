@@ -1,0 +1,112 @@
+import { betweenHex, closerTo, toHex, type Key } from '../core/index.js'
+import { FingerTable } from './finger-table.js'
+import { sameNode, type NodeRef } from './node-ref.js'
+import { sameNodeList } from './successor-list.js'
+
+/** What a node can say about a key from its own tables (the answer to chord.next). */
+export interface NextHop {
+  /** True when `nodes[0]` is the key's successor and the rest follow it on the ring. */
+  done: boolean
+  /** done: the successor and its successors; otherwise candidates closer to the key, best first. */
+  nodes: NodeRef[]
+}
+
+/**
+ * One virtual node's view of the ring: predecessor, successor list, fingers. Pure state and
+ * local decisions, no I/O, so lookups and stabilization can be unit-tested against it.
+ */
+export class RoutingTable {
+  private pred: NodeRef | undefined
+  private succs: NodeRef[] = []
+  readonly fingers: FingerTable
+  /** Called after the successor list changes. */
+  onSuccessorsChanged: (succs: readonly NodeRef[]) => void = () => {}
+  /** Called after the predecessor changes (the node's key range changed). */
+  onPredecessorChanged: (pred: NodeRef | undefined) => void = () => {}
+
+  constructor (readonly self: NodeRef) {
+    this.fingers = new FingerTable(self)
+  }
+
+  get predecessor (): NodeRef | undefined { return this.pred }
+  get successors (): readonly NodeRef[] { return this.succs }
+  get successor (): NodeRef | undefined { return this.succs[0] }
+
+  setPredecessor (pred: NodeRef | undefined): void {
+    if (pred !== undefined && sameNode(pred, this.self)) pred = undefined
+    if (sameNode(pred, this.pred) || (pred === undefined && this.pred === undefined)) return
+    this.pred = pred
+    this.onPredecessorChanged(pred)
+  }
+
+  setSuccessors (succs: NodeRef[]): void {
+    const clean = succs.filter((n) => !sameNode(n, this.self))
+    if (sameNodeList(clean, this.succs)) return
+    this.succs = clean
+    this.onSuccessorsChanged(clean)
+  }
+
+  /** Forgets a node that failed to answer: from the successor list, the fingers and as predecessor. */
+  remove (node: NodeRef): void {
+    if (sameNode(node, this.pred)) this.setPredecessor(undefined)
+    if (this.succs.some((n) => sameNode(n, node))) this.setSuccessors(this.succs.filter((n) => !sameNode(n, node)))
+    this.fingers.remove(node)
+  }
+
+  /** Whether this node is the key's successor: key in (predecessor, self]. Unknown predecessor: only when alone. */
+  isResponsible (key: Key): boolean {
+    return this.isResponsibleHex(toHex(key))
+  }
+
+  private isResponsibleHex (keyHex: string): boolean {
+    if (this.pred === undefined) return this.succs.length === 0
+    return betweenHex(keyHex, this.pred.hex, this.self.hex, true)
+  }
+
+  /**
+   * The key's successor if it lies between this node and its first successor, else up to
+   * `count` known nodes that precede the key, closest to it first. Only the first successor
+   * is authoritative: entries further down the list are as fresh as the last stabilization,
+   * and a node that joined since would be skipped. They still serve as next-hop candidates.
+   */
+  next (key: Key, count = 3): NextHop {
+    const keyHex = toHex(key)
+    if (this.isResponsibleHex(keyHex)) return { done: true, nodes: [this.self, ...this.succs] }
+    const first = this.succs[0]
+    if (first === undefined) return { done: true, nodes: [this.self] }
+    if (betweenHex(keyHex, this.self.hex, first.hex, true)) return { done: true, nodes: [...this.succs] }
+    return { done: false, nodes: this.closestPreceding(keyHex, count) }
+  }
+
+  /** Index in the successor list of the key's successor, or -1 when the list does not reach the key. */
+  successorIndex (key: Key): number {
+    return this.successorIndexHex(toHex(key))
+  }
+
+  private successorIndexHex (keyHex: string): number {
+    let prev = this.self
+    for (let j = 0; j < this.succs.length; j++) {
+      const s = this.succs[j] as NodeRef
+      if (betweenHex(keyHex, prev.hex, s.hex, true)) return j
+      prev = s
+    }
+    return -1
+  }
+
+  /** Known nodes strictly between self and the key (hex), ordered by clockwise distance to the key. */
+  closestPreceding (keyHex: string, count: number): NodeRef[] {
+    const found = new Map<string, NodeRef>()
+    for (const n of [...this.fingers.nodes(), ...this.succs]) {
+      if (betweenHex(n.hex, this.self.hex, keyHex)) found.set(n.hex, n)
+    }
+    const closer = closerTo(keyHex)
+    return [...found.values()].sort((a, b) => closer(a.hex, b.hex)).slice(0, count)
+  }
+
+  /** Every distinct node this table knows, for failure checks and status. */
+  knownNodes (): NodeRef[] {
+    const out = new Map<string, NodeRef>()
+    for (const n of [...this.succs, ...this.fingers.nodes(), ...(this.pred === undefined ? [] : [this.pred])]) out.set(n.hex, n)
+    return [...out.values()]
+  }
+}

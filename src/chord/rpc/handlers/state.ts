@@ -1,0 +1,12 @@
+import { parseRequest, stateRequest } from '../../messages.js'
+import { toWire } from '../../node-ref.js'
+import type { VnodeResolver } from '../server.js'
+
+/** chord.state: the vnode's predecessor and successor list (stabilization reads this). */
+export function state (resolve: VnodeResolver) {
+  return async (body: unknown): Promise<unknown> => {
+    const req = parseRequest(stateRequest, body)
+    const t = resolve(req.to).table
+    return { self: toWire(t.self), pred: t.predecessor === undefined ? null : toWire(t.predecessor), succs: t.successors.map(toWire) }
+  }
+}

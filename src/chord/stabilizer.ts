@@ -1,0 +1,137 @@
+/*
+ * DEV DOCS: ring maintenance.
+ *
+ * Chord's correctness rests on successor pointers; fingers only make lookups fast. Three rounds,
+ * each a public ...Once() method so tests drive them without timers:
+ *
+ * - stabilizeOnce: find the first successor that answers (dropping dead ones), ask it for its
+ *   predecessor x; if x sits between us and it, x is our better successor. Adopt that node's
+ *   successor list behind it (mergeSuccessors), then notify it that we may be its predecessor.
+ *   A node that has lost every successor falls back to its predecessor and fingers to rejoin.
+ * - checkPredecessorOnce: ping the predecessor; if it is gone, forget it so the next notify
+ *   from the true predecessor is accepted.
+ * - fixFingersOnce: recompute every distinct finger. Starts covered by the successor list are
+ *   read from it; each remaining distinct finger costs one lookup (about log2(N) - log2(r)).
+ *
+ * Failure detection is by RPC failure (refused, reset, timed out): the node is dropped from
+ * every table on the spot (RoutingTable.remove) and stabilization re-learns live ones.
+ */
+import { KEY_BITS, betweenHex, isUnreachable, throwIfAborted, type AbortOptions, type Key, type Logger } from '../core/index.js'
+import type { ChordClient, RemoteState } from './chord-client.js'
+import type { Finger } from './finger-table.js'
+import type { LookupOptions, LookupResult } from './lookup.js'
+import { describeNode, sameNode, type NodeRef } from './node-ref.js'
+import type { RoutingTable } from './routing-table.js'
+import { mergeSuccessors } from './successor-list.js'
+
+export interface StabilizerContext {
+  readonly table: RoutingTable
+  readonly client: ChordClient
+  readonly successorListSize: number
+  readonly log: Logger
+  readonly lookup: (key: Key, options?: LookupOptions) => Promise<LookupResult>
+  /** Lookup that starts at a given node rather than at our own tables (used to rejoin). */
+  readonly lookupVia: (start: NodeRef, key: Key, options?: LookupOptions) => Promise<LookupResult>
+}
+
+export class Stabilizer {
+  constructor (private readonly ctx: StabilizerContext) {}
+
+  async stabilizeOnce (options: AbortOptions = {}): Promise<void> {
+    const { table, client, log } = this.ctx
+    const self = table.self
+    let found = await this.firstLiveSuccessor(options)
+    if (found === undefined) found = await this.recoverSuccessor(options)
+    if (found === undefined) return // alone on the ring
+    let { node: succ, state } = found
+    const x = state.pred
+    if (x !== undefined && !sameNode(x, self) && betweenHex(x.hex, self.hex, succ.hex)) {
+      try {
+        state = await client.state(x, options)
+        succ = x
+      } catch (err) {
+        throwIfAborted(options.signal)
+        log('stabilize: candidate successor %s unreachable: %s', describeNode(x), (err as Error).message)
+      }
+    }
+    table.setSuccessors(mergeSuccessors(self, succ, state.succs, this.ctx.successorListSize))
+    try {
+      await client.notify(succ, self, options)
+    } catch (err) {
+      throwIfAborted(options.signal)
+      log('stabilize: notify of %s failed: %s', describeNode(succ), (err as Error).message)
+      if (isUnreachable(err)) table.remove(succ)
+    }
+  }
+
+  async checkPredecessorOnce (options: AbortOptions = {}): Promise<void> {
+    const pred = this.ctx.table.predecessor
+    if (pred === undefined) return
+    try {
+      await this.ctx.client.ping(pred, options)
+    } catch (err) {
+      throwIfAborted(options.signal)
+      this.ctx.log('predecessor %s failed: %s', describeNode(pred), (err as Error).message)
+      this.ctx.table.remove(pred)
+    }
+  }
+
+  async fixFingersOnce (options: AbortOptions = {}): Promise<void> {
+    const { table } = this.ctx
+    const self = table.self
+    const fingers: Finger[] = []
+    let last: NodeRef | undefined
+    for (let i = 0; i < KEY_BITS; i++) {
+      if (last !== undefined && table.fingers.covers(i, last)) continue
+      const start = table.fingers.start(i)
+      let node = table.successors[table.successorIndex(start)]
+      if (node === undefined) {
+        try {
+          node = (await this.ctx.lookup(start, options)).successor
+        } catch (err) {
+          throwIfAborted(options.signal)
+          this.ctx.log.trace('fix fingers: lookup of finger %d failed: %s', i, (err as Error).message)
+          continue
+        }
+      }
+      if (sameNode(node, self)) break // the start wrapped around past us: no further fingers
+      fingers.push({ index: i, node })
+      last = node
+    }
+    table.fingers.replaceAll(fingers)
+  }
+
+  private async firstLiveSuccessor (options: AbortOptions): Promise<{ node: NodeRef, state: RemoteState } | undefined> {
+    const { table, client, log } = this.ctx
+    for (let succ = table.successor; succ !== undefined; succ = table.successor) {
+      try {
+        return { node: succ, state: await client.state(succ, options) }
+      } catch (err) {
+        throwIfAborted(options.signal)
+        log('successor %s failed: %s', describeNode(succ), (err as Error).message)
+        table.remove(succ)
+      }
+    }
+    return undefined
+  }
+
+  /** No successor answers: try the predecessor, then rejoin through any node we still know. */
+  private async recoverSuccessor (options: AbortOptions): Promise<{ node: NodeRef, state: RemoteState } | undefined> {
+    const { table, client } = this.ctx
+    const self = table.self
+    for (const n of table.knownNodes()) {
+      try {
+        if (sameNode(n, table.predecessor)) return { node: n, state: await client.state(n, options) }
+        const r = await this.ctx.lookupVia(n, self.id, options)
+        const succ = r.successors.find((s) => !sameNode(s, self))
+        if (succ === undefined) continue
+        return { node: succ, state: await client.state(succ, options) }
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (isUnreachable(err)) table.remove(n)
+      }
+    }
+    return undefined
+  }
+}
+

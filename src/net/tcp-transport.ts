@@ -1,0 +1,539 @@
+import { setMaxListeners } from 'node:events'
+import net, { type AddressInfo } from 'node:net'
+import {
+  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, deadline, raceSignal,
+  throwIfAborted,
+  type ComponentLogger, type Logger,
+} from '../core/index.js'
+import { decodeFrame, encodeFrame } from './codec.js'
+import { dispatchRequest, unwrapResponse } from './dispatch.js'
+import { FrameType, Status, type RequestFrame, type ResponseFrame } from './protocol.js'
+import {
+  DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
+} from './transport.js'
+
+/** Collaborators of a TcpTransport. */
+export interface TcpTransportComponents {
+  logger?: ComponentLogger
+}
+
+/** Settings of a TcpTransport. */
+export interface TcpTransportInit {
+  /**
+   * "host:port" to accept connections on; port 0 picks a free port. Omitted, '' or false: a
+   * client-only transport that never listens, whose `address` is ''.
+   * @default undefined (client only)
+   */
+  listen?: string | false
+  /**
+   * The address reported as `address` instead of the bound one (e.g. the public address when
+   * listening on 0.0.0.0). A port of 0 is replaced by the bound port.
+   * @default the listen host with the bound port
+   */
+  advertise?: string
+  /** Deadline for requests without their own. @default DEFAULT_RPC_TIMEOUT_MS (5000) */
+  rpcTimeoutMs?: number
+  /** Time allowed for a TCP connect before the peer counts as unreachable. @default 3000 */
+  connectTimeoutMs?: number
+  /** Largest frame sent or accepted, without the 4-byte length prefix. @default DEFAULT_MAX_FRAME_BYTES (8 MiB) */
+  maxFrameBytes?: number
+  /**
+   * Handlers in flight per inbound connection; beyond that the socket is not read until one
+   * finishes and its response is written.
+   * @default 64
+   */
+  maxConcurrentPerConnection?: number
+  /** Milliseconds an outbound connection with no request in flight stays open; 0 = forever. @default 60_000 */
+  idleTimeoutMs?: number
+}
+
+const HEADER_BYTES = 4
+const MAX_DECLARABLE = 0xffff_ffff
+
+/**
+ * Request/response over TCP. Each frame on the wire is a 4-byte big-endian length followed by
+ * a codec frame (net/codec.ts). A transport keeps one outbound connection per remote address and
+ * multiplexes its requests on it by id; the peer answers on that same connection. Connections
+ * the peer opened carry only the peer's requests and our responses. A peer that breaks the
+ * protocol loses its connection, never the process.
+ */
+export class TcpTransport implements Transport {
+  private readonly log: Logger
+  private readonly listenAddress: string | undefined
+  private readonly advertise: string | undefined
+  private readonly rpcTimeoutMs: number
+  private readonly connectTimeoutMs: number
+  private readonly maxFrameBytes: number
+  private readonly maxConcurrent: number
+  private readonly idleTimeoutMs: number
+  private readonly handlers = new Map<string, RequestHandler>()
+  private readonly outbound = new Map<string, Outbound>()
+  private readonly inbound = new Set<Inbound>()
+  private server: net.Server | undefined
+  private shutdown = new AbortController()
+  private started = false
+  private starting: Promise<void> | undefined
+  private boundAddress = ''
+  /** Request ids are unique per transport, so a late response is told apart from a forged one. */
+  private nextId = 1
+
+  constructor (components: TcpTransportComponents = {}, init: TcpTransportInit = {}) {
+    this.log = (components.logger ?? createLogger()).forComponent('net:tcp')
+    this.listenAddress = init.listen === false || init.listen === '' ? undefined : init.listen
+    this.advertise = init.advertise
+    this.rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
+    this.connectTimeoutMs = init.connectTimeoutMs ?? 3_000
+    this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.maxConcurrent = init.maxConcurrentPerConnection ?? 64
+    this.idleTimeoutMs = init.idleTimeoutMs ?? 60_000
+    if (!Number.isSafeInteger(this.maxFrameBytes) || this.maxFrameBytes < 1 || this.maxFrameBytes > MAX_DECLARABLE) {
+      throw new RangeError(`maxFrameBytes must be an integer in [1, ${MAX_DECLARABLE}]`)
+    }
+    if (!Number.isSafeInteger(this.maxConcurrent) || this.maxConcurrent < 1) {
+      throw new RangeError('maxConcurrentPerConnection must be a positive integer')
+    }
+    if (!(this.idleTimeoutMs >= 0)) throw new RangeError('idleTimeoutMs must be >= 0')
+    if (this.listenAddress !== undefined && parseAddress(this.listenAddress) === undefined) {
+      throw new RangeError(`listen must be "host:port", got ${this.listenAddress}`)
+    }
+  }
+
+  /** "host:port" peers reach this endpoint at; '' for a client-only transport or before start(). */
+  get address (): string { return this.boundAddress }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.starting ??= this.open().finally(() => { this.starting = undefined })
+    await this.starting
+  }
+
+  private async open (): Promise<void> {
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal) // one listener per request in flight
+    if (this.listenAddress !== undefined) {
+      const { host, port } = parseAddress(this.listenAddress) as HostPort
+      const server = net.createServer((socket) => { this.accept(socket) })
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.message
+          reject(new Error(`cannot listen on ${this.listenAddress}: ${why}`, { cause: err }))
+        }
+        server.once('error', onError)
+        server.listen({ host, port }, () => {
+          server.off('error', onError)
+          resolve()
+        })
+      })
+      server.on('error', (err) => { this.log.error('server error: %s', err.message) })
+      const bound = (server.address() as AddressInfo).port
+      this.server = server
+      this.boundAddress = this.advertise === undefined
+        ? formatAddress(host, bound)
+        : this.advertise.replace(/:0$/, `:${bound}`)
+      this.log('listening on %s', this.boundAddress)
+    }
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    const reason = new ShuttingDownError('transport stopped')
+    this.shutdown.abort(reason)
+    for (const conn of [...this.outbound.values()]) this.closeOutbound(conn, reason)
+    for (const conn of [...this.inbound]) this.closeInbound(conn, reason)
+    const server = this.server
+    this.server = undefined
+    if (server !== undefined) await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
+
+  handle (method: string, handler: RequestHandler): void {
+    if (this.handlers.has(method)) throw new RangeError(`a handler for ${method} is already registered`)
+    this.handlers.set(method, handler)
+  }
+
+  unhandle (method: string): void { this.handlers.delete(method) }
+
+  async request (address: string, method: string, body: unknown, options: RequestOptions = {}): Promise<unknown> {
+    if (!this.started) throw new ShuttingDownError('transport is not started')
+    const id = this.nextId++
+    const bytes = encodeFrame({ type: FrameType.REQUEST, id, method, body })
+    if (bytes.length > this.maxFrameBytes) throw new RangeError(`request of ${bytes.length} bytes exceeds the frame limit`)
+    const d = deadline([options.signal, this.shutdown.signal], options.timeoutMs ?? this.rpcTimeoutMs)
+    try {
+      throwIfAborted(d.signal)
+      const conn = this.connection(address)
+      await raceSignal(conn.ready, d.signal)
+      if (conn.closed) throw new NodeUnreachableError(`connection to ${address} closed`)
+      const response = new Promise<ResponseFrame>((resolve, reject) => { conn.pending.set(id, { resolve, reject }) })
+      if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer)
+      conn.writer.send(bytes)
+      try {
+        return unwrapResponse(await raceSignal(response, d.signal), method)
+      } finally {
+        conn.pending.delete(id)
+        this.armIdle(conn)
+      }
+    } finally {
+      d.dispose()
+    }
+  }
+
+  /** The live or connecting outbound connection to `address`, opening one if there is none. */
+  private connection (address: string): Outbound {
+    const existing = this.outbound.get(address)
+    if (existing !== undefined) return existing
+    const target = parseAddress(address)
+    if (target === undefined || target.port === 0) throw new NodeUnreachableError(`not a "host:port" address: ${address}`)
+
+    const socket = net.connect({ host: target.host, port: target.port })
+    socket.setNoDelay(true)
+    let connected: () => void = noop
+    let failed: (err: Error) => void = noop
+    const ready = new Promise<void>((resolve, reject) => { connected = resolve; failed = reject })
+    ready.catch(noop) // callers that gave up must not leave an unhandled rejection behind
+    const conn: Outbound = {
+      address,
+      socket,
+      reader: new FrameReader(this.maxFrameBytes),
+      writer: new FrameWriter(socket),
+      pending: new Map(),
+      closed: false,
+      ready,
+      failed,
+      connectTimer: setTimeout(() => {
+        this.closeOutbound(conn, new NodeUnreachableError(`connecting to ${address} timed out after ${this.connectTimeoutMs} ms`))
+      }, this.connectTimeoutMs),
+      idleTimer: undefined,
+    }
+    this.outbound.set(address, conn)
+
+    socket.once('connect', () => {
+      clearTimeout(conn.connectTimer)
+      this.log.trace('connected to %s', address)
+      connected()
+      this.armIdle(conn)
+    })
+    socket.on('data', (chunk: Buffer) => { this.onOutboundData(conn, chunk) })
+    socket.on('error', (err) => {
+      this.closeOutbound(conn, new NodeUnreachableError(`${address}: ${err.message}`, { cause: err }))
+    })
+    socket.on('close', () => { this.closeOutbound(conn, new NodeUnreachableError(`connection to ${address} closed`)) })
+    return conn
+  }
+
+  private onOutboundData (conn: Outbound, chunk: Buffer): void {
+    try {
+      conn.reader.push(chunk)
+      for (let bytes = conn.reader.next(); bytes !== undefined && !conn.closed; bytes = conn.reader.next()) {
+        const frame = decodeFrame(bytes)
+        if (frame.type !== FrameType.RESPONSE) throw new ProtocolError(`request frame ${frame.id} on an outbound connection`)
+        const pending = conn.pending.get(frame.id)
+        if (pending !== undefined) {
+          conn.pending.delete(frame.id)
+          pending.resolve(frame)
+        } else if (frame.id > 0 && frame.id < this.nextId) {
+          this.log.trace('late response %d from %s dropped', frame.id, conn.address)
+        } else {
+          throw new ProtocolError(`response with unknown id ${frame.id}`)
+        }
+      }
+    } catch (err) {
+      this.log.error('protocol violation by %s: %s', conn.address, (err as Error).message)
+      this.closeOutbound(conn, new NodeUnreachableError(`${conn.address} broke the protocol: ${(err as Error).message}`, { cause: err }))
+    }
+  }
+
+  private armIdle (conn: Outbound): void {
+    if (this.idleTimeoutMs <= 0 || conn.closed || conn.pending.size > 0) return
+    if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer)
+    conn.idleTimer = setTimeout(() => {
+      if (conn.pending.size === 0) {
+        this.log.trace('closing idle connection to %s', conn.address)
+        this.closeOutbound(conn, new NodeUnreachableError(`connection to ${conn.address} closed when idle`))
+      }
+    }, this.idleTimeoutMs)
+    conn.idleTimer.unref()
+  }
+
+  private closeOutbound (conn: Outbound, reason: Error): void {
+    if (conn.closed) return
+    conn.closed = true
+    clearTimeout(conn.connectTimer)
+    if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer)
+    if (this.outbound.get(conn.address) === conn) this.outbound.delete(conn.address)
+    conn.socket.destroy()
+    conn.writer.clear()
+    conn.failed(reason)
+    const pending = [...conn.pending.values()]
+    conn.pending.clear()
+    for (const p of pending) p.reject(reason)
+  }
+
+  private accept (socket: net.Socket): void {
+    if (!this.started) {
+      socket.destroy()
+      return
+    }
+    socket.setNoDelay(true)
+    const conn: Inbound = {
+      socket,
+      remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+      reader: new FrameReader(this.maxFrameBytes),
+      writer: new FrameWriter(socket),
+      controller: new AbortController(),
+      inflight: 0,
+      closed: false,
+    }
+    setMaxListeners(Infinity, conn.controller.signal) // handlers in flight may each listen
+    this.inbound.add(conn)
+    this.log.trace('connection from %s', conn.remoteAddress)
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        conn.reader.push(chunk)
+      } catch (err) {
+        this.violation(conn, err)
+        return
+      }
+      this.pump(conn)
+    })
+    socket.on('error', (err) => { this.log.trace('connection from %s failed: %s', conn.remoteAddress, err.message) })
+    socket.on('close', () => { this.closeInbound(conn, new AbortError(`connection from ${conn.remoteAddress} closed`)) })
+  }
+
+  /** Starts handlers for the buffered requests while fewer than maxConcurrent are in flight; reads more only then. */
+  private pump (conn: Inbound): void {
+    try {
+      while (!conn.closed && conn.inflight < this.maxConcurrent) {
+        const bytes = conn.reader.next()
+        if (bytes === undefined) break
+        const frame = decodeFrame(bytes)
+        if (frame.type !== FrameType.REQUEST) throw new ProtocolError(`response frame ${frame.id} on an inbound connection`)
+        conn.inflight++
+        void this.serve(conn, frame)
+      }
+    } catch (err) {
+      this.violation(conn, err)
+      return
+    }
+    if (conn.closed) return
+    if (conn.inflight >= this.maxConcurrent) conn.socket.pause()
+    else if (conn.socket.isPaused()) conn.socket.resume()
+  }
+
+  private async serve (conn: Inbound, frame: RequestFrame): Promise<void> {
+    try {
+      const context = { remoteAddress: conn.remoteAddress, signal: conn.controller.signal }
+      const response = await dispatchRequest(this.handlers, frame, context, this.log)
+      if (conn.closed) return // the asker is gone: nobody to answer
+      conn.writer.send(this.encodeResponse(response, frame.method), () => {
+        conn.inflight--
+        this.pump(conn)
+      })
+    } catch (err) {
+      this.log.error('serving %s from %s failed: %o', frame.method, conn.remoteAddress, err)
+      this.closeInbound(conn, new AbortError('serving failed'))
+    }
+  }
+
+  /** Encodes a response; one that cannot be sent becomes an error the asker can see. */
+  private encodeResponse (response: ResponseFrame, method: string): Uint8Array {
+    let problem: string
+    try {
+      const bytes = encodeFrame(response)
+      if (bytes.length <= this.maxFrameBytes) return bytes
+      problem = `response of ${bytes.length} bytes exceeds the frame limit`
+    } catch (err) {
+      problem = `unencodable response: ${(err as Error).message}`
+    }
+    this.log.error('%s: %s', method, problem)
+    return encodeFrame({ type: FrameType.RESPONSE, id: response.id, status: Status.ERROR, body: problem })
+  }
+
+  private violation (conn: Inbound, err: unknown): void {
+    this.log.error('protocol violation by %s: %s', conn.remoteAddress, (err as Error).message)
+    this.closeInbound(conn, new AbortError(`connection from ${conn.remoteAddress} broke the protocol`))
+  }
+
+  private closeInbound (conn: Inbound, reason: Error): void {
+    if (conn.closed) return
+    conn.closed = true
+    this.inbound.delete(conn)
+    conn.socket.destroy()
+    conn.writer.clear()
+    conn.controller.abort(reason)
+  }
+}
+
+interface HostPort { host: string, port: number }
+
+interface Pending {
+  resolve: (frame: ResponseFrame) => void
+  reject: (err: Error) => void
+}
+
+interface Outbound {
+  readonly address: string
+  readonly socket: net.Socket
+  readonly reader: FrameReader
+  readonly writer: FrameWriter
+  /** Requests sent on this connection and not yet answered, by id. */
+  readonly pending: Map<number, Pending>
+  closed: boolean
+  /** Resolves once connected; rejects with NodeUnreachableError if the connect fails. */
+  readonly ready: Promise<void>
+  readonly failed: (err: Error) => void
+  readonly connectTimer: NodeJS.Timeout
+  idleTimer: NodeJS.Timeout | undefined
+}
+
+interface Inbound {
+  readonly socket: net.Socket
+  readonly remoteAddress: string
+  readonly reader: FrameReader
+  readonly writer: FrameWriter
+  /** Aborted when the connection closes or the transport stops; handlers see it. */
+  readonly controller: AbortController
+  /** Requests whose response has not been handed to the socket yet. */
+  inflight: number
+  closed: boolean
+}
+
+function noop (): void {}
+
+/** Splits "host:port" (IPv6 hosts in brackets); undefined if it is not one. */
+function parseAddress (address: string): HostPort | undefined {
+  const colon = address.lastIndexOf(':')
+  if (colon <= 0) return undefined
+  let host = address.slice(0, colon)
+  const portText = address.slice(colon + 1)
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+  if (host === '' || !/^\d{1,5}$/.test(portText)) return undefined
+  const port = Number(portText)
+  return port <= 65_535 ? { host, port } : undefined
+}
+
+function formatAddress (host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/**
+ * Cuts length-prefixed frames out of a byte stream. Chunks are kept as received and each frame
+ * is copied out once, so parsing stays linear however the stream is split.
+ */
+class FrameReader {
+  private readonly chunks: Buffer[] = []
+  /** Bytes of chunks[0] already consumed. */
+  private offset = 0
+  private buffered = 0
+
+  constructor (private readonly maxFrameBytes: number) {}
+
+  push (chunk: Buffer): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+  }
+
+  /** The next whole frame, or undefined until it has arrived. Throws ProtocolError for an oversized length. */
+  next (): Uint8Array | undefined {
+    if (this.buffered < HEADER_BYTES) return undefined
+    const header = this.peek(HEADER_BYTES)
+    const length = new DataView(header.buffer, header.byteOffset, HEADER_BYTES).getUint32(0)
+    if (length > this.maxFrameBytes) throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
+    if (this.buffered < HEADER_BYTES + length) return undefined
+    this.consume(HEADER_BYTES, undefined)
+    // A fresh Uint8Array (not a Buffer view of a socket chunk): decoded byte fields are plain
+    // Uint8Arrays and pin only their own frame in memory.
+    const frame = new Uint8Array(length)
+    this.consume(length, frame)
+    return frame
+  }
+
+  private peek (n: number): Uint8Array {
+    const first = this.chunks[0] as Buffer
+    if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n)
+    const out = new Uint8Array(n)
+    let filled = 0
+    for (let i = 0, start = this.offset; filled < n; i++, start = 0) {
+      const chunk = this.chunks[i] as Buffer
+      const take = Math.min(n - filled, chunk.length - start)
+      out.set(chunk.subarray(start, start + take), filled)
+      filled += take
+    }
+    return out
+  }
+
+  /** Drops n bytes from the front, copying them into `into` when given. */
+  private consume (n: number, into: Uint8Array | undefined): void {
+    let done = 0
+    while (done < n) {
+      const chunk = this.chunks[0] as Buffer
+      const take = Math.min(n - done, chunk.length - this.offset)
+      into?.set(chunk.subarray(this.offset, this.offset + take), done)
+      done += take
+      this.offset += take
+      if (this.offset === chunk.length) {
+        this.chunks.shift()
+        this.offset = 0
+      }
+    }
+    this.buffered -= n
+  }
+}
+
+interface QueuedFrame { frame: Uint8Array, written: (() => void) | undefined }
+
+/**
+ * Writes length-prefixed frames in order. Once the socket reports its buffer full, later frames
+ * wait in a queue for 'drain'; `written` runs when the socket has taken the frame.
+ */
+class FrameWriter {
+  private queue: Array<QueuedFrame | undefined> = []
+  private head = 0
+  private blocked = false
+
+  constructor (private readonly socket: net.Socket) {
+    socket.on('drain', () => { this.flush() })
+  }
+
+  send (frame: Uint8Array, written?: () => void): void {
+    if (this.socket.destroyed) return
+    if (this.blocked) {
+      this.queue.push({ frame, written })
+      return
+    }
+    this.write(frame)
+    written?.()
+  }
+
+  /** Forgets queued frames (the connection is gone). */
+  clear (): void {
+    this.queue = []
+    this.head = 0
+  }
+
+  private write (frame: Uint8Array): void {
+    const header = Buffer.allocUnsafe(HEADER_BYTES)
+    header.writeUInt32BE(frame.length, 0)
+    this.socket.cork()
+    this.socket.write(header)
+    const ok = this.socket.write(frame)
+    this.socket.uncork()
+    if (!ok) this.blocked = true
+  }
+
+  private flush (): void {
+    this.blocked = false
+    while (!this.blocked && this.head < this.queue.length && !this.socket.destroyed) {
+      const item = this.queue[this.head] as QueuedFrame
+      this.queue[this.head++] = undefined
+      this.write(item.frame)
+      item.written?.()
+    }
+    if (this.head === this.queue.length || this.head > 1024) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+  }
+}

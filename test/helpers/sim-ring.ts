@@ -1,0 +1,277 @@
+import pLimit from 'p-limit'
+import { SeededRandom, compareKeys, keysEqual, toHex, type Key } from '../../src/core/index.js'
+import { ChordNode, ChordRpcServer, describeNode, type ChordInit, type NodeRef } from '../../src/chord/index.js'
+import { MemoryNetwork, type MemoryTransport } from '../../src/net/index.js'
+
+export interface SimRingInit {
+  nodes: number
+  seed: number
+  successorListSize?: number
+  latencyMs?: [number, number]
+  dropRate?: number
+  /** Each growth batch multiplies the ring by this much. @default 4 */
+  growthFactor?: number
+  /** RPCs in flight at once when driving rounds. @default 256 */
+  concurrency?: number
+  chord?: ChordInit
+}
+
+export interface SimHost {
+  readonly address: string
+  readonly transport: MemoryTransport
+  readonly server: ChordRpcServer
+  readonly node: ChordNode
+  alive: boolean
+}
+
+export interface LookupStats {
+  total: number
+  correct: number
+  wrong: number
+  failed: number
+  hops: number[]
+  meanHops: number
+  p99Hops: number
+  failures: string[]
+}
+
+/**
+ * Many Chord nodes on one MemoryNetwork, driven round by round (no timers, no sleeps), with a
+ * reference model: the sorted list of live ids. Every random choice comes from the seed.
+ *
+ * The ring is grown in batches (x4 by default): each batch of new nodes joins concurrently through random
+ * live members, then stabilization rounds run until one changes nothing, then every node
+ * rebuilds its fingers. This is the protocol itself, only with rounds driven explicitly.
+ */
+export class SimRing {
+  readonly network: MemoryNetwork
+  readonly random: SeededRandom
+  readonly hosts: SimHost[] = []
+  private readonly init: SimRingInit
+  private readonly limit: ReturnType<typeof pLimit>
+  private readonly byHex = new Map<string, SimHost>()
+  private nextAddress = 0
+  private changes = 0
+  private sortedCache: Key[] | undefined
+
+  private constructor (init: SimRingInit) {
+    this.init = init
+    this.random = new SeededRandom(init.seed)
+    this.network = new MemoryNetwork({ seed: init.seed, latencyMs: init.latencyMs ?? [0, 0], dropRate: init.dropRate ?? 0 })
+    this.limit = pLimit(init.concurrency ?? 256)
+  }
+
+  static async create (init: SimRingInit): Promise<SimRing> {
+    const ring = new SimRing(init)
+    await ring.grow(init.nodes)
+    return ring
+  }
+
+  get seed (): number { return this.init.seed }
+
+  live (): SimHost[] { return this.hosts.filter((h) => h.alive) }
+
+  /** Starts a node that is not yet part of any ring. */
+  async spawn (): Promise<SimHost> {
+    const address = `10.${(this.nextAddress >> 16) & 255}.${(this.nextAddress >> 8) & 255}.${this.nextAddress & 255}:4000`
+    this.nextAddress++
+    const transport = this.network.createTransport(address, { rpcTimeoutMs: 2_000 })
+    await transport.start()
+    const server = new ChordRpcServer(transport)
+    const node = new ChordNode({ transport, server }, {
+      successorListSize: this.init.successorListSize ?? 16,
+      stabilizeIntervalMs: 0,
+      fixFingersIntervalMs: 0,
+      checkPredecessorIntervalMs: 0,
+      ...this.init.chord,
+    })
+    node.onSuccessorsChanged(() => { this.changes++ })
+    node.onRangeChanged(() => { this.changes++ })
+    await node.start()
+    const host: SimHost = { address, transport, server, node, alive: true }
+    this.hosts.push(host)
+    this.byHex.set(node.self.hex, host)
+    this.sortedCache = undefined
+    return host
+  }
+
+  /**
+   * Grows the ring to `target` live nodes. Nodes join one at a time through a random live
+   * member; right after a join the newcomer and the node that was its successor's predecessor
+   * (as the successor itself reports it) stabilize, as their timers would fire next. Whenever
+   * the ring has grown by `growthFactor`, every node runs stabilization rounds until quiet and
+   * rebuilds its fingers.
+   */
+  async grow (target: number): Promise<void> {
+    if (this.live().length === 0) await this.spawn()
+    let checkpoint = this.live().length
+    while (this.live().length < target) {
+      await this.joinAndSettle(this.randomLive())
+      if (this.live().length >= Math.min(target, checkpoint * (this.init.growthFactor ?? 4))) {
+        checkpoint = this.live().length
+        const rounds = await this.stabilize(100, 'counterclockwise')
+        if (process.env.SIM_DEBUG !== undefined) console.log('ring of', checkpoint, 'quiet after', rounds, 'rounds')
+        await this.fixFingers()
+      }
+    }
+  }
+
+  /** One new node joins through `via`. */
+  async join (via: SimHost): Promise<SimHost> {
+    const host = await this.spawn()
+    await host.node.join(via.node.self)
+    return host
+  }
+
+  /** The live host running the node with this id. */
+  hostOf (node: { hex: string } | undefined): SimHost | undefined {
+    const h = node === undefined ? undefined : this.byHex.get(node.hex)
+    return h?.alive === true ? h : undefined
+  }
+
+  /** One new node joins through `via`, then it and its new predecessor stabilize once. */
+  async joinAndSettle (via: SimHost): Promise<SimHost> {
+    const host = await this.join(via)
+    const succ = this.hostOf(host.node.successors()[0])
+    const oldPred = succ?.node.predecessor()
+    await host.node.stabilizeOnce()
+    // The node that now precedes the newcomer: the successor's old predecessor, or the
+    // successor itself on a ring that was a single node.
+    await (oldPred === undefined ? succ : this.hostOf(oldPred))?.node.stabilizeOnce()
+    return host
+  }
+
+  /** Crashes hosts: they stop answering at once and keep no state. */
+  async crash (hosts: SimHost[]): Promise<void> {
+    for (const h of hosts) {
+      h.alive = false
+      this.network.crash(h.address)
+      await h.node.stop()
+      await h.transport.stop()
+    }
+    this.sortedCache = undefined
+  }
+
+  /** Crashes a random fraction of the live hosts at once. */
+  async crashFraction (fraction: number): Promise<SimHost[]> {
+    const victims = this.random.shuffle([...this.live()]).slice(0, Math.floor(this.live().length * fraction))
+    await this.crash(victims)
+    return victims
+  }
+
+  /**
+   * One round of checkPredecessor + stabilize on every live node; returns how many routing
+   * changes it caused. 'concurrent': all nodes at once, as independent timers would fire.
+   * 'counterclockwise': one after another against ring order, so a successor list learned by
+   * one node reaches its predecessor in the same round (used to grow big rings quickly).
+   */
+  async stabilizeRound (order: 'concurrent' | 'counterclockwise' = 'concurrent'): Promise<number> {
+    const before = this.changes
+    const round = async (h: SimHost): Promise<void> => {
+      await h.node.checkPredecessorOnce()
+      await h.node.stabilizeOnce()
+    }
+    if (order === 'concurrent') {
+      await Promise.all(this.live().map(async (h) => await this.limit(async () => { await round(h) })))
+    } else {
+      for (const id of [...this.sortedIds()].reverse()) await round(this.byHex.get(toHex(id)) as SimHost)
+    }
+    return this.changes - before
+  }
+
+  /** Stabilization rounds until one changes nothing (or maxRounds); returns the rounds run. */
+  async stabilize (maxRounds = 100, order: 'concurrent' | 'counterclockwise' = 'concurrent'): Promise<number> {
+    for (let round = 1; round <= maxRounds; round++) {
+      if (await this.stabilizeRound(order) === 0) return round
+    }
+    return maxRounds
+  }
+
+  async fixFingers (): Promise<void> {
+    await Promise.all(this.live().map(async (h) => await this.limit(async () => { await h.node.fixFingersOnce() })))
+  }
+
+  /** Live ids in ring order: the reference model. */
+  sortedIds (): Key[] {
+    this.sortedCache ??= this.live().map((h) => h.node.self.id).sort(compareKeys)
+    return this.sortedCache
+  }
+
+  /** The reference successor of a key: the first live id at or after it, wrapping around. */
+  referenceSuccessor (key: Key): Key {
+    const ids = this.sortedIds()
+    let lo = 0
+    let hi = ids.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (compareKeys(ids[mid] as Key, key) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return ids[lo === ids.length ? 0 : lo] as Key
+  }
+
+  /** Nodes whose successor, predecessor or successor list differs from the reference. */
+  inconsistentNodes (): string[] {
+    const ids = this.sortedIds()
+    const r = Math.min(this.init.successorListSize ?? 16, ids.length - 1)
+    const index = new Map(ids.map((id, i) => [toHex(id), i]))
+    const bad: string[] = []
+    for (const h of this.live()) {
+      const i = index.get(toHex(h.node.self.id)) as number
+      const succs = h.node.successors()
+      const pred = h.node.predecessor()
+      const expectedPred = ids[(i - 1 + ids.length) % ids.length] as Key
+      const listOk = succs.length >= r && Array.from({ length: r }, (_, j) => ids[(i + 1 + j) % ids.length] as Key)
+        .every((id, j) => succs[j] !== undefined && keysEqual(id, (succs[j] as NodeRef).id))
+      if (!listOk || pred === undefined || !keysEqual(pred.id, expectedPred)) {
+        bad.push(`${describeNode(h.node.self)} succ=${describeNode(succs[0])} pred=${describeNode(pred)}`)
+      }
+    }
+    return bad
+  }
+
+  randomKey (): Key { return this.random.bytes(32) as Key }
+  randomLive (): SimHost { return this.random.pick(this.live()) }
+
+  /** Runs `count` lookups of random keys from random live nodes against the reference. */
+  async lookups (count: number): Promise<LookupStats> {
+    const jobs = Array.from({ length: count }, () => ({ key: this.randomKey(), from: this.randomLive() }))
+    const hops: number[] = []
+    const failures: string[] = []
+    let correct = 0
+    let wrong = 0
+    let failed = 0
+    await Promise.all(jobs.map(async ({ key, from }) => await this.limit(async () => {
+      try {
+        const r = await from.node.lookup(key)
+        hops.push(r.hops)
+        if (keysEqual(r.successor.id, this.referenceSuccessor(key))) correct++
+        else {
+          wrong++
+          if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.node.self)} got=${describeNode(r.successor)}`)
+        }
+      } catch (err) {
+        failed++
+        if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.node.self)} error=${(err as Error).message}`)
+      }
+    })))
+    const sorted = [...hops].sort((a, b) => a - b)
+    return {
+      total: count,
+      correct,
+      wrong,
+      failed,
+      hops,
+      meanHops: hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length),
+      p99Hops: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0,
+      failures,
+    }
+  }
+
+  async destroy (): Promise<void> {
+    for (const h of this.hosts) {
+      await h.node.stop()
+      await h.transport.stop()
+    }
+  }
+}
