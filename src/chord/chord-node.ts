@@ -145,7 +145,9 @@ export class ChordNode implements Router, Startable, ChordVnode {
 
   async lookup (key: Key, options: LookupOptions = {}): Promise<LookupResult> {
     throwIfAborted(options.signal)
-    return await iterativeLookup(this.lookupContext, key, this.table.next(key, 3), options)
+    // Every preceding node we know is a candidate, best first: if the closest ones are dead
+    // the lookup falls back to the next ones without giving up.
+    return await iterativeLookup(this.lookupContext, key, this.table.next(key, 64), options)
   }
 
   async findSuccessor (key: Key, options: AbortOptions = {}): Promise<NodeRef> {

@@ -55,10 +55,34 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
   }
   consider(start.nodes, undefined)
   const path: NodeRef[] = []
+  const failed = new Set<string>()
+  let lastLive: NodeRef | undefined // the answering node closest to the key
+  let expanded = false
   let hops = 0
   let lastError: unknown
   while (true) {
     throwIfAborted(options.signal)
+    const best = candidates[0]
+    const stuck = lastLive !== undefined && (best === undefined || !betweenHex(best.hex, lastLive.hex, keyHex))
+    if (stuck && lastLive !== undefined && !expanded) {
+      // Every node closer to the key than the last one that answered has failed: route around
+      // them through that node's successor list (Chord's fallback), skipping those seen to fail.
+      expanded = true
+      try {
+        const state = await ctx.client.state(lastLive, options)
+        const alive = state.succs.filter((n) => !failed.has(n.hex) && !sameNode(n, self))
+        let prev = lastLive
+        for (let j = 0; j < alive.length; j++) {
+          const s = alive[j] as NodeRef
+          if (betweenHex(keyHex, prev.hex, s.hex, true)) return await finish(ctx, key, alive.slice(j), path, hops, options)
+          prev = s
+        }
+        consider(alive, lastLive)
+      } catch (err) {
+        throwIfAborted(options.signal)
+        lastError = err
+      }
+    }
     const c = candidates.shift()
     if (c === undefined || hops >= ctx.maxHops) {
       throw new LookupFailedError(`lookup of ${shortHex(key)} failed after ${hops} hops`, { cause: lastError })
@@ -71,12 +95,17 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
     } catch (err) {
       throwIfAborted(options.signal)
       lastError = err
+      failed.add(c.hex)
       if (isUnreachable(err)) ctx.table.remove(c)
       ctx.log.trace('lookup: %s failed: %s', describeNode(c), (err as Error).message)
       continue
     }
     path.push(c)
     if (reply.done && reply.nodes.length > 0) return await finish(ctx, key, reply.nodes, path, hops, options)
+    if (lastLive === undefined || betweenHex(c.hex, lastLive.hex, keyHex)) {
+      lastLive = c
+      expanded = false
+    }
     consider(reply.nodes, c)
   }
 }

@@ -48,8 +48,9 @@ export function describeNode (n: NodeRef | undefined): string {
 
 
 /** Wire form: { id: bytes(32), addr: "host:port", v: vnode }. */
-export const keySchema = z.instanceof(Uint8Array).refine((b) => b.length === KEY_BYTES, 'a key is 32 bytes').transform((b) => b as Key)
+export const keySchema = z.custom<Key>((b) => b instanceof Uint8Array && b.length === KEY_BYTES, 'a key is 32 bytes')
 export const addressSchema = z.string().min(3).max(262).regex(/^[^\s/]+:\d{1,5}$/, 'address is host:port')
+  .refine((a) => Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port out of range')
 export const nodeRefSchema = z.object({ id: keySchema, addr: addressSchema, v: z.number().int().min(0).max(MAX_VNODES - 1) })
 export type NodeRefWire = z.infer<typeof nodeRefSchema>
 

@@ -46,8 +46,33 @@ export class RoutingTable {
     this.onSuccessorsChanged(clean)
   }
 
+  /**
+   * Nodes dropped after failing, oldest first, kept (bounded) so they can be probed later: a
+   * partition that heals must not leave two rings that no longer know of each other.
+   */
+  private readonly failed = new Map<string, { node: NodeRef, probes: number }>()
+  static readonly MAX_FAILED = 32
+  static readonly MAX_PROBES = 20
+
+  /** The failed node to probe next (round robin), or undefined. */
+  nextFailedToProbe (): NodeRef | undefined {
+    const first = this.failed.entries().next()
+    if (first.done === true) return undefined
+    const [hex, entry] = first.value
+    this.failed.delete(hex)
+    if (++entry.probes < RoutingTable.MAX_PROBES) this.failed.set(hex, entry)
+    return entry.node
+  }
+
+  /** A failed node answered again. */
+  revived (node: NodeRef): void { this.failed.delete(node.hex) }
+
   /** Forgets a node that failed to answer: from the successor list, the fingers and as predecessor. */
   remove (node: NodeRef): void {
+    if (!this.failed.has(node.hex)) {
+      this.failed.set(node.hex, { node, probes: 0 })
+      if (this.failed.size > RoutingTable.MAX_FAILED) this.failed.delete(this.failed.keys().next().value as string)
+    }
     if (sameNode(node, this.pred)) this.setPredecessor(undefined)
     if (this.succs.some((n) => sameNode(n, node))) this.setSuccessors(this.succs.filter((n) => !sameNode(n, node)))
     this.fingers.remove(node)

@@ -9,7 +9,9 @@
  *   successor list behind it (mergeSuccessors), then notify it that we may be its predecessor.
  *   A node that has lost every successor falls back to its predecessor and fingers to rejoin.
  * - checkPredecessorOnce: ping the predecessor; if it is gone, forget it so the next notify
- *   from the true predecessor is accepted.
+ *   from the true predecessor is accepted. Then probe one node that failed earlier
+ *   (probeFailedOnce): if it is back, look ourselves up through it and adopt a closer
+ *   successor. This is what merges two rings after a partition heals.
  * - fixFingersOnce: recompute every distinct finger. Starts covered by the successor list are
  *   read from it; each remaining distinct finger costs one lookup (about log2(N) - log2(r)).
  *
@@ -73,6 +75,36 @@ export class Stabilizer {
       throwIfAborted(options.signal)
       this.ctx.log('predecessor %s failed: %s', describeNode(pred), (err as Error).message)
       this.ctx.table.remove(pred)
+    }
+    await this.probeFailedOnce(options)
+  }
+
+  /**
+   * Pings one node that failed earlier. If it answers, look ourselves up through it: after a
+   * partition heals, that finds our successor on the other side and the rings merge.
+   */
+  async probeFailedOnce (options: AbortOptions = {}): Promise<void> {
+    const { table, client } = this.ctx
+    const node = table.nextFailedToProbe()
+    if (node === undefined) return
+    try {
+      await client.ping(node, options)
+    } catch {
+      throwIfAborted(options.signal)
+      return
+    }
+    table.revived(node)
+    try {
+      const r = await this.ctx.lookupVia(node, table.self.id, options)
+      const succ = r.successors.find((n) => !sameNode(n, table.self))
+      const current = table.successor
+      if (succ !== undefined && (current === undefined || betweenHex(succ.hex, table.self.hex, current.hex))) {
+        this.ctx.log('%s is back; adopting %s as successor', describeNode(node), describeNode(succ))
+        table.setSuccessors([succ, ...table.successors])
+      }
+    } catch (err) {
+      throwIfAborted(options.signal)
+      this.ctx.log.trace('probe via %s failed: %s', describeNode(node), (err as Error).message)
     }
   }
 

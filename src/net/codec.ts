@@ -7,7 +7,8 @@ import { FrameType, isStatus, type Frame } from './protocol.js'
  * for responses. Byte strings travel as MessagePack bin and decode as Uint8Array.
  * Plain MessagePack (no msgpackr records or extensions), so any implementation can speak it.
  */
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' })
+// copyBuffers: decoded byte strings own their memory instead of pinning the whole frame.
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true })
 
 export function encodeFrame (frame: Frame): Uint8Array {
   const fields = frame.type === FrameType.REQUEST
@@ -32,8 +33,8 @@ export function decodeFrame (bytes: Uint8Array): Frame {
     return { type, id, method: third, body }
   }
   if (type === FrameType.RESPONSE) {
-    if (!isStatus(third)) throw new ProtocolError(`bad status ${String(third)}`)
+    if (!isStatus(third)) throw new ProtocolError(`bad status (${typeof third})`)
     return { type, id, status: third, body }
   }
-  throw new ProtocolError(`unknown frame type ${String(type)}`)
+  throw new ProtocolError(`unknown frame type (${typeof type === 'number' ? type : typeof type})`)
 }

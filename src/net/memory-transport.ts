@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import {
   NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, type ComponentLogger, type Logger,
 } from '../core/index.js'
@@ -129,14 +130,18 @@ export class MemoryTransport implements Transport {
     this.log = (components.logger ?? createLogger(this.address)).forComponent('net:memory')
   }
 
-  async start (): Promise<void> {
-    if (this.started) return
-    this.shutdown = new AbortController()
-    this.network.register(this)
-    this.started = true
+  start (): Promise<void> {
+    if (!this.started) {
+      this.shutdown = new AbortController()
+      setMaxListeners(Infinity, this.shutdown.signal) // every handler in flight may listen
+      this.network.register(this)
+      this.started = true
+    }
+    return Promise.resolve()
   }
 
   async stop (): Promise<void> {
+    await Promise.resolve()
     if (!this.started) return
     this.started = false
     this.shutdown.abort(new ShuttingDownError('transport stopped'))

@@ -14,7 +14,10 @@ export class PendingCalls {
 
   /** Settles with `promise`, or rejects with TimeoutError after `timeoutMs`, or with the signal's reason. */
   async track<T> (promise: Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted === true) throw abortReason(signal)
+    if (signal?.aborted === true) {
+      promise.catch(() => {}) // the call is abandoned; its later failure must not go unhandled
+      throw abortReason(signal)
+    }
     return await new Promise<T>((resolve, reject) => {
       let done = false
       const finish = (): boolean => {
@@ -27,7 +30,9 @@ export class PendingCalls {
       }
       const call: Call = { fail: (err) => { if (finish()) reject(err) } }
       const onAbort = (): void => { call.fail(abortReason(signal)) }
-      const timer = setTimeout(() => { call.fail(new TimeoutError(`no answer within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => { call.fail(new TimeoutError(`no answer within ${timeoutMs} ms`)) }, timeoutMs)
+        : undefined
       signal?.addEventListener('abort', onAbort, { once: true })
       this.calls.add(call)
       promise.then((v) => { if (finish()) resolve(v) }, (err: Error) => { call.fail(err) })

@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import {
-  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, deadline, raceSignal,
-  throwIfAborted,
+  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger,
   type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrame } from './codec.js'
 import { dispatchRequest, unwrapResponse } from './dispatch.js'
+import { PendingCalls } from './pending-calls.js'
 import { FrameType, Status, type RequestFrame, type ResponseFrame } from './protocol.js'
 import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
@@ -71,6 +71,7 @@ export class TcpTransport implements Transport {
   private readonly inbound = new Set<Inbound>()
   private server: net.Server | undefined
   private shutdown = new AbortController()
+  private readonly calls = new PendingCalls()
   private started = false
   private starting: Promise<void> | undefined
   private boundAddress = ''
@@ -109,7 +110,6 @@ export class TcpTransport implements Transport {
 
   private async open (): Promise<void> {
     this.shutdown = new AbortController()
-    setMaxListeners(Infinity, this.shutdown.signal) // one listener per request in flight
     if (this.listenAddress !== undefined) {
       const { host, port } = parseAddress(this.listenAddress) as HostPort
       const server = net.createServer((socket) => { this.accept(socket) })
@@ -140,6 +140,7 @@ export class TcpTransport implements Transport {
     this.started = false
     const reason = new ShuttingDownError('transport stopped')
     this.shutdown.abort(reason)
+    this.calls.failAll(reason)
     for (const conn of [...this.outbound.values()]) this.closeOutbound(conn, reason)
     for (const conn of [...this.inbound]) this.closeInbound(conn, reason)
     const server = this.server
@@ -159,23 +160,25 @@ export class TcpTransport implements Transport {
     const id = this.nextId++
     const bytes = encodeFrame({ type: FrameType.REQUEST, id, method, body })
     if (bytes.length > this.maxFrameBytes) throw new RangeError(`request of ${bytes.length} bytes exceeds the frame limit`)
-    const d = deadline([options.signal, this.shutdown.signal], options.timeoutMs ?? this.rpcTimeoutMs)
+    let conn: Outbound | undefined
+    const exchange = async (): Promise<ResponseFrame> => {
+      const c = conn = this.connection(address)
+      await c.ready
+      if (c.closed) throw new NodeUnreachableError(`connection to ${address} closed`)
+      const response = new Promise<ResponseFrame>((resolve, reject) => { c.pending.set(id, { resolve, reject }) })
+      if (c.idleTimer !== undefined) clearTimeout(c.idleTimer)
+      c.writer.send(bytes)
+      return await response
+    }
     try {
-      throwIfAborted(d.signal)
-      const conn = this.connection(address)
-      await raceSignal(conn.ready, d.signal)
-      if (conn.closed) throw new NodeUnreachableError(`connection to ${address} closed`)
-      const response = new Promise<ResponseFrame>((resolve, reject) => { conn.pending.set(id, { resolve, reject }) })
-      if (conn.idleTimer !== undefined) clearTimeout(conn.idleTimer)
-      conn.writer.send(bytes)
-      try {
-        return unwrapResponse(await raceSignal(response, d.signal), method)
-      } finally {
+      const frame = await this.calls.track(exchange(), options.timeoutMs ?? this.rpcTimeoutMs, options.signal)
+      return unwrapResponse(frame, method)
+    } finally {
+      // Also on timeout or abort: the id is forgotten, a late answer to it is dropped.
+      if (conn !== undefined) {
         conn.pending.delete(id)
         this.armIdle(conn)
       }
-    } finally {
-      d.dispose()
     }
   }
 

@@ -152,6 +152,20 @@ export class SimRing {
     this.sortedCache = undefined
   }
 
+  /** A host left the ring gracefully (its node already ran leave()). */
+  async depart (h: SimHost): Promise<void> {
+    h.alive = false
+    await h.transport.stop()
+    this.sortedCache = undefined
+  }
+
+  /** The hex id of the live node that follows `h` on the reference ring. */
+  referenceNext (h: SimHost): string {
+    const ids = this.sortedIds().map(toHex)
+    const i = ids.indexOf(h.node.self.hex)
+    return ids[(i + 1) % ids.length] as string
+  }
+
   /** Crashes a random fraction of the live hosts at once. */
   async crashFraction (fraction: number): Promise<SimHost[]> {
     const victims = this.random.shuffle([...this.live()]).slice(0, Math.floor(this.live().length * fraction))

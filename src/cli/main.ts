@@ -1,0 +1,19 @@
+import { Command } from 'commander'
+import { isCfsError } from '../core/index.js'
+import { registerNode } from './commands/node.js'
+import { registerStatus } from './commands/status.js'
+
+/** Exit codes: 0 ok, 1 operation failed, 2 usage error (commander), 3 peer unreachable. */
+export async function main (argv: string[]): Promise<void> {
+  const program = new Command('cfs')
+    .description('cfs: a cooperative file system on a Chord ring')
+    .showHelpAfterError()
+  registerNode(program)
+  registerStatus(program)
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    process.stderr.write(`cfs: ${(err as Error).message}\n`)
+    process.exitCode = isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') ? 3 : 1
+  }
+}

@@ -1,0 +1,88 @@
+import { mkdir } from 'node:fs/promises'
+import { createLogger, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
+import { TcpTransport, type Transport } from '../net/index.js'
+import { ChordNode, ChordRpcServer, describeNode, makeNodeRef, type ChordInit } from '../chord/index.js'
+import { vnodeStatus, type NodeStatus } from './status.js'
+
+/** The method `cfs status` calls. */
+export const STATUS_METHOD = 'node.status'
+
+export interface CfsNodeInit {
+  /** "host:port" to listen on; port 0 picks a free port. */
+  listen: string
+  /** "host:port" of any live node of the ring to join; omitted: start a new ring. */
+  join?: string
+  /** Directory for this node's data (created if missing). */
+  dataDir?: string
+  /** Virtual nodes on this endpoint (capacity-proportional load). @default 1 */
+  vnodes?: number
+  /** Chord tuning shared by every vnode. */
+  chord?: Omit<ChordInit, 'vnode'>
+  /** Deadline of one RPC in milliseconds. @default 5000 */
+  rpcTimeoutMs?: number
+}
+
+/**
+ * A cfs node: one TCP endpoint hosting `vnodes` Chord virtual nodes. This is the one place
+ * where the layers are wired together (the composition root).
+ */
+export class CfsNode {
+  readonly transport: Transport
+  readonly vnodes: ChordNode[] = []
+  private readonly init: CfsNodeInit
+  private readonly logger: ComponentLogger
+  private log: Logger
+  private server: ChordRpcServer | undefined
+
+  constructor (init: CfsNodeInit) {
+    if ((init.vnodes ?? 1) < 1) throw new RangeError('a node runs at least one vnode')
+    this.init = init
+    this.logger = createLogger()
+    this.log = this.logger.forComponent('node')
+    this.transport = new TcpTransport({ logger: this.logger }, { listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs })
+  }
+
+  /** The address peers reach this node at (after start). */
+  get address (): string { return this.transport.address }
+
+  /** Listens, starts every vnode, and joins the ring (or starts one). */
+  async start (options: AbortOptions = {}): Promise<void> {
+    if (this.init.dataDir !== undefined) await mkdir(this.init.dataDir, { recursive: true })
+    await this.transport.start()
+    const logger = createLogger(shortHex(makeNodeRef(this.address, 0).id))
+    this.log = logger.forComponent('node')
+    this.server = new ChordRpcServer(this.transport)
+    for (let i = 0; i < (this.init.vnodes ?? 1); i++) {
+      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server }, { ...this.init.chord, vnode: i }))
+    }
+    this.transport.handle(STATUS_METHOD, async () => await Promise.resolve(this.status()))
+    for (const v of this.vnodes) await v.start()
+    const first = this.vnodes[0] as ChordNode
+    if (this.init.join !== undefined) await first.join(this.init.join, options)
+    await first.stabilizeOnce(options)
+    for (const v of this.vnodes.slice(1)) {
+      await v.join(first.self, options)
+      await v.stabilizeOnce(options)
+    }
+    for (const v of this.vnodes) await v.fixFingersOnce(options)
+    this.log('listening on %s with %d vnode(s); %s', this.address, this.vnodes.length,
+      this.init.join === undefined ? 'started a new ring' : `joined via ${this.init.join}, successor ${describeNode(first.successors()[0])}`)
+  }
+
+  status (): NodeStatus {
+    return { address: this.address, vnodes: this.vnodes.map(vnodeStatus) }
+  }
+
+  /** Leaves the ring gracefully (neighbours are told and take over), then stops. */
+  async leave (options: AbortOptions = {}): Promise<void> {
+    for (const v of this.vnodes) await v.leave(options)
+    await this.stop()
+  }
+
+  /** Stops at once, telling no one (peers detect the failure). */
+  async stop (): Promise<void> {
+    for (const v of this.vnodes) await v.stop()
+    this.server?.close()
+    await this.transport.stop()
+  }
+}
