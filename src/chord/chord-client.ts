@@ -13,7 +13,7 @@ export class ChordClient {
   constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {}
 
   private async call (to: NodeRef, method: string, body: Record<string, unknown>, options: AbortOptions): Promise<unknown> {
-    return await this.transport.request(to.address, method, { to: to.id, ...body }, { signal: options.signal, timeoutMs: this.rpcTimeoutMs })
+    return this.transport.request(to.address, method, { to: to.id, ...body }, { signal: options.signal, timeoutMs: this.rpcTimeoutMs })
   }
 
   /** Resolves when `node` answers at its address as the id it claims. */

@@ -72,8 +72,8 @@ export class ChordNode implements Router, Startable, ChordVnode {
       client: this.client,
       successorListSize,
       log: logger.forComponent('chord:stabilizer'),
-      lookup: async (key, options) => await this.lookup(key, options),
-      lookupVia: async (start, key, options) => await this.lookupVia(start, key, options),
+      lookup: async (key, options) => this.lookup(key, options),
+      lookupVia: async (start, key, options) => this.lookupVia(start, key, options),
     })
     this.table.onSuccessorsChanged = (succs) => { this.successorsChanged.emit(succs) }
     this.table.onPredecessorChanged = (pred) => {
@@ -147,7 +147,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
     throwIfAborted(options.signal)
     // Every preceding node we know is a candidate, best first: if the closest ones are dead
     // the lookup falls back to the next ones without giving up.
-    return await iterativeLookup(this.lookupContext, key, this.table.next(key, 64), options)
+    return iterativeLookup(this.lookupContext, key, this.table.next(key, 64), options)
   }
 
   async findSuccessor (key: Key, options: AbortOptions = {}): Promise<NodeRef> {
@@ -156,7 +156,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
 
   /** A lookup that begins by asking `start` instead of consulting our own tables. */
   async lookupVia (start: NodeRef, key: Key, options: LookupOptions = {}): Promise<LookupResult> {
-    return await iterativeLookup(this.lookupContext, key, { done: false, nodes: [start] }, options)
+    return iterativeLookup(this.lookupContext, key, { done: false, nodes: [start] }, options)
   }
 
   successors (): readonly NodeRef[] { return this.table.successors }

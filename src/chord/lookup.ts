@@ -38,7 +38,7 @@ export interface LookupContext {
  */
 export async function iterativeLookup (ctx: LookupContext, key: Key, start: NextHop, options: LookupOptions = {}): Promise<LookupResult> {
   const self = ctx.table.self
-  if (start.done) return await finish(ctx, key, start.nodes, [], 0, options)
+  if (start.done) return finish(ctx, key, start.nodes, [], 0, options)
   const candidates: NodeRef[] = []
   const keyHex = toHex(key)
   const closer = closerTo(keyHex)
@@ -101,7 +101,7 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
       continue
     }
     path.push(c)
-    if (reply.done && reply.nodes.length > 0) return await finish(ctx, key, reply.nodes, path, hops, options)
+    if (reply.done && reply.nodes.length > 0) return finish(ctx, key, reply.nodes, path, hops, options)
     if (lastLive === undefined || betweenHex(c.hex, lastLive.hex, keyHex)) {
       lastLive = c
       expanded = false

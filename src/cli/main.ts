@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { isCfsError } from '../core/index.js'
 import { registerNode } from './commands/node.js'
 import { registerStatus } from './commands/status.js'
+import { registerLookup } from './commands/lookup.js'
 
 /** Exit codes: 0 ok, 1 operation failed, 2 usage error (commander), 3 peer unreachable. */
 export async function main (argv: string[]): Promise<void> {
@@ -10,6 +11,7 @@ export async function main (argv: string[]): Promise<void> {
     .showHelpAfterError()
   registerNode(program)
   registerStatus(program)
+  registerLookup(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {

@@ -36,7 +36,7 @@ export function deadline (parents: Array<AbortSignal | undefined>, ms: number): 
 
 /** Rejects with the signal's reason when it aborts first; removes its listener either way. */
 export async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await promise
+  if (signal == null) return promise
   throwIfAborted(signal)
   let onAbort: (() => void) | undefined
   const aborted = new Promise<never>((_resolve, reject) => {

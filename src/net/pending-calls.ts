@@ -18,7 +18,7 @@ export class PendingCalls {
       promise.catch(() => {}) // the call is abandoned; its later failure must not go unhandled
       throw abortReason(signal)
     }
-    return await new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let done = false
       const finish = (): boolean => {
         if (done) return false

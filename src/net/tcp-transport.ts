@@ -168,7 +168,7 @@ export class TcpTransport implements Transport {
       const response = new Promise<ResponseFrame>((resolve, reject) => { c.pending.set(id, { resolve, reject }) })
       if (c.idleTimer !== undefined) clearTimeout(c.idleTimer)
       c.writer.send(bytes)
-      return await response
+      return response
     }
     try {
       const frame = await this.calls.track(exchange(), options.timeoutMs ?? this.rpcTimeoutMs, options.signal)

@@ -1,11 +1,15 @@
 import { mkdir } from 'node:fs/promises'
 import { createLogger, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
-import { ChordNode, ChordRpcServer, describeNode, makeNodeRef, type ChordInit } from '../chord/index.js'
+import { z } from 'zod'
+import { ChordNode, ChordRpcServer, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
 import { vnodeStatus, type NodeStatus } from './status.js'
 
 /** The method `cfs status` calls. */
 export const STATUS_METHOD = 'node.status'
+/** The method `cfs lookup` calls: { key: bytes(32) } -> { successor, successors, hops }. */
+export const LOOKUP_METHOD = 'node.lookup'
+const lookupRequest = z.object({ key: keySchema })
 
 export interface CfsNodeInit {
   /** "host:port" to listen on; port 0 picks a free port. */
@@ -55,7 +59,12 @@ export class CfsNode {
     for (let i = 0; i < (this.init.vnodes ?? 1); i++) {
       this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server }, { ...this.init.chord, vnode: i }))
     }
-    this.transport.handle(STATUS_METHOD, async () => await Promise.resolve(this.status()))
+    this.transport.handle(STATUS_METHOD, async () => Promise.resolve(this.status()))
+    this.transport.handle(LOOKUP_METHOD, async (body) => {
+      const { key } = parseRequest(lookupRequest, body)
+      const r = await (this.vnodes[0] as ChordNode).lookup(key, { minSuccessors: 3 })
+      return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
+    })
     for (const v of this.vnodes) await v.start()
     const first = this.vnodes[0] as ChordNode
     if (this.init.join !== undefined) await first.join(this.init.join, options)

@@ -1,8 +1,9 @@
 import { z } from 'zod'
-import { ProtocolError, type AbortOptions } from '../core/index.js'
+import { ProtocolError, toHex, type AbortOptions, type Key } from '../core/index.js'
 import { TcpTransport } from '../net/index.js'
-import { STATUS_METHOD } from './create-node.js'
-import type { NodeStatus } from './status.js'
+import { fromWire, nodeRefSchema, type NodeRefWire } from '../chord/index.js'
+import { LOOKUP_METHOD, STATUS_METHOD } from './create-node.js'
+import type { NodeStatus, PeerStatus } from './status.js'
 
 const peer = z.object({ id: z.string(), address: z.string(), vnode: z.number() })
 const statusSchema = z.object({
@@ -15,6 +16,24 @@ const statusSchema = z.object({
     fingers: z.array(peer.extend({ index: z.number() })),
   })),
 })
+
+const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })
+
+export interface LookupAnswer { successor: PeerStatus, successors: PeerStatus[], hops: number }
+
+/** Asks a running node to look a key up on the ring. */
+export async function queryLookup (address: string, key: Key, options: AbortOptions & { timeoutMs?: number } = {}): Promise<LookupAnswer> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? 10_000 })
+  await transport.start()
+  try {
+    const r = lookupSchema.safeParse(await transport.request(address, LOOKUP_METHOD, { key }, options))
+    if (!r.success) throw new ProtocolError(`malformed lookup answer from ${address}`)
+    const peer = (n: NodeRefWire): PeerStatus => { const ref = fromWire(n); return { id: toHex(ref.id), address: ref.address, vnode: ref.vnode } }
+    return { successor: peer(r.data.successor), successors: r.data.successors.map(peer), hops: r.data.hops }
+  } finally {
+    await transport.stop()
+  }
+}
 
 /** Asks a running node for its status over a short-lived client connection. */
 export async function queryStatus (address: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<NodeStatus> {

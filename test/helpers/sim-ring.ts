@@ -1,6 +1,6 @@
 import pLimit from 'p-limit'
 import { SeededRandom, compareKeys, keysEqual, toHex, type Key } from '../../src/core/index.js'
-import { ChordNode, ChordRpcServer, describeNode, type ChordInit, type NodeRef } from '../../src/chord/index.js'
+import { ChordNode, ChordRpcServer, describeNode, type ChordInit } from '../../src/chord/index.js'
 import { MemoryNetwork, type MemoryTransport } from '../../src/net/index.js'
 
 export interface SimRingInit {
@@ -186,7 +186,7 @@ export class SimRing {
       await h.node.stabilizeOnce()
     }
     if (order === 'concurrent') {
-      await Promise.all(this.live().map(async (h) => await this.limit(async () => { await round(h) })))
+      await Promise.all(this.live().map(async (h) => this.limit(async () => { await round(h) })))
     } else {
       for (const id of [...this.sortedIds()].reverse()) await round(this.byHex.get(toHex(id)) as SimHost)
     }
@@ -202,7 +202,7 @@ export class SimRing {
   }
 
   async fixFingers (): Promise<void> {
-    await Promise.all(this.live().map(async (h) => await this.limit(async () => { await h.node.fixFingersOnce() })))
+    await Promise.all(this.live().map(async (h) => this.limit(async () => { await h.node.fixFingersOnce() })))
   }
 
   /** Live ids in ring order: the reference model. */
@@ -236,7 +236,7 @@ export class SimRing {
       const pred = h.node.predecessor()
       const expectedPred = ids[(i - 1 + ids.length) % ids.length] as Key
       const listOk = succs.length >= r && Array.from({ length: r }, (_, j) => ids[(i + 1 + j) % ids.length] as Key)
-        .every((id, j) => succs[j] !== undefined && keysEqual(id, (succs[j] as NodeRef).id))
+        .every((id, j) => succs[j] !== undefined && keysEqual(id, (succs[j]).id))
       if (!listOk || pred === undefined || !keysEqual(pred.id, expectedPred)) {
         bad.push(`${describeNode(h.node.self)} succ=${describeNode(succs[0])} pred=${describeNode(pred)}`)
       }
@@ -255,7 +255,7 @@ export class SimRing {
     let correct = 0
     let wrong = 0
     let failed = 0
-    await Promise.all(jobs.map(async ({ key, from }) => await this.limit(async () => {
+    await Promise.all(jobs.map(async ({ key, from }) => this.limit(async () => {
       try {
         const r = await from.node.lookup(key)
         hops.push(r.hops)
