@@ -18,7 +18,7 @@ async function successorsMatchReference (live: Daemon[]): Promise<string[]> {
     const want = ids[(i + 1) % ids.length]
     const wantPred = ids[(i - 1 + ids.length) % ids.length]
     const v = s.vnodes[0]
-    if (v?.successors[0]?.id !== want || v.predecessor?.id !== wantPred) bad.push(`${d.address}: succ=${v?.successors[0]?.id.slice(0, 8)} want ${want?.slice(0, 8)}`)
+    if (v?.successors[0]?.id !== want || v?.predecessor?.id !== wantPred) bad.push(`${d.address}: succ=${v?.successors[0]?.id.slice(0, 8)} want ${want?.slice(0, 8)}`)
   }
   return bad
 }
