@@ -7,6 +7,7 @@ import { ChordClient } from './chord-client.js'
 import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
+import { mergeSuccessors } from './successor-list.js'
 import type { ChordRpcServer, ChordVnode } from './rpc/server.js'
 import { Stabilizer } from './stabilizer.js'
 import type { KeyRange, Router } from './router.js'
@@ -193,7 +194,9 @@ export class ChordNode implements Router, Startable, ChordVnode {
       if (pred !== undefined) this.table.setPredecessor(pred)
     } else if (sameNode(leaving, this.table.successor) && succs !== undefined) {
       this.table.remove(leaving)
-      this.table.setSuccessors([...succs.filter((n) => !sameNode(n, leaving)), ...this.table.successors])
+      const merged = [...succs, ...this.table.successors].filter((n) => !sameNode(n, leaving))
+      const first = merged[0]
+      this.table.setSuccessors(first === undefined ? [] : mergeSuccessors(this.self, first, merged.slice(1), this.lookupContext.successorListSize))
     } else {
       this.table.remove(leaving)
     }

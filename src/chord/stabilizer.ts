@@ -68,13 +68,14 @@ export class Stabilizer {
 
   async checkPredecessorOnce (options: AbortOptions = {}): Promise<void> {
     const pred = this.ctx.table.predecessor
-    if (pred === undefined) return
-    try {
-      await this.ctx.client.ping(pred, options)
-    } catch (err) {
-      throwIfAborted(options.signal)
-      this.ctx.log('predecessor %s failed: %s', describeNode(pred), (err as Error).message)
-      this.ctx.table.remove(pred)
+    if (pred !== undefined) {
+      try {
+        await this.ctx.client.ping(pred, options)
+      } catch (err) {
+        throwIfAborted(options.signal)
+        this.ctx.log('predecessor %s failed: %s', describeNode(pred), (err as Error).message)
+        this.ctx.table.remove(pred)
+      }
     }
     await this.probeFailedOnce(options)
   }
@@ -100,7 +101,7 @@ export class Stabilizer {
       const current = table.successor
       if (succ !== undefined && (current === undefined || betweenHex(succ.hex, table.self.hex, current.hex))) {
         this.ctx.log('%s is back; adopting %s as successor', describeNode(node), describeNode(succ))
-        table.setSuccessors([succ, ...table.successors])
+        table.setSuccessors(mergeSuccessors(table.self, succ, table.successors, this.ctx.successorListSize))
       }
     } catch (err) {
       throwIfAborted(options.signal)

@@ -1,4 +1,4 @@
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { isCfsError } from '../core/index.js'
 import { registerNode } from './commands/node.js'
 import { registerStatus } from './commands/status.js'
@@ -9,12 +9,17 @@ export async function main (argv: string[]): Promise<void> {
   const program = new Command('cfs')
     .description('cfs: a cooperative file system on a Chord ring')
     .showHelpAfterError()
+    .exitOverride()
   registerNode(program)
   registerStatus(program)
   registerLookup(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {
+    if (err instanceof CommanderError) { // usage errors (already printed), --help, --version
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
     process.stderr.write(`cfs: ${(err as Error).message}\n`)
     process.exitCode = isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') ? 3 : 1
   }

@@ -39,9 +39,8 @@ export interface LookupStats {
  * Many Chord nodes on one MemoryNetwork, driven round by round (no timers, no sleeps), with a
  * reference model: the sorted list of live ids. Every random choice comes from the seed.
  *
- * The ring is grown in batches (x4 by default): each batch of new nodes joins concurrently through random
- * live members, then stabilization rounds run until one changes nothing, then every node
- * rebuilds its fingers. This is the protocol itself, only with rounds driven explicitly.
+ * The ring is grown by protocol joins, one node at a time (see grow()); rounds are driven
+ * explicitly instead of by timers.
  */
 export class SimRing {
   readonly network: MemoryNetwork
