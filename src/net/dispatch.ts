@@ -30,3 +30,9 @@ export function unwrapResponse (frame: ResponseFrame, method: string): unknown {
   if (frame.status === Status.OK) return frame.body
   throw errorForStatus(frame.status, typeof frame.body === 'string' ? frame.body : 'error', method)
 }
+
+/** Adds a method's handler; one handler per method on a transport (misuse: RangeError). */
+export function registerHandler (handlers: Map<string, RequestHandler>, method: string, handler: RequestHandler): void {
+  if (handlers.has(method)) throw new RangeError(`a handler for ${method} is already registered`)
+  handlers.set(method, handler)
+}

@@ -3,7 +3,7 @@ import {
   NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrame } from './codec.js'
-import { dispatchRequest, unwrapResponse } from './dispatch.js'
+import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
 import { PendingCalls } from './pending-calls.js'
 import { FrameType } from './protocol.js'
 import {
@@ -149,10 +149,7 @@ export class MemoryTransport implements Transport {
     this.network.unregister(this)
   }
 
-  handle (method: string, handler: RequestHandler): void {
-    if (this.handlers.has(method)) throw new RangeError(`a handler for ${method} is already registered`)
-    this.handlers.set(method, handler)
-  }
+  handle (method: string, handler: RequestHandler): void { registerHandler(this.handlers, method, handler) }
 
   unhandle (method: string): void { this.handlers.delete(method) }
 

@@ -5,7 +5,7 @@ import {
   type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrame } from './codec.js'
-import { dispatchRequest, unwrapResponse } from './dispatch.js'
+import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
 import { PendingCalls } from './pending-calls.js'
 import { FrameType, Status, type RequestFrame, type ResponseFrame } from './protocol.js'
 import {
@@ -148,10 +148,7 @@ export class TcpTransport implements Transport {
     if (server !== undefined) await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
   }
 
-  handle (method: string, handler: RequestHandler): void {
-    if (this.handlers.has(method)) throw new RangeError(`a handler for ${method} is already registered`)
-    this.handlers.set(method, handler)
-  }
+  handle (method: string, handler: RequestHandler): void { registerHandler(this.handlers, method, handler) }
 
   unhandle (method: string): void { this.handlers.delete(method) }
 
