@@ -12,6 +12,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# `npm install`, not `npm ci`: the registry here serves only this platform's builds of optional
+# native packages (rollup, msgpackr-extract), so the lock file cannot list the others and
+# `npm ci` rejects it as out of sync. `npm install` still follows the lock's versions.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
