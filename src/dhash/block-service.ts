@@ -1,0 +1,41 @@
+import type { AbortOptions, Key } from '../core/index.js'
+import type { BlockKind } from './block.js'
+
+export interface PutOptions extends AbortOptions {
+  /** Lease length asked for. @default the service's default lease */
+  ttlMs?: number
+  /** Hex public key the block is accounted to (quotas). */
+  owner?: string
+  /** Roots: the put succeeds only if the stored sequence number is this (0: none yet). */
+  expectSeq?: number
+}
+
+export interface PutResult {
+  readonly key: Key
+  /** Nodes that hold the block now. */
+  readonly replicas: number
+  /** Nodes that should (k). */
+  readonly wanted: number
+  /** Fewer replicas than wanted: too few nodes reachable. */
+  readonly degraded: boolean
+}
+
+export interface RefreshOptions extends AbortOptions {
+  ttlMs?: number
+}
+
+export interface RefreshResult {
+  /** Keys no replica holds any more: the owner must put them again. */
+  readonly missing: Key[]
+}
+
+/**
+ * The narrow interface the file tree sees: verified blocks by key. Every block returned has
+ * been checked against its key (content hash, or root signature and key).
+ */
+export interface BlockService {
+  put: (kind: BlockKind, key: Key, bytes: Uint8Array, options?: PutOptions) => Promise<PutResult>
+  get: (kind: BlockKind, key: Key, options?: AbortOptions) => Promise<Uint8Array>
+  has: (key: Key, options?: AbortOptions) => Promise<boolean>
+  refresh: (keys: readonly Key[], options?: RefreshOptions) => Promise<RefreshResult>
+}

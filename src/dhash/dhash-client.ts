@@ -1,0 +1,220 @@
+import {
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, createLogger, isCfsError, isUnreachable, shortHex,
+  sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger,
+} from '../core/index.js'
+import type { NodeRef, Router } from '../chord/index.js'
+import { ArcCache } from './arc-cache.js'
+import { BlockKind, checkBlockSize } from './block.js'
+import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult } from './block-service.js'
+import type { DHashRpc } from './dhash-rpc.js'
+import { keyBefore } from './key-arith.js'
+import { MAX_BATCH_KEYS } from './messages.js'
+import { replicaSet } from './replica-set.js'
+import { DAY_MS } from './replica-store.js'
+import { verifyBlock } from './verify.js'
+
+export interface DHashClientComponents {
+  /** Lookups: a ring member's Router, or a RemoteRouter for a client outside the ring. */
+  router: Pick<Router, 'lookup'>
+  rpc: DHashRpc
+  logger?: ComponentLogger
+}
+
+export interface DHashClientInit {
+  /** Replicas per block (k). @default 3 */
+  replicas?: number
+  /** Lease asked for on put and refresh. @default 7 days */
+  leaseMs?: number
+  /** Lookup-path nodes a fetched block is pushed to (CFS caching); 0 disables. @default 2 */
+  cachePathNodes?: number
+}
+
+interface Located { successors: readonly NodeRef[], path: readonly NodeRef[] }
+
+const PUT_ATTEMPTS = 3
+
+/**
+ * BlockService over DHash: puts go to the key's primary, which replicates to k-1 successors;
+ * gets go to the fastest holder and fall back to the others; every block is verified here.
+ */
+export class DHashClient implements BlockService {
+  private readonly log: Logger
+  private readonly k: number
+  private readonly leaseMs: number
+  private readonly cachePathNodes: number
+  private readonly arcs = new ArcCache()
+  /** Smoothed round-trip time per address (ms), to read from the closest holder first. */
+  private readonly rtt = new Map<string, number>()
+
+  constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
+    this.log = (components.logger ?? createLogger()).forComponent('dhash:client')
+    this.k = init.replicas ?? 3
+    this.leaseMs = init.leaseMs ?? 7 * DAY_MS
+    this.cachePathNodes = init.cachePathNodes ?? 2
+  }
+
+  async put (kind: BlockKind, key: Key, bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    checkBlockSize(bytes)
+    verifyBlock(key, kind, bytes) // a caller's bug must not travel
+    let lastError: unknown
+    for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
+      throwIfAborted(options.signal)
+      const { successors } = await this.locate(key, attempt > 0, options)
+      const primary = successors[0] as NodeRef
+      try {
+        const r = await this.components.rpc.put(primary, {
+          key, kind, bytes, ttlMs: options.ttlMs ?? this.leaseMs,
+          ...(options.owner === undefined ? {} : { owner: options.owner }),
+          ...(options.expectSeq === undefined ? {} : { expectSeq: options.expectSeq }),
+        }, options)
+        return { key, replicas: r.replicas, wanted: r.wanted, degraded: r.replicas < r.wanted }
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (!isCfsError(err) || !(isUnreachable(err) || err.code === 'NOT_RESPONSIBLE')) throw err
+        lastError = err
+        this.arcs.forget(primary)
+        this.log('put of %s to %s: %s; looking up again', shortHex(key), primary.address, err.message)
+        await sleep(50 * (attempt + 1), options)
+      }
+    }
+    throw lastError instanceof Error ? lastError : new LookupFailedError(`put of ${shortHex(key)} found no primary`)
+  }
+
+  async get (kind: BlockKind, key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
+    const where = await this.locate(key, false, options)
+    return kind === BlockKind.ROOT ? this.getNewestRoot(key, where, options) : this.getContent(key, where, options)
+  }
+
+  async has (key: Key, options: AbortOptions = {}): Promise<boolean> {
+    const { successors } = await this.locate(key, false, options)
+    const [have] = await this.components.rpc.has((successors[0] as NodeRef).address, [key], options)
+    return have === true
+  }
+
+  async refresh (keys: readonly Key[], options: RefreshOptions = {}): Promise<RefreshResult> {
+    const byPrimary = new Map<string, { primary: NodeRef, keys: Key[] }>()
+    for (const key of keys) {
+      const primary = (await this.locate(key, false, options)).successors[0] as NodeRef
+      const group = byPrimary.get(primary.hex) ?? { primary, keys: [] }
+      group.keys.push(key)
+      byPrimary.set(primary.hex, group)
+    }
+    const missing: Key[] = []
+    for (const { primary, keys: group } of byPrimary.values()) {
+      for (let i = 0; i < group.length; i += MAX_BATCH_KEYS) {
+        const r = await this.components.rpc.refresh(primary, group.slice(i, i + MAX_BATCH_KEYS), options.ttlMs ?? this.leaseMs, options)
+        missing.push(...r.missing)
+      }
+    }
+    return { missing }
+  }
+
+  /** The key's successor list (and lookup path), from the arc cache when it is fresh. */
+  private async locate (key: Key, fresh: boolean, options: AbortOptions): Promise<Located> {
+    if (!fresh) {
+      const cached = this.arcs.find(key)
+      if (cached !== undefined) return { successors: cached, path: [] }
+    }
+    const r = await this.components.router.lookup(key, { ...options, minSuccessors: this.k + 1 })
+    // The last node asked answered "my successor has it" unless it was the successor itself:
+    // then every key after it up to the successor shares the answer.
+    const last = r.path.at(-1)
+    const from = last !== undefined && last.hex !== r.successor.hex ? last.id : keyBefore(key)
+    this.arcs.add({ from, to: r.successor.id }, r.successors)
+    return { successors: r.successors, path: r.path }
+  }
+
+  private byLatency (nodes: NodeRef[]): NodeRef[] {
+    return nodes.map((n, i) => ({ n, i, t: this.rtt.get(n.address) ?? 0 }))
+      .sort((a, b) => a.t - b.t || a.i - b.i).map((x) => x.n)
+  }
+
+  private noteRtt (address: string, ms: number): void {
+    const old = this.rtt.get(address)
+    this.rtt.set(address, old === undefined ? ms : old * 0.8 + ms * 0.2)
+  }
+
+  private async getContent (key: Key, where: Located, options: AbortOptions): Promise<Uint8Array> {
+    const { rpc } = this.components
+    const holders = replicaSet(where.successors, this.k)
+    const holderAddresses = new Set(holders.map((n) => n.address))
+    const pathCache = where.path.at(-1)
+    const candidates: Array<{ node: NodeRef, cache: boolean }> = [
+      ...(pathCache !== undefined && !holderAddresses.has(pathCache.address) ? [{ node: pathCache, cache: true }] : []),
+      ...this.byLatency(holders).map((node) => ({ node, cache: false })),
+    ]
+    const needRepair: NodeRef[] = []
+    let lastError: unknown
+    for (const { node, cache } of candidates) {
+      throwIfAborted(options.signal)
+      const t0 = performance.now()
+      try {
+        const b = await rpc.get(node.address, key, cache, options)
+        if (b.kind !== BlockKind.CONTENT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a root`)
+        verifyBlock(key, BlockKind.CONTENT, b.bytes)
+        this.noteRtt(node.address, performance.now() - t0)
+        this.afterRead(key, BlockKind.CONTENT, b.bytes, needRepair, where.path, holderAddresses, node)
+        return b.bytes
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (!isCfsError(err)) throw err
+        lastError = err
+        if (cache) continue
+        if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
+          if (err.code === 'BLOCK_INVALID') this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
+          needRepair.push(node)
+        } else {
+          this.noteRtt(node.address, 10_000)
+        }
+      }
+    }
+    if (lastError !== undefined && isCfsError(lastError) && lastError.code !== 'BLOCK_NOT_FOUND' && lastError.code !== 'BLOCK_INVALID') throw lastError
+    throw new BlockNotFoundError(`block ${shortHex(key)} not found on its ${holders.length} holder(s)`)
+  }
+
+  /**
+   * A root may be stale on one holder (it missed the last put), so all holders are asked and
+   * the highest verified sequence number wins; holders behind it get the newer copy.
+   */
+  private async getNewestRoot (key: Key, where: Located, options: AbortOptions): Promise<Uint8Array> {
+    const holders = replicaSet(where.successors, this.k)
+    const answers = await Promise.all(holders.map(async (node) => {
+      try {
+        const b = await this.components.rpc.get(node.address, key, false, options)
+        if (b.kind !== BlockKind.ROOT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a content block`)
+        return { node, bytes: b.bytes, seq: verifyBlock(key, BlockKind.ROOT, b.bytes).seq, error: undefined }
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (!isCfsError(err)) throw err
+        return { node, bytes: undefined, seq: 0, error: err }
+      }
+    }))
+    const best = answers.reduce((a, b) => (b.seq > a.seq ? b : a))
+    if (best.bytes === undefined) {
+      const unreachable = answers.find((a) => a.error !== undefined && isUnreachable(a.error))
+      if (unreachable?.error !== undefined && answers.every((a) => a.error !== undefined && a.error.code !== 'BLOCK_NOT_FOUND')) throw unreachable.error
+      throw new BlockNotFoundError(`root ${shortHex(key)} not found on its ${holders.length} holder(s)`)
+    }
+    const behind = answers.filter((a) => a.seq < best.seq && (a.error === undefined || !isUnreachable(a.error))).map((a) => a.node)
+    this.afterRead(key, BlockKind.ROOT, best.bytes, behind, [], new Set(), best.node)
+    return best.bytes
+  }
+
+  /** Repairs holders that lacked the block or served bad bytes, and caches it along the path. Never awaited by the reader. */
+  private afterRead (key: Key, kind: BlockKind, bytes: Uint8Array, repair: NodeRef[], path: readonly NodeRef[], holders: Set<string>, servedBy: NodeRef): void {
+    const { rpc } = this.components
+    for (const node of repair) {
+      rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '' })
+        .then(() => { this.log('repaired %s on %s', shortHex(key), node.address) })
+        .catch((err: unknown) => { this.log('repair of %s on %s failed: %s', shortHex(key), node.address, (err as Error).message) })
+    }
+    if (kind !== BlockKind.CONTENT || this.cachePathNodes === 0) return
+    const targets = path.filter((n) => !holders.has(n.address) && n.address !== servedBy.address).slice(-this.cachePathNodes)
+    for (const node of targets) {
+      rpc.cache(node.address, key, kind, bytes).catch((err: unknown) => {
+        this.log.trace('caching %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
+      })
+    }
+  }
+}
+

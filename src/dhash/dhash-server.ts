@@ -1,0 +1,211 @@
+import {
+  BlockNotFoundError, NotResponsibleError, UnknownTargetError, createLogger, isCfsError, shortHex, toHex,
+  type AbortOptions, type ComponentLogger, type Key, type Logger,
+} from '../core/index.js'
+import type { RequestContext, Transport } from '../net/index.js'
+import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
+import type { BlockKind } from './block.js'
+import type { DHashRpc } from './dhash-rpc.js'
+import {
+  DHashMethod, MAX_BATCH_KEYS, cacheRequest, digestRequest, extendRequest, getRequest, hasRequest, keysRequest,
+  putRequest, refreshRequest, storeRequest,
+} from './messages.js'
+import { digestInterval } from './range-digest.js'
+import { replicaSet } from './replica-set.js'
+import type { ReplicaStore } from './replica-store.js'
+
+export interface DHashServerComponents {
+  transport: Transport
+  store: ReplicaStore
+  rpc: DHashRpc
+  /** The vnode a request's `to` names, or undefined. */
+  vnode: (id: Key) => Router | undefined
+  logger?: ComponentLogger
+}
+
+export interface DHashServerInit {
+  /** Replicas per block. */
+  replicas: number
+}
+
+/**
+ * Serves the DHash methods for one endpoint. The store is shared by the endpoint's vnodes;
+ * `to` picks the vnode whose successor list decides where a primary replicates.
+ */
+export class DHashServer {
+  private readonly log: Logger
+  private readonly methods: string[] = []
+
+  constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
+    this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
+    const t = components.transport
+    const serve = (method: string, handler: (body: unknown, ctx: RequestContext) => Promise<unknown>): void => {
+      t.handle(method, handler)
+      this.methods.push(method)
+    }
+    serve(DHashMethod.PUT, async (body, ctx) => this.put(body, ctx))
+    serve(DHashMethod.STORE, async (body) => this.storeReplica(body))
+    serve(DHashMethod.GET, async (body) => this.get(body))
+    serve(DHashMethod.HAS, async (body) => this.has(body))
+    serve(DHashMethod.REFRESH, async (body, ctx) => this.refresh(body, ctx))
+    serve(DHashMethod.EXTEND, async (body) => this.extend(body))
+    serve(DHashMethod.CACHE, async (body) => this.cache(body))
+    serve(DHashMethod.DIGEST, async (body) => this.digest(body))
+    serve(DHashMethod.KEYS, async (body) => this.keys(body))
+  }
+
+  close (): void {
+    for (const m of this.methods) this.components.transport.unhandle(m)
+  }
+
+  private primary (to: Key, key: Key): Router {
+    const router = this.components.vnode(to)
+    if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(to)} at this address`)
+    // With no predecessor known yet the node cannot tell; it accepts, and repair moves the
+    // block if another node turns out to be responsible.
+    if (router.predecessor() !== undefined && !router.isResponsible(key)) {
+      throw new NotResponsibleError(`${shortHex(key)} is not in the range of ${shortHex(to)}`)
+    }
+    return router
+  }
+
+  /** The other nodes that hold replicas of what `router` is primary for. */
+  private otherReplicas (router: Router): NodeRef[] {
+    return replicaSet([router.self, ...router.successors()], this.init.replicas).slice(1)
+  }
+
+  private async put (body: unknown, ctx: RequestContext): Promise<{ replicas: number, wanted: number }> {
+    const req = parseRequest(putRequest, body)
+    const router = this.primary(req.to, req.key)
+    const { store, rpc } = this.components
+    const expiresAt = store.leaseEnd(req.ttlMs)
+    await store.accept(req.key, req.kind, req.bytes, {
+      expiresAt,
+      owner: req.owner ?? '',
+      ...(req.expectSeq === undefined ? {} : { expectSeq: req.expectSeq }),
+      source: hostOf(ctx.remoteAddress),
+    })
+    const stored = await store.blocks.get(req.key)
+    if (stored === undefined) throw new BlockNotFoundError(`${shortHex(req.key)} vanished while being stored`)
+    const others = this.otherReplicas(router)
+    const acks = await Promise.all(others.map(async (n) => {
+      try {
+        await rpc.store(n.address, { key: req.key, kind: req.kind, bytes: req.bytes, expiresAt: stored.expiresAt, owner: stored.owner }, { signal: ctx.signal })
+        return 1
+      } catch (err) {
+        this.log('replica %s of %s failed: %s', n.address, shortHex(req.key), (err as Error).message)
+        return 0
+      }
+    }))
+    return { replicas: 1 + acks.reduce<number>((a, b) => a + b, 0), wanted: this.init.replicas }
+  }
+
+  private async storeReplica (body: unknown): Promise<{ stored: boolean }> {
+    const req = parseRequest(storeRequest, body)
+    const stored = await this.components.store.accept(req.key, req.kind, req.bytes, { expiresAt: req.expiresAt, owner: req.owner, replica: true })
+    return { stored }
+  }
+
+  private async get (body: unknown): Promise<{ kind: BlockKind, bytes: Uint8Array }> {
+    const req = parseRequest(getRequest, body)
+    const block = await this.components.store.read(req.key)
+    if (block !== undefined) return { kind: block.kind, bytes: block.bytes }
+    if (req.cache === true) {
+      const cached = await this.components.store.readCached(req.key)
+      if (cached !== undefined) return { kind: cached.kind, bytes: cached.bytes }
+    }
+    throw new BlockNotFoundError(`${shortHex(req.key)} is not stored here`)
+  }
+
+  private async has (body: unknown): Promise<{ have: boolean[] }> {
+    const req = parseRequest(hasRequest, body)
+    const have: boolean[] = []
+    for (const key of req.keys) have.push(await this.components.store.blocks.has(key))
+    return { have }
+  }
+
+  /**
+   * Extends leases on every replica. The primary sends bytes only to replicas that lack a key,
+   * and fetches from a replica what it lacks itself; keys nobody holds are reported missing.
+   */
+  private async refresh (body: unknown, ctx: RequestContext): Promise<{ missing: Key[], replicas: number }> {
+    const req = parseRequest(refreshRequest, body)
+    const router = this.components.vnode(req.to)
+    if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
+    const { store, rpc } = this.components
+    const options = { signal: ctx.signal }
+    const expiresAt = store.leaseEnd(req.ttlMs)
+    const others = this.otherReplicas(router)
+    let lacking = await store.extend(req.keys, expiresAt)
+    if (lacking.length > 0) lacking = await this.fetchFrom(others, lacking, expiresAt, options)
+    const lackingHex = new Set(lacking.map(toHex))
+    let replicas = 1
+    await Promise.all(others.map(async (n) => {
+      try {
+        const missing = await rpc.extend(n.address, req.keys, expiresAt, options)
+        for (const key of missing) {
+          if (lackingHex.has(toHex(key))) continue
+          const block = await store.read(key)
+          if (block !== undefined) await rpc.store(n.address, { key, kind: block.kind, bytes: block.bytes, expiresAt, owner: block.owner }, options)
+        }
+        replicas++
+      } catch (err) {
+        this.log('refresh on %s failed: %s', n.address, (err as Error).message)
+      }
+    }))
+    return { missing: lacking, replicas }
+  }
+
+  /** Copies the given keys from other replicas into the local store; returns those none had. */
+  private async fetchFrom (nodes: readonly NodeRef[], keys: Key[], expiresAt: number, options: AbortOptions): Promise<Key[]> {
+    const missing: Key[] = []
+    for (const key of keys) {
+      let found = false
+      for (const n of nodes) {
+        try {
+          const b = await this.components.rpc.get(n.address, key, false, options)
+          await this.components.store.accept(key, b.kind, b.bytes, { expiresAt, owner: '', replica: true })
+          found = true
+          break
+        } catch (err) {
+          if (!isCfsError(err)) throw err
+        }
+      }
+      if (!found) missing.push(key)
+    }
+    return missing
+  }
+
+  private async extend (body: unknown): Promise<{ missing: Key[] }> {
+    const req = parseRequest(extendRequest, body)
+    return { missing: await this.components.store.extend(req.keys, req.expiresAt) }
+  }
+
+  private async cache (body: unknown): Promise<Record<string, never>> {
+    const req = parseRequest(cacheRequest, body)
+    await this.components.store.putCached(req.key, req.kind, req.bytes)
+    return {}
+  }
+
+  private async digest (body: unknown): Promise<{ buckets: Array<[number, Key]> }> {
+    const req = parseRequest(digestRequest, body)
+    return { buckets: await digestInterval(this.components.store.blocks, { from: req.from, to: req.to }) }
+  }
+
+  private async keys (body: unknown): Promise<{ keys: Key[], more: boolean }> {
+    const req = parseRequest(keysRequest, body)
+    const keys: Key[] = []
+    const limit = Math.min(req.limit, MAX_BATCH_KEYS)
+    for await (const key of this.components.store.blocks.keys({ from: req.from, to: req.to })) {
+      if (keys.length === limit) return { keys, more: true }
+      keys.push(key)
+    }
+    return { keys, more: false }
+  }
+}
+
+/** The host part of "host:port" (IPv6 brackets kept): quotas are per machine, not per socket. */
+function hostOf (address: string): string {
+  const i = address.lastIndexOf(':')
+  return i < 0 ? address : address.slice(0, i)
+}

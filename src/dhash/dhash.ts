@@ -1,0 +1,118 @@
+import { PeriodicTask, createLogger, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable } from '../core/index.js'
+import type { Transport } from '../net/index.js'
+import type { Router } from '../chord/index.js'
+import { DHashClient } from './dhash-client.js'
+import { DHashRpc } from './dhash-rpc.js'
+import { DHashServer } from './dhash-server.js'
+import { Maintenance, type RepairReport } from './maintenance.js'
+import { ReplicaStore, type ReplicaStoreInit } from './replica-store.js'
+import type { BlockCache, BlockCacheStats, BlockStore, BlockStoreStats } from './store/block-store.js'
+
+export interface DHashComponents {
+  transport: Transport
+  blocks: BlockStore
+  cache: BlockCache
+  /** This endpoint's vnodes, first one used for the node's own lookups. */
+  vnodes: () => readonly Router[]
+  logger?: ComponentLogger
+}
+
+export interface DHashInit extends ReplicaStoreInit {
+  /** Replicas per block (k, at most the successor list length). @default 3 */
+  replicas?: number
+  /** Milliseconds between maintenance rounds; 0 = no timer (tests call repairOnce). @default 30000 */
+  repairIntervalMs?: number
+  /** Deadline of one DHash RPC. @default 10000 */
+  rpcTimeoutMs?: number
+  /** Lease the node's own client asks for. @default 7 days */
+  leaseMs?: number
+}
+
+export interface DHashStats {
+  replicas: number
+  store: BlockStoreStats
+  cache: BlockCacheStats & { hitRate: number }
+  corruptDropped: number
+  lastRepair: RepairReport | undefined
+}
+
+/**
+ * The block layer on one endpoint: serves DHash RPCs from the shared replica store, runs
+ * maintenance, hands blocks over on a graceful leave, and offers a BlockService (`client`).
+ */
+export class DHash implements Startable {
+  readonly store: ReplicaStore
+  readonly client: DHashClient
+  readonly maintenance: Maintenance
+  private readonly rpc: DHashRpc
+  private readonly server: DHashServer
+  private readonly task: PeriodicTask
+  private readonly log: Logger
+  private readonly k: number
+  private readonly unsubscribe: Array<() => void> = []
+  private shutdown = new AbortController()
+  private handedOff = false
+
+  constructor (private readonly components: DHashComponents, init: DHashInit = {}) {
+    const logger = components.logger ?? createLogger()
+    this.log = logger.forComponent('dhash')
+    this.k = init.replicas ?? 3
+    this.store = new ReplicaStore({ blocks: components.blocks, cache: components.cache, logger }, init)
+    this.rpc = new DHashRpc(components.transport, init.rpcTimeoutMs ?? 10_000)
+    const vnodeById = (id: Key): Router | undefined => {
+      const hex = toHex(id)
+      return components.vnodes().find((v) => v.self.hex === hex)
+    }
+    this.server = new DHashServer({ transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger }, { replicas: this.k })
+    this.maintenance = new Maintenance({
+      store: this.store,
+      rpc: this.rpc,
+      vnodes: components.vnodes,
+      address: () => components.transport.address,
+      logger,
+    }, { replicas: this.k })
+    const router = { lookup: async (...args: Parameters<Router['lookup']>) => (components.vnodes()[0] as Router).lookup(...args) }
+    this.client = new DHashClient({ router, rpc: this.rpc, logger }, { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) })
+    this.task = new PeriodicTask('repair', init.repairIntervalMs ?? 30_000, async () => this.repairOnce({ signal: this.shutdown.signal }), this.log)
+  }
+
+  async start (): Promise<void> {
+    this.shutdown = new AbortController()
+    const first = this.components.vnodes()[0]
+    // One hand-off for the whole endpoint, before its first vnode leaves (all are still up).
+    if (first !== undefined) this.unsubscribe.push(first.onLeaving(async (_succs, options) => { await this.handOffAll(options) }))
+    this.task.start()
+  }
+
+  async stop (): Promise<void> {
+    this.task.stop()
+    this.shutdown.abort()
+    for (const u of this.unsubscribe.splice(0)) u()
+    this.server.close()
+  }
+
+  async repairOnce (options: AbortOptions = {}): Promise<RepairReport> {
+    return this.maintenance.repairOnce(options)
+  }
+
+  /** Gives every stored block to its holders-without-us; returns the copies pushed. */
+  async handOffAll (options: AbortOptions = {}): Promise<number> {
+    if (this.handedOff) return 0
+    this.handedOff = true
+    const pushed = await this.maintenance.handOffAll(options)
+    this.log('handed off: %d cop(ies) pushed', pushed)
+    return pushed
+  }
+
+  stats (): DHashStats {
+    const cache = this.store.cache.stats()
+    const lookups = cache.hits + cache.misses
+    return {
+      replicas: this.k,
+      store: this.store.blocks.stats(),
+      cache: { ...cache, hitRate: lookups === 0 ? 0 : cache.hits / lookups },
+      corruptDropped: this.store.stats().corruptDropped,
+      lastRepair: this.maintenance.lastReport,
+    }
+  }
+}

@@ -1,0 +1,262 @@
+/*
+ * DEV DOCS: replica maintenance (one repairOnce() per round).
+ *
+ * 1. Local sync. Each vnode is the primary of the keys in (predecessor, self]. It compares that
+ *    arc with each of its k-1 replica holders by digest (range-digest.ts): 64 buckets of
+ *    [count, XOR of keys]. Equal buckets cost nothing more; an unequal bucket is split again
+ *    (depth <= 4) or, once small, listed with dhash.keys. The primary pushes what a replica
+ *    lacks and pulls what it lacks itself (a node that just joined pulls its new range from
+ *    its successor this way: migration). In sync, a round costs one dhash.digest per replica
+ *    holder per vnode (~2.5 KB) plus a local scan of the arc.
+ * 2. Hand-off. Keys stored here that this node is not a replica holder of (after joins, or
+ *    repairs that overshot) are offered to their k holders: dhash.has, then dhash.store of the
+ *    ones missing. The local copy is deleted only after all k holders confirm they have it.
+ *    Which holders: one lookup per arc of foreign keys, not one per key.
+ * 3. Expired leases are collected.
+ */
+import { createLogger, isCfsError, keysEqual, shortHex, throwIfAborted, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger } from '../core/index.js'
+import type { NodeRef, Router } from '../chord/index.js'
+import type { DHashRpc } from './dhash-rpc.js'
+import { MAX_BATCH_KEYS } from './messages.js'
+import { digestInterval, sameBucket, splitInterval } from './range-digest.js'
+import { replicaSet } from './replica-set.js'
+import type { ReplicaStore } from './replica-store.js'
+import type { KeyInterval } from './store/block-store.js'
+import { inInterval } from './store/interval.js'
+import { keyBefore } from './key-arith.js'
+
+export interface MaintenanceComponents {
+  store: ReplicaStore
+  rpc: DHashRpc
+  /** This endpoint's vnodes. */
+  vnodes: () => readonly Router[]
+  /** This endpoint's address: copies held here count once, whatever the vnode. */
+  address: () => string
+  logger?: ComponentLogger
+}
+
+export interface MaintenanceInit {
+  replicas: number
+  /** Bucket size below which differing keys are listed rather than split further. @default 256 */
+  listBelow?: number
+}
+
+export interface RepairReport {
+  /** Replicas copied to a holder that lacked them. */
+  pushed: number
+  /** Blocks a primary fetched into its own store. */
+  pulled: number
+  /** Surplus copies deleted after their holders confirmed. */
+  handedOff: number
+  /** Keys found out of place that could not be settled this round. */
+  backlog: number
+  collected: number
+  finishedAt: number
+  durationMs: number
+}
+
+const MAX_DEPTH = 4
+
+export class Maintenance {
+  private readonly log: Logger
+  private readonly listBelow: number
+  private report: RepairReport | undefined
+
+  constructor (private readonly components: MaintenanceComponents, private readonly init: MaintenanceInit) {
+    this.log = (components.logger ?? createLogger()).forComponent('dhash:repair')
+    this.listBelow = init.listBelow ?? 256
+  }
+
+  get lastReport (): RepairReport | undefined { return this.report }
+
+  /** One maintenance round: sync every vnode's arc, hand off foreign keys, collect expired ones. */
+  async repairOnce (options: AbortOptions = {}): Promise<RepairReport> {
+    const start = Date.now()
+    const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
+    for (const v of this.components.vnodes()) {
+      const pred = v.predecessor()
+      if (pred === undefined) continue
+      const arc = { from: pred.id, to: v.self.id }
+      for (const holder of replicaSet([v.self, ...v.successors()], this.init.replicas).slice(1)) {
+        try {
+          await this.syncArc(holder.address, arc, 0, tally, options)
+        } catch (err) {
+          throwIfAborted(options.signal)
+          if (!isCfsError(err)) throw err
+          tally.backlog++
+          this.log('sync of %s..%s with %s failed: %s', shortHex(arc.from), shortHex(arc.to), holder.address, err.message)
+        }
+      }
+    }
+    await this.handOff(tally, false, options)
+    const collected = await this.components.store.collectExpired()
+    this.report = { ...tally, collected, finishedAt: Date.now(), durationMs: Date.now() - start }
+    if (tally.pushed + tally.pulled + tally.handedOff > 0) this.log('repair: %o', this.report)
+    return this.report
+  }
+
+  /**
+   * Gives every stored key to its holders as if this node were gone, for a graceful leave:
+   * nothing is deleted here (the node is leaving anyway), and holders are counted without us.
+   */
+  async handOffAll (options: AbortOptions = {}): Promise<number> {
+    const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
+    await this.handOff(tally, true, options)
+    return tally.pushed
+  }
+
+  private async syncArc (address: string, arc: KeyInterval, depth: number, tally: RepairReport | { pushed: number, pulled: number }, options: AbortOptions): Promise<void> {
+    const { store, rpc } = this.components
+    const [remote, local] = await Promise.all([rpc.digest(address, arc.from, arc.to, options), digestInterval(store.blocks, arc)])
+    const bounds = splitInterval(arc)
+    for (let i = 0; i < remote.length; i++) {
+      const r = remote[i] as [number, Key]
+      const l = local[i] as [number, Key]
+      if (sameBucket(r, l)) continue
+      const sub = { from: bounds[i] as Key, to: bounds[i + 1] as Key }
+      if (keysEqual(sub.from, sub.to)) continue // a zero-width bucket of a tiny arc
+      if (depth < MAX_DEPTH && r[0] + l[0] > this.listBelow) await this.syncArc(address, sub, depth + 1, tally, options)
+      else await this.syncListed(address, sub, tally, options)
+    }
+  }
+
+  private async syncListed (address: string, arc: KeyInterval, tally: { pushed: number, pulled: number }, options: AbortOptions): Promise<void> {
+    const { store, rpc } = this.components
+    const theirs = new Set<string>()
+    let from = arc.from
+    while (true) {
+      const page = await rpc.keys(address, from, arc.to, MAX_BATCH_KEYS, options)
+      for (const k of page.keys) theirs.add(toHex(k))
+      const last = page.keys.at(-1)
+      if (!page.more || last === undefined) break
+      from = last
+    }
+    const ours = new Set<string>()
+    for await (const key of store.blocks.keys(arc)) {
+      const hex = toHex(key)
+      ours.add(hex)
+      if (theirs.has(hex)) continue
+      const block = await store.read(key)
+      if (block === undefined) continue
+      await rpc.store(address, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
+      tally.pushed++
+    }
+    for (const hex of theirs) {
+      if (ours.has(hex)) continue
+      const key = Buffer.from(hex, 'hex')
+      const k = new Uint8Array(key) as Key
+      try {
+        const b = await rpc.get(address, k, false, options)
+        // The holder's lease is unknown here; the primary grants a full one and the owner's
+        // refresh or the lease cap brings it back in line.
+        if (await store.accept(k, b.kind, b.bytes, { expiresAt: store.leaseEnd(store.maxLeaseMs), owner: '', replica: true })) tally.pulled++
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (!isCfsError(err)) throw err
+        this.log('could not pull %s from %s: %s', shortHex(k), address, err.message)
+      }
+    }
+  }
+
+  /** Keys this endpoint is a primary for, by arc. */
+  private ownArcs (): KeyInterval[] {
+    const arcs: KeyInterval[] = []
+    for (const v of this.components.vnodes()) {
+      const pred = v.predecessor()
+      if (pred !== undefined) arcs.push({ from: pred.id, to: v.self.id })
+    }
+    return arcs
+  }
+
+  private async handOff (tally: { pushed: number, handedOff: number, backlog: number }, leaving: boolean, options: AbortOptions): Promise<void> {
+    const { store, rpc } = this.components
+    const router = this.components.vnodes()[0]
+    if (router === undefined) return
+    const me = this.components.address()
+    const own = leaving ? [] : this.ownArcs()
+    const batch: Key[] = []
+    let batchHolders: NodeRef[] = []
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const keys = batch.splice(0)
+      const confirmed = await this.offer(keys, batchHolders, tally, options)
+      if (!leaving) {
+        for (const key of confirmed) {
+          await store.blocks.delete(key)
+          tally.handedOff++
+        }
+      }
+      tally.backlog += keys.length - confirmed.length
+    }
+    let current: { arc: KeyInterval, holders: NodeRef[] } | undefined
+    for await (const key of store.blocks.keys({ from: router.self.id, to: router.self.id })) {
+      throwIfAborted(options.signal)
+      if (own.some((arc) => inInterval(key, arc))) continue
+      if (current === undefined || !inInterval(key, current.arc)) {
+        await flush()
+        current = undefined
+        try {
+          const found = await this.holdersOf(router, key, options)
+          const holders = leaving ? found.holders.filter((n) => n.address !== me) : found.holders
+          current = { arc: found.arc, holders: holders.slice(0, this.init.replicas) }
+        } catch (err) {
+          throwIfAborted(options.signal)
+          if (!isCfsError(err)) throw err
+          tally.backlog++
+          continue
+        }
+        batchHolders = current.holders
+      }
+      if (!leaving && current.holders.some((n) => n.address === me)) continue // we are one of its holders
+      batch.push(key)
+      if (batch.length >= 256) await flush()
+    }
+    await flush()
+  }
+
+  /**
+   * The holders of `key`, with one spare for a graceful leave, and the arc they hold: every key
+   * from `key` up to its successor has that same successor, so keys met in ring order cost one
+   * lookup per primary, not one per key.
+   */
+  private async holdersOf (router: Router, key: Key, options: AbortOptions): Promise<{ arc: KeyInterval, holders: NodeRef[] }> {
+    const r = await router.lookup(key, { ...options, minSuccessors: this.init.replicas + 2 })
+    return { arc: { from: keyBefore(key), to: r.successor.id }, holders: replicaSet(r.successors, this.init.replicas + 1) }
+  }
+
+  /** Makes sure each of the first k holders has the keys; returns the keys all of them confirmed. */
+  private async offer (keys: Key[], allHolders: NodeRef[], tally: { pushed: number }, options: AbortOptions): Promise<Key[]> {
+    const { store, rpc } = this.components
+    const holders = allHolders.slice(0, this.init.replicas)
+    const confirmedBy = new Map<string, number>()
+    for (const h of holders) {
+      let have: boolean[]
+      try {
+        have = await rpc.has(h.address, keys, options)
+      } catch (err) {
+        throwIfAborted(options.signal)
+        if (!isCfsError(err)) throw err
+        continue
+      }
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as Key
+        let ok = have[i] === true
+        if (!ok) {
+          const block = await store.read(key)
+          if (block === undefined) continue
+          try {
+            await rpc.store(h.address, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
+            tally.pushed++
+            ok = true
+          } catch (err) {
+            throwIfAborted(options.signal)
+            if (!isCfsError(err)) throw err
+          }
+        }
+        if (ok) confirmedBy.set(toHex(key), (confirmedBy.get(toHex(key)) ?? 0) + 1)
+      }
+    }
+    return keys.filter((k) => (confirmedBy.get(toHex(k)) ?? 0) >= holders.length && holders.length >= Math.min(this.init.replicas, allHolders.length))
+  }
+}
+

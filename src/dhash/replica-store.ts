@@ -1,0 +1,213 @@
+import {
+  QuotaExceededError, RootConflictError, RootStaleError, StorageFullError, createLogger, isCfsError, keysEqual, shortHex,
+  type ComponentLogger, type Key, type Logger,
+} from '../core/index.js'
+import { BlockKind } from './block.js'
+import type { BlockCache, BlockStore, StoredBlock } from './store/block-store.js'
+import { verifyBlock } from './verify.js'
+
+export const DAY_MS = 24 * 60 * 60 * 1000
+
+export interface ReplicaStoreInit {
+  /** Longest lease a node grants; longer requests are cut to it. @default 30 days */
+  maxLeaseMs?: number
+  /** Bytes one owner (publishing key) may store on this node. @default unlimited */
+  maxBytesPerOwner?: number
+  /** Bytes one source address may put on this node per window. @default unlimited */
+  maxBytesPerSource?: number
+  /** The window for maxBytesPerSource. @default 1 hour */
+  sourceWindowMs?: number
+  /** Replica bytes this node holds at most. @default unlimited */
+  maxStorageBytes?: number
+  /** How long a cached root may be served after it was cached. @default 5 s */
+  rootCacheFreshMs?: number
+  now?: () => number
+}
+
+export interface AcceptOptions {
+  expiresAt: number
+  /** The owner the sender claims (hex public key); a root's owner is always its signer. */
+  owner: string
+  /** Roots: accept only if the stored sequence number is this (0: none stored). */
+  expectSeq?: number
+  /** Address of a client putting the block (source quota); absent for node-to-node copies. */
+  source?: string
+  /**
+   * A copy from another node (repair, replication, hand-off): a root older than or equal to the
+   * stored one is ignored quietly instead of refused, since the stored one is the newer truth.
+   */
+  replica?: boolean
+}
+
+export interface ReplicaStoreStats {
+  corruptDropped: number
+}
+
+/**
+ * The rules every stored block passes, in one place: verified before it is kept, roots only
+ * move forward, leases are capped, quotas and capacity are checked before anything is written.
+ * A corrupt stored copy (disk rot, tampering) is dropped on read, never served.
+ */
+export class ReplicaStore {
+  readonly blocks: BlockStore
+  readonly cache: BlockCache
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly init: Required<Omit<ReplicaStoreInit, 'now'>>
+  private readonly sourceBytes = new Map<string, number>()
+  private windowStart = 0
+  private corruptDropped = 0
+
+  constructor (components: { blocks: BlockStore, cache: BlockCache, logger?: ComponentLogger }, init: ReplicaStoreInit = {}) {
+    this.blocks = components.blocks
+    this.cache = components.cache
+    this.log = (components.logger ?? createLogger()).forComponent('dhash:store')
+    this.now = init.now ?? Date.now
+    this.init = {
+      maxLeaseMs: init.maxLeaseMs ?? 30 * DAY_MS,
+      maxBytesPerOwner: init.maxBytesPerOwner ?? Infinity,
+      maxBytesPerSource: init.maxBytesPerSource ?? Infinity,
+      sourceWindowMs: init.sourceWindowMs ?? 60 * 60 * 1000,
+      maxStorageBytes: init.maxStorageBytes ?? Infinity,
+      rootCacheFreshMs: init.rootCacheFreshMs ?? 5_000,
+    }
+  }
+
+  get maxLeaseMs (): number { return this.init.maxLeaseMs }
+
+  /** Expiry for a lease of `ttlMs` starting now, capped. */
+  leaseEnd (ttlMs: number): number {
+    return this.now() + Math.min(ttlMs, this.init.maxLeaseMs)
+  }
+
+  /**
+   * Verifies and stores a block. Returns false when nothing changed because this node already
+   * holds the same or a newer version (a replica copy of an older root).
+   * Throws BlockInvalidError, BlockTooLargeError, RootStaleError, RootConflictError,
+   * QuotaExceededError or StorageFullError; nothing is written then.
+   */
+  async accept (key: Key, kind: BlockKind, bytes: Uint8Array, options: AcceptOptions): Promise<boolean> {
+    const verified = verifyBlock(key, kind, bytes)
+    const expiresAt = Math.min(options.expiresAt, this.now() + this.init.maxLeaseMs)
+    const owner = kind === BlockKind.ROOT ? verified.owner : options.owner
+    const existing = await this.blocks.get(key)
+    if (existing !== undefined && existing.kind !== kind) {
+      // Keys of the two kinds are domain-separated, so this is a hash collision or an attack.
+      throw new RootConflictError(`${shortHex(key)} holds a block of another kind`)
+    }
+    if (kind === BlockKind.ROOT) {
+      const current = existing?.seq ?? 0
+      if (options.expectSeq !== undefined && options.expectSeq !== current) {
+        throw new RootConflictError(`root ${shortHex(key)} is at sequence ${current}, not ${options.expectSeq}`)
+      }
+      if (existing !== undefined && verified.seq <= current) {
+        const same = verified.seq === current && keysEqual(existing.bytes, bytes)
+        if (same || options.replica === true) {
+          await this.extendTo(key, existing, expiresAt)
+          return false
+        }
+        if (verified.seq < current) throw new RootStaleError(`root ${shortHex(key)} sequence ${verified.seq} is older than ${current}`)
+        throw new RootConflictError(`root ${shortHex(key)} sequence ${current} already holds other content`)
+      }
+    } else if (existing !== undefined) {
+      await this.extendTo(key, existing, expiresAt)
+      return false
+    }
+    const growth = bytes.length - (existing?.size ?? 0)
+    this.checkCapacity(key, owner, growth, options.source)
+    await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
+    if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
+    return true
+  }
+
+  /**
+   * The stored copy, checked again: a copy that no longer verifies is deleted and reported as
+   * missing, so repair fetches a good one and no reader ever sees it.
+   */
+  async read (key: Key): Promise<StoredBlock | undefined> {
+    const block = await this.blocks.get(key)
+    if (block === undefined) return undefined
+    try {
+      verifyBlock(key, block.kind, block.bytes)
+      return block
+    } catch (err) {
+      if (!isCfsError(err)) throw err
+      this.corruptDropped++
+      this.log.error('dropping corrupt copy of %s: %s', shortHex(key), err.message)
+      await this.blocks.delete(key)
+      return undefined
+    }
+  }
+
+  /** A cached copy that still verifies; roots only while fresh. */
+  async readCached (key: Key): Promise<{ kind: BlockKind, bytes: Uint8Array } | undefined> {
+    const c = await this.cache.get(key)
+    if (c === undefined) return undefined
+    if (c.kind === BlockKind.ROOT && this.now() - c.cachedAt > this.init.rootCacheFreshMs) return undefined
+    try {
+      verifyBlock(key, c.kind, c.bytes)
+      return c
+    } catch {
+      await this.cache.delete(key)
+      return undefined
+    }
+  }
+
+  async putCached (key: Key, kind: BlockKind, bytes: Uint8Array): Promise<void> {
+    verifyBlock(key, kind, bytes)
+    await this.cache.put(key, { kind, bytes, cachedAt: this.now() })
+  }
+
+  /** Extends the leases of the keys held; returns the keys not held. */
+  async extend (keys: readonly Key[], expiresAt: number): Promise<Key[]> {
+    const capped = Math.min(expiresAt, this.now() + this.init.maxLeaseMs)
+    const missing: Key[] = []
+    for (const key of keys) {
+      const meta = await this.blocks.getMeta(key)
+      if (meta === undefined) missing.push(key)
+      else if (meta.expiresAt < capped) await this.blocks.setExpiry(key, capped)
+    }
+    return missing
+  }
+
+  /** Deletes blocks whose lease ran out; returns how many. */
+  async collectExpired (limit = 10_000): Promise<number> {
+    const keys = await this.blocks.expired(this.now(), limit)
+    for (const key of keys) await this.blocks.delete(key)
+    if (keys.length > 0) this.log('collected %d expired block(s)', keys.length)
+    return keys.length
+  }
+
+  stats (): ReplicaStoreStats {
+    return { corruptDropped: this.corruptDropped }
+  }
+
+  private async extendTo (key: Key, existing: StoredBlock, expiresAt: number): Promise<void> {
+    if (existing.expiresAt < expiresAt) await this.blocks.setExpiry(key, expiresAt)
+  }
+
+  private checkCapacity (key: Key, owner: string, growth: number, source: string | undefined): void {
+    if (growth <= 0) return
+    if (this.blocks.stats().bytes + growth > this.init.maxStorageBytes) {
+      throw new StorageFullError(`node storage is full (${this.init.maxStorageBytes} bytes); ${shortHex(key)} not stored`)
+    }
+    if (owner !== '' && this.blocks.bytesByOwner(owner) + growth > this.init.maxBytesPerOwner) {
+      throw new QuotaExceededError(`owner ${owner.slice(0, 8)} is over its quota of ${this.init.maxBytesPerOwner} bytes on this node`)
+    }
+    if (source !== undefined && this.sourceUsage(source) + growth > this.init.maxBytesPerSource) {
+      throw new QuotaExceededError(`source ${source} is over its quota of ${this.init.maxBytesPerSource} bytes per ${this.init.sourceWindowMs} ms`)
+    }
+  }
+
+  private sourceUsage (source: string): number {
+    if (this.now() - this.windowStart >= this.init.sourceWindowMs) {
+      this.sourceBytes.clear()
+      this.windowStart = this.now()
+    }
+    return this.sourceBytes.get(source) ?? 0
+  }
+
+  private chargeSource (source: string, n: number): void {
+    this.sourceBytes.set(source, this.sourceUsage(source) + n)
+  }
+}
