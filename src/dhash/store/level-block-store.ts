@@ -1,0 +1,227 @@
+import { Level, type BatchOperation } from 'level'
+import { compareKeys, createLogger, toHex, type ComponentLogger, type Key, type Logger } from '../../core/index.js'
+import type { BlockMeta, BlockStore, BlockStoreStats, KeyInterval, StoredBlock } from './block-store.js'
+import { GroupCommit } from './group-commit.js'
+import { KeyedLock } from './keyed-lock.js'
+import {
+  copyKey, decodeMeta, encodeMeta, expiryIndexBound, expiryIndexKey, keyOfExpiryIndex, mapStorageError, ownedBytes,
+} from './level-encoding.js'
+
+export interface LevelBlockStoreComponents {
+  logger?: ComponentLogger
+}
+
+export interface LevelBlockStoreInit {
+  /** Directory of the LevelDB, created if missing. */
+  location: string
+  /**
+   * LevelDB's memtable size. The default 4 MiB gave 46–60 MB/s for 8 KiB blocks here; 64 MiB
+   * gave 180–300 MB/s (fewer, larger level-0 flushes). Up to two buffers live in memory.
+   * @default 64 MiB
+   */
+  writeBufferBytes?: number
+  /** LevelDB's cache of uncompressed table blocks. @default 8 MiB (LevelDB's own default) */
+  cacheBytes?: number
+}
+
+const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
+/** Table files of 32 MiB instead of 2 MiB: with 1 MiB blocks, 2 MiB files hold two blocks each, so a large store outgrows the open-file limit. */
+const MAX_FILE_BYTES = 32 * 1024 * 1024
+/** Index blocks of 16 KiB instead of 4 KiB: values are 8 KiB–1 MiB, so 4 KiB blocks only add index entries. */
+const TABLE_BLOCK_BYTES = 16 * 1024
+/** Concurrent writes share a batch up to this size (group-commit.ts). */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+type Database = Level<Uint8Array, Uint8Array>
+
+/** The three key spaces, written together in one batch so they never disagree. */
+function openSublevels (db: Database) {
+  const bytes = { keyEncoding: 'view', valueEncoding: 'view' } as const
+  return {
+    /** key → block bytes */
+    blocks: db.sublevel<Uint8Array, Uint8Array>('blocks', bytes),
+    /** key → msgpack metadata (level-encoding.ts); what keys(), has() and open() read */
+    meta: db.sublevel<Uint8Array, Uint8Array>('meta', bytes),
+    /** encodeTime(expiresAt) ‖ key → empty, so expired() is one range scan */
+    expiry: db.sublevel<Uint8Array, Uint8Array>('expiry', bytes),
+  }
+}
+
+type Sublevels = ReturnType<typeof openSublevels>
+type Operation = BatchOperation<Database, Uint8Array, Uint8Array>
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Replica storage in LevelDB (classic-level): what a node runs. Writes are not fsynced: a
+ * machine crash can lose the last writes, which replica maintenance restores from the other
+ * holders. Totals live in memory, rebuilt from the metadata on open.
+ */
+export class LevelBlockStore implements BlockStore {
+  private readonly log: Logger
+  private readonly location: string
+  private readonly db: Database
+  private readonly sub: Sublevels
+  private readonly lock = new KeyedLock()
+  private readonly writer: GroupCommit<Operation>
+  private blocks = 0
+  private bytes = 0
+  private owners = new Map<string, number>()
+
+  constructor (components: LevelBlockStoreComponents, init: LevelBlockStoreInit) {
+    this.log = (components.logger ?? createLogger()).forComponent('dhash:store')
+    this.location = init.location
+    this.db = new Level<Uint8Array, Uint8Array>(init.location, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      writeBufferSize: init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+      cacheSize: init.cacheBytes,
+      maxFileSize: MAX_FILE_BYTES,
+      blockSize: TABLE_BLOCK_BYTES,
+    })
+    this.sub = openSublevels(this.db)
+    this.writer = new GroupCommit(async (ops) => { await this.commit(ops) }, MAX_BATCH_BYTES)
+  }
+
+  async open (): Promise<void> {
+    const started = performance.now()
+    try {
+      await this.db.open()
+      // A reopened database does not reopen its sublevels by itself.
+      await Promise.all(Object.values(this.sub).map(async (sub) => { await sub.open() }))
+    } catch (err) {
+      throw mapStorageError(err, this.location)
+    }
+    await this.rebuildTotals()
+    this.log('opened %s: %d blocks, %d bytes in %d ms', this.location, this.blocks, this.bytes, Math.round(performance.now() - started))
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  async get (key: Key): Promise<StoredBlock | undefined> {
+    // One getMany reads both records from one snapshot, so a concurrent replace cannot pair
+    // old metadata with new bytes.
+    const [meta, bytes] = await this.db.getMany([this.sub.meta.prefixKey(key, 'view'), this.sub.blocks.prefixKey(key, 'view')])
+    if (meta === undefined || bytes === undefined) return undefined
+    return { ...decodeMeta(meta), bytes: ownedBytes(bytes) }
+  }
+
+  async getMeta (key: Key): Promise<BlockMeta | undefined> {
+    const meta = await this.sub.meta.get(key)
+    return meta === undefined ? undefined : decodeMeta(meta)
+  }
+
+  async has (key: Key): Promise<boolean> {
+    return this.sub.meta.has(key)
+  }
+
+  async put (key: Key, block: StoredBlock): Promise<void> {
+    const meta: BlockMeta = { kind: block.kind, expiresAt: block.expiresAt, owner: block.owner, seq: block.seq, size: block.size }
+    const indexEntry = expiryIndexKey(meta.expiresAt, key)
+    await this.lock.run(toHex(key), async () => {
+      const old = await this.getMeta(key)
+      const ops: Operation[] = []
+      if (old !== undefined && old.expiresAt !== meta.expiresAt) {
+        ops.push({ type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) })
+      }
+      ops.push(
+        { type: 'put', sublevel: this.sub.blocks, key, value: block.bytes },
+        { type: 'put', sublevel: this.sub.meta, key, value: encodeMeta(meta) },
+        { type: 'put', sublevel: this.sub.expiry, key: indexEntry, value: EMPTY },
+      )
+      await this.writer.write(ops, block.bytes.length)
+      this.account(old, -1)
+      this.account(meta, 1)
+    })
+  }
+
+  async delete (key: Key): Promise<void> {
+    await this.lock.run(toHex(key), async () => {
+      const old = await this.getMeta(key)
+      if (old === undefined) return
+      await this.writer.write([
+        { type: 'del', sublevel: this.sub.blocks, key },
+        { type: 'del', sublevel: this.sub.meta, key },
+        { type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) },
+      ], 0)
+      this.account(old, -1)
+    })
+  }
+
+  async setExpiry (key: Key, expiresAt: number): Promise<boolean> {
+    const indexEntry = expiryIndexKey(expiresAt, key)
+    return this.lock.run(toHex(key), async () => {
+      const old = await this.getMeta(key)
+      if (old === undefined) return false
+      if (old.expiresAt === expiresAt) return true
+      await this.writer.write([
+        { type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) },
+        { type: 'put', sublevel: this.sub.expiry, key: indexEntry, value: EMPTY },
+        { type: 'put', sublevel: this.sub.meta, key, value: encodeMeta({ ...old, expiresAt }) },
+      ], 0)
+      return true
+    })
+  }
+
+  async * keys (interval: KeyInterval): AsyncIterable<Key> {
+    // Both ranges read one snapshot: writes during the iteration do not disturb it.
+    const snapshot = this.db.snapshot()
+    try {
+      // Clockwise: (from, to] when it does not wrap; else (from, top] then [bottom, to].
+      // from == to wraps all the way round: the whole ring, ending with `from` itself.
+      const ranges = compareKeys(interval.from, interval.to) < 0
+        ? [{ gt: interval.from, lte: interval.to }]
+        : [{ gt: interval.from }, { lte: interval.to }]
+      for (const range of ranges) {
+        for await (const key of this.sub.meta.keys({ ...range, snapshot })) yield copyKey(key)
+      }
+    } finally {
+      await snapshot.close()
+    }
+  }
+
+  async expired (now: number, limit: number): Promise<Key[]> {
+    if (!(limit >= 1)) return []
+    const entries = await this.sub.expiry.keys({
+      lte: expiryIndexBound(now),
+      limit: Number.isFinite(limit) ? Math.floor(limit) : -1,
+    }).all()
+    return entries.map(keyOfExpiryIndex)
+  }
+
+  stats (): BlockStoreStats {
+    return { blocks: this.blocks, bytes: this.bytes }
+  }
+
+  bytesByOwner (owner: string): number {
+    return this.owners.get(owner) ?? 0
+  }
+
+  private async commit (ops: Operation[]): Promise<void> {
+    try {
+      await this.db.batch(ops)
+    } catch (err) {
+      const mapped = mapStorageError(err, this.location)
+      if (mapped !== err) this.log.error('%s', (mapped as Error).message)
+      throw mapped
+    }
+  }
+
+  private async rebuildTotals (): Promise<void> {
+    this.blocks = 0
+    this.bytes = 0
+    this.owners = new Map()
+    for await (const value of this.sub.meta.values()) this.account(decodeMeta(value), 1)
+  }
+
+  private account (meta: BlockMeta | undefined, sign: 1 | -1): void {
+    if (meta === undefined) return
+    this.blocks += sign
+    this.bytes += sign * meta.size
+    const owned = (this.owners.get(meta.owner) ?? 0) + sign * meta.size
+    if (owned === 0) this.owners.delete(meta.owner)
+    else this.owners.set(meta.owner, owned)
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/index.js'
+import { BlockKind } from '../../src/dhash/block.js'
+import { LevelBlockStore, MemoryBlockStore } from '../../src/dhash/store/index.js'
+import { blockOf, blockStoreContract, collectHex, keyOf } from './block-store-contract.js'
+
+async function tempDir (): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'cfs-block-store-'))
+}
+
+blockStoreContract('MemoryBlockStore', async () => {
+  const store = new MemoryBlockStore()
+  await store.open()
+  return { store, cleanup: async () => { await store.close() } }
+})
+
+blockStoreContract('LevelBlockStore', async () => {
+  const location = await tempDir()
+  const store = new LevelBlockStore({}, { location })
+  await store.open()
+  return {
+    store,
+    cleanup: async () => {
+      await store.close()
+      await rm(location, { recursive: true, force: true })
+    },
+  }
+})
+
+describe('LevelBlockStore on disk', () => {
+  let location: string
+  let store: LevelBlockStore
+
+  beforeEach(async () => {
+    location = await tempDir()
+    store = new LevelBlockStore({}, { location, writeBufferBytes: 1024 * 1024 })
+    await store.open()
+  })
+
+  afterEach(async () => {
+    await store.close()
+    await rm(location, { recursive: true, force: true })
+  })
+
+  it('a reopened store keeps its blocks and rebuilds stats, bytes per owner and the expiry index', async () => {
+    const ownerA = 'aa'.repeat(32)
+    const ownerB = 'bb'.repeat(32)
+    for (let i = 1; i <= 20; i++) {
+      await store.put(keyOf([i]), blockOf(new Uint8Array(i * 100).fill(i), { owner: i % 2 === 0 ? ownerA : ownerB, expiresAt: i * 10 }))
+    }
+    await store.delete(keyOf([3]))
+    await store.put(keyOf([4]), blockOf(new Uint8Array(7).fill(4), { owner: ownerB, kind: BlockKind.ROOT, seq: 9, expiresAt: 1 }))
+    await store.setExpiry(keyOf([5]), 2)
+    const before = {
+      stats: store.stats(),
+      a: store.bytesByOwner(ownerA),
+      b: store.bytesByOwner(ownerB),
+      keys: await collectHex(store.keys({ from: keyOf([10]), to: keyOf([10]) })),
+      expired: (await store.expired(60, 100)).map((k) => toHex(k)),
+    }
+    await store.close()
+
+    // A fresh instance over the same directory: nothing carried over in memory.
+    store = new LevelBlockStore({}, { location })
+    await store.open()
+    expect(store.stats()).toEqual(before.stats)
+    expect(store.stats().blocks).toBe(19)
+    expect(store.bytesByOwner(ownerA)).toBe(before.a)
+    expect(store.bytesByOwner(ownerB)).toBe(before.b)
+    expect(await collectHex(store.keys({ from: keyOf([10]), to: keyOf([10]) }))).toEqual(before.keys)
+    expect((await store.expired(60, 100)).map((k) => toHex(k))).toEqual(before.expired)
+    expect((await store.expired(60, 100)).slice(0, 2).map((k) => toHex(k))).toEqual([toHex(keyOf([4])), toHex(keyOf([5]))])
+    expect(await store.get(keyOf([4]))).toEqual({ ...blockOf(new Uint8Array(7).fill(4), { owner: ownerB, kind: BlockKind.ROOT, seq: 9, expiresAt: 1 }) })
+    expect((await store.get(keyOf([20])))?.bytes).toEqual(new Uint8Array(2000).fill(20))
+  })
+
+  it('the same instance closes and opens again without counting its blocks twice', async () => {
+    await store.put(keyOf([1]), blockOf(new Uint8Array(10), { owner: 'x' }))
+    await store.close()
+    await store.open()
+    expect(store.stats()).toEqual({ blocks: 1, bytes: 10 })
+    expect(store.bytesByOwner('x')).toBe(10)
+  })
+
+  it('concurrent writes of one key leave the accounting and the expiry index consistent', async () => {
+    const k = keyOf([1])
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      await store.put(k, blockOf(new Uint8Array(i + 1), { owner: `o${i % 3}`, expiresAt: i }))
+      if (i % 4 === 0) await store.setExpiry(k, 100 + i)
+      if (i % 5 === 0) await store.delete(k)
+    }))
+    const meta = await store.getMeta(k)
+    const expired = await store.expired(Infinity, 100)
+    if (meta === undefined) {
+      expect(store.stats()).toEqual({ blocks: 0, bytes: 0 })
+      expect(expired).toEqual([])
+    } else {
+      expect(store.stats()).toEqual({ blocks: 1, bytes: meta.size })
+      expect(store.bytesByOwner(meta.owner)).toBe(meta.size)
+      expect(expired.map((x) => toHex(x))).toEqual([toHex(k)])
+      expect((await store.expired(meta.expiresAt, 100)).length).toBe(1)
+    }
+  })
+
+  it('a second store cannot open a directory in use', async () => {
+    const other = new LevelBlockStore({}, { location })
+    await expect(other.open()).rejects.toThrow()
+  })
+})
