@@ -1,7 +1,7 @@
 import { ProtocolError, keysEqual, type AbortOptions, type Key } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import {
-  ChordMethod, emptyResponse, nextResponse, parseResponse, pingResponse, stateResponse,
+  ChordMethod, emptyResponse, fingersResponse, nextResponse, parseResponse, pingResponse, stateResponse,
 } from './messages.js'
 import { fromWire, toWire, type NodeRef } from './node-ref.js'
 import type { NextHop } from './routing-table.js'
@@ -36,6 +36,12 @@ export class ChordClient {
   async next (node: NodeRef, key: Key, count: number, options: AbortOptions = {}): Promise<NextHop> {
     const r = parseResponse(nextResponse, await this.call(node, ChordMethod.NEXT, { key, count }, options), ChordMethod.NEXT)
     return { done: r.done, nodes: r.nodes.map(wireNode) }
+  }
+
+  /** The node's distinct fingers, nearest first: unverified hints (see Stabilizer.fixFingersOnce). */
+  async fingers (node: NodeRef, options: AbortOptions = {}): Promise<NodeRef[]> {
+    const r = parseResponse(fingersResponse, await this.call(node, ChordMethod.FINGERS, {}, options), ChordMethod.FINGERS)
+    return r.fingers.map(wireNode)
   }
 
   async leave (node: NodeRef, leaving: NodeRef, handover: { pred?: NodeRef, succs?: readonly NodeRef[] }, options: AbortOptions = {}): Promise<void> {

@@ -1,4 +1,4 @@
-import { KEY_BITS, addPowerOfTwo, betweenHex, toHex, type Key } from '../core/index.js'
+import { KEY_BITS, addPowerOfTwo, betweenHex, distance, toHex, type Key } from '../core/index.js'
 import { sameNode, type NodeRef } from './node-ref.js'
 
 /** One distinct finger: `node` is the successor of self + 2^index (and of the starts up to the next entry's). */
@@ -10,15 +10,31 @@ export interface Finger { readonly index: number, readonly node: NodeRef }
  */
 export class FingerTable {
   private entries: Finger[] = []
-  private starts: Key[] | undefined
-  private startHexes: string[] | undefined
+  // Starts are computed on first use: a rebuild needs only the dozen or so that begin a
+  // distinct finger, and a ring of thousands of simulated nodes cannot afford 256 each.
+  private readonly starts: Array<Key | undefined> = []
+  private readonly startHexes: Array<string | undefined> = []
 
   constructor (private readonly self: NodeRef) {}
 
   /** self + 2^i, computed once. */
   start (i: number): Key {
-    this.starts ??= Array.from({ length: KEY_BITS }, (_, j) => addPowerOfTwo(this.self.id, j))
-    return this.starts[i] as Key
+    let s = this.starts[i]
+    if (s === undefined) {
+      s = addPowerOfTwo(this.self.id, i)
+      this.starts[i] = s
+    }
+    return s
+  }
+
+  /** start(i) in hex. */
+  startHex (i: number): string {
+    let h = this.startHexes[i]
+    if (h === undefined) {
+      h = toHex(this.start(i))
+      this.startHexes[i] = h
+    }
+    return h
   }
 
   get fingers (): readonly Finger[] { return this.entries }
@@ -41,7 +57,16 @@ export class FingerTable {
 
   /** Whether start i is already covered by `node` (start in (self, node]). */
   covers (i: number, node: NodeRef): boolean {
-    this.startHexes ??= Array.from({ length: KEY_BITS }, (_, j) => toHex(this.start(j)))
-    return betweenHex(this.startHexes[i] as string, this.self.hex, node.hex, true)
+    return betweenHex(this.startHex(i), this.self.hex, node.hex, true)
+  }
+
+  /**
+   * The first index whose start `node` does not cover (KEY_BITS if it covers them all). Start i
+   * lies in (self, node] exactly when 2^i <= distance(self, node), so this is the bit length of
+   * that distance; a rebuild jumps there instead of testing every index.
+   */
+  firstUncovered (node: NodeRef): number {
+    if (sameNode(node, this.self)) return KEY_BITS
+    return distance(this.self.id, node.id).toString(2).length
   }
 }

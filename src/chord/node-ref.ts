@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache'
 import { z } from 'zod'
 import { BadRequestError, KEY_BYTES, hashKey, keysEqual, shortHex, toHex, type Key } from '../core/index.js'
 
@@ -23,9 +22,12 @@ export function nodeIdFor (address: string, vnode: number): Key {
 
 /**
  * Verified refs, interned by address and vnode: a ref seen before costs a byte comparison, not
- * a hash, and equal nodes share one object.
+ * a hash, and equal nodes share one object. Bounded first-in first-out rather than LRU: a hit
+ * is then a plain Map read (LRU bookkeeping showed up in ring-build profiles), and a ref pushed
+ * out early only costs one more hash when it comes back.
  */
-const interned = new LRUCache<string, NodeRef>({ max: 100_000 })
+const interned = new Map<string, NodeRef>()
+const MAX_INTERNED = 100_000
 
 export function makeNodeRef (address: string, vnode = 0): NodeRef {
   const name = `${address}/${vnode}`
@@ -33,6 +35,7 @@ export function makeNodeRef (address: string, vnode = 0): NodeRef {
   if (ref === undefined) {
     const id = nodeIdFor(address, vnode)
     ref = { id, hex: toHex(id), address, vnode }
+    if (interned.size >= MAX_INTERNED) interned.delete(interned.keys().next().value as string)
     interned.set(name, ref)
   }
   return ref

@@ -13,12 +13,16 @@
  *   (probeFailedOnce): if it is back, look ourselves up through it and adopt a closer
  *   successor. This is what merges two rings after a partition heals.
  * - fixFingersOnce: recompute every distinct finger. Starts covered by the successor list are
- *   read from it; each remaining distinct finger costs one lookup (about log2(N) - log2(r)).
+ *   read from it. Each remaining distinct finger (about log2(N) - log2(r)) is first taken from
+ *   the predecessor's fingers (chord.fingers) and checked with one RPC; a hint that does not
+ *   check out costs a full lookup, as every finger did before hints.
  *
  * Failure detection is by RPC failure (refused, reset, timed out): the node is dropped from
  * every table on the spot (RoutingTable.remove) and stabilization re-learns live ones.
  */
-import { KEY_BITS, betweenHex, isUnreachable, throwIfAborted, type AbortOptions, type Key, type Logger } from '../core/index.js'
+import {
+  KEY_BITS, addPowerOfTwo, betweenHex, isUnreachable, throwIfAborted, toHex, type AbortOptions, type Key, type Logger,
+} from '../core/index.js'
 import type { ChordClient, RemoteState } from './chord-client.js'
 import type { Finger } from './finger-table.js'
 import type { LookupOptions, LookupResult } from './lookup.js'
@@ -35,6 +39,9 @@ export interface StabilizerContext {
   /** Lookup that starts at a given node rather than at our own tables (used to rejoin). */
   readonly lookupVia: (start: NodeRef, key: Key, options?: LookupOptions) => Promise<LookupResult>
 }
+
+/** A neighbour's fingers, as it reported them: hints, not facts. */
+interface FingerHints { readonly pred: NodeRef, readonly fingers: readonly NodeRef[] }
 
 export class Stabilizer {
   constructor (private readonly ctx: StabilizerContext) {}
@@ -109,29 +116,90 @@ export class Stabilizer {
     }
   }
 
+  /**
+   * Recomputes every distinct finger. Starts that the successor list covers are read from it.
+   * For each other start the predecessor's matching finger is tried first (one RPC to verify
+   * it, see verifiedHint); only when that fails does the finger cost a full lookup.
+   */
   async fixFingersOnce (options: AbortOptions = {}): Promise<void> {
     const { table } = this.ctx
     const self = table.self
+    const hints = await this.predecessorFingers(options)
     const fingers: Finger[] = []
-    let last: NodeRef | undefined
-    for (let i = 0; i < KEY_BITS; i++) {
-      if (last !== undefined && table.fingers.covers(i, last)) continue
+    for (let i = 0; i < KEY_BITS;) {
       const start = table.fingers.start(i)
-      let node = table.successors[table.successorIndex(start)]
-      if (node === undefined) {
-        try {
-          node = (await this.ctx.lookup(start, options)).successor
-        } catch (err) {
-          throwIfAborted(options.signal)
-          this.ctx.log.trace('fix fingers: lookup of finger %d failed: %s', i, (err as Error).message)
-          continue
-        }
-      }
+      const node = table.successors[table.successorIndex(start)] ?? await this.findFinger(i, hints, options)
+      if (node === undefined) { i++; continue }
       if (sameNode(node, self)) break // the start wrapped around past us: no further fingers
       fingers.push({ index: i, node })
-      last = node
+      i = Math.max(i + 1, table.fingers.firstUncovered(node))
     }
     table.fingers.replaceAll(fingers)
+  }
+
+  /**
+   * The predecessor's fingers, as hints (Chord paper, SIGCOMM 2001, section 4.4: a node's
+   * tables resemble its neighbour's). Unverified: each one is checked before use. Undefined
+   * when unavailable.
+   */
+  private async predecessorFingers (options: AbortOptions): Promise<FingerHints | undefined> {
+    const pred = this.ctx.table.predecessor
+    if (pred === undefined) return undefined
+    try {
+      return { pred, fingers: await this.ctx.client.fingers(pred, options) }
+    } catch (err) {
+      throwIfAborted(options.signal)
+      this.ctx.log.trace('fix fingers: no hints from %s: %s', describeNode(pred), (err as Error).message)
+      return undefined
+    }
+  }
+
+  /** The successor of start(i): the predecessor's hint if it checks out, else a lookup. */
+  private async findFinger (i: number, hints: FingerHints | undefined, options: AbortOptions): Promise<NodeRef | undefined> {
+    const start = this.ctx.table.fingers.start(i)
+    const hinted = hints === undefined ? undefined : await this.verifiedHint(i, hints, options)
+    if (hinted !== undefined) return hinted
+    try {
+      return (await this.ctx.lookup(start, options)).successor
+    } catch (err) {
+      throwIfAborted(options.signal)
+      this.ctx.log.trace('fix fingers: lookup of finger %d failed: %s', i, (err as Error).message)
+      return undefined
+    }
+  }
+
+  /**
+   * The predecessor p sits just before us, so its finger i, q = successor(p + 2^i), sits at or
+   * just before our start s = self + 2^i (nothing lies between p + 2^i and s more often than
+   * not). One RPC settles it:
+   * - q precedes s: ask q for s (chord.next); q's first successor answers, usually at once.
+   * - q is at or past s: q is our finger if its predecessor comes before s (chord.state).
+   * Anything else, or any failure, returns undefined and the caller falls back to a lookup.
+   */
+  private async verifiedHint (i: number, hints: FingerHints, options: AbortOptions): Promise<NodeRef | undefined> {
+    const { table, client } = this.ctx
+    const self = table.self
+    const startHex = table.fingers.startHex(i)
+    const theirStartHex = toHex(addPowerOfTwo(hints.pred.id, i))
+    // q: the hint closest at or after p + 2^i.
+    let q: NodeRef | undefined
+    for (const h of hints.fingers) {
+      if (sameNode(h, self) || q?.hex === theirStartHex) continue
+      if (q === undefined || h.hex === theirStartHex || betweenHex(h.hex, theirStartHex, q.hex)) q = h
+    }
+    if (q === undefined) return undefined
+    try {
+      if (betweenHex(q.hex, self.hex, startHex)) {
+        return (await this.ctx.lookupVia(q, table.fingers.start(i), options)).successor
+      }
+      const { pred } = await client.state(q, options)
+      const closerExists = pred === undefined || pred.hex === startHex || betweenHex(pred.hex, startHex, q.hex)
+      return closerExists ? undefined : q
+    } catch (err) {
+      throwIfAborted(options.signal)
+      this.ctx.log.trace('fix fingers: hint %s for finger %d failed: %s', describeNode(q), i, (err as Error).message)
+      return undefined
+    }
   }
 
   private async firstLiveSuccessor (options: AbortOptions): Promise<{ node: NodeRef, state: RemoteState } | undefined> {

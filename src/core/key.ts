@@ -90,9 +90,21 @@ export function distance (a: Uint8Array, b: Uint8Array): bigint {
   return ((keyToBigInt(b) - keyToBigInt(a)) % RING + RING) % RING
 }
 
-/** a + 2^i mod 2^256: the start of finger i. */
+/**
+ * a + 2^i mod 2^256: the start of finger i. Byte arithmetic with a carry rather than BigInt:
+ * every node computes a dozen of these per finger rebuild, and the BigInt round trip through
+ * hex was a visible part of building large simulated rings.
+ */
 export function addPowerOfTwo (key: Uint8Array, i: number): Key {
-  return bigIntToKey(keyToBigInt(key) + (1n << BigInt(i)))
+  if (!Number.isInteger(i) || i < 0 || i >= KEY_BITS) throw new RangeError(`bit index out of range: ${i}`)
+  const out = Uint8Array.from(key)
+  let carry = 1 << (i & 7)
+  for (let byte = KEY_BYTES - 1 - (i >> 3); byte >= 0 && carry !== 0; byte--) {
+    const sum = (out[byte] as number) + carry
+    out[byte] = sum & 0xff
+    carry = sum >> 8
+  }
+  return out as Key
 }
 
 export function toHex (bytes: Uint8Array): string {

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit'
-import { SeededRandom, compareKeys, keysEqual, toHex, type Key } from '../../src/core/index.js'
+import { KEY_BITS, SeededRandom, compareKeys, keysEqual, toHex, type Key } from '../../src/core/index.js'
 import { ChordNode, ChordRpcServer, describeNode, type ChordInit } from '../../src/chord/index.js'
 import { MemoryNetwork, type MemoryTransport } from '../../src/net/index.js'
 
@@ -200,8 +200,14 @@ export class SimRing {
     return maxRounds
   }
 
+  /**
+   * Every live node rebuilds its fingers, one after another in clockwise ring order: each
+   * node's predecessor has just rebuilt, so its fingers are exact hints and most of our fingers
+   * cost one RPC instead of a lookup (Stabilizer.fixFingersOnce). Running nodes concurrently
+   * would not be faster: the work is CPU-bound in one process, and hints would go stale.
+   */
   async fixFingers (): Promise<void> {
-    await Promise.all(this.live().map(async (h) => this.limit(async () => { await h.node.fixFingersOnce() })))
+    for (const id of [...this.sortedIds()]) await (this.byHex.get(toHex(id)) as SimHost).node.fixFingersOnce()
   }
 
   /** Live ids in ring order: the reference model. */
@@ -239,6 +245,24 @@ export class SimRing {
       if (!listOk || pred === undefined || !keysEqual(pred.id, expectedPred)) {
         bad.push(`${describeNode(h.node.self)} succ=${describeNode(succs[0])} pred=${describeNode(pred)}`)
       }
+    }
+    return bad
+  }
+
+  /** Nodes whose distinct fingers differ from the reference successors of their starts. */
+  wrongFingers (): string[] {
+    const bad: string[] = []
+    for (const h of this.live()) {
+      const table = h.node.table.fingers
+      const want: string[] = []
+      for (let i = 0; i < KEY_BITS;) {
+        const succ = this.referenceSuccessor(table.start(i))
+        if (keysEqual(succ, h.node.self.id)) break
+        want.push(`${i}:${toHex(succ).slice(0, 8)}`)
+        i = Math.max(i + 1, table.firstUncovered(this.byHex.get(toHex(succ))?.node.self ?? h.node.self))
+      }
+      const got = table.fingers.map((f) => `${f.index}:${f.node.hex.slice(0, 8)}`)
+      if (got.join() !== want.join()) bad.push(`${describeNode(h.node.self)} fingers ${got.join(' ')} want ${want.join(' ')}`)
     }
     return bad
   }

@@ -11,6 +11,7 @@ describe('a 1,000-node ring', () => {
   it.each([1, 2])('seed %i: 10,000 lookups from random nodes equal the reference successor', async (seed) => {
     ring = await SimRing.create({ nodes: 1000, seed })
     expect(ring.inconsistentNodes(), `seed=${seed}`).toEqual([])
+    expect(ring.wrongFingers().slice(0, 3), `seed=${seed}`).toEqual([])
     const stats = await ring.lookups(10_000)
     expect(stats.failures, `seed=${seed}`).toEqual([])
     expect(stats.correct).toBe(10_000)

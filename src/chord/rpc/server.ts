@@ -3,6 +3,7 @@ import type { Transport } from '../../net/index.js'
 import { ChordMethod } from '../messages.js'
 import type { NodeRef } from '../node-ref.js'
 import type { RoutingTable } from '../routing-table.js'
+import { fingers } from './handlers/fingers.js'
 import { leave } from './handlers/leave.js'
 import { next } from './handlers/next.js'
 import { notify } from './handlers/notify.js'
@@ -37,6 +38,7 @@ export class ChordRpcServer {
     transport.handle(ChordMethod.NOTIFY, notify(resolve))
     transport.handle(ChordMethod.NEXT, next(resolve))
     transport.handle(ChordMethod.LEAVE, leave(resolve))
+    transport.handle(ChordMethod.FINGERS, fingers(resolve))
   }
 
   add (vnode: ChordVnode): void { this.vnodes.set(toHex(vnode.self.id), vnode) }
