@@ -33,7 +33,8 @@ export interface DHashStats {
   store: BlockStoreStats
   cache: BlockCacheStats & { hitRate: number }
   corruptDropped: number
-  lastRepair: RepairReport | undefined
+  /** Absent until the first maintenance round finishes. */
+  lastRepair?: RepairReport
 }
 
 /**
@@ -112,7 +113,7 @@ export class DHash implements Startable {
       store: this.store.blocks.stats(),
       cache: { ...cache, hitRate: lookups === 0 ? 0 : cache.hits / lookups },
       corruptDropped: this.store.stats().corruptDropped,
-      lastRepair: this.maintenance.lastReport,
+      ...(this.maintenance.lastReport === undefined ? {} : { lastRepair: this.maintenance.lastReport }),
     }
   }
 }

@@ -169,7 +169,7 @@ export class Maintenance {
   }
 
   private async handOff (tally: { pushed: number, handedOff: number, backlog: number }, leaving: boolean, options: AbortOptions): Promise<void> {
-    const { store, rpc } = this.components
+    const { store } = this.components
     const router = this.components.vnodes()[0]
     if (router === undefined) return
     const me = this.components.address()

@@ -1,10 +1,11 @@
 import {
-  QuotaExceededError, RootConflictError, RootStaleError, StorageFullError, createLogger, isCfsError, keysEqual, shortHex,
+  QuotaExceededError, RootConflictError, RootStaleError, StorageFullError, createLogger, isCfsError, keysEqual, shortHex, toHex,
   type ComponentLogger, type Key, type Logger,
 } from '../core/index.js'
 import { BlockKind } from './block.js'
-import type { BlockCache, BlockStore, StoredBlock } from './store/block-store.js'
-import { verifyBlock } from './verify.js'
+import type { BlockCache, BlockMeta, BlockStore, StoredBlock } from './store/block-store.js'
+import { KeyedLock } from './store/keyed-lock.js'
+import { verifyBlock, type VerifiedBlock } from './verify.js'
 
 export const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -57,6 +58,7 @@ export class ReplicaStore {
   private readonly sourceBytes = new Map<string, number>()
   private windowStart = 0
   private corruptDropped = 0
+  private readonly lock = new KeyedLock()
 
   constructor (components: { blocks: BlockStore, cache: BlockCache, logger?: ComponentLogger }, init: ReplicaStoreInit = {}) {
     this.blocks = components.blocks
@@ -88,9 +90,16 @@ export class ReplicaStore {
    */
   async accept (key: Key, kind: BlockKind, bytes: Uint8Array, options: AcceptOptions): Promise<boolean> {
     const verified = verifyBlock(key, kind, bytes)
+    // Check-then-write per key, one at a time: two writers racing on one root must not both
+    // pass the sequence check.
+    return this.lock.run(toHex(key), async () => this.acceptVerified(key, kind, bytes, verified, options))
+  }
+
+  private async acceptVerified (key: Key, kind: BlockKind, bytes: Uint8Array, verified: VerifiedBlock, options: AcceptOptions): Promise<boolean> {
     const expiresAt = Math.min(options.expiresAt, this.now() + this.init.maxLeaseMs)
     const owner = kind === BlockKind.ROOT ? verified.owner : options.owner
-    const existing = await this.blocks.get(key)
+    // Metadata only: a 1 MiB block is read back just for a root at an equal sequence number.
+    const existing = await this.blocks.getMeta(key)
     if (existing !== undefined && existing.kind !== kind) {
       // Keys of the two kinds are domain-separated, so this is a hash collision or an attack.
       throw new RootConflictError(`${shortHex(key)} holds a block of another kind`)
@@ -101,7 +110,7 @@ export class ReplicaStore {
         throw new RootConflictError(`root ${shortHex(key)} is at sequence ${current}, not ${options.expectSeq}`)
       }
       if (existing !== undefined && verified.seq <= current) {
-        const same = verified.seq === current && keysEqual(existing.bytes, bytes)
+        const same = verified.seq === current && keysEqual((await this.blocks.get(key))?.bytes ?? new Uint8Array(), bytes)
         if (same || options.replica === true) {
           await this.extendTo(key, existing, expiresAt)
           return false
@@ -182,7 +191,7 @@ export class ReplicaStore {
     return { corruptDropped: this.corruptDropped }
   }
 
-  private async extendTo (key: Key, existing: StoredBlock, expiresAt: number): Promise<void> {
+  private async extendTo (key: Key, existing: BlockMeta, expiresAt: number): Promise<void> {
     if (existing.expiresAt < expiresAt) await this.blocks.setExpiry(key, expiresAt)
   }
 

@@ -1,8 +1,11 @@
 import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createLogger, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
 import { z } from 'zod'
 import { ChordNode, ChordRpcServer, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
+import { DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
+import { HttpStatusServer } from './http-status.js'
 import { vnodeStatus, type NodeStatus } from './status.js'
 
 /** The method `cfs status` calls. */
@@ -24,6 +27,10 @@ export interface CfsNodeInit {
   chord?: Omit<ChordInit, 'vnode'>
   /** Deadline of one RPC in milliseconds. @default 5000 */
   rpcTimeoutMs?: number
+  /** Block layer tuning: replicas, leases, quotas, repair interval. */
+  dhash?: DHashInit
+  /** "host:port" for the read-only HTTP status endpoint; omitted: none. */
+  http?: string
 }
 
 /**
@@ -33,6 +40,10 @@ export interface CfsNodeInit {
 export class CfsNode {
   readonly transport: Transport
   readonly vnodes: ChordNode[] = []
+  private dhashLayer: DHash | undefined
+  private blocks: BlockStore | undefined
+  private cache: BlockCache | undefined
+  private httpServer: HttpStatusServer | undefined
   private readonly init: CfsNodeInit
   private readonly logger: ComponentLogger
   private log: Logger
@@ -48,6 +59,15 @@ export class CfsNode {
 
   /** The address peers reach this node at (after start). */
   get address (): string { return this.transport.address }
+
+  /** The block layer (after start). */
+  get dhash (): DHash {
+    if (this.dhashLayer === undefined) throw new RangeError('the node is not started')
+    return this.dhashLayer
+  }
+
+  /** Where the HTTP status endpoint listens, if it was asked for (after start). */
+  get httpAddress (): string | undefined { return this.httpServer?.address }
 
   /** Listens, starts every vnode, and joins the ring (or starts one). */
   async start (options: AbortOptions = {}): Promise<void> {
@@ -65,7 +85,9 @@ export class CfsNode {
       const r = await (this.vnodes[0] as ChordNode).lookup(key, { minSuccessors: 3 })
       return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
     })
+    await this.openBlockLayer(logger)
     for (const v of this.vnodes) await v.start()
+    await this.dhash.start()
     const first = this.vnodes[0] as ChordNode
     if (this.init.join !== undefined) await first.join(this.init.join, options)
     await first.stabilizeOnce(options)
@@ -74,12 +96,30 @@ export class CfsNode {
       await v.stabilizeOnce(options)
     }
     for (const v of this.vnodes) await v.fixFingersOnce(options)
+    if (this.init.http !== undefined) {
+      this.httpServer = new HttpStatusServer({ status: () => this.status(), blocks: this.dhash.store.blocks }, { listen: this.init.http })
+      await this.httpServer.start()
+    }
     this.log('listening on %s with %d vnode(s); %s', this.address, this.vnodes.length,
       this.init.join === undefined ? 'started a new ring' : `joined via ${this.init.join}, successor ${describeNode(first.successors()[0])}`)
   }
 
+  /**
+   * Replicas live in LevelDB under the data directory (blocks/) with the lookup-path cache
+   * beside it (cache/); a node started without one keeps both in memory.
+   */
+  private async openBlockLayer (logger: ComponentLogger): Promise<void> {
+    const dir = this.init.dataDir
+    this.blocks = dir === undefined ? new MemoryBlockStore() : new LevelBlockStore({ logger }, { location: join(dir, 'blocks') })
+    this.cache = dir === undefined ? new MemoryBlockCache() : new LevelBlockCache({ logger }, { location: join(dir, 'cache') })
+    await this.blocks.open()
+    await this.cache.open()
+    if (dir === undefined) this.log('no data directory: blocks are kept in memory')
+    this.dhashLayer = new DHash({ transport: this.transport, blocks: this.blocks, cache: this.cache, vnodes: () => this.vnodes, logger }, this.init.dhash)
+  }
+
   status (): NodeStatus {
-    return { address: this.address, vnodes: this.vnodes.map(vnodeStatus) }
+    return { address: this.address, vnodes: this.vnodes.map(vnodeStatus), ...(this.dhashLayer === undefined ? {} : { blocks: this.dhashLayer.stats() }) }
   }
 
   /** Leaves the ring gracefully (neighbours are told and take over), then stops. */
@@ -90,8 +130,12 @@ export class CfsNode {
 
   /** Stops at once, telling no one (peers detect the failure). */
   async stop (): Promise<void> {
+    await this.httpServer?.stop()
+    await this.dhashLayer?.stop()
     for (const v of this.vnodes) await v.stop()
     this.server?.close()
     await this.transport.stop()
+    await this.cache?.close()
+    await this.blocks?.close()
   }
 }

@@ -10,6 +10,7 @@ export async function runDaemon (init: CfsNodeInit): Promise<void> {
   const node = new CfsNode(init)
   await node.start()
   process.stdout.write(`ready ${node.address} ${toHex(node.vnodes[0]?.self.id ?? new Uint8Array())}\n`)
+  if (node.httpAddress !== undefined) process.stderr.write(`http status on http://${node.httpAddress}/status\n`)
   let leaving = false
   const leave = (signal: string): void => {
     if (leaving) return

@@ -2,3 +2,4 @@ export { CfsNode, STATUS_METHOD, LOOKUP_METHOD, type CfsNodeInit } from './creat
 export { runDaemon } from './daemon.js'
 export type { NodeStatus, VnodeStatus, PeerStatus } from './status.js'
 export { queryStatus, queryLookup, type LookupAnswer } from './status-client.js'
+export { connectRing, type RingClient, type RingClientInit } from './ring-client.js'

@@ -15,6 +15,16 @@ const statusSchema = z.object({
     successors: z.array(peer),
     fingers: z.array(peer.extend({ index: z.number() })),
   })),
+  blocks: z.object({
+    replicas: z.number(),
+    store: z.object({ blocks: z.number(), bytes: z.number() }),
+    cache: z.object({ entries: z.number(), bytes: z.number(), hits: z.number(), misses: z.number(), hitRate: z.number() }),
+    corruptDropped: z.number(),
+    lastRepair: z.object({
+      pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(),
+      finishedAt: z.number(), durationMs: z.number(),
+    }).optional(),
+  }).optional(),
 })
 
 const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })

@@ -1,10 +1,13 @@
 import { toHex } from '../core/index.js'
 import type { ChordNode, NodeRef } from '../chord/index.js'
+import type { DHashStats } from '../dhash/index.js'
 
 /** What `cfs status` shows, as served by the node.status method (JSON-friendly: hex ids). */
 export interface NodeStatus {
   address: string
   vnodes: VnodeStatus[]
+  /** The block layer: replicas held, cache, last repair. */
+  blocks?: DHashStats
 }
 
 export interface VnodeStatus {

@@ -2,6 +2,21 @@ import type { Command } from 'commander'
 import { runDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
 
+interface NodeOptions {
+  listen: string
+  join?: string
+  data?: string
+  vnodes: number
+  stabilizeMs: number
+  replicas: number
+  repairMs: number
+  maxLeaseMs: number
+  quotaOwnerMb?: string
+  quotaSourceMb?: string
+  maxStorageMb?: string
+  http?: string
+}
+
 export function registerNode (program: Command): void {
   program.command('node')
     .description('run a storage node in the foreground; prints "ready <host:port> <id-hex>" once serving, leaves the ring on SIGTERM')
@@ -10,12 +25,29 @@ export function registerNode (program: Command): void {
     .option('--data <dir>', 'data directory')
     .option('--vnodes <n>', 'virtual nodes on this endpoint', positiveInt, 1)
     .option('--stabilize-ms <ms>', 'milliseconds between stabilization rounds', positiveInt, 1000)
-    .action(async (opts: { listen: string, join?: string, data?: string, vnodes: number, stabilizeMs: number }) => {
+    .option('--replicas <k>', 'replicas per block (k)', positiveInt, 3)
+    .option('--repair-ms <ms>', 'milliseconds between block maintenance rounds', positiveInt, 30_000)
+    .option('--max-lease-ms <ms>', 'longest block lease granted', positiveInt, 30 * 24 * 3600 * 1000)
+    .option('--quota-owner-mb <mb>', 'MiB one publishing key may store here')
+    .option('--quota-source-mb <mb>', 'MiB one source address may put here per hour')
+    .option('--max-storage-mb <mb>', 'MiB of replicas this node holds at most')
+    .option('--http <host:port>', 'serve read-only status JSON over HTTP (GET /status, /keys)')
+    .action(async (opts: NodeOptions) => {
+      const mib = (v: string | undefined): number | undefined => (v === undefined ? undefined : positiveInt(v) * 1024 * 1024)
       await runDaemon({
         listen: opts.listen,
         join: opts.join,
         dataDir: opts.data,
         vnodes: opts.vnodes,
+        http: opts.http,
+        dhash: {
+          replicas: opts.replicas,
+          repairIntervalMs: opts.repairMs,
+          maxLeaseMs: opts.maxLeaseMs,
+          maxBytesPerOwner: mib(opts.quotaOwnerMb),
+          maxBytesPerSource: mib(opts.quotaSourceMb),
+          maxStorageBytes: mib(opts.maxStorageMb),
+        },
         chord: {
           stabilizeIntervalMs: opts.stabilizeMs,
           checkPredecessorIntervalMs: opts.stabilizeMs,

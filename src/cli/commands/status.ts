@@ -3,7 +3,7 @@ import { queryStatus, type NodeStatus, type PeerStatus } from '../../node/index.
 
 export function registerStatus (program: Command): void {
   program.command('status')
-    .description("print a node's id, predecessor, successor list and fingers")
+    .description("print a node's id, predecessor, successor list, fingers and block storage")
     .requiredOption('--node <host:port>', 'the node to ask')
     .option('--json', 'print JSON')
     .action(async (opts: { node: string, json?: boolean }) => {
@@ -16,6 +16,15 @@ const short = (p: PeerStatus | null): string => (p === null ? '-' : `${p.id.slic
 
 export function formatStatus (s: NodeStatus): string {
   const lines = [`node ${s.address} (${s.vnodes.length} vnode${s.vnodes.length === 1 ? '' : 's'})`]
+  const b = s.blocks
+  if (b !== undefined) {
+    const r = b.lastRepair
+    lines.push(`blocks  ${b.store.blocks} stored, ${b.store.bytes} bytes, k = ${b.replicas}, ${b.corruptDropped} corrupt cop${b.corruptDropped === 1 ? 'y' : 'ies'} dropped`)
+    lines.push(`cache   ${b.cache.entries} entries, ${b.cache.bytes} bytes, hit rate ${(b.cache.hitRate * 100).toFixed(1)}% (${b.cache.hits}/${b.cache.hits + b.cache.misses})`)
+    lines.push(r === undefined
+      ? 'repair  not run yet'
+      : `repair  last ${new Date(r.finishedAt).toISOString()} (${r.durationMs} ms): pushed ${r.pushed}, pulled ${r.pulled}, handed off ${r.handedOff}, expired ${r.collected}, backlog ${r.backlog}`)
+  }
   for (const v of s.vnodes) {
     lines.push(`vnode ${v.vnode}  id ${v.id}`)
     lines.push(`  predecessor  ${short(v.predecessor)}`)

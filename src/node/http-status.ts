@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http'
+import { once } from 'node:events'
+import { keyFromHex, toHex, type Key } from '../core/index.js'
+import type { BlockStore } from '../dhash/index.js'
+import type { NodeStatus } from './status.js'
+
+export interface HttpStatusInit {
+  /** "host:port"; port 0 picks a free port. */
+  listen: string
+  /** Keys listed per page at most. @default 1000 */
+  maxPage?: number
+}
+
+/**
+ * Read-only HTTP view of a node, as the seed projects' file-listing endpoint was:
+ * GET /status (the same JSON as `cfs status --json`), GET /keys?after=HEX&limit=N (stored keys
+ * in ring order, with kind, size, owner and expiry; `next` continues the listing).
+ * Anything else is 404; anything but GET/HEAD is 405.
+ */
+export class HttpStatusServer {
+  private server: Server | undefined
+  private bound = ''
+
+  constructor (private readonly components: { status: () => NodeStatus, blocks: BlockStore }, private readonly init: HttpStatusInit) {}
+
+  get address (): string { return this.bound }
+
+  async start (): Promise<void> {
+    const i = this.init.listen.lastIndexOf(':')
+    const host = this.init.listen.slice(0, i)
+    const port = Number(this.init.listen.slice(i + 1))
+    this.server = createServer((req, res) => {
+      const send = (code: number, body: unknown): void => {
+        res.writeHead(code, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body) + '\n')
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') { send(405, { error: 'read-only: GET only' }); return }
+      const url = new URL(req.url ?? '/', 'http://status')
+      if (url.pathname === '/status') { send(200, this.components.status()); return }
+      if (url.pathname === '/keys') {
+        this.keys(url).then((body) => { send(200, body) }, (err: unknown) => { send(400, { error: (err as Error).message }) })
+        return
+      }
+      send(404, { error: 'not found', paths: ['/status', '/keys?after=HEX&limit=N'] })
+    })
+    this.server.listen(port, host)
+    await once(this.server, 'listening')
+    const a = this.server.address()
+    this.bound = typeof a === 'object' && a !== null ? `${host}:${a.port}` : this.init.listen
+  }
+
+  async stop (): Promise<void> {
+    const s = this.server
+    if (s === undefined) return
+    this.server = undefined
+    s.closeAllConnections()
+    await new Promise<void>((resolve) => { s.close(() => { resolve() }) })
+  }
+
+  private async keys (url: URL): Promise<{ keys: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }>, next: string | null }> {
+    const maxPage = this.init.maxPage ?? 1000
+    const limit = Math.min(maxPage, Math.max(1, Number(url.searchParams.get('limit') ?? maxPage) || maxPage))
+    const after = url.searchParams.get('after')
+    if (after !== null && !/^[0-9a-f]{64}$/.test(after)) throw new Error('after must be a 64-digit hex key')
+    const top = new Uint8Array(32).fill(255) as Key
+    // (after, top] in ring order; from top to top is the whole ring, starting at the bottom.
+    const interval = { from: after === null ? top : keyFromHex(after), to: top }
+    const out: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }> = []
+    let more = false
+    for await (const key of this.components.blocks.keys(interval)) {
+      if (out.length === limit) { more = true; break }
+      const meta = await this.components.blocks.getMeta(key)
+      if (meta === undefined) continue
+      out.push({ key: toHex(key), kind: meta.kind === 0 ? 'content' : 'root', size: meta.size, owner: meta.owner, expiresAt: new Date(meta.expiresAt).toISOString() })
+    }
+    return { keys: out, next: more ? (out.at(-1)?.key ?? null) : null }
+  }
+}

@@ -1,0 +1,25 @@
+import { createLogger, type ComponentLogger } from '../core/index.js'
+import { TcpTransport } from '../net/index.js'
+import { RemoteRouter } from '../chord/index.js'
+import { DHashClient, DHashRpc, type DHashClientInit } from '../dhash/index.js'
+
+export interface RingClientInit extends DHashClientInit {
+  /** Ring members to start lookups at ("host:port"). */
+  ring: readonly string[]
+  /** Deadline of one RPC. @default 10000 */
+  rpcTimeoutMs?: number
+}
+
+/** A BlockService on a ring this process is not a member of, over TCP. */
+export interface RingClient {
+  readonly blocks: DHashClient
+  close: () => Promise<void>
+}
+
+export async function connectRing (init: RingClientInit, logger: ComponentLogger = createLogger('client')): Promise<RingClient> {
+  const transport = new TcpTransport({ logger }, { rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
+  await transport.start()
+  const router = new RemoteRouter({ transport, logger }, { bootstrap: init.ring, rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
+  const blocks = new DHashClient({ router, rpc: new DHashRpc(transport, init.rpcTimeoutMs ?? 10_000), logger }, init)
+  return { blocks, close: async () => { await transport.stop() } }
+}
