@@ -4,3 +4,4 @@ export { ChordNode, type ChordComponents, type ChordInit } from './chord-node.js
 export { ChordRpcServer } from './rpc/server.js'
 export { makeNodeRef, nodeIdFor, sameNode, describeNode, toWire, fromWire, nodeRefSchema, keySchema, type NodeRef, type NodeRefWire } from './node-ref.js'
 export { parseRequest, parseResponse } from './messages.js'
+export { RemoteRouter, type RemoteRouterInit } from './remote-router.js'
