@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -28,6 +28,49 @@ blockStoreContract('LevelBlockStore', async () => {
       await rm(location, { recursive: true, force: true })
     },
   }
+})
+
+// Every block of 100 bytes or more in a value file: the contract holds for both layouts.
+blockStoreContract('LevelBlockStore with value files', async () => {
+  const location = await tempDir()
+  const store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+  await store.open()
+  return {
+    store,
+    cleanup: async () => {
+      await store.close()
+      await rm(location, { recursive: true, force: true })
+    },
+  }
+})
+
+describe('LevelBlockStore value files', () => {
+  it('keeps large blocks in files, removes them on delete and sweeps orphans on open', async () => {
+    const location = await tempDir()
+    try {
+      let store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+      await store.open()
+      const big = new Uint8Array(500).fill(7)
+      await store.put(keyOf([1]), blockOf(big))
+      await store.put(keyOf([2]), blockOf(new Uint8Array(10).fill(1)))
+      const dir = path.join(location, 'values', toHex(keyOf([1])).slice(0, 2))
+      expect(await readdir(dir)).toEqual([toHex(keyOf([1]))])
+      expect((await store.get(keyOf([1])))?.bytes).toEqual(big)
+      await writeFile(path.join(dir, 'f'.repeat(64)), 'orphan')
+      await writeFile(path.join(dir, `${toHex(keyOf([1]))}.tmp-1-x`), 'half written')
+      await store.close()
+      store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+      await store.open()
+      expect(await readdir(dir)).toEqual([toHex(keyOf([1]))])
+      expect(store.stats()).toEqual({ blocks: 2, bytes: 510 })
+      await store.delete(keyOf([1]))
+      expect(await readdir(dir)).toEqual([])
+      expect(await store.get(keyOf([1]))).toBeUndefined()
+      await store.close()
+    } finally {
+      await rm(location, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('LevelBlockStore on disk', () => {

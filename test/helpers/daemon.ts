@@ -14,39 +14,78 @@ export interface Daemon {
   readonly address: string
   readonly id: string
   readonly dataDir: string
-  stderr: string
+  /** "host:port" of the HTTP status endpoint, when the node was started with `--http`. */
+  readonly httpAddress: string | undefined
+  /** The last 20,000 characters the node wrote on stderr. */
+  readonly stderr: string
 }
 
-/** Spawns `cfs node --listen 127.0.0.1:0 ...args` with its own data directory and waits for `ready`. */
-export async function spawnDaemon (args: string[] = [], timeoutMs = 20_000): Promise<Daemon> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'cfs-node-'))
-  const child = spawn(process.execPath, [CFS_BIN, 'node', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
+export interface SpawnOptions {
+  /** Data directory to use (a restart reuses the old one); default: a new temp directory. */
+  dataDir?: string
+  /** Address to listen on (a restart reuses the old port). @default '127.0.0.1:0' */
+  listen?: string
+}
+
+const HTTP_LINE = /http status on http:\/\/(\S+)\/status/
+
+/**
+ * Spawns `cfs node --listen 127.0.0.1:0 --data <dir> ...args` and waits for `ready`; with
+ * `--http` among the args, also for the `http status on http://HOST:PORT/status` stderr line.
+ */
+export async function spawnDaemon (args: string[] = [], timeoutMs = 20_000, options: SpawnOptions = {}): Promise<Daemon> {
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'cfs-node-'))
+  const child = spawn(process.execPath, [CFS_BIN, 'node', '--listen', options.listen ?? '127.0.0.1:0', '--data', dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
-  child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-20_000) })
+  let httpAddress: string | undefined
+  let onHttp: (() => void) | undefined
+  child.stderr.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-20_000)
+    if (httpAddress === undefined) {
+      const m = HTTP_LINE.exec(stderr)
+      if (m !== null) { httpAddress = m[1]; onHttp?.() }
+    }
+  })
   const lines = createInterface({ input: child.stdout })
   const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+  const exited = once(child, 'exit').then(() => { throw new Error(`cfs node exited before ready:\n${stderr}`) })
+  exited.catch(() => {}) // raced below; a later exit is the caller's business
   try {
-    const [line] = await Promise.race([
-      once(lines, 'line') as Promise<[string]>,
-      once(child, 'exit').then(() => { throw new Error(`cfs node exited before ready:\n${stderr}`) }),
-    ])
+    const [line] = await Promise.race([once(lines, 'line') as Promise<[string]>, exited])
     const m = /^ready (\S+) ([0-9a-f]{64})$/.exec(line)
     if (m === null) throw new Error(`unexpected first line: ${line}`)
-    const d: Daemon = { process: child, address: m[1] as string, id: m[2] as string, dataDir, get stderr () { return stderr }, set stderr (_v) {} }
-    return d
+    if (args.includes('--http') && httpAddress === undefined) {
+      await Promise.race([new Promise<void>((resolve) => { onHttp = resolve }), exited])
+    }
+    return {
+      process: child,
+      address: m[1] as string,
+      id: m[2] as string,
+      dataDir,
+      get httpAddress () { return httpAddress },
+      get stderr () { return stderr },
+    }
   } finally {
     clearTimeout(timer)
   }
 }
 
-/** Kills by PID (SIGKILL unless told otherwise), waits for the exit, removes the data directory. */
-export async function killDaemon (d: Daemon, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (d.process.exitCode === null && d.process.signalCode === null) {
+/** Whether the process has not exited yet. */
+export function isRunning (d: Daemon): boolean {
+  return d.process.exitCode === null && d.process.signalCode === null
+}
+
+/**
+ * Kills by PID (SIGKILL unless told otherwise), waits for the exit, and removes the data
+ * directory unless `keepData` (to restart the node on it).
+ */
+export async function killDaemon (d: Daemon, signal: NodeJS.Signals = 'SIGKILL', options: { keepData?: boolean } = {}): Promise<void> {
+  if (isRunning(d)) {
     const exited = once(d.process, 'exit')
     d.process.kill(signal)
     await exited
   }
-  await rm(d.dataDir, { recursive: true, force: true })
+  if (options.keepData !== true) await rm(d.dataDir, { recursive: true, force: true })
 }

@@ -1,3 +1,5 @@
+import { mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Level, type BatchOperation } from 'level'
 import { compareKeys, createLogger, toHex, type ComponentLogger, type Key, type Logger } from '../../core/index.js'
 import type { BlockMeta, BlockStore, BlockStoreStats, KeyInterval, StoredBlock } from './block-store.js'
@@ -22,7 +24,15 @@ export interface LevelBlockStoreInit {
   writeBufferBytes?: number
   /** LevelDB's cache of uncompressed table blocks. @default 8 MiB (LevelDB's own default) */
   cacheBytes?: number
+  /**
+   * Blocks of at least this many bytes are kept in files beside the LevelDB, which holds
+   * their metadata (key-value separation, as in WiscKey). Part of the on-disk format: a store
+   * must be reopened with the value it was written with. @default 32 KiB
+   */
+  externalValueBytes?: number
 }
+
+const DEFAULT_EXTERNAL_VALUE_BYTES = 32 * 1024
 
 const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
 /** Table files of 32 MiB instead of 2 MiB: with 1 MiB blocks, 2 MiB files hold two blocks each, so a large store outgrows the open-file limit. */
@@ -56,10 +66,19 @@ const EMPTY = new Uint8Array(0)
  * Replica storage in LevelDB (classic-level): what a node runs. Writes are not fsynced: a
  * machine crash can lose the last writes, which replica maintenance restores from the other
  * holders. Totals live in memory, rebuilt from the metadata on open.
+ *
+ * Large blocks live in files under values/ (one per block, named by key) and only their
+ * metadata in LevelDB: a 1 MiB value written through LevelDB is copied into its log, its
+ * memtable and then again by every compaction, which cost more CPU than verifying the block.
+ * A file is written (temp name, then rename) before its metadata, and unlinked after its
+ * metadata is deleted, so metadata never points at a missing file; a crash in between
+ * leaves at most an orphan file, swept on open.
  */
 export class LevelBlockStore implements BlockStore {
   private readonly log: Logger
   private readonly location: string
+  private readonly valuesDir: string
+  private readonly externalValueBytes: number
   private readonly db: Database
   private readonly sub: Sublevels
   private readonly lock = new KeyedLock()
@@ -71,6 +90,8 @@ export class LevelBlockStore implements BlockStore {
   constructor (components: LevelBlockStoreComponents, init: LevelBlockStoreInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:store')
     this.location = init.location
+    this.valuesDir = join(init.location, 'values')
+    this.externalValueBytes = init.externalValueBytes ?? DEFAULT_EXTERNAL_VALUE_BYTES
     this.db = new Level<Uint8Array, Uint8Array>(init.location, {
       keyEncoding: 'view',
       valueEncoding: 'view',
@@ -93,6 +114,7 @@ export class LevelBlockStore implements BlockStore {
       throw mapStorageError(err, this.location)
     }
     await this.rebuildTotals()
+    await this.sweepValueFiles()
     this.log('opened %s: %d blocks, %d bytes in %d ms', this.location, this.blocks, this.bytes, Math.round(performance.now() - started))
   }
 
@@ -103,9 +125,18 @@ export class LevelBlockStore implements BlockStore {
   async get (key: Key): Promise<StoredBlock | undefined> {
     // One getMany reads both records from one snapshot, so a concurrent replace cannot pair
     // old metadata with new bytes.
-    const [meta, bytes] = await this.db.getMany([this.sub.meta.prefixKey(key, 'view'), this.sub.blocks.prefixKey(key, 'view')])
-    if (meta === undefined || bytes === undefined) return undefined
-    return { ...decodeMeta(meta), bytes: ownedBytes(bytes) }
+    const [metaBytes, bytes] = await this.db.getMany([this.sub.meta.prefixKey(key, 'view'), this.sub.blocks.prefixKey(key, 'view')])
+    if (metaBytes === undefined) return undefined
+    const meta = decodeMeta(metaBytes)
+    if (!this.isExternal(meta.size)) return bytes === undefined ? undefined : { ...meta, bytes: ownedBytes(bytes) }
+    try {
+      const file = await readFile(this.valuePath(key))
+      return { ...meta, bytes: ownedBytes(file) }
+    } catch (err) {
+      // Deleted between the metadata read and the file read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
   }
 
   async getMeta (key: Key): Promise<BlockMeta | undefined> {
@@ -126,12 +157,15 @@ export class LevelBlockStore implements BlockStore {
       if (old !== undefined && old.expiresAt !== meta.expiresAt) {
         ops.push({ type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) })
       }
+      const external = this.isExternal(block.size)
+      if (external) await this.writeValueFile(key, block.bytes)
       ops.push(
-        { type: 'put', sublevel: this.sub.blocks, key, value: block.bytes },
+        external ? { type: 'del', sublevel: this.sub.blocks, key } : { type: 'put', sublevel: this.sub.blocks, key, value: block.bytes },
         { type: 'put', sublevel: this.sub.meta, key, value: encodeMeta(meta) },
         { type: 'put', sublevel: this.sub.expiry, key: indexEntry, value: EMPTY },
       )
-      await this.writer.write(ops, block.bytes.length)
+      await this.writer.write(ops, external ? 64 : block.bytes.length)
+      if (old !== undefined && this.isExternal(old.size) && !external) await this.removeValueFile(key)
       this.account(old, -1)
       this.account(meta, 1)
     })
@@ -146,6 +180,7 @@ export class LevelBlockStore implements BlockStore {
         { type: 'del', sublevel: this.sub.meta, key },
         { type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) },
       ], 0)
+      if (this.isExternal(old.size)) await this.removeValueFile(key)
       this.account(old, -1)
     })
   }
@@ -207,6 +242,61 @@ export class LevelBlockStore implements BlockStore {
       if (mapped !== err) this.log.error('%s', (mapped as Error).message)
       throw mapped
     }
+  }
+
+  private isExternal (size: number): boolean {
+    return size >= this.externalValueBytes
+  }
+
+  /** values/<first two hex digits>/<key hex>: 256 directories keep each one small. */
+  private valuePath (key: Key): string {
+    const hex = toHex(key)
+    return join(this.valuesDir, hex.slice(0, 2), hex)
+  }
+
+  private async writeValueFile (key: Key, bytes: Uint8Array): Promise<void> {
+    const path = this.valuePath(key)
+    const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+    try {
+      await mkdir(join(path, '..'), { recursive: true })
+      await writeFile(temp, bytes)
+      await rename(temp, path)
+    } catch (err) {
+      await rm(temp, { force: true })
+      const mapped = mapStorageError(err, this.location)
+      if (mapped !== err) this.log.error('%s', (mapped as Error).message)
+      throw mapped
+    }
+  }
+
+  private async removeValueFile (key: Key): Promise<void> {
+    try {
+      await unlink(this.valuePath(key))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+
+  /** Removes temp files and files no metadata points at (a crash between the two writes). */
+  private async sweepValueFiles (): Promise<void> {
+    let dirs: string[]
+    try {
+      dirs = await readdir(this.valuesDir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    let swept = 0
+    for (const dir of dirs) {
+      for (const name of await readdir(join(this.valuesDir, dir))) {
+        const orphan = !/^[0-9a-f]{64}$/.test(name) || !(await this.sub.meta.has(Buffer.from(name, 'hex')))
+        if (orphan) {
+          await rm(join(this.valuesDir, dir, name), { force: true })
+          swept++
+        }
+      }
+    }
+    if (swept > 0) this.log('removed %d orphan value file(s)', swept)
   }
 
   private async rebuildTotals (): Promise<void> {
