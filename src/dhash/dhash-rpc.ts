@@ -1,31 +1,66 @@
-import type { AbortOptions, Key } from '../core/index.js'
-import type { Transport } from '../net/index.js'
+import { raceSignal, type AbortOptions, type Key } from '../core/index.js'
+import { errorForStatus, statusForError, type Transport } from '../net/index.js'
 import { parseResponse, type NodeRef } from '../chord/index.js'
 import type { BlockKind } from './block.js'
+import { Coalescer } from './coalescer.js'
 import {
-  DHashMethod, digestResponse, emptyResponse, extendResponse, getResponse, hasResponse, keysResponse, putResponse,
-  refreshResponse, storeResponse,
+  DHashMethod, MAX_BATCH_BLOCKS, digestResponse, emptyResponse, extendResponse, getResponse, hasResponse, keysResponse,
+  putResponse, refreshResponse, storeResponse, type PutItem, type StoreItem,
 } from './messages.js'
 
 export interface RpcOptions extends AbortOptions {
   timeoutMs?: number
 }
 
-/** Outgoing DHash RPCs, every reply schema-checked. Block bytes are verified by the callers. */
+/** One item's outcome on the wire: [0, value] or [status, message]. */
+export type Outcome<T> = [0, T] | [number, string]
+
+export function toOutcome<T> (settled: PromiseSettledResult<T>): Outcome<T> {
+  if (settled.status === 'fulfilled') return [0, settled.value]
+  const err = settled.reason as Error
+  return [statusForError(err), String(err?.message ?? err)]
+}
+
+function fromOutcome<T> (o: Outcome<T>, method: string): T | Error {
+  return o[0] === 0 ? o[1] as T : errorForStatus(o[0], o[1] as string, method)
+}
+
+/**
+ * Outgoing DHash RPCs, every reply schema-checked. Block bytes are verified by the callers.
+ * Puts and stores go through coalescers: concurrent calls to one node share batch requests.
+ */
 export class DHashRpc {
-  constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {}
+  private readonly puts: Coalescer<{ primary: NodeRef, item: PutItem }, { replicas: number, wanted: number }>
+  private readonly stores: Coalescer<StoreItem, boolean>
+
+  constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {
+    this.puts = new Coalescer(async (_dest, batch) => {
+      const primary = (batch[0] as { primary: NodeRef }).primary
+      const body = { to: primary.id, items: batch.map((b) => b.item) }
+      const r = parseResponse(putResponse, await this.call(primary.address, DHashMethod.PUT, body, {}), DHashMethod.PUT)
+      return r.results.map((o) => {
+        const v = fromOutcome(o as Outcome<number>, DHashMethod.PUT)
+        return v instanceof Error ? v : { replicas: v, wanted: r.wanted }
+      })
+    }, { maxItems: MAX_BATCH_BLOCKS })
+    this.stores = new Coalescer(async (address, items) => {
+      const r = parseResponse(storeResponse, await this.call(address, DHashMethod.STORE, { items }, {}), DHashMethod.STORE)
+      return r.results.map((o) => fromOutcome(o as Outcome<boolean>, DHashMethod.STORE))
+    }, { maxItems: MAX_BATCH_BLOCKS })
+  }
 
   private async call (address: string, method: string, body: Record<string, unknown>, options: RpcOptions): Promise<unknown> {
     return this.transport.request(address, method, body, { signal: options.signal, timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs })
   }
 
-  async put (primary: NodeRef, req: { key: Key, kind: BlockKind, bytes: Uint8Array, ttlMs: number, owner?: string, expectSeq?: number }, options: RpcOptions = {}): Promise<{ replicas: number, wanted: number }> {
-    const body = { to: primary.id, ...req }
-    return parseResponse(putResponse, await this.call(primary.address, DHashMethod.PUT, body, options), DHashMethod.PUT)
+  /** Stores a block through its primary, which replicates it; answers how many hold it. */
+  async put (primary: NodeRef, item: PutItem, options: RpcOptions = {}): Promise<{ replicas: number, wanted: number }> {
+    return raceSignal(this.puts.submit(`${primary.address}#${primary.hex}`, { primary, item }, item.bytes.length), options.signal)
   }
 
-  async store (address: string, req: { key: Key, kind: BlockKind, bytes: Uint8Array, expiresAt: number, owner: string }, options: RpcOptions = {}): Promise<boolean> {
-    return parseResponse(storeResponse, await this.call(address, DHashMethod.STORE, req, options), DHashMethod.STORE).stored
+  /** Asks a node to keep a replica; false when it already held the same or a newer version. */
+  async store (address: string, item: StoreItem, options: RpcOptions = {}): Promise<boolean> {
+    return raceSignal(this.stores.submit(address, item, item.bytes.length), options.signal)
   }
 
   async get (address: string, key: Key, cache: boolean, options: RpcOptions = {}): Promise<{ kind: BlockKind, bytes: Uint8Array }> {

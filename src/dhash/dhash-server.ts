@@ -5,7 +5,7 @@ import {
 import type { RequestContext, Transport } from '../net/index.js'
 import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
 import type { BlockKind } from './block.js'
-import type { DHashRpc } from './dhash-rpc.js'
+import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
 import {
   DHashMethod, MAX_BATCH_KEYS, cacheRequest, digestRequest, extendRequest, getRequest, hasRequest, keysRequest,
   putRequest, refreshRequest, storeRequest,
@@ -44,7 +44,7 @@ export class DHashServer {
       this.methods.push(method)
     }
     serve(DHashMethod.PUT, async (body, ctx) => this.put(body, ctx))
-    serve(DHashMethod.STORE, async (body) => this.storeReplica(body))
+    serve(DHashMethod.STORE, async (body) => this.storeReplicas(body))
     serve(DHashMethod.GET, async (body) => this.get(body))
     serve(DHashMethod.HAS, async (body) => this.has(body))
     serve(DHashMethod.REFRESH, async (body, ctx) => this.refresh(body, ctx))
@@ -58,15 +58,12 @@ export class DHashServer {
     for (const m of this.methods) this.components.transport.unhandle(m)
   }
 
-  private primary (to: Key, key: Key): Router {
-    const router = this.components.vnode(to)
-    if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(to)} at this address`)
+  private checkResponsible (router: Router, key: Key): void {
     // With no predecessor known yet the node cannot tell; it accepts, and repair moves the
     // block if another node turns out to be responsible.
     if (router.predecessor() !== undefined && !router.isResponsible(key)) {
-      throw new NotResponsibleError(`${shortHex(key)} is not in the range of ${shortHex(to)}`)
+      throw new NotResponsibleError(`${shortHex(key)} is not in the range of ${shortHex(router.self.id)}`)
     }
-    return router
   }
 
   /** The other nodes that hold replicas of what `router` is primary for. */
@@ -74,36 +71,46 @@ export class DHashServer {
     return replicaSet([router.self, ...router.successors()], this.init.replicas).slice(1)
   }
 
-  private async put (body: unknown, ctx: RequestContext): Promise<{ replicas: number, wanted: number }> {
+  /**
+   * Stores each block, then has the replica holders store the ones accepted (their stores are
+   * batched too); answers per block how many nodes hold it.
+   */
+  private async put (body: unknown, ctx: RequestContext): Promise<{ wanted: number, results: Array<Outcome<number>> }> {
     const req = parseRequest(putRequest, body)
-    const router = this.primary(req.to, req.key)
     const { store, rpc } = this.components
-    const expiresAt = store.leaseEnd(req.ttlMs)
-    await store.accept(req.key, req.kind, req.bytes, {
-      expiresAt,
-      owner: req.owner ?? '',
-      ...(req.expectSeq === undefined ? {} : { expectSeq: req.expectSeq }),
-      source: hostOf(ctx.remoteAddress),
-    })
-    const stored = await store.blocks.get(req.key)
-    if (stored === undefined) throw new BlockNotFoundError(`${shortHex(req.key)} vanished while being stored`)
+    const router = this.components.vnode(req.to)
+    if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
     const others = this.otherReplicas(router)
-    const acks = await Promise.all(others.map(async (n) => {
-      try {
-        await rpc.store(n.address, { key: req.key, kind: req.kind, bytes: req.bytes, expiresAt: stored.expiresAt, owner: stored.owner }, { signal: ctx.signal })
-        return 1
-      } catch (err) {
-        this.log('replica %s of %s failed: %s', n.address, shortHex(req.key), (err as Error).message)
-        return 0
-      }
+    const source = hostOf(ctx.remoteAddress)
+    const results = await Promise.allSettled(req.items.map(async (item) => {
+      this.checkResponsible(router, item.key)
+      await store.accept(item.key, item.kind, item.bytes, {
+        expiresAt: store.leaseEnd(item.ttlMs),
+        owner: item.owner ?? '',
+        ...(item.expectSeq === undefined ? {} : { expectSeq: item.expectSeq }),
+        source,
+      })
+      const meta = await store.blocks.getMeta(item.key)
+      if (meta === undefined) throw new BlockNotFoundError(`${shortHex(item.key)} vanished while being stored`)
+      const acks = await Promise.all(others.map(async (n) => {
+        try {
+          await rpc.store(n.address, { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt: meta.expiresAt, owner: meta.owner }, { signal: ctx.signal })
+          return 1
+        } catch (err) {
+          this.log('replica %s of %s failed: %s', n.address, shortHex(item.key), (err as Error).message)
+          return 0
+        }
+      }))
+      return 1 + acks.reduce<number>((a, b) => a + b, 0)
     }))
-    return { replicas: 1 + acks.reduce<number>((a, b) => a + b, 0), wanted: this.init.replicas }
+    return { wanted: this.init.replicas, results: results.map(toOutcome) }
   }
 
-  private async storeReplica (body: unknown): Promise<{ stored: boolean }> {
+  private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
-    const stored = await this.components.store.accept(req.key, req.kind, req.bytes, { expiresAt: req.expiresAt, owner: req.owner, replica: true })
-    return { stored }
+    const results = await Promise.allSettled(req.items.map(async (item) =>
+      this.components.store.accept(item.key, item.kind, item.bytes, { expiresAt: item.expiresAt, owner: item.owner, replica: true })))
+    return { results: results.map(toOutcome) }
   }
 
   private async get (body: unknown): Promise<{ kind: BlockKind, bytes: Uint8Array }> {

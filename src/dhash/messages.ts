@@ -33,8 +33,10 @@ const ownerHex = z.string().regex(/^([0-9a-f]{64})?$/, 'owner is a hex public ke
 const ms = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const keyList = z.array(keySchema).max(MAX_BATCH_KEYS)
 
-export const putRequest = z.object({
-  to: keySchema,
+/** Blocks per put or store request; the coalescer also caps a batch at 4 MiB of blocks. */
+export const MAX_BATCH_BLOCKS = 256
+
+const putItem = z.object({
   key: keySchema,
   kind,
   bytes: blockBytes,
@@ -43,10 +45,18 @@ export const putRequest = z.object({
   /** Roots: store only if the current sequence number is this one (0: no root yet). */
   expectSeq: ms.optional(),
 })
-export const putResponse = z.object({ replicas: z.number().int().min(0), wanted: z.number().int().min(1) })
+export type PutItem = z.infer<typeof putItem>
+/** Client -> primary: blocks whose primary is the vnode `to`. */
+export const putRequest = z.object({ to: keySchema, items: z.array(putItem).min(1).max(MAX_BATCH_BLOCKS) })
+/** Per item, in order: [0, replicas holding it] or [status, message] (net/protocol.ts statuses). */
+const outcome = <T extends z.ZodTypeAny>(ok: T) => z.union([z.tuple([z.literal(0), ok]), z.tuple([z.number().int().min(1), z.string()])])
+export const putResponse = z.object({ wanted: z.number().int().min(1), results: z.array(outcome(z.number().int().min(0))).max(MAX_BATCH_BLOCKS) })
 
-export const storeRequest = z.object({ key: keySchema, kind, bytes: blockBytes, expiresAt: ms, owner: ownerHex })
-export const storeResponse = z.object({ stored: z.boolean() })
+const storeItem = z.object({ key: keySchema, kind, bytes: blockBytes, expiresAt: ms, owner: ownerHex })
+export type StoreItem = z.infer<typeof storeItem>
+export const storeRequest = z.object({ items: z.array(storeItem).min(1).max(MAX_BATCH_BLOCKS) })
+/** Per item, in order: [0, stored (false: already held the same or newer)] or [status, message]. */
+export const storeResponse = z.object({ results: z.array(outcome(z.boolean())).max(MAX_BATCH_BLOCKS) })
 
 export const getRequest = z.object({ key: keySchema, cache: z.boolean().optional() })
 export const getResponse = z.object({ kind, bytes: blockBytes })

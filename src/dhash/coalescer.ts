@@ -1,0 +1,85 @@
+interface Waiting<Item, Result> {
+  item: Item
+  bytes: number
+  resolve: (r: Result) => void
+  reject: (err: unknown) => void
+}
+
+interface Lane<Item, Result> {
+  queue: Array<Waiting<Item, Result>>
+  inflight: number
+  scheduled: boolean
+}
+
+export interface CoalescerInit {
+  /** Batches in flight to one destination at once. @default 4 */
+  maxInflight?: number
+  /** Items per batch. @default 256 */
+  maxItems?: number
+  /** Bytes per batch (a batch always takes at least one item). @default 4 MiB */
+  maxBytes?: number
+}
+
+/**
+ * Turns many concurrent single-item calls to one destination into a few batch RPCs: items
+ * submitted while `maxInflight` batches are out wait and leave together in the next one. A
+ * lone call goes out at once (after the current microtask), so batching adds no delay; under
+ * load the per-RPC cost (framing, a round trip, an event-loop turn on each side) is shared.
+ * `send` answers per item: a Result or an Error for that item alone.
+ */
+export class Coalescer<Item, Result> {
+  private readonly lanes = new Map<string, Lane<Item, Result>>()
+  private readonly maxInflight: number
+  private readonly maxItems: number
+  private readonly maxBytes: number
+
+  constructor (
+    private readonly send: (destination: string, items: Item[]) => Promise<Array<Result | Error>>,
+    init: CoalescerInit = {},
+  ) {
+    this.maxInflight = init.maxInflight ?? 4
+    this.maxItems = init.maxItems ?? 256
+    this.maxBytes = init.maxBytes ?? 4 * 1024 * 1024
+  }
+
+  async submit (destination: string, item: Item, bytes: number): Promise<Result> {
+    let lane = this.lanes.get(destination)
+    if (lane === undefined) {
+      lane = { queue: [], inflight: 0, scheduled: false }
+      this.lanes.set(destination, lane)
+    }
+    const result = new Promise<Result>((resolve, reject) => { lane.queue.push({ item, bytes, resolve, reject }) })
+    if (!lane.scheduled) {
+      lane.scheduled = true
+      queueMicrotask(() => { lane.scheduled = false; this.pump(destination, lane) })
+    }
+    return result
+  }
+
+  private pump (destination: string, lane: Lane<Item, Result>): void {
+    while (lane.inflight < this.maxInflight && lane.queue.length > 0) {
+      let bytes = 0
+      let n = 0
+      while (n < lane.queue.length && n < this.maxItems && (n === 0 || bytes + (lane.queue[n] as Waiting<Item, Result>).bytes <= this.maxBytes)) {
+        bytes += (lane.queue[n] as Waiting<Item, Result>).bytes
+        n++
+      }
+      const batch = lane.queue.splice(0, n)
+      lane.inflight++
+      this.send(destination, batch.map((w) => w.item)).then((results) => {
+        batch.forEach((w, i) => {
+          const r = results[i]
+          if (r instanceof Error) w.reject(r)
+          else if (r === undefined) w.reject(new TypeError('batch answer shorter than the batch'))
+          else w.resolve(r)
+        })
+      }, (err: unknown) => {
+        for (const w of batch) w.reject(err)
+      }).finally(() => {
+        lane.inflight--
+        if (lane.inflight === 0 && lane.queue.length === 0) this.lanes.delete(destination)
+        else this.pump(destination, lane)
+      })
+    }
+  }
+}
