@@ -1,14 +1,13 @@
 // DHash throughput on a 3-process loopback ring with k = 3: put and get MB/s by block size, and
 // peak memory of every process. The bench process is a client outside the ring (connectRing).
-//   npm run bench:dhash -- [--sizes 8192,65536,262144,1048576] [--mib 128] [--inflight 32] [--json]
+//   npm run bench:dhash -- [--sizes 8192,65536,262144,1048576] [--mib 128] [--inflight 32] [--json] [--profile DIR]
 // With --json, one JSON object per line: blockSize, blocks, putMBps, getMBps, peakRssMB, ...
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
-import { killDaemon, spawnDaemon, type Daemon } from '../test/helpers/daemon.js'
+import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {
@@ -16,21 +15,13 @@ const { values } = parseArgs({
     mib: { type: 'string', default: '128' },
     inflight: { type: 'string', default: '32' },
     json: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 })
 
-/** Peak resident set of a process in MiB (VmHWM), from /proc. */
-async function peakRssMiB (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  const m = /VmHWM:\s+(\d+) kB/.exec(status)
-  return m === null ? 0 : Math.round(Number(m[1]) / 1024)
-}
-
-const nodes: Daemon[] = []
-const common = ['--replicas', '3', '--repair-ms', '600000']
+let nodes: BenchNode[] = []
 try {
-  nodes.push(await spawnDaemon(common))
-  for (let i = 1; i < 3; i++) nodes.push(await spawnDaemon([...common, '--join', (nodes[0] as Daemon).address]))
+  nodes = await startRing({ nodes: 3, args: ['--replicas', '3', '--repair-ms', '600000'], ...(values.profile === undefined ? {} : { profileDir: values.profile }) })
   // Let the three nodes learn each other (stabilization runs every second by default).
   await new Promise((resolve) => setTimeout(resolve, 3_000))
   const ring = await connectRing({ ring: nodes.map((n) => n.address) })
@@ -54,7 +45,7 @@ try {
     await Promise.all(keys.map(async (key) => limit(async () => { await ring.blocks.get(BlockKind.CONTENT, key) })))
     const getS = (performance.now() - t1) / 1000
     const mb = count * size / 1e6
-    const rss = await Promise.all(nodes.map(async (n) => peakRssMiB(n.process.pid as number)))
+    const rss = await Promise.all(nodes.map(async (n) => peakRssMiB(n.process.pid)))
     const result = {
       blockSize: size,
       blocks: count,
@@ -72,5 +63,5 @@ try {
   }
   await ring.close()
 } finally {
-  for (const n of nodes) await killDaemon(n, process.env.CFS_PROF !== undefined ? 'SIGTERM' : 'SIGKILL')
+  await stopRing(nodes)
 }

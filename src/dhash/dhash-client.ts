@@ -144,7 +144,7 @@ export class DHashClient implements BlockService {
       ...(pathCache !== undefined && !holderAddresses.has(pathCache.address) ? [{ node: pathCache, cache: true }] : []),
       ...this.byLatency(holders).map((node) => ({ node, cache: false })),
     ]
-    const needRepair: NodeRef[] = []
+    const needRepair: Array<{ node: NodeRef, corrupt: boolean }> = []
     let lastError: unknown
     for (const { node, cache } of candidates) {
       throwIfAborted(options.signal)
@@ -163,7 +163,7 @@ export class DHashClient implements BlockService {
         if (cache) continue
         if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
           if (err.code === 'BLOCK_INVALID') this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
-          needRepair.push(node)
+          needRepair.push({ node, corrupt: err.code === 'BLOCK_INVALID' })
         } else {
           this.noteRtt(node.address, 10_000)
         }
@@ -196,16 +196,17 @@ export class DHashClient implements BlockService {
       if (unreachable?.error !== undefined && answers.every((a) => a.error !== undefined && a.error.code !== 'BLOCK_NOT_FOUND')) throw unreachable.error
       throw new BlockNotFoundError(`root ${shortHex(key)} not found on its ${holders.length} holder(s)`)
     }
-    const behind = answers.filter((a) => a.seq < best.seq && (a.error === undefined || !isUnreachable(a.error))).map((a) => a.node)
+    const behind = answers.filter((a) => a.seq < best.seq && (a.error === undefined || !isUnreachable(a.error)))
+      .map((a) => ({ node: a.node, corrupt: a.error?.code === 'BLOCK_INVALID' }))
     this.afterRead(key, BlockKind.ROOT, best.bytes, behind, [], new Set(), best.node)
     return best.bytes
   }
 
   /** Repairs holders that lacked the block or served bad bytes, and caches it along the path. Never awaited by the reader. */
-  private afterRead (key: Key, kind: BlockKind, bytes: Uint8Array, repair: NodeRef[], path: readonly NodeRef[], holders: Set<string>, servedBy: NodeRef): void {
+  private afterRead (key: Key, kind: BlockKind, bytes: Uint8Array, repair: Array<{ node: NodeRef, corrupt: boolean }>, path: readonly NodeRef[], holders: Set<string>, servedBy: NodeRef): void {
     const { rpc } = this.components
-    for (const node of repair) {
-      rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '' })
+    for (const { node, corrupt } of repair) {
+      rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '', ...(corrupt ? { repair: true } : {}) })
         .then(() => { this.log('repaired %s on %s', shortHex(key), node.address) })
         .catch((err: unknown) => { this.log('repair of %s on %s failed: %s', shortHex(key), node.address, (err as Error).message) })
     }

@@ -1,5 +1,5 @@
 import {
-  BlockNotFoundError, NotResponsibleError, UnknownTargetError, createLogger, isCfsError, shortHex, toHex,
+  BlockNotFoundError, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, shortHex, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger,
 } from '../core/index.js'
 import type { RequestContext, Transport } from '../net/index.js'
@@ -35,6 +35,7 @@ export interface DHashServerInit {
 export class DHashServer {
   private readonly log: Logger
   private readonly methods: string[] = []
+  private leaving = false
 
   constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
@@ -52,6 +53,15 @@ export class DHashServer {
     serve(DHashMethod.CACHE, async (body) => this.cache(body))
     serve(DHashMethod.DIGEST, async (body) => this.digest(body))
     serve(DHashMethod.KEYS, async (body) => this.keys(body))
+  }
+
+  /**
+   * The endpoint is handing its blocks off to leave: from now on it confirms no copies. A
+   * holder it has just given a block would otherwise count it as one of the k holders, see all
+   * k confirm, and delete the copy it was given (maintenance hand-off) before this node is gone.
+   */
+  beginLeave (): void {
+    this.leaving = true
   }
 
   close (): void {
@@ -109,13 +119,13 @@ export class DHashServer {
   private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
     const results = await Promise.allSettled(req.items.map(async (item) =>
-      this.components.store.accept(item.key, item.kind, item.bytes, { expiresAt: item.expiresAt, owner: item.owner, replica: true })))
+      this.components.store.accept(item.key, item.kind, item.bytes, { expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true })))
     return { results: results.map(toOutcome) }
   }
 
   private async get (body: unknown): Promise<{ kind: BlockKind, bytes: Uint8Array }> {
     const req = parseRequest(getRequest, body)
-    const block = await this.components.store.read(req.key)
+    const block = await this.components.store.read(req.key, false)
     if (block !== undefined) return { kind: block.kind, bytes: block.bytes }
     if (req.cache === true) {
       const cached = await this.components.store.readCached(req.key)
@@ -126,6 +136,7 @@ export class DHashServer {
 
   private async has (body: unknown): Promise<{ have: boolean[] }> {
     const req = parseRequest(hasRequest, body)
+    if (this.leaving) throw new ShuttingDownError('leaving the ring: confirming no copies')
     const have: boolean[] = []
     for (const key of req.keys) have.push(await this.components.store.blocks.has(key))
     return { have }

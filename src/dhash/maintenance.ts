@@ -13,6 +13,10 @@
  *    ones missing. The local copy is deleted only after all k holders confirm they have it.
  *    Which holders: one lookup per arc of foreign keys, not one per key.
  * 3. Expired leases are collected.
+ * 4. Scrub: up to `scrubBytesPerRound` of stored blocks are re-hashed, continuing where the last
+ *    round stopped; a copy that no longer verifies is dropped (ReplicaStore.read), and step 1
+ *    of a later round fetches a good one. Readers verify what they get too, and hand a good copy
+ *    back to a holder that served bad bytes, so scrubbing is the slow path for cold blocks.
  */
 import { createLogger, isCfsError, keysEqual, shortHex, throwIfAborted, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
@@ -39,6 +43,8 @@ export interface MaintenanceInit {
   replicas: number
   /** Bucket size below which differing keys are listed rather than split further. @default 256 */
   listBelow?: number
+  /** Bytes of stored blocks re-verified per round. @default 64 MiB */
+  scrubBytesPerRound?: number
 }
 
 export interface RepairReport {
@@ -51,6 +57,9 @@ export interface RepairReport {
   /** Keys found out of place that could not be settled this round. */
   backlog: number
   collected: number
+  /** Blocks re-verified by the scrub, and how many of them were corrupt and dropped. */
+  scrubbed: number
+  corrupt: number
   finishedAt: number
   durationMs: number
 }
@@ -61,6 +70,8 @@ export class Maintenance {
   private readonly log: Logger
   private readonly listBelow: number
   private report: RepairReport | undefined
+  /** Where the scrub goes on next round. */
+  private scrubCursor: Key | undefined
 
   constructor (private readonly components: MaintenanceComponents, private readonly init: MaintenanceInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:repair')
@@ -73,6 +84,7 @@ export class Maintenance {
   async repairOnce (options: AbortOptions = {}): Promise<RepairReport> {
     const start = Date.now()
     const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
+    const scrub = await this.scrubOnce(options)
     for (const v of this.components.vnodes()) {
       const pred = v.predecessor()
       if (pred === undefined) continue
@@ -90,9 +102,30 @@ export class Maintenance {
     }
     await this.handOff(tally, false, options)
     const collected = await this.components.store.collectExpired()
-    this.report = { ...tally, collected, finishedAt: Date.now(), durationMs: Date.now() - start }
+    this.report = { ...tally, collected, ...scrub, finishedAt: Date.now(), durationMs: Date.now() - start }
     if (tally.pushed + tally.pulled + tally.handedOff > 0) this.log('repair: %o', this.report)
     return this.report
+  }
+
+  /** Re-verifies stored blocks, up to the round's byte budget, from where the last round stopped. */
+  async scrubOnce (options: AbortOptions = {}): Promise<{ scrubbed: number, corrupt: number }> {
+    const { store } = this.components
+    const budget = this.init.scrubBytesPerRound ?? 64 * 1024 * 1024
+    const before = store.stats().corruptDropped
+    const from = this.scrubCursor ?? new Uint8Array(32).fill(255) as Key
+    let bytes = 0
+    let scrubbed = 0
+    let last: Key | undefined
+    for await (const key of store.blocks.keys({ from, to: from })) {
+      throwIfAborted(options.signal)
+      if (bytes >= budget) break
+      const block = await store.read(key, true)
+      bytes += block?.size ?? 0
+      scrubbed++
+      last = key
+    }
+    this.scrubCursor = last
+    return { scrubbed, corrupt: store.stats().corruptDropped - before }
   }
 
   /**

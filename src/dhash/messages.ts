@@ -52,7 +52,8 @@ export const putRequest = z.object({ to: keySchema, items: z.array(putItem).min(
 const outcome = <T extends z.ZodTypeAny>(ok: T) => z.union([z.tuple([z.literal(0), ok]), z.tuple([z.number().int().min(1), z.string()])])
 export const putResponse = z.object({ wanted: z.number().int().min(1), results: z.array(outcome(z.number().int().min(0))).max(MAX_BATCH_BLOCKS) })
 
-const storeItem = z.object({ key: keySchema, kind, bytes: blockBytes, expiresAt: ms, owner: ownerHex })
+/** `repair`: the sender read bad bytes of this block from the receiver, which rechecks its copy. */
+const storeItem = z.object({ key: keySchema, kind, bytes: blockBytes, expiresAt: ms, owner: ownerHex, repair: z.boolean().optional() })
 export type StoreItem = z.infer<typeof storeItem>
 export const storeRequest = z.object({ items: z.array(storeItem).min(1).max(MAX_BATCH_BLOCKS) })
 /** Per item, in order: [0, stored (false: already held the same or newer)] or [status, message]. */

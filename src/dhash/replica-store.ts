@@ -38,6 +38,11 @@ export interface AcceptOptions {
    * stored one is ignored quietly instead of refused, since the stored one is the newer truth.
    */
   replica?: boolean
+  /**
+   * The sender read bad bytes from this node: check the stored copy and replace it if it no
+   * longer verifies (a content block already held is otherwise left alone unread).
+   */
+  repair?: boolean
 }
 
 export interface ReplicaStoreStats {
@@ -118,7 +123,7 @@ export class ReplicaStore {
         if (verified.seq < current) throw new RootStaleError(`root ${shortHex(key)} sequence ${verified.seq} is older than ${current}`)
         throw new RootConflictError(`root ${shortHex(key)} sequence ${current} already holds other content`)
       }
-    } else if (existing !== undefined) {
+    } else if (existing !== undefined && (options.repair !== true || await this.read(key, true) !== undefined)) {
       await this.extendTo(key, existing, expiresAt)
       return false
     }
@@ -130,12 +135,15 @@ export class ReplicaStore {
   }
 
   /**
-   * The stored copy, checked again: a copy that no longer verifies is deleted and reported as
-   * missing, so repair fetches a good one and no reader ever sees it.
+   * The stored copy. Roots, and content blocks when `verify` is set, are checked again: a copy
+   * that no longer verifies is deleted and reported as missing, so repair fetches a good one.
+   * Content blocks served to readers are not re-hashed here (readers verify every block, and
+   * report bad copies with a repair store); maintenance scrubs stored blocks in the background.
    */
-  async read (key: Key): Promise<StoredBlock | undefined> {
+  async read (key: Key, verify = true): Promise<StoredBlock | undefined> {
     const block = await this.blocks.get(key)
     if (block === undefined) return undefined
+    if (!verify && block.kind === BlockKind.CONTENT) return block
     try {
       verifyBlock(key, block.kind, block.bytes)
       return block

@@ -7,8 +7,13 @@ import { FrameType, isStatus, type Frame } from './protocol.js'
  * for responses. Byte strings travel as MessagePack bin and decode as Uint8Array.
  * Plain MessagePack (no msgpackr records or extensions), so any implementation can speak it.
  */
-// copyBuffers: decoded byte strings own their memory instead of pinning the whole frame.
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true })
+const options = { useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' } as const
+// copyBuffers: decoded byte strings own their memory instead of aliasing the input, which may
+// be reused (msgpackr's own output buffer, in the memory transport).
+const packr = new Packr({ ...options, copyBuffers: true })
+// For input the caller hands over for good (a frame the TCP reader cut into a fresh array):
+// byte strings are views into it, saving a copy of every block on every hop.
+const viewingUnpackr = new Packr({ ...options, copyBuffers: false })
 
 export function encodeFrame (frame: Frame): Uint8Array {
   const fields = frame.type === FrameType.REQUEST
@@ -17,11 +22,14 @@ export function encodeFrame (frame: Frame): Uint8Array {
   return packr.pack(fields)
 }
 
-/** Decodes one frame; throws ProtocolError for anything that is not a well-formed frame. */
-export function decodeFrame (bytes: Uint8Array): Frame {
+/**
+ * Decodes one frame; throws ProtocolError for anything that is not a well-formed frame.
+ * `owned`: the caller never touches `bytes` again, so byte fields may be views into it.
+ */
+export function decodeFrame (bytes: Uint8Array, owned = false): Frame {
   let value: unknown
   try {
-    value = packr.unpack(bytes)
+    value = (owned ? viewingUnpackr : packr).unpack(bytes)
   } catch (err) {
     throw new ProtocolError(`undecodable frame: ${(err as Error).message}`, { cause: err })
   }

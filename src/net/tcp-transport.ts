@@ -226,7 +226,7 @@ export class TcpTransport implements Transport {
     try {
       conn.reader.push(chunk)
       for (let bytes = conn.reader.next(); bytes !== undefined && !conn.closed; bytes = conn.reader.next()) {
-        const frame = decodeFrame(bytes)
+        const frame = decodeFrame(bytes, true)
         if (frame.type !== FrameType.RESPONSE) throw new ProtocolError(`request frame ${frame.id} on an outbound connection`)
         const pending = conn.pending.get(frame.id)
         if (pending !== undefined) {
@@ -307,7 +307,7 @@ export class TcpTransport implements Transport {
       while (!conn.closed && conn.inflight < this.maxConcurrent) {
         const bytes = conn.reader.next()
         if (bytes === undefined) break
-        const frame = decodeFrame(bytes)
+        const frame = decodeFrame(bytes, true)
         if (frame.type !== FrameType.REQUEST) throw new ProtocolError(`response frame ${frame.id} on an inbound connection`)
         conn.inflight++
         void this.serve(conn, frame)

@@ -21,7 +21,7 @@ const statusSchema = z.object({
     cache: z.object({ entries: z.number(), bytes: z.number(), hits: z.number(), misses: z.number(), hitRate: z.number() }),
     corruptDropped: z.number(),
     lastRepair: z.object({
-      pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(),
+      pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(), scrubbed: z.number(), corrupt: z.number(),
       finishedAt: z.number(), durationMs: z.number(),
     }).optional(),
   }).optional(),

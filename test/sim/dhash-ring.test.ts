@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { toHex, type Key } from '../../src/core/index.js'
-import { BlockKind } from '../../src/dhash/index.js'
-import { SimDHash } from '../helpers/sim-dhash.js'
+import { BlockKind, contentKey } from '../../src/dhash/index.js'
+import { SimDHash, type SimDHashHost } from '../helpers/sim-dhash.js'
 
 // Seeded simulations of DHash over the in-memory network. Failures print the seed.
 
@@ -54,5 +54,49 @@ describe('DHash on a 200-node ring, k = 3', () => {
       expect(await misplaced(s, keys), `seed=${seed} round ${round}`).toEqual([])
     }
     console.log(`dhash churn seed=${seed}:`, JSON.stringify(report))
+  })
+})
+
+describe('DHash integrity on a 20-node ring, k = 3', () => {
+  it('seed 13: a flipped byte on one holder is never returned, and the copy is replaced', async () => {
+    const seed = 13
+    sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
+    const s = sim
+    const [put] = await s.putRandom(1, 4096)
+    const key = (put as { key: Key }).key
+    const victims = s.live().filter((h) => s.referenceHolders(key).includes(h.address))
+    for (const victim of victims.slice(0, 2)) {
+      const stored = await victim.blocks.get(key)
+      const bad = new Uint8Array(stored?.bytes ?? [])
+      bad[100] = (bad[100] as number) ^ 0xff
+      await victim.blocks.put(key, { ...(stored as NonNullable<typeof stored>), bytes: bad })
+    }
+    // Two of three copies are bad: every read still returns the good bytes.
+    for (let i = 0; i < 10; i++) {
+      const got = await s.randomLive().dhash.client.get(BlockKind.CONTENT, key)
+      expect(toHex(contentKey(got)), `seed=${seed}`).toBe(toHex(key))
+    }
+    // Readers handed good copies back to the holders that served bad ones.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const victim of victims) {
+      const copy = await victim.blocks.get(key)
+      expect(copy !== undefined && toHex(contentKey(copy.bytes)) === toHex(key), `seed=${seed} ${victim.address}`).toBe(true)
+    }
+  })
+
+  it('seed 14: the scrub drops a corrupt copy no reader touched, and repair restores it', async () => {
+    const seed = 14
+    sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
+    const s = sim
+    const [put] = await s.putRandom(1, 4096)
+    const key = (put as { key: Key }).key
+    const victim = s.live().find((h) => s.referenceHolders(key).includes(h.address)) as SimDHashHost
+    const stored = await victim.blocks.get(key)
+    await victim.blocks.put(key, { ...(stored as NonNullable<typeof stored>), bytes: new Uint8Array(4096) })
+    const report = await victim.dhash.repairOnce()
+    expect(report.corrupt, `seed=${seed}`).toBe(1)
+    await s.repairUntilQuiet()
+    const copy = await victim.blocks.get(key)
+    expect(copy !== undefined && toHex(contentKey(copy.bytes)) === toHex(key), `seed=${seed}`).toBe(true)
   })
 })

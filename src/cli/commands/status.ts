@@ -23,7 +23,7 @@ export function formatStatus (s: NodeStatus): string {
     lines.push(`cache   ${b.cache.entries} entries, ${b.cache.bytes} bytes, hit rate ${(b.cache.hitRate * 100).toFixed(1)}% (${b.cache.hits}/${b.cache.hits + b.cache.misses})`)
     lines.push(r === undefined
       ? 'repair  not run yet'
-      : `repair  last ${new Date(r.finishedAt).toISOString()} (${r.durationMs} ms): pushed ${r.pushed}, pulled ${r.pulled}, handed off ${r.handedOff}, expired ${r.collected}, backlog ${r.backlog}`)
+      : `repair  last ${new Date(r.finishedAt).toISOString()} (${r.durationMs} ms): pushed ${r.pushed}, pulled ${r.pulled}, handed off ${r.handedOff}, expired ${r.collected}, backlog ${r.backlog}, scrubbed ${r.scrubbed} (${r.corrupt} corrupt)`)
   }
   for (const v of s.vnodes) {
     lines.push(`vnode ${v.vnode}  id ${v.id}`)

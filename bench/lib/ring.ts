@@ -1,0 +1,71 @@
+// Starts `cfs node` processes on 127.0.0.1 for benchmarks, and stops them by PID.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const CFS_BIN = fileURLToPath(new URL('../../bin/cfs', import.meta.url))
+
+export interface BenchNode {
+  readonly process: ChildProcess
+  readonly address: string
+  readonly dataDir: string
+}
+
+export interface RingOptions {
+  nodes: number
+  args?: string[]
+  /** Write a V8 CPU profile of every node into this directory (they are written on exit). */
+  profileDir?: string
+}
+
+export async function startRing (options: RingOptions): Promise<BenchNode[]> {
+  const out: BenchNode[] = []
+  try {
+    for (let i = 0; i < options.nodes; i++) {
+      out.push(await startNode([...(options.args ?? []), ...(i === 0 ? [] : ['--join', (out[0] as BenchNode).address])], options.profileDir))
+    }
+  } catch (err) {
+    await stopRing(out)
+    throw err
+  }
+  return out
+}
+
+async function startNode (args: string[], profileDir: string | undefined): Promise<BenchNode> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cfs-bench-'))
+  const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  const child = spawn(process.execPath, [...prof, CFS_BIN, 'node', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line') as Promise<[string]>,
+    once(child, 'exit').then(() => { throw new Error('cfs node exited before it was ready') }),
+  ])
+  const address = /^ready (\S+) /.exec(line)?.[1]
+  if (address === undefined) throw new Error(`unexpected first line from cfs node: ${line}`)
+  return { process: child, address, dataDir }
+}
+
+/** SIGTERM (a graceful leave, which also flushes CPU profiles), SIGKILL after 15 s. */
+export async function stopRing (nodes: readonly BenchNode[]): Promise<void> {
+  await Promise.all(nodes.map(async (n) => {
+    if (n.process.exitCode === null && n.process.signalCode === null) {
+      const exited = once(n.process, 'exit')
+      n.process.kill('SIGTERM')
+      const timer = setTimeout(() => { n.process.kill('SIGKILL') }, 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+    await rm(n.dataDir, { recursive: true, force: true })
+  }))
+}
+
+/** Peak resident set of a process in MiB (VmHWM), from /proc. */
+export async function peakRssMiB (pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const m = /VmHWM:\s+(\d+) kB/.exec(status)
+  return m === null ? 0 : Math.round(Number(m[1]) / 1024)
+}
