@@ -22,8 +22,10 @@ export class ChordClient {
     if (!keysEqual(r.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
   }
 
-  async state (node: NodeRef, options: AbortOptions = {}): Promise<RemoteState> {
-    const r = parseResponse(stateResponse, await this.call(node, ChordMethod.STATE, {}, options), ChordMethod.STATE)
+  /** The node's predecessor and successor list; at most `maxSuccessors` of the list if given. */
+  async state (node: NodeRef, options: AbortOptions = {}, maxSuccessors?: number): Promise<RemoteState> {
+    const body = maxSuccessors === undefined ? {} : { succs: maxSuccessors }
+    const r = parseResponse(stateResponse, await this.call(node, ChordMethod.STATE, body, options), ChordMethod.STATE)
     const self = wireNode(r.self)
     if (!keysEqual(self.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
     return { self, pred: r.pred === null ? undefined : wireNode(r.pred), succs: r.succs.map(wireNode) }
@@ -33,8 +35,10 @@ export class ChordClient {
     parseResponse(emptyResponse, await this.call(node, ChordMethod.NOTIFY, { node: toWire(self) }, options), ChordMethod.NOTIFY)
   }
 
-  async next (node: NodeRef, key: Key, count: number, options: AbortOptions = {}): Promise<NextHop> {
-    const r = parseResponse(nextResponse, await this.call(node, ChordMethod.NEXT, { key, count }, options), ChordMethod.NEXT)
+  /** One lookup step; a done answer carries at most `maxSuccessors` nodes if given. */
+  async next (node: NodeRef, key: Key, count: number, options: AbortOptions = {}, maxSuccessors?: number): Promise<NextHop> {
+    const body = maxSuccessors === undefined ? { key, count } : { key, count, succs: maxSuccessors }
+    const r = parseResponse(nextResponse, await this.call(node, ChordMethod.NEXT, body, options), ChordMethod.NEXT)
     return { done: r.done, nodes: r.nodes.map(wireNode) }
   }
 

@@ -21,6 +21,12 @@ export interface LookupResult {
 export interface LookupOptions extends AbortOptions {
   /** Fetch the successor's list when fewer than this many successors came back. @default 1 */
   minSuccessors?: number
+  /**
+   * At most this many successors are wanted: the answering node sends no more (chord.next
+   * `succs`), which keeps replies small for callers that need only the successor, such as
+   * finger rebuilds. @default every successor the answering node knows
+   */
+  maxSuccessors?: number
 }
 
 export interface LookupContext {
@@ -39,19 +45,26 @@ export interface LookupContext {
 export async function iterativeLookup (ctx: LookupContext, key: Key, start: NextHop, options: LookupOptions = {}): Promise<LookupResult> {
   const self = ctx.table.self
   if (start.done) return finish(ctx, key, start.nodes, [], 0, options)
-  const candidates: NodeRef[] = []
+  const candidates: NodeRef[] = [] // closest to the key first
   const keyHex = toHex(key)
   const closer = closerTo(keyHex)
-  const queried = new Set<string>()
+  const seen = new Set<string>([self.hex]) // candidates, and every node queried already
+  const succsWanted = options.maxSuccessors === undefined ? undefined : Math.max(options.maxSuccessors, options.minSuccessors ?? 1)
   const consider = (nodes: readonly NodeRef[], after: NodeRef | undefined): void => {
     for (const n of nodes) {
-      const h = n.hex
-      if (queried.has(h) || sameNode(n, self)) continue
+      if (seen.has(n.hex)) continue
       if (after !== undefined && !betweenHex(n.hex, after.hex, keyHex)) continue
-      if (candidates.some((c) => sameNode(c, n))) continue
-      candidates.push(n)
+      seen.add(n.hex)
+      // Sorted insert: the list is kept in order, so one binary search replaces a full sort.
+      let lo = 0
+      let hi = candidates.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (closer((candidates[mid] as NodeRef).hex, n.hex) < 0) lo = mid + 1
+        else hi = mid
+      }
+      candidates.splice(lo, 0, n)
     }
-    candidates.sort((a, b) => closer(a.hex, b.hex))
   }
   consider(start.nodes, undefined)
   const path: NodeRef[] = []
@@ -87,11 +100,10 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
     if (c === undefined || hops >= ctx.maxHops) {
       throw new LookupFailedError(`lookup of ${shortHex(key)} failed after ${hops} hops`, { cause: lastError })
     }
-    queried.add(c.hex)
     hops++
     let reply: NextHop
     try {
-      reply = await ctx.client.next(c, key, 3, options)
+      reply = await ctx.client.next(c, key, 3, options, succsWanted)
     } catch (err) {
       throwIfAborted(options.signal)
       lastError = err

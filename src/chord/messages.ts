@@ -42,7 +42,21 @@ export const pingResponse = withFastCheck(z.object({ id: keySchema }), (b) => {
   const id = isRecord(b) ? checkKey(b.id) : undefined
   return id === undefined ? undefined : { id }
 })
-export const stateRequest = withFastCheck(z.object({ to: keySchema }), targetOnly)
+/** An optional count: absent stays absent, present must be a safe integer in [min, max]. */
+function optionalCount (b: Record<string, unknown>, field: string, min: number, max: number): { ok: boolean, value?: number } {
+  const v = b[field]
+  if (v === undefined) return { ok: true, value: undefined }
+  return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? { ok: true, value: v as number } : { ok: false }
+}
+
+/** `succs` in chord.state: at most this many successors in the answer. */
+export const stateRequest = withFastCheck(z.object({ to: keySchema, succs: z.number().int().min(0).max(64).optional() }), (b) => {
+  if (!isRecord(b)) return undefined
+  const to = checkKey(b.to)
+  const succs = optionalCount(b, 'succs', 0, 64)
+  if (to === undefined || !succs.ok) return undefined
+  return 'succs' in b ? { to, succs: succs.value } : { to } // as zod: a present key stays
+})
 export const stateResponse = withFastCheck(
   z.object({ self: nodeRefSchema, pred: nodeRefSchema.nullable(), succs: nodeList }),
   (b) => {
@@ -59,16 +73,23 @@ export const notifyRequest = withFastCheck(z.object({ to: keySchema, node: nodeR
   const node = checkNodeRef(b.node)
   return to === undefined || node === undefined ? undefined : { to, node }
 })
+/** `count`: candidates when not done; `succs`: at most this many nodes when done. */
 export const nextRequest = withFastCheck(
-  z.object({ to: keySchema, key: keySchema, count: z.number().int().min(1).max(16).optional() }),
+  z.object({
+    to: keySchema,
+    key: keySchema,
+    count: z.number().int().min(1).max(16).optional(),
+    succs: z.number().int().min(1).max(64).optional(),
+  }),
   (b) => {
     if (!isRecord(b)) return undefined
     const to = checkKey(b.to)
     const key = checkKey(b.key)
-    const count = b.count
-    if (to === undefined || key === undefined) return undefined
-    if (count === undefined) return 'count' in b ? { to, key, count } : { to, key } // as zod: a present key stays
-    return Number.isSafeInteger(count) && (count as number) >= 1 && (count as number) <= 16 ? { to, key, count: count as number } : undefined
+    const count = optionalCount(b, 'count', 1, 16)
+    const succs = optionalCount(b, 'succs', 1, 64)
+    if (to === undefined || key === undefined || !count.ok || !succs.ok) return undefined
+    // As zod: a key that is present stays present, even when undefined.
+    return { to, key, ...('count' in b ? { count: count.value } : {}), ...('succs' in b ? { succs: succs.value } : {}) }
   },
 )
 /** done: `nodes` are the key's successor and those after it; otherwise nodes closer to the key, best first. */

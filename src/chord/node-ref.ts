@@ -21,22 +21,33 @@ export function nodeIdFor (address: string, vnode: number): Key {
 }
 
 /**
- * Verified refs, interned by address and vnode: a ref seen before costs a byte comparison, not
- * a hash, and equal nodes share one object. Bounded first-in first-out rather than LRU: a hit
- * is then a plain Map read (LRU bookkeeping showed up in ring-build profiles), and a ref pushed
- * out early only costs one more hash when it comes back.
+ * Verified refs, interned by address and then vnode: a ref seen before costs a byte comparison,
+ * not a hash, and equal nodes share one object. Two levels rather than one "address/vnode"
+ * key, because building that string for every ref received showed in ring-build profiles, as
+ * did LRU bookkeeping: this is a plain Map that drops the oldest address first once it holds
+ * MAX_INTERNED refs, and a ref dropped early only costs one more hash when it comes back.
  */
-const interned = new Map<string, NodeRef>()
+const interned = new Map<string, Map<number, NodeRef>>()
 const MAX_INTERNED = 100_000
+let internedCount = 0
 
 export function makeNodeRef (address: string, vnode = 0): NodeRef {
-  const name = `${address}/${vnode}`
-  let ref = interned.get(name)
+  let byVnode = interned.get(address)
+  let ref = byVnode?.get(vnode)
   if (ref === undefined) {
     const id = nodeIdFor(address, vnode)
     ref = { id, hex: toHex(id), address, vnode }
-    if (interned.size >= MAX_INTERNED) interned.delete(interned.keys().next().value as string)
-    interned.set(name, ref)
+    while (internedCount >= MAX_INTERNED) {
+      const [oldest, refs] = interned.entries().next().value as [string, Map<number, NodeRef>]
+      interned.delete(oldest)
+      internedCount -= refs.size
+    }
+    if (byVnode === undefined || !interned.has(address)) {
+      byVnode = new Map()
+      interned.set(address, byVnode)
+    }
+    byVnode.set(vnode, ref)
+    internedCount++
   }
   return ref
 }

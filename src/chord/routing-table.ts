@@ -118,8 +118,54 @@ export class RoutingTable {
     return -1
   }
 
-  /** Known nodes strictly between self and the key (hex), ordered by clockwise distance to the key. */
+  /**
+   * Known nodes strictly between self and the key (hex), ordered by clockwise distance to the
+   * key, at most `count`. Every lookup step runs this, so it avoids a sort: the fingers and the
+   * successor list each run clockwise from self, so the nodes before the key are a prefix of
+   * each, and merging the two prefixes from their far ends yields them closest first. A list
+   * that is out of order (a peer's odd successor list, say) takes the sorting path instead.
+   */
   closestPreceding (keyHex: string, count: number): NodeRef[] {
+    const fingers = this.fingers.fingers
+    const fEnd = this.precedingPrefix(fingers.length, (i) => (fingers[i] as { node: NodeRef }).node, keyHex)
+    const sEnd = this.precedingPrefix(this.succs.length, (i) => this.succs[i] as NodeRef, keyHex)
+    if (fEnd < 0 || sEnd < 0) return this.closestPrecedingBySort(keyHex, count)
+    const out: NodeRef[] = []
+    let i = fEnd - 1
+    let j = sEnd - 1
+    while (out.length < count && (i >= 0 || j >= 0)) {
+      const f = i >= 0 ? (fingers[i] as { node: NodeRef }).node : undefined
+      const s = j >= 0 ? this.succs[j] as NodeRef : undefined
+      // Take the one farther from self, that is, closer to the key.
+      const takeFinger = s === undefined || (f !== undefined && (f.hex === s.hex || betweenHex(s.hex, this.self.hex, f.hex)))
+      const n = takeFinger ? f as NodeRef : s
+      if (takeFinger) i--
+      else j--
+      if (out.length === 0 || (out[out.length - 1] as NodeRef).hex !== n.hex) out.push(n)
+    }
+    return out
+  }
+
+  /**
+   * How many leading entries of a list lie in (self, key), or -1 unless the list runs strictly
+   * clockwise from self with no entry past the key before one inside it.
+   */
+  private precedingPrefix (length: number, at: (i: number) => NodeRef, keyHex: string): number {
+    let end = 0
+    let prev = this.self
+    for (let i = 0; i < length; i++) {
+      const n = at(i)
+      if (!betweenHex(n.hex, prev.hex, this.self.hex)) return -1 // not farther from self than prev
+      if (betweenHex(n.hex, this.self.hex, keyHex)) {
+        if (end !== i) return -1
+        end++
+      }
+      prev = n
+    }
+    return end
+  }
+
+  private closestPrecedingBySort (keyHex: string, count: number): NodeRef[] {
     const found = new Map<string, NodeRef>()
     for (const n of [...this.fingers.nodes(), ...this.succs]) {
       if (betweenHex(n.hex, this.self.hex, keyHex)) found.set(n.hex, n)

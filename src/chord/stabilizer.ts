@@ -160,7 +160,7 @@ export class Stabilizer {
     const hinted = hints === undefined ? undefined : await this.verifiedHint(i, hints, options)
     if (hinted !== undefined) return hinted
     try {
-      return (await this.ctx.lookup(start, options)).successor
+      return (await this.ctx.lookup(start, { ...options, maxSuccessors: 1 })).successor
     } catch (err) {
       throwIfAborted(options.signal)
       this.ctx.log.trace('fix fingers: lookup of finger %d failed: %s', i, (err as Error).message)
@@ -190,9 +190,9 @@ export class Stabilizer {
     if (q === undefined) return undefined
     try {
       if (betweenHex(q.hex, self.hex, startHex)) {
-        return (await this.ctx.lookupVia(q, table.fingers.start(i), options)).successor
+        return (await this.ctx.lookupVia(q, table.fingers.start(i), { ...options, maxSuccessors: 1 })).successor
       }
-      const { pred } = await client.state(q, options)
+      const { pred } = await client.state(q, options, 0)
       const closerExists = pred === undefined || pred.hex === startHex || betweenHex(pred.hex, startHex, q.hex)
       return closerExists ? undefined : q
     } catch (err) {

@@ -11,17 +11,34 @@ export interface ComponentLogger {
   forComponent: (name: string) => Logger
 }
 
+/**
+ * One debug instance per namespace, shared by every node in the process: creating one costs a
+ * tty check and about a kilobyte, which a simulation of thousands of nodes (four loggers each)
+ * felt in both time and memory. Sharing is safe because an instance reads the enabled
+ * namespaces afresh whenever enableLogs() changes them.
+ */
+const instances = new Map<string, debug.Debugger>()
+
+function debugFor (namespace: string): debug.Debugger {
+  let d = instances.get(namespace)
+  if (d === undefined) {
+    d = debug(namespace)
+    instances.set(namespace, d)
+  }
+  return d
+}
+
 /** Namespaces are `cfs:<layer>:<component>`; every line is prefixed with `prefix` (a short node id). */
 export function createLogger (prefix = ''): ComponentLogger {
   return {
     forComponent (name: string): Logger {
       const ns = `cfs:${name}`
-      const log = debug(ns)
+      const log = debugFor(ns)
       const tag = prefix === '' ? '' : `[${prefix}] `
       const logger = ((fmt: string, ...args: unknown[]) => { log(tag + fmt, ...args) }) as Logger
-      const errorLog = debug(`${ns}:error`)
+      const errorLog = debugFor(`${ns}:error`)
       logger.error = (fmt: string, ...args: unknown[]) => { errorLog(tag + fmt, ...args) }
-      const traceLog = debug(`${ns}:trace`)
+      const traceLog = debugFor(`${ns}:trace`)
       logger.trace = (fmt: string, ...args: unknown[]) => { traceLog(tag + fmt, ...args) }
       return logger
     },

@@ -52,6 +52,7 @@ export class SimRing {
   private nextAddress = 0
   private changes = 0
   private sortedCache: Key[] | undefined
+  private liveCache: SimHost[] | undefined
 
   private constructor (init: SimRingInit) {
     this.init = init
@@ -68,7 +69,17 @@ export class SimRing {
 
   get seed (): number { return this.init.seed }
 
-  live (): SimHost[] { return this.hosts.filter((h) => h.alive) }
+  /** The live hosts (cached: growing a big ring asks for them on every join). */
+  live (): readonly SimHost[] {
+    this.liveCache ??= this.hosts.filter((h) => h.alive)
+    return this.liveCache
+  }
+
+  /** Call after adding a host or changing one's `alive`. */
+  private membershipChanged (): void {
+    this.sortedCache = undefined
+    this.liveCache = undefined
+  }
 
   /** Starts a node that is not yet part of any ring. */
   async spawn (): Promise<SimHost> {
@@ -91,6 +102,7 @@ export class SimRing {
     this.hosts.push(host)
     this.byHex.set(node.self.hex, host)
     this.sortedCache = undefined
+    this.liveCache?.push(host) // not membershipChanged(): refiltering on every join is quadratic
     return host
   }
 
@@ -141,21 +153,21 @@ export class SimRing {
   }
 
   /** Crashes hosts: they stop answering at once and keep no state. */
-  async crash (hosts: SimHost[]): Promise<void> {
+  async crash (hosts: readonly SimHost[]): Promise<void> {
     for (const h of hosts) {
       h.alive = false
+      this.membershipChanged()
       this.network.crash(h.address)
       await h.node.stop()
       await h.transport.stop()
     }
-    this.sortedCache = undefined
   }
 
   /** A host left the ring gracefully (its node already ran leave()). */
   async depart (h: SimHost): Promise<void> {
     h.alive = false
+    this.membershipChanged()
     await h.transport.stop()
-    this.sortedCache = undefined
   }
 
   /** The hex id of the live node that follows `h` on the reference ring. */

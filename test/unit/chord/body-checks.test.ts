@@ -19,7 +19,7 @@ const listArb = fc.array(refArb, { maxLength: 20 })
 
 /** Values on either side of every limit in the schemas. */
 const EDGES: unknown[] = [
-  null, undefined, 0, -1, 1, 1.5, 16, 17, 1023, 1024, 2 ** 53, Number.NaN, Infinity, true, '', '1', [], {},
+  null, undefined, 0, -1, 1, 1.5, 16, 17, 63, 64, 65, 1023, 1024, 2 ** 53, Number.NaN, Infinity, true, '', '1', [], {},
   new Uint8Array(31), new Uint8Array(32), new Uint8Array(33), Array.from(new Uint8Array(32)), '00'.repeat(32),
   'a:1', 'ab', 'a b:1', ' a:1', 'a:1\n', 'a/b:1', ':1', 'a:', 'a:http', 'h:65535', 'h:65536', 'h:99999', 'h:123456',
   'h'.repeat(256) + ':65535', 'h'.repeat(257) + ':65535', 'h'.repeat(300) + ':1',
@@ -45,10 +45,12 @@ const fieldNoise = fc.oneof(
 const bodies: Array<[string, z.ZodType, fc.Arbitrary<Record<string, unknown>>]> = [
   ['pingRequest', pingRequest, fc.record({ to: keyArb })],
   ['pingResponse', pingResponse, fc.record({ id: keyArb })],
-  ['stateRequest', stateRequest, fc.record({ to: keyArb })],
+  ['stateRequest', stateRequest, fc.record({ to: keyArb, succs: fc.integer({ min: 0, max: 64 }) }, { requiredKeys: ['to'] })],
   ['stateResponse', stateResponse, fc.record({ self: refArb, pred: fc.option(refArb, { nil: null }), succs: listArb })],
   ['notifyRequest', notifyRequest, fc.record({ to: keyArb, node: refArb })],
-  ['nextRequest', nextRequest, fc.record({ to: keyArb, key: keyArb, count: fc.integer({ min: 1, max: 16 }) }, { requiredKeys: ['to', 'key'] })],
+  ['nextRequest', nextRequest, fc.record({
+    to: keyArb, key: keyArb, count: fc.integer({ min: 1, max: 16 }), succs: fc.integer({ min: 1, max: 64 }),
+  }, { requiredKeys: ['to', 'key'] })],
   ['nextResponse', nextResponse, fc.record({ done: fc.boolean(), nodes: listArb })],
   ['fingersRequest', fingersRequest, fc.record({ to: keyArb })],
   ['fingersResponse', fingersResponse, fc.record({ fingers: listArb })],
@@ -100,9 +102,10 @@ describe('fast checks at every limit', () => {
   const valid: Record<string, Record<string, unknown>> = {
     pingRequest: { to: ref.id },
     pingResponse: { id: ref.id },
+    stateRequest: { to: ref.id, succs: 3 },
     stateResponse: { self: ref, pred: ref, succs: [ref] },
     notifyRequest: { to: ref.id, node: ref },
-    nextRequest: { to: ref.id, key: ref.id, count: 3 },
+    nextRequest: { to: ref.id, key: ref.id, count: 3, succs: 1 },
     nextResponse: { done: false, nodes: [ref] },
     fingersResponse: { fingers: [ref] },
   }

@@ -333,3 +333,39 @@ describe('RoutingTable.next on a perfect ring (property)', () => {
     }), { ...FC, numRuns: 40 })
   })
 })
+
+describe('RoutingTable.closestPreceding (property)', () => {
+  /** The reference: every known node in (self, key), distinct, sorted by distance to the key. */
+  function reference (t: RoutingTable, key: bigint, count: number): string[] {
+    const known = new Map([...t.fingers.nodes(), ...t.successors].map((n) => [n.hex, n]))
+    return [...known.values()].filter((n) => refBetween(big(n), big(t.self), key, false))
+      .sort((a, b) => (cw(big(a), key) < cw(big(b), key) ? -1 : 1)).slice(0, count).map((n) => n.address)
+  }
+
+  const nodesArb = fc.uniqueArray(fc.nat(1_000_000), { minLength: 2, maxLength: 40 })
+    .map((ns) => ns.map((n) => makeNodeRef(`n${n}.test:4000`, 0)))
+
+  it('equals sorting every known node, for true tables and for scrambled or stale ones', () => {
+    fc.assert(fc.property(
+      nodesArb, fc.nat(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 64 }),
+      fc.constantFrom('true', 'shuffled successors', 'shuffled fingers', 'random lists'), fc.array(pointArb, { minLength: 1, maxLength: 6 }),
+      (nodes, selfIndex, r, count, kind, keys) => {
+        const ring = new Ring(nodes)
+        const me = ring.sorted[selfIndex % nodes.length] as NodeRef
+        const t = ring.table(me, r)
+        const others = nodes.filter((n) => n !== me)
+        const shuffle = <T>(xs: readonly T[], seed: number): T[] => [...xs].sort((a, b) => ((nodes.indexOf(a as never) * 7919 + seed) % 13) - ((nodes.indexOf(b as never) * 7919 + seed) % 13))
+        if (kind === 'shuffled successors') t.setSuccessors(shuffle(t.successors, r))
+        if (kind === 'shuffled fingers') t.fingers.replaceAll(shuffle(t.fingers.fingers, r))
+        if (kind === 'random lists') {
+          t.setSuccessors(others.slice(0, r))
+          t.fingers.replaceAll(others.slice(r % others.length).map((node, index) => ({ index, node })))
+        }
+        for (const k of [...keys, big(me), big(me) + 1n]) {
+          const got = t.closestPreceding(fromBig(k).reduce((h, b) => h + b.toString(16).padStart(2, '0'), ''), count).map((n) => n.address)
+          expect(got, `${kind} self=${me.address} key=${k}`).toEqual(reference(t, k, count))
+        }
+      },
+    ), { ...FC, numRuns: 200 })
+  })
+})

@@ -7,6 +7,7 @@ export function state (resolve: VnodeResolver) {
   return async (body: unknown): Promise<unknown> => {
     const req = parseRequest(stateRequest, body)
     const t = resolve(req.to).table
-    return { self: toWire(t.self), pred: t.predecessor === undefined ? null : toWire(t.predecessor), succs: t.successors.map(toWire) }
+    const succs = req.succs === undefined ? t.successors : t.successors.slice(0, req.succs)
+    return { self: toWire(t.self), pred: t.predecessor === undefined ? null : toWire(t.predecessor), succs: succs.map(toWire) }
   }
 }
