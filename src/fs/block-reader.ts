@@ -1,0 +1,83 @@
+import { LRUCache } from 'lru-cache'
+import { raceSignal, toHex, type AbortOptions, type Key } from '../core/index.js'
+import type { BlockService } from '../dhash/index.js'
+import { CONTENT_BLOCK } from './format.js'
+import type { NodeCodec } from './tree-store.js'
+
+export interface BlockReaderInit {
+  /** Bytes of decoded metadata blocks kept (counted at their encoded size). @default 32 MiB */
+  metaCacheBytes?: number
+  /** Bytes of data blocks kept, so small reads within one block fetch it once. @default 8 MiB */
+  dataCacheBytes?: number
+}
+
+/**
+ * Reads content blocks through the BlockService (which verifies them) with a cache of
+ * decoded metadata and of recent data blocks. Blocks are immutable, so nothing is ever stale.
+ * Concurrent reads of one key share one fetch.
+ */
+export class BlockReader {
+  private readonly meta: LRUCache<string, { value: unknown }>
+  private readonly data: LRUCache<string, Uint8Array>
+  private readonly inflight = new Map<string, Promise<Uint8Array>>()
+
+  constructor (private readonly blocks: Pick<BlockService, 'get'>, init: BlockReaderInit = {}) {
+    // Decoded sizes are not known; the encoded size given to remember() stands in for them.
+    this.meta = new LRUCache({ maxSize: Math.max(1, init.metaCacheBytes ?? 32 * 1024 * 1024) })
+    this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? 8 * 1024 * 1024), sizeCalculation: (b) => Math.max(1, b.length) })
+  }
+
+  /** A decoded metadata block from the cache, if it is there. */
+  cached<T> (key: Key, codec: NodeCodec<T>): T | undefined {
+    return this.meta.get(cacheKey(key, codec))?.value as T | undefined
+  }
+
+  /** A data block from the cache, if it is there. */
+  cachedData (key: Key): Uint8Array | undefined {
+    return this.data.get(toHex(key))
+  }
+
+  /** Puts a decoded block in the cache (a writer primes it with what it just encoded). */
+  remember<T> (key: Key, codec: NodeCodec<T>, value: T, encodedBytes: number): void {
+    this.meta.set(cacheKey(key, codec), { value }, { size: Math.max(1, encodedBytes) })
+  }
+
+  async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
+    const hit = this.cached(key, codec)
+    if (hit !== undefined) return hit
+    const bytes = await this.fetch(key, options)
+    const value = codec.decode(bytes, `${codec.name} ${toHex(key).slice(0, 8)}`)
+    this.remember(key, codec, value, bytes.length)
+    return value
+  }
+
+  async getData (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
+    const hex = toHex(key)
+    const hit = this.data.get(hex)
+    if (hit !== undefined) return hit
+    const bytes = await this.fetch(key, options)
+    this.data.set(hex, bytes)
+    return bytes
+  }
+
+  /**
+   * Raw bytes of a content block, fetched once however many ask at the same time. The shared
+   * fetch runs without any one caller's signal (one reader giving up must not fail another);
+   * each caller stops waiting when its own signal aborts.
+   */
+  async fetch (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
+    const hex = toHex(key)
+    let pending = this.inflight.get(hex)
+    if (pending === undefined) {
+      pending = this.blocks.get(CONTENT_BLOCK, key)
+      this.inflight.set(hex, pending)
+      const clear = (): void => { this.inflight.delete(hex) }
+      pending.then(clear, clear)
+    }
+    return raceSignal(pending, options.signal)
+  }
+}
+
+function cacheKey (key: Key, codec: { readonly name: string }): string {
+  return `${codec.name}:${toHex(key)}`
+}

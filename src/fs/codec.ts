@@ -1,0 +1,38 @@
+import { decode, encode, rfc8949EncodeOptions, type DecodeOptions } from 'cborg'
+import { BlockInvalidError } from '../core/index.js'
+
+/**
+ * The one serialization of every file-tree block except raw file data: deterministic CBOR
+ * (RFC 8949 core deterministic encoding: shortest integers and lengths, map keys sorted
+ * bytewise, no tags, no indefinite lengths), by cborg. Equal values give equal bytes, so
+ * equal trees give equal block keys.
+ */
+const DECODE: DecodeOptions = {
+  strict: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowNaN: false,
+  allowInfinity: false,
+  allowBigInt: false,
+  rejectDuplicateMapKeys: true,
+}
+
+export function encodeCbor (value: unknown): Uint8Array {
+  return encode(value, rfc8949EncodeOptions)
+}
+
+/**
+ * Decodes and insists on the canonical form: cborg cannot check map order or float width on
+ * decode, so the value is encoded again and must give the same bytes. Two encodings of one
+ * tree would otherwise get two keys, and a reader would accept a block the owner never wrote.
+ */
+export function decodeCbor (bytes: Uint8Array, what: string): unknown {
+  let value: unknown
+  try {
+    value = decode(bytes, DECODE)
+  } catch (err) {
+    throw new BlockInvalidError(`${what}: not decodable CBOR`, { cause: err })
+  }
+  if (Buffer.compare(encodeCbor(value), bytes) !== 0) throw new BlockInvalidError(`${what}: not in canonical form`)
+  return value
+}

@@ -1,0 +1,143 @@
+import { BlockInvalidError, isCfsError, type Key } from '../core/index.js'
+import { decodeCbor, encodeCbor } from './codec.js'
+import { Fields, checkKey, checkUint } from './format.js'
+import { MODE_MASK, TYPE_CODES, entryTypeOf, type Attributes, type EntryType } from './inode.js'
+import { checkName, compareNames } from './names.js'
+import type { NodeCodec } from './tree-store.js'
+
+/** A directory entry: a name, what it is, its inode's key, and the inode's attributes. */
+export interface DirEntry extends Attributes {
+  readonly name: string
+  readonly type: EntryType
+  /** Key of the entry's inode. */
+  readonly key: Key
+}
+
+/** A pointer from an inner directory node to a child node. */
+export interface ChildRef {
+  /** The greatest name in the child's subtree. */
+  readonly last: string
+  readonly key: Key
+  /** Entries in the child's subtree. */
+  readonly count: number
+}
+
+/** A node of a directory's entry tree: entries at level 0, child pointers above. */
+export type DirNode =
+  | { readonly level: 0, readonly items: readonly DirEntry[] }
+  | { readonly level: number, readonly items: readonly ChildRef[] }
+
+export type DirItem = DirEntry | ChildRef
+
+export function itemName (item: DirItem): string {
+  return 'name' in item ? item.name : item.last
+}
+
+/** Average items per node: a node ends after an item whose boundary hash is below 1/64. */
+export const TARGET_ITEMS = 64
+/**
+ * A node ends after this many items whatever the hashes say, so no run of unlucky (or chosen)
+ * names makes a block too large: 2048 entries of 255-byte names stay well under 1 MiB.
+ */
+export const MAX_ITEMS = 2048
+
+/**
+ * Whether a node ends after `name`, the `count`-th item of the node being filled at `level`.
+ * It depends only on the items since the previous boundary, never on the edit history, so
+ * the same entries always give the same nodes (a content-defined, "prolly" tree).
+ */
+export function isBoundary (level: number, name: string, count: number): boolean {
+  if (count >= MAX_ITEMS) return true
+  // Top 6 bits zero: probability 1/64 = 1/TARGET_ITEMS.
+  return boundaryHash(level, name) >>> 26 === 0
+}
+
+/**
+ * fmix32(FNV-1a-32(level byte || UTF-8 name)): a fast, well-mixed 32-bit hash. Boundaries
+ * need no resistance to chosen names (only the owner writes a tree, and MAX_ITEMS bounds the
+ * damage), but every item of every edited node is hashed, and SHA-256 through node:crypto
+ * costs ~50x more per short name.
+ */
+export function boundaryHash (level: number, name: string): number {
+  let h = Math.imul(0x811c9dc5 ^ (level & 0xff), 0x01000193)
+  const byte = (b: number): void => { h = Math.imul(h ^ b, 0x01000193) }
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i)
+    if (c < 0x80) {
+      byte(c)
+      continue
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) { // a surrogate pair: one code point
+      c = 0x10000 + ((c - 0xd800) << 10) + (name.charCodeAt(++i) - 0xdc00)
+      byte(0xf0 | (c >> 18)); byte(0x80 | ((c >> 12) & 0x3f)); byte(0x80 | ((c >> 6) & 0x3f)); byte(0x80 | (c & 0x3f))
+    } else if (c < 0x800) {
+      byte(0xc0 | (c >> 6)); byte(0x80 | (c & 0x3f))
+    } else {
+      byte(0xe0 | (c >> 12)); byte(0x80 | ((c >> 6) & 0x3f)); byte(0x80 | (c & 0x3f))
+    }
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+function encodeItem (item: DirItem): unknown[] {
+  if ('name' in item) return [item.name, TYPE_CODES[item.type], item.key, item.mode, item.size, item.mtimeMs, item.ctimeMs]
+  return [item.last, item.key, item.count]
+}
+
+function decodeEntry (raw: unknown, what: string): DirEntry {
+  if (!Array.isArray(raw) || raw.length !== 7) throw new BlockInvalidError(`${what}: not an entry`)
+  const [name, type, key, mode, size, mtime, ctime] = raw as unknown[]
+  const m = checkUint(mode, `${what}.mode`)
+  if (m > MODE_MASK) throw new BlockInvalidError(`${what}: mode out of range`)
+  if (typeof mtime !== 'number' || !Number.isSafeInteger(mtime) || typeof ctime !== 'number' || !Number.isSafeInteger(ctime)) {
+    throw new BlockInvalidError(`${what}: times are not integers`)
+  }
+  return {
+    name: checkedName(name, what), type: entryTypeOf(type, what), key: checkKey(key, `${what}.key`),
+    mode: m, size: checkUint(size, `${what}.size`), mtimeMs: mtime, ctimeMs: ctime,
+  }
+}
+
+function decodeChild (raw: unknown, what: string): ChildRef {
+  if (!Array.isArray(raw) || raw.length !== 3) throw new BlockInvalidError(`${what}: not a child pointer`)
+  const [last, key, count] = raw as unknown[]
+  const n = checkUint(count, `${what}.count`)
+  if (n < 1) throw new BlockInvalidError(`${what}: empty child`)
+  return { last: checkedName(last, what), key: checkKey(key, `${what}.key`), count: n }
+}
+
+function checkedName (name: unknown, what: string): string {
+  if (typeof name !== 'string') throw new BlockInvalidError(`${what}: name is not a string`)
+  try {
+    checkName(name)
+  } catch (err) {
+    if (isCfsError(err, 'INVALID_NAME')) throw new BlockInvalidError(`${what}: ${err.message}`, { cause: err })
+    throw err
+  }
+  return name
+}
+
+export const dirNodeCodec: NodeCodec<DirNode> = {
+  name: 'directory node',
+  encode: (node: DirNode): Uint8Array => encodeCbor({ v: 1, t: 'dir', level: node.level, items: node.items.map(encodeItem) }),
+  decode (bytes: Uint8Array, what: string): DirNode {
+    const f = Fields.of(decodeCbor(bytes, what), 'dir', what).only('level', 'items')
+    const level = f.uint('level')
+    const raw = f.array('items')
+    if (raw.length < 1 || raw.length > MAX_ITEMS) throw new BlockInvalidError(`${what}: ${raw.length} items`)
+    const items: DirItem[] = level === 0
+      ? raw.map((r, i) => decodeEntry(r, `${what}.items[${i}]`))
+      : raw.map((r, i) => decodeChild(r, `${what}.items[${i}]`))
+    for (let i = 1; i < items.length; i++) {
+      if (compareNames(itemName(items[i - 1] as DirItem), itemName(items[i] as DirItem)) >= 0) {
+        throw new BlockInvalidError(`${what}: items out of order`)
+      }
+    }
+    return level === 0 ? { level: 0, items: items as DirEntry[] } : { level, items: items as ChildRef[] }
+  },
+}

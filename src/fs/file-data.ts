@@ -1,0 +1,230 @@
+/**
+ * A file's bytes as fixed-size data blocks under a Merkle tree of indirect blocks.
+ *
+ * Canonical form, so equal contents give equal keys: data block i holds the file's bytes
+ * [i*bs, min((i+1)*bs, size)) with trailing zero bytes removed; a block that is all zeros is
+ * not stored at all (a null pointer), which is also how holes from truncate-extend and
+ * writes past the end cost nothing. Indirect blocks drop trailing null pointers and an
+ * all-null indirect block is itself a null pointer. The depth is a function of the size.
+ *
+ * Writing one byte rewrites one data block and one indirect block per level: O(log n).
+ */
+import { throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
+import { FANOUT, blockCount, depthFor, indirectCodec, span } from './indirect.js'
+import type { TreeStore } from './tree-store.js'
+
+/** The part of a file inode that describes its bytes. */
+export interface FileContent {
+  readonly size: number
+  readonly blockSize: number
+  readonly depth: number
+  readonly data: Key | null
+}
+
+export function emptyContent (blockSize: number): FileContent {
+  return { size: 0, blockSize, depth: 0, data: null }
+}
+
+/** The bytes without trailing zeros; undefined when nothing is left. */
+export function trimZeros (bytes: Uint8Array): Uint8Array | undefined {
+  let end = bytes.length
+  while (end > 0 && bytes[end - 1] === 0) end--
+  return end === 0 ? undefined : bytes.subarray(0, end)
+}
+
+async function storeBlock (store: TreeStore, bytes: Uint8Array, options: AbortOptions): Promise<Key | null> {
+  const trimmed = trimZeros(bytes)
+  return trimmed === undefined ? null : store.putData(trimmed, options)
+}
+
+/**
+ * The data-block pointers for blocks [from, from + count) in order, null for holes. Reads one
+ * indirect block per FANOUT data blocks.
+ */
+export async function * blockPointers (store: TreeStore, content: FileContent, from: number, count: number, options: AbortOptions = {}): AsyncGenerator<Key | null> {
+  const end = Math.min(from + count, blockCount(content.size, content.blockSize))
+  if (from >= end) return
+  yield * pointersBelow(store, content.data, content.depth, from, end - from, options)
+}
+
+async function * pointersBelow (store: TreeStore, ptr: Key | null, level: number, from: number, count: number, options: AbortOptions): AsyncGenerator<Key | null> {
+  if (level === 0) {
+    yield ptr
+    return
+  }
+  if (ptr === null) {
+    for (let i = 0; i < count; i++) yield null
+    return
+  }
+  const node = await store.load(ptr, indirectCodec, options)
+  const each = span(level)
+  for (let c = Math.floor(from / each); count > 0; c++) {
+    const childFrom = from - c * each
+    const n = Math.min(count, each - childFrom)
+    yield * pointersBelow(store, node.ptrs[c] ?? null, level - 1, childFrom, n, options)
+    from += n
+    count -= n
+  }
+}
+
+export interface ReadOptions extends AbortOptions {
+  /** Data blocks fetched in parallel ahead of the one being returned. @default 8 */
+  readAhead?: number
+}
+
+/**
+ * Bytes [offset, offset + length) clipped to the file, as one chunk per data block, with up
+ * to `readAhead` blocks in flight: memory stays near readAhead * blockSize.
+ */
+export async function * readRange (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+  const end = Math.min(content.size, offset + length)
+  if (offset >= end) return
+  const bs = content.blockSize
+  const first = Math.floor(offset / bs)
+  const last = Math.floor((end - 1) / bs)
+  const readAhead = Math.max(1, options.readAhead ?? 8)
+  const queue: Array<{ index: number, bytes: Promise<Uint8Array | undefined> }> = []
+  const slice = (index: number, stored: Uint8Array | undefined): Uint8Array => {
+    const start = Math.max(offset, index * bs) - index * bs
+    const stop = Math.min(end, (index + 1) * bs) - index * bs
+    if (stored !== undefined && stored.length >= stop) return stored.slice(start, stop) // a copy: callers may write to it
+    const out = new Uint8Array(stop - start) // zeros past the stored bytes
+    if (stored !== undefined && stored.length > start) out.set(stored.subarray(start), 0)
+    return out
+  }
+  let index = first
+  for await (const ptr of blockPointers(store, content, first, last - first + 1, options)) {
+    const bytes = ptr === null ? Promise.resolve(undefined) : store.getData(ptr, options)
+    bytes.catch(() => {}) // awaited in order below; this only keeps an early failure from going unhandled
+    queue.push({ index: index++, bytes })
+    if (queue.length >= readAhead) {
+      const next = queue.shift() as { index: number, bytes: Promise<Uint8Array | undefined> }
+      yield slice(next.index, await next.bytes)
+    }
+  }
+  for (const next of queue) yield slice(next.index, await next.bytes)
+}
+
+/** Reads a whole range into one array (for small reads, such as FUSE's 128 KiB). */
+export async function readBytes (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
+  const out = new Uint8Array(Math.max(0, Math.min(content.size, offset + length) - offset))
+  let at = 0
+  for await (const chunk of readRange(store, content, offset, length, options)) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return out
+}
+
+async function storedBlock (store: TreeStore, content: FileContent, index: number, options: AbortOptions): Promise<Uint8Array | undefined> {
+  for await (const ptr of blockPointers(store, content, index, 1, options)) return ptr === null ? undefined : store.getData(ptr, options)
+  return undefined
+}
+
+/** Writes `bytes` at `offset`, growing the file as needed (a gap before it becomes a hole). */
+export async function writeRange (store: TreeStore, content: FileContent, offset: number, bytes: Uint8Array, options: AbortOptions = {}): Promise<FileContent> {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('a write offset is a non-negative integer')
+  if (bytes.length === 0) return content
+  const size = Math.max(content.size, offset + bytes.length)
+  if (!Number.isSafeInteger(size)) throw new RangeError('file too large')
+  const bs = content.blockSize
+  const updates = new Map<number, Key | null>()
+  for (let index = Math.floor(offset / bs); index * bs < offset + bytes.length; index++) {
+    throwIfAborted(options.signal)
+    const start = index * bs
+    const extent = Math.min(bs, size - start)
+    const from = Math.max(offset, start)
+    const to = Math.min(offset + bytes.length, start + extent)
+    let block: Uint8Array
+    if (from === start && to === start + extent) {
+      block = bytes.subarray(from - offset, to - offset)
+    } else {
+      block = new Uint8Array(extent)
+      const old = index < blockCount(content.size, bs) ? await storedBlock(store, content, index, options) : undefined
+      if (old !== undefined) block.set(old.subarray(0, extent), 0)
+      block.set(bytes.subarray(from - offset, to - offset), from - start)
+    }
+    updates.set(index, await storeBlock(store, block, options))
+  }
+  return setBlocks(store, content, size, updates, options)
+}
+
+/**
+ * The file with some data-block pointers replaced and the size set to `size` (>= the current
+ * size; the caller made the blocks canonical). Used by writeRange and by streaming writes.
+ */
+export async function setBlocks (store: TreeStore, content: FileContent, size: number, updates: ReadonlyMap<number, Key | null>, options: AbortOptions = {}): Promise<FileContent> {
+  if (size < content.size) throw new RangeError('setBlocks does not shrink a file: truncate does')
+  const grown = await growTo(store, content, size, options)
+  if (updates.size === 0) return grown
+  const sorted = [...updates].sort((a, b) => a[0] - b[0])
+  const data = await setBelow(store, grown.data, grown.depth, sorted, options)
+  return { ...grown, data }
+}
+
+async function growTo (store: TreeStore, content: FileContent, size: number, options: AbortOptions): Promise<FileContent> {
+  const depth = depthFor(size, content.blockSize)
+  let data = content.data
+  for (let level = content.depth + 1; level <= depth; level++) {
+    if (data !== null) data = await store.save({ level, ptrs: [data] }, indirectCodec, options)
+  }
+  return { size, blockSize: content.blockSize, depth, data }
+}
+
+async function setBelow (store: TreeStore, ptr: Key | null, level: number, updates: ReadonlyArray<readonly [number, Key | null]>, options: AbortOptions): Promise<Key | null> {
+  if (level === 0) return (updates[0] as readonly [number, Key | null])[1]
+  const ptrs = ptr === null ? [] : [...(await store.load(ptr, indirectCodec, options)).ptrs]
+  const each = span(level)
+  for (let i = 0; i < updates.length;) {
+    const child = Math.floor((updates[i] as readonly [number, Key | null])[0] / each)
+    let j = i
+    while (j < updates.length && Math.floor((updates[j] as readonly [number, Key | null])[0] / each) === child) j++
+    const below = updates.slice(i, j).map(([index, key]) => [index - child * each, key] as const)
+    while (ptrs.length <= child) ptrs.push(null)
+    ptrs[child] = await setBelow(store, ptrs[child] ?? null, level - 1, below, options)
+    i = j
+  }
+  return saveIndirect(store, level, ptrs, options)
+}
+
+async function saveIndirect (store: TreeStore, level: number, ptrs: Array<Key | null>, options: AbortOptions): Promise<Key | null> {
+  while (ptrs.length > 0 && ptrs.at(-1) === null) ptrs.pop()
+  if (ptrs.length > FANOUT) throw new RangeError('indirect block overflow')
+  return ptrs.length === 0 ? null : store.save({ level, ptrs }, indirectCodec, options)
+}
+
+/** Sets the size: cuts blocks past the end (re-trimming the new last block) or adds a hole. */
+export async function truncate (store: TreeStore, content: FileContent, size: number, options: AbortOptions = {}): Promise<FileContent> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('a file size is a non-negative integer')
+  if (size >= content.size) return size === content.size ? content : growTo(store, content, size, options)
+  const bs = content.blockSize
+  const keep = blockCount(size, bs)
+  let data = await cutBelow(store, content.data, content.depth, keep, options)
+  let depth = content.depth
+  const newDepth = depthFor(size, bs)
+  for (; depth > newDepth; depth--) data = data === null ? null : ((await store.load(data, indirectCodec, options)).ptrs[0] ?? null)
+  let cut: FileContent = { size, blockSize: bs, depth, data }
+  // The new last block may hold bytes past the new end: they must go (and so must the zeros
+  // that then end it), or the block would differ from that of a file written to this size.
+  const extent = size - (keep - 1) * bs
+  if (keep > 0 && extent < bs) {
+    const old = await storedBlock(store, cut, keep - 1, options)
+    if (old !== undefined && old.length > extent) {
+      const key = await storeBlock(store, old.subarray(0, extent), options)
+      cut = { ...cut, data: await setBelow(store, cut.data, cut.depth, [[keep - 1, key]], options) }
+    }
+  }
+  return cut
+}
+
+async function cutBelow (store: TreeStore, ptr: Key | null, level: number, keep: number, options: AbortOptions): Promise<Key | null> {
+  if (keep === 0 || ptr === null) return null
+  if (level === 0) return ptr
+  const each = span(level)
+  const lastChild = Math.floor((keep - 1) / each)
+  const node = await store.load(ptr, indirectCodec, options)
+  if (node.ptrs.length <= lastChild + 1 && keep % each === 0) return ptr // nothing past the end
+  const ptrs = node.ptrs.slice(0, lastChild + 1)
+  if (ptrs.length === lastChild + 1) ptrs[lastChild] = await cutBelow(store, ptrs[lastChild] ?? null, level - 1, keep - lastChild * each, options)
+  return saveIndirect(store, level, ptrs, options)
+}

@@ -1,0 +1,88 @@
+import { BlockInvalidError, KEY_BYTES, type Key } from '../core/index.js'
+import type { BlockKind } from '../dhash/index.js'
+
+/**
+ * Version of every file-tree block format (docs/PROTOCOL.md#file-tree-formats). A reader
+ * refuses blocks of another version instead of guessing at them.
+ */
+export const FS_FORMAT_VERSION = 1
+
+/**
+ * Largest block the block layer stores: dhash's MAX_BLOCK_BYTES (fs may import dhash types
+ * only; test/unit/fs/formats.test.ts checks the two agree).
+ */
+export const MAX_BLOCK_BYTES = 1024 * 1024
+
+/** dhash's block kinds (fs imports dhash types only; the types pin the values). */
+export const CONTENT_BLOCK: typeof BlockKind.CONTENT = 0
+export const ROOT_BLOCK: typeof BlockKind.ROOT = 1
+
+/** A decoded CBOR map, field by field, failing with BlockInvalidError naming the block. */
+export class Fields {
+  private constructor (private readonly map: Record<string, unknown>, readonly what: string) {}
+
+  /** Checks the map shape, the version and the block type tag `t`. */
+  static of (value: unknown, type: string, what: string): Fields {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+      throw new BlockInvalidError(`${what}: not a map`)
+    }
+    const fields = new Fields(value as Record<string, unknown>, what)
+    if (fields.map.v !== FS_FORMAT_VERSION) throw new BlockInvalidError(`${what}: unknown format version ${String(fields.map.v)}`)
+    if (fields.map.t !== type) throw new BlockInvalidError(`${what}: not a ${type} block`)
+    return fields
+  }
+
+  /** Throws unless the map has exactly these fields (besides `v` and `t`). */
+  only (...names: string[]): this {
+    const allowed = new Set(['v', 't', ...names])
+    for (const name of Object.keys(this.map)) {
+      if (!allowed.has(name)) throw new BlockInvalidError(`${this.what}: unexpected field ${name}`)
+    }
+    return this
+  }
+
+  uint (name: string): number {
+    return checkUint(this.map[name], `${this.what}.${name}`)
+  }
+
+  int (name: string): number {
+    const v = this.map[name]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new BlockInvalidError(`${this.what}.${name}: not an integer`)
+    return v
+  }
+
+  string (name: string): string {
+    const v = this.map[name]
+    if (typeof v !== 'string') throw new BlockInvalidError(`${this.what}.${name}: not a string`)
+    return v
+  }
+
+  key (name: string): Key {
+    return checkKey(this.map[name], `${this.what}.${name}`)
+  }
+
+  keyOrNull (name: string): Key | null {
+    const v = this.map[name]
+    return v === null ? null : checkKey(v, `${this.what}.${name}`)
+  }
+
+  array (name: string): unknown[] {
+    const v = this.map[name]
+    if (!Array.isArray(v)) throw new BlockInvalidError(`${this.what}.${name}: not an array`)
+    return v
+  }
+
+  has (name: string): boolean {
+    return Object.hasOwn(this.map, name)
+  }
+}
+
+export function checkUint (v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BlockInvalidError(`${what}: not an unsigned integer`)
+  return v
+}
+
+export function checkKey (v: unknown, what: string): Key {
+  if (!(v instanceof Uint8Array) || v.length !== KEY_BYTES) throw new BlockInvalidError(`${what}: not a ${KEY_BYTES}-byte key`)
+  return v as Key
+}

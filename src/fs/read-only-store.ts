@@ -1,0 +1,24 @@
+import { ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
+import type { BlockReader } from './block-reader.js'
+import type { NodeCodec, TreeStore } from './tree-store.js'
+
+/** A TreeStore over published blocks only: what a reader without the secret key has. */
+export class ReadOnlyStore implements TreeStore {
+  constructor (private readonly reader: BlockReader) {}
+
+  async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
+    return this.reader.load(key, codec, options)
+  }
+
+  async getData (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
+    return this.reader.getData(key, options)
+  }
+
+  async save (): Promise<Key> {
+    throw new ReadOnlyError('this tree is read-only')
+  }
+
+  async putData (): Promise<Key> {
+    throw new ReadOnlyError('this tree is read-only')
+  }
+}

@@ -1,0 +1,79 @@
+import {
+  EntryNotFoundError, RootStaleError, createLogger, toHex, type AbortOptions, type ComponentLogger, type Logger,
+} from '../core/index.js'
+import type { BlockService } from '../dhash/index.js'
+import { BlockReader, type BlockReaderInit } from './block-reader.js'
+import type { RootVerifier } from './ports.js'
+import { ReadOnlyStore } from './read-only-store.js'
+import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
+import { Snapshot } from './snapshot.js'
+import type { VersionInfo } from './snapshot.js'
+import { fetchRoot, versionChain, versionOf, type SignedRoot } from './versions.js'
+
+export interface ReaderComponents {
+  blocks: Pick<BlockService, 'get'>
+  verifier: RootVerifier
+  /** Highest sequence numbers accepted so far; use JsonFileSeenRoots to survive restarts. @default in memory */
+  seen?: SeenRoots
+  logger?: ComponentLogger
+}
+
+export interface ReaderInit extends BlockReaderInit {
+  /** Data blocks fetched ahead when reading a file. @default 8 */
+  readAheadBlocks?: number
+}
+
+/**
+ * Anyone's view of volumes, by public key: the latest signed version (never older than one
+ * already accepted for that key: RootStaleError), any older version still within its lease,
+ * and the list of versions. Snapshots are read-only and never change.
+ */
+export class Reader {
+  private readonly log: Logger
+  private readonly store: ReadOnlyStore
+  private readonly seen: SeenRoots
+
+  constructor (private readonly components: ReaderComponents, private readonly init: ReaderInit = {}) {
+    this.log = (components.logger ?? createLogger()).forComponent('fs:reader')
+    this.store = new ReadOnlyStore(new BlockReader(components.blocks, init))
+    this.seen = components.seen ?? new MemorySeenRoots()
+  }
+
+  /** The latest version; EntryNotFoundError if the volume was never published. */
+  async latest (publicKey: Uint8Array, options: AbortOptions = {}): Promise<Snapshot> {
+    const root = await this.root(publicKey, options)
+    return this.snapshot(versionOf(root.record, root.recordKey))
+  }
+
+  /** The version with this sequence number, found through the `prev` links. */
+  async version (publicKey: Uint8Array, seq: number, options: AbortOptions = {}): Promise<Snapshot> {
+    for await (const v of this.versions(publicKey, options)) {
+      if (v.seq === seq) return this.snapshot(v)
+      if (v.seq < seq) break
+    }
+    throw new EntryNotFoundError(`no readable version ${seq}`)
+  }
+
+  /** Versions newest first, as far back as records are still stored. */
+  async * versions (publicKey: Uint8Array, options: AbortOptions = {}): AsyncGenerator<VersionInfo> {
+    const root = await this.root(publicKey, options)
+    yield * versionChain(this.store, root.record, root.recordKey, options)
+  }
+
+  private snapshot (version: VersionInfo): Snapshot {
+    return new Snapshot(this.store, version.top, version, this.init)
+  }
+
+  private async root (publicKey: Uint8Array, options: AbortOptions): Promise<SignedRoot> {
+    const root = await fetchRoot(this.components.blocks, this.components.verifier, publicKey, options)
+    if (root === undefined) throw new EntryNotFoundError('no volume is published under this key')
+    const keyHex = toHex(this.components.verifier.rootKey(publicKey))
+    const seen = await this.seen.get(keyHex)
+    if (root.record.seq < seen) {
+      this.log('root %s: offered version %d, already saw %d', keyHex.slice(0, 8), root.record.seq, seen)
+      throw new RootStaleError(`offered version ${root.record.seq} of a volume already seen at version ${seen}`)
+    }
+    await this.seen.raise(keyHex, root.record.seq)
+    return root
+  }
+}

@@ -1,0 +1,121 @@
+import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
+import type { DirEntry } from './dir-node.js'
+import { listEntries, type ListOptions } from './directory.js'
+import { readBytes, readRange } from './file-data.js'
+import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
+import type { FileInode } from './inode.js'
+import { splitPath } from './names.js'
+import { asFile } from './tree.js'
+import { resolve, resolveEntry, statOf, type Stat } from './tree-read.js'
+import type { TreeStore } from './tree-store.js'
+
+/** One published version of a volume. */
+export interface VersionInfo {
+  readonly seq: number
+  readonly timeMs: number
+  /** Content key of the version's root record. */
+  readonly recordKey: Key
+  /** Key of the top directory's inode. */
+  readonly top: Key
+}
+
+export interface SnapshotInit {
+  /** Data blocks fetched ahead when reading a file. @default 8 */
+  readAheadBlocks?: number
+}
+
+/**
+ * A read-only view of one tree: a published version for readers, or the owner's current
+ * tree at the moment of a call. Every write method throws ReadOnlyError.
+ */
+export class Snapshot implements FileSystem {
+  private readonly readAhead: number
+
+  constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}) {
+    this.readAhead = init.readAheadBlocks ?? 8
+  }
+
+  async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
+    const names = splitPath(path)
+    if (names.length === 0) {
+      const { key, inode } = await resolve(this.store, this.top, [], options)
+      return statOf(key, inode)
+    }
+    // The entry repeats the inode's attributes: no need to read the inode.
+    const { type, key, mode, size, mtimeMs, ctimeMs } = await resolveEntry(this.store, this.top, names, options)
+    return { type, key, mode, size, mtimeMs, ctimeMs }
+  }
+
+  async * readdir (path: string, options: ListOptions = {}): AsyncGenerator<DirEntry> {
+    const { inode } = await resolve(this.store, this.top, splitPath(path), options)
+    if (inode.type !== 'dir') throw new NotADirectoryError(`not a directory: ${path}`)
+    yield * listEntries(this.store, inode.entries, options)
+  }
+
+  async readlink (path: string, options: AbortOptions = {}): Promise<string> {
+    const { inode } = await resolve(this.store, this.top, splitPath(path), options)
+    if (inode.type !== 'symlink') throw new InvalidNameError(`not a symbolic link: ${path}`)
+    return inode.target
+  }
+
+  async read (file: string | FileHandle, offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
+    if (typeof file !== 'string') return file.read(offset, length, options)
+    return readBytes(this.store, await this.file(file, options), offset, length, { ...options, readAhead: this.readAhead })
+  }
+
+  async * readStream (path: string, options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    const inode = await this.file(path, options)
+    yield * readRange(this.store, inode, options.offset ?? 0, options.length ?? inode.size, { ...options, readAhead: this.readAhead })
+  }
+
+  async open (path: string, options: OpenOptions & AbortOptions = {}): Promise<FileHandle> {
+    if (options.write === true || options.create === true || options.truncate === true) throw new ReadOnlyError('this tree is read-only')
+    const names = splitPath(path)
+    const { key, inode } = await resolve(this.store, this.top, names, options)
+    return new SnapshotHandle(this.store, path, key, asFile(inode, names), this.readAhead)
+  }
+
+  private async file (path: string, options: AbortOptions): Promise<FileInode> {
+    const names = splitPath(path)
+    return asFile((await resolve(this.store, this.top, names, options)).inode, names)
+  }
+
+  async create (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async mkdir (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async symlink (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async unlink (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async rmdir (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async rename (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async chmod (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async setTimes (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async truncate (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async write (): Promise<number> { throw new ReadOnlyError('this tree is read-only') }
+  async writeStream (): Promise<number> { throw new ReadOnlyError('this tree is read-only') }
+}
+
+/** A file of one version: it reads the same bytes whatever the owner writes later. */
+class SnapshotHandle implements FileHandle {
+  constructor (
+    private readonly store: TreeStore,
+    readonly path: string,
+    private readonly key: Key,
+    private readonly inode: FileInode,
+    private readonly readAhead: number,
+  ) {}
+
+  async stat (): Promise<Stat> {
+    return statOf(this.key, this.inode)
+  }
+
+  async read (offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
+    return readBytes(this.store, this.inode, offset, length, { ...options, readAhead: this.readAhead })
+  }
+
+  async * readStream (options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    yield * readRange(this.store, this.inode, options.offset ?? 0, options.length ?? this.inode.size, { ...options, readAhead: this.readAhead })
+  }
+
+  async write (): Promise<number> { throw new ReadOnlyError('this file is open read-only') }
+  async truncate (): Promise<void> { throw new ReadOnlyError('this file is open read-only') }
+  async close (): Promise<void> {}
+}

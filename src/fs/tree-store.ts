@@ -1,0 +1,24 @@
+import type { AbortOptions, Key } from '../core/index.js'
+
+/** How one kind of metadata block turns into bytes and back (format.ts has the rules). */
+export interface NodeCodec<T> {
+  readonly name: string
+  encode: (value: T) => Uint8Array
+  /** Throws BlockInvalidError on anything but the canonical encoding of a valid value. */
+  decode: (bytes: Uint8Array, what: string) => T
+}
+
+/**
+ * What the pure tree functions read and write: immutable blocks by content key. A volume's
+ * store writes into its write-back buffer; a reader's store refuses writes (ReadOnlyError).
+ */
+export interface TreeStore {
+  /** A metadata block, decoded (and cached: blocks never change). Throws BlockNotFoundError. */
+  load: <T>(key: Key, codec: NodeCodec<T>, options?: AbortOptions) => Promise<T>
+  /** Stores a metadata block and returns its key. */
+  save: <T>(value: T, codec: NodeCodec<T>, options?: AbortOptions) => Promise<Key>
+  /** A file data block's bytes. Throws BlockNotFoundError. */
+  getData: (key: Key, options?: AbortOptions) => Promise<Uint8Array>
+  /** Stores a file data block and returns its key; may wait while the write buffer is full. */
+  putData: (bytes: Uint8Array, options?: AbortOptions) => Promise<Key>
+}

@@ -1,0 +1,63 @@
+import type { AbortOptions } from '../core/index.js'
+import type { FileHandle, ReadStreamOptions } from './file-system.js'
+import type { FileInode } from './inode.js'
+import { joinPath } from './names.js'
+import type { Stat } from './tree-read.js'
+
+/** What a volume handle asks of its volume. */
+export interface HandleHost {
+  /** Bytes a handle's readStream asks for at a time (read-ahead times block size). */
+  readonly streamWindowBytes: number
+  statHandle: (handle: VolumeHandle, options: AbortOptions) => Promise<Stat>
+  readHandle: (handle: VolumeHandle, offset: number, length: number, options: AbortOptions) => Promise<Uint8Array>
+  write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: AbortOptions) => Promise<number>
+  truncateHandle: (handle: VolumeHandle, size: number, options: AbortOptions) => Promise<void>
+  closeHandle: (handle: VolumeHandle) => void
+}
+
+/**
+ * An open file of the owner's volume. It names the file by path, which the volume updates
+ * when the file (or a directory above it) is renamed. Once the file is unlinked or replaced
+ * the handle keeps its own copy (`detached`), as a POSIX open file outlives its name; what is
+ * written to it then is never published.
+ */
+export class VolumeHandle implements FileHandle {
+  detached: FileInode | undefined
+  closed = false
+
+  constructor (private readonly host: HandleHost, public names: string[], readonly writable: boolean) {}
+
+  get path (): string { return joinPath(this.names) }
+
+  async stat (options: AbortOptions = {}): Promise<Stat> {
+    return this.host.statHandle(this, options)
+  }
+
+  async read (offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
+    return this.host.readHandle(this, offset, length, options)
+  }
+
+  async * readStream (options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    const window = this.host.streamWindowBytes
+    let offset = options.offset ?? 0
+    const end = options.length === undefined ? Infinity : offset + options.length
+    while (offset < end) {
+      const chunk = await this.read(offset, Math.min(window, end - offset), options)
+      if (chunk.length === 0) return
+      yield chunk
+      offset += chunk.length
+    }
+  }
+
+  async write (offset: number, data: Uint8Array, options: AbortOptions = {}): Promise<number> {
+    return this.host.write(this, offset, data, options)
+  }
+
+  async truncate (size: number, options: AbortOptions = {}): Promise<void> {
+    await this.host.truncateHandle(this, size, options)
+  }
+
+  async close (): Promise<void> {
+    this.host.closeHandle(this)
+  }
+}

@@ -1,0 +1,55 @@
+import { BlockTooLargeError, hashKey, toHex, type AbortOptions, type Key } from '../core/index.js'
+import type { BlockReader } from './block-reader.js'
+import { MAX_BLOCK_BYTES } from './format.js'
+import type { NodeCodec, TreeStore } from './tree-store.js'
+import type { WriteBuffer } from './write-buffer.js'
+
+/**
+ * The owner's TreeStore: new blocks go to the write-back buffer (and are read back from it,
+ * so the owner sees its writes before they are published); everything else is read through
+ * the BlockService. A data block of at least `eagerBytes` (a full block) starts uploading at
+ * once, waiting for a free upload slot, so that a long write streams; shorter ones, likely
+ * to be rewritten by the next write, wait for the flush.
+ */
+export class VolumeStore implements TreeStore {
+  constructor (
+    private readonly reader: BlockReader,
+    private readonly buffer: WriteBuffer,
+    private readonly eagerBytes: number,
+  ) {}
+
+  async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
+    const hit = this.reader.cached(key, codec)
+    if (hit !== undefined) return hit
+    const bytes = this.buffer.get(key)
+    if (bytes === undefined) return this.reader.load(key, codec, options)
+    const value = codec.decode(bytes, `${codec.name} ${toHex(key).slice(0, 8)}`)
+    this.reader.remember(key, codec, value, bytes.length)
+    return value
+  }
+
+  async save<T> (value: T, codec: NodeCodec<T>): Promise<Key> {
+    const bytes = codec.encode(value)
+    const key = this.add(bytes)
+    this.reader.remember(key, codec, value, bytes.length)
+    return key
+  }
+
+  async getData (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
+    return this.buffer.get(key) ?? this.reader.getData(key, options)
+  }
+
+  async putData (bytes: Uint8Array, options: AbortOptions = {}): Promise<Key> {
+    // A copy: the caller (FUSE) may reuse its buffer once the write returns.
+    const key = this.add(bytes.slice())
+    if (bytes.length >= this.eagerBytes) await this.buffer.startUpload(key, options)
+    return key
+  }
+
+  private add (bytes: Uint8Array): Key {
+    if (bytes.length > MAX_BLOCK_BYTES) throw new BlockTooLargeError(`a block is at most ${MAX_BLOCK_BYTES} bytes, got ${bytes.length}`)
+    const key = hashKey(bytes)
+    this.buffer.add(key, bytes)
+    return key
+  }
+}

@@ -1,0 +1,588 @@
+import {
+  EntryNotFoundError, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
+  type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
+} from '../core/index.js'
+import type { BlockService } from '../dhash/index.js'
+import { alignedPieces } from './block-stream.js'
+import { BlockReader, type BlockReaderInit } from './block-reader.js'
+import type { DirEntry } from './dir-node.js'
+import type { ListOptions } from './directory.js'
+import * as fileData from './file-data.js'
+import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
+import { ROOT_BLOCK } from './format.js'
+import { inodeCodec, type FileInode } from './inode.js'
+import { Mutex } from './mutex.js'
+import { splitPath } from './names.js'
+import type { RootSigner, RootVerifier } from './ports.js'
+import { heldBytes, refreshBlocks, type RefreshReport } from './refresh.js'
+import { rootRecordCodec, type RootRecord } from './root-record.js'
+import { Snapshot, type VersionInfo } from './snapshot.js'
+import * as tree from './tree.js'
+import { resolve, statOf, type Stat } from './tree-read.js'
+import { fetchRoot, versionChain, versionOf } from './versions.js'
+import { VolumeHandle, type HandleHost } from './volume-handle.js'
+import { VolumeStore } from './volume-store.js'
+import { walk, type WalkStart } from './walk.js'
+import { WriteBuffer, type UploadStats } from './write-buffer.js'
+
+/**
+ * Default data block size. Measured with bench/fs-block-size.ts (docs/PROTOCOL.md#data-blocks):
+ * throughput rises steeply up to 256 KiB and little after, while a small random write
+ * rewrites a whole block, so 256 KiB is the knee. It is also two FUSE writes (128 KiB).
+ */
+export const DEFAULT_BLOCK_SIZE = 256 * 1024
+
+export interface VolumeComponents {
+  blocks: BlockService
+  signer: RootSigner
+  verifier: RootVerifier
+  logger?: ComponentLogger
+  /** Milliseconds since the epoch. @default Date.now */
+  now?: () => number
+}
+
+export interface VolumeInit extends BlockReaderInit {
+  /** Data block size of files created from now on (each file keeps its own). @default 256 KiB */
+  blockSizeBytes?: number
+  /** Changes are published at most this often; 0 = no timer (call sync or publishOnce). @default 1_000 */
+  publishIntervalMs?: number
+  /** Unpublished bytes held before unreachable ones are dropped and the rest uploaded early. @default 64 MiB */
+  writeBufferBytes?: number
+  /** Block puts in flight at once. @default 8 */
+  uploadsInFlight?: number
+  /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default 8 */
+  readAheadBlocks?: number
+  /** Past versions (besides the current one) that refresh keeps alive. @default 8 */
+  keepVersions?: number
+  /** Keys per BlockService.refresh call. @default 1_024 */
+  refreshBatchKeys?: number
+  /** Lease asked for on put and refresh. @default the BlockService's */
+  leaseMs?: number
+  /** Data blocks a writeStream uploads between two updates of the tree. @default 64 */
+  streamCommitBlocks?: number
+}
+
+export interface VolumeStats {
+  /** Sequence number of the last published version (0: none). */
+  readonly seq: number
+  /** Changes not yet published. */
+  readonly dirty: boolean
+  readonly publishes: number
+  readonly bufferedBytes: number
+  readonly bufferedBlocks: number
+  /** Content-block puts (degraded ones counted too). */
+  readonly uploads: UploadStats
+  /** Root puts acknowledged by fewer replicas than wanted. */
+  readonly degradedRoots: number
+  /** Set once another writer published: nothing more is published from this volume. */
+  readonly conflict: RootConflictError | undefined
+}
+
+interface Published { readonly record: RootRecord, readonly recordKey: Key, readonly bytes: Uint8Array }
+
+/**
+ * The owner's side of a volume: the current tree (published or not), one mutex over every
+ * change to it, batched publication of signed roots, and lease renewal.
+ *
+ * Each operation is a pure function from one tree to the next (tree.ts); new blocks go to a
+ * bounded write-back buffer and reads see them at once. Publishing uploads every new block
+ * the tree reaches, waits for all acks, stores the root record as a content block, and only
+ * then puts the signed root, conditional on the previous sequence number: if another writer
+ * got there first the put fails, this volume keeps its tree and every later sync() throws
+ * RootConflictError.
+ */
+export class Volume implements FileSystem, Startable, HandleHost {
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly mutex = new Mutex()
+  private readonly reader: BlockReader
+  private readonly buffer: WriteBuffer
+  private readonly store: VolumeStore
+  private readonly rootKey: Key
+  private readonly owner: string
+  private readonly blockSize: number
+  private readonly handles = new Set<VolumeHandle>()
+  /** Buffered blocks a streaming write has put but not linked yet: kept from pruning. */
+  private readonly pins = new Map<string, number>()
+  private shutdown = new AbortController()
+  private timer: NodeJS.Timeout | undefined
+  private started = false
+  private top: Key | undefined
+  private published: Published | undefined
+  private conflict: RootConflictError | undefined
+  private publishes = 0
+  private degradedRoots = 0
+
+  constructor (private readonly components: VolumeComponents, private readonly init: VolumeInit = {}) {
+    this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
+    this.now = components.now ?? Date.now
+    this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
+    if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 1 || this.blockSize > 1024 * 1024) throw new RangeError('block size out of range (1 B .. 1 MiB)')
+    this.owner = toHex(components.signer.publicKey)
+    this.rootKey = components.verifier.rootKey(components.signer.publicKey)
+    this.reader = new BlockReader(components.blocks, init)
+    this.buffer = new WriteBuffer(components, {
+      uploadsInFlight: init.uploadsInFlight ?? 8, owner: this.owner, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }),
+    })
+    this.store = new VolumeStore(this.reader, this.buffer, this.blockSize)
+  }
+
+  get publicKey (): Uint8Array { return this.components.signer.publicKey }
+
+  get streamWindowBytes (): number { return (this.init.readAheadBlocks ?? 8) * this.blockSize }
+
+  /** Loads the latest published version, or starts an empty tree (published by the first sync). */
+  async start (options: AbortOptions = {}): Promise<void> {
+    if (this.started) return
+    this.shutdown = new AbortController()
+    const root = await fetchRoot(this.components.blocks, this.components.verifier, this.publicKey, options)
+    if (root !== undefined) {
+      this.published = root
+      this.top = root.record.top
+    } else {
+      this.top = await tree.emptyTree({ store: this.store, nowMs: this.now() })
+      this.schedulePublish()
+    }
+    this.started = true
+    this.log('started at version %d', this.published?.record.seq ?? 0)
+  }
+
+  /** Stops the publish timer and aborts uploads in flight. Call sync() first to keep changes. */
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.shutdown.abort()
+  }
+
+  get stats (): VolumeStats {
+    return {
+      seq: this.published?.record.seq ?? 0,
+      dirty: this.isDirty(),
+      publishes: this.publishes,
+      bufferedBytes: this.buffer.bytes,
+      bufferedBlocks: this.buffer.blocks,
+      uploads: this.buffer.stats,
+      degradedRoots: this.degradedRoots,
+      conflict: this.conflict,
+    }
+  }
+
+  /** Key of the current tree's top inode (unpublished changes included). */
+  get currentTop (): Key {
+    if (this.top === undefined) throw new TypeError('the volume is not started')
+    return this.top
+  }
+
+  // ---- reads: the current tree, unpublished changes included ----
+
+  /** A read-only view of the current tree (or of a published version by sequence number). */
+  async snapshot (seq?: number, options: AbortOptions = {}): Promise<Snapshot> {
+    if (seq === undefined) return this.view()
+    for await (const v of this.versions(options)) {
+      if (v.seq === seq) return new Snapshot(this.store, v.top, v, this.init)
+      if (v.seq < seq) break
+    }
+    throw new EntryNotFoundError(`no readable version ${seq}`)
+  }
+
+  /** Published versions, newest first, as far back as their records are still stored. */
+  async * versions (options: AbortOptions = {}): AsyncGenerator<VersionInfo> {
+    if (this.published === undefined) return
+    yield * versionChain(this.store, this.published.record, this.published.recordKey, options)
+  }
+
+  async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
+    return this.view().stat(path, options)
+  }
+
+  readdir (path: string, options: ListOptions = {}): AsyncIterable<DirEntry> {
+    return this.view().readdir(path, options)
+  }
+
+  async readlink (path: string, options: AbortOptions = {}): Promise<string> {
+    return this.view().readlink(path, options)
+  }
+
+  async read (file: string | FileHandle, offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
+    if (typeof file !== 'string') return file.read(offset, length, options)
+    return this.view().read(file, offset, length, options)
+  }
+
+  /** Streams a file of the current tree, a read-ahead window at a time, each from the tree of that moment. */
+  async * readStream (path: string, options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    const handle = await this.open(path, options)
+    try {
+      yield * handle.readStream(options)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async open (path: string, options: OpenOptions & AbortOptions = {}): Promise<FileHandle> {
+    const names = splitPath(path)
+    const write = options.write === true
+    if (options.truncate === true && !write) throw new TypeError('truncate needs write')
+    if (options.create === true) {
+      await this.mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
+        blockSize: this.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
+      }))
+    }
+    tree.asFile((await resolve(this.store, this.currentTop, names, options)).inode, names)
+    if (options.truncate === true) await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, 0))
+    const handle = new VolumeHandle(this, names, write)
+    this.handles.add(handle)
+    return handle
+  }
+
+  // ---- changes ----
+
+  async create (path: string, options: { mode?: number, exclusive?: boolean } & AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
+      blockSize: this.blockSize, ...(options.exclusive === undefined ? {} : { exclusive: options.exclusive }), ...(options.mode === undefined ? {} : { mode: options.mode }),
+    }))
+  }
+
+  async mkdir (path: string, options: { mode?: number } & AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.mkdir(ctx, top, names, options.mode))
+  }
+
+  async symlink (target: string, path: string, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.symlink(ctx, top, target, names))
+  }
+
+  async unlink (path: string, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => {
+      const next = await tree.unlink(ctx, top, names)
+      await this.detachHandles(top, names)
+      return next
+    })
+  }
+
+  async rmdir (path: string, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.rmdir(ctx, top, names))
+  }
+
+  async rename (from: string, to: string, options: AbortOptions = {}): Promise<void> {
+    const src = splitPath(from)
+    const dst = splitPath(to)
+    await this.mutate(options, async (ctx, top) => {
+      const next = await tree.rename(ctx, top, src, dst)
+      if (next === top) return top
+      await this.detachHandles(top, dst) // a file that was replaced
+      for (const h of this.handles) {
+        if (h.detached === undefined && startsWith(h.names, src)) h.names = [...dst, ...h.names.slice(src.length)]
+      }
+      return next
+    })
+  }
+
+  async chmod (path: string, mode: number, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.chmod(ctx, top, names, mode))
+  }
+
+  async setTimes (path: string, mtimeMs: number, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.setTimes(ctx, top, names, mtimeMs))
+  }
+
+  async truncate (path: string, size: number, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, size))
+  }
+
+  async write (file: string | FileHandle, offset: number, data: Uint8Array, options: AbortOptions = {}): Promise<number> {
+    if (typeof file === 'string') {
+      const names = splitPath(file)
+      await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, offset, data))
+      return data.length
+    }
+    const handle = this.ownHandle(file)
+    if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
+    await this.mutate(options, async (ctx, top) => {
+      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data)
+      handle.detached = tree.withContent(handle.detached, await fileData.writeRange(this.store, handle.detached, offset, data, options), ctx.nowMs)
+      return top
+    })
+    return data.length
+  }
+
+  /**
+   * Writes a stream into a file (created if missing; with `truncate`, cut at `offset`
+   * first). Whole blocks are uploaded as they fill, a few in flight, and linked into the
+   * tree every `streamCommitBlocks` blocks: memory holds one block plus the uploads.
+   */
+  async writeStream (path: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { offset?: number, truncate?: boolean } & AbortOptions = {}): Promise<number> {
+    const names = splitPath(path)
+    const offset = options.offset ?? 0
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('a write offset is a non-negative integer')
+    let blockSize = this.blockSize
+    await this.mutate(options, async (ctx, top) => {
+      let next = await tree.createFile(ctx, top, names, { blockSize: this.blockSize, exclusive: false })
+      if (options.truncate === true) next = await tree.truncate(ctx, next, names, offset)
+      blockSize = tree.asFile((await resolve(this.store, next, names, options)).inode, names).blockSize
+      return next
+    })
+    const every = Math.max(1, this.init.streamCommitBlocks ?? 64)
+    let updates = new Map<number, Key | null>()
+    let end = offset
+    const commit = async (): Promise<void> => {
+      const batch = updates
+      updates = new Map()
+      const size = end
+      try {
+        await this.mutate(options, async (ctx, top) => tree.updateFile(ctx, top, names, async (file) =>
+          tree.withContent(file, await fileData.setBlocks(this.store, file, Math.max(size, file.size), batch, options), ctx.nowMs)))
+      } finally {
+        for (const key of batch.values()) if (key !== null) this.unpin(key)
+      }
+    }
+    let written = 0
+    for await (const piece of alignedPieces(source, offset, blockSize)) {
+      if (piece.bytes.length === blockSize) {
+        const trimmed = fileData.trimZeros(piece.bytes)
+        const key = trimmed === undefined ? null : await this.store.putData(trimmed, options)
+        if (key !== null) this.pin(key)
+        updates.set(piece.offset / blockSize, key)
+        end = piece.offset + blockSize
+        if (updates.size >= every) await commit()
+      } else {
+        // A piece that is not a whole block merges with what the file holds around it.
+        if (updates.size > 0) await commit()
+        await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, piece.offset, piece.bytes))
+        end = piece.offset + piece.bytes.length
+      }
+      written += piece.bytes.length
+    }
+    if (updates.size > 0) await commit()
+    return written
+  }
+
+  // ---- publishing ----
+
+  /** Publishes the current tree now; throws RootConflictError once another writer published. */
+  async sync (options: AbortOptions = {}): Promise<void> {
+    await this.publishOnce(options)
+  }
+
+  /**
+   * One publication round: returns the new version, or undefined when nothing changed.
+   * Tests call it directly; the timer calls it every `publishIntervalMs`.
+   */
+  async publishOnce (options: AbortOptions = {}): Promise<VersionInfo | undefined> {
+    return this.mutex.run(async () => this.publishLocked(options))
+  }
+
+  private async publishLocked (options: AbortOptions): Promise<VersionInfo | undefined> {
+    if (this.conflict !== undefined) throw this.conflict
+    const top = this.currentTop
+    if (!this.isDirty()) return undefined
+    const put = {
+      owner: this.owner,
+      ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }
+    await this.buffer.upload(await this.bufferedBelow([{ key: top, role: 'inode' }], options), options)
+    const seq = (this.published?.record.seq ?? 0) + 1
+    const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
+    const recordBytes = rootRecordCodec.encode(record)
+    const recordKey = hashKey(recordBytes)
+    this.buffer.add(recordKey, recordBytes)
+    await this.buffer.upload([recordKey], options)
+    const bytes = this.components.signer.sign(seq, recordBytes)
+    try {
+      const result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, expectSeq: seq - 1 })
+      if (result.degraded) this.degradedRoots++
+    } catch (err) {
+      if (isCfsError(err, 'ROOT_CONFLICT') || isCfsError(err, 'ROOT_STALE')) {
+        this.conflict = new RootConflictError(`another writer published this volume after version ${seq - 1}; changes since are kept here, unpublished`, { cause: err })
+        this.log.error('%s', this.conflict.message)
+        throw this.conflict
+      }
+      throw err
+    }
+    this.published = { record, recordKey, bytes }
+    this.publishes++
+    await this.prune(options)
+    this.log('published version %d', seq)
+    return versionOf(record, recordKey)
+  }
+
+  /**
+   * Extends the leases of every block of the current version and of `keepVersions` past
+   * ones, and puts back what went missing if the volume still has the bytes.
+   */
+  async refresh (options: AbortOptions = {}): Promise<RefreshReport> {
+    const published = this.published
+    if (published === undefined) return { refreshed: 0, restored: 0, lost: [] }
+    const records: Key[] = []
+    const keep = (this.init.keepVersions ?? 8) + 1
+    for await (const v of versionChain(this.store, published.record, published.recordKey, options)) {
+      records.push(v.recordKey)
+      if (records.length >= keep) break
+    }
+    return refreshBlocks({
+      blocks: this.components.blocks,
+      store: this.store,
+      held: (key, role) => this.buffer.get(key) ?? heldBytes(this.reader, key, role),
+      records,
+      root: { key: this.rootKey, bytes: published.bytes },
+      batchKeys: this.init.refreshBatchKeys ?? 1024,
+      ...this.putOptions(),
+    }, options)
+  }
+
+  // ---- handles (HandleHost) ----
+
+  async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
+    if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
+    const { key, inode } = await resolve(this.store, this.currentTop, handle.names, options)
+    return statOf(key, inode)
+  }
+
+  async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
+    const file = handle.detached ?? tree.asFile((await resolve(this.store, this.currentTop, handle.names, options)).inode, handle.names)
+    return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.init.readAheadBlocks ?? 8 })
+  }
+
+  async truncateHandle (handle: VolumeHandle, size: number, options: AbortOptions): Promise<void> {
+    await this.mutate(options, async (ctx, top) => {
+      if (handle.detached === undefined) return tree.truncate(ctx, top, handle.names, size)
+      handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.store, handle.detached, size, options), ctx.nowMs)
+      return top
+    })
+  }
+
+  closeHandle (handle: VolumeHandle): void {
+    handle.closed = true
+    this.handles.delete(handle)
+  }
+
+  // ---- internals ----
+
+  private view (): Snapshot {
+    return new Snapshot(this.store, this.currentTop, undefined, this.init)
+  }
+
+  private ownHandle (file: FileHandle): VolumeHandle {
+    if (!(file instanceof VolumeHandle) || !this.handles.has(file)) throw new TypeError('not an open handle of this volume')
+    return file
+  }
+
+  private isDirty (): boolean {
+    return this.top !== undefined && (this.published === undefined || !keysEqual(this.top, this.published.record.top))
+  }
+
+  private putOptions (): { leaseMs?: number, owner: string } {
+    return { owner: this.owner, ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }) }
+  }
+
+  /** Runs one change under the mutex, then keeps the write buffer within bounds. */
+  private async mutate (options: AbortOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>): Promise<void> {
+    await this.mutex.run(async () => {
+      const top = this.currentTop
+      const ctx = { store: this.store, nowMs: this.now(), ...(options.signal === undefined ? {} : { signal: options.signal }) }
+      const next = await change(ctx, top)
+      if (!keysEqual(next, top)) {
+        this.top = next
+        this.schedulePublish()
+      }
+      if (this.buffer.bytes > (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) await this.relieve(options)
+    })
+  }
+
+  /**
+   * The buffer is over its bound: drop blocks nothing reaches any more (superseded partial
+   * blocks and metadata), and if that is not enough, upload the rest now (the root is still
+   * published on schedule).
+   */
+  private async relieve (options: AbortOptions): Promise<void> {
+    await this.prune(options)
+    if (this.buffer.bytes <= (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) return
+    await this.buffer.upload(await this.bufferedBelow([{ key: this.currentTop, role: 'inode' }], options), options)
+  }
+
+  /** Drops buffered blocks that neither the tree, an unlinked open file, nor a streaming write reaches. */
+  private async prune (options: AbortOptions): Promise<void> {
+    const starts: WalkStart[] = [{ key: this.currentTop, role: 'inode' }]
+    const detached = [...this.handles].flatMap((h) => h.detached === undefined ? [] : [h.detached])
+    const keep = new Set((await this.bufferedBelow(starts, options)).map(toHex))
+    for (const file of detached) {
+      for (const key of await this.bufferedBelowFile(file, options)) keep.add(toHex(key))
+    }
+    for (const hex of this.pins.keys()) keep.add(hex)
+    this.buffer.prune(keep)
+  }
+
+  /**
+   * Buffered blocks reachable from the starts. A block that is not buffered is stored, and so
+   * is everything below it (a flush uploads all that a tree reaches), so the walk stops there.
+   */
+  private async bufferedBelow (starts: readonly WalkStart[], options: AbortOptions): Promise<Key[]> {
+    const keys: Key[] = []
+    const seen = new Set<string>()
+    await walk(this.store, starts, (key) => {
+      const hex = toHex(key)
+      if (seen.has(hex) || !this.buffer.has(key)) return false
+      seen.add(hex)
+      keys.push(key)
+      return true
+    }, options)
+    return keys
+  }
+
+  private async bufferedBelowFile (file: FileInode, options: AbortOptions): Promise<Key[]> {
+    if (file.data === null) return []
+    return this.bufferedBelow([file.depth === 0 ? { key: file.data, role: 'data' } : { key: file.data, role: 'indirect', level: file.depth }], options)
+  }
+
+  /** Open handles on the file at `names` in `top` keep that file as it was. */
+  private async detachHandles (top: Key, names: readonly string[]): Promise<void> {
+    for (const h of this.handles) {
+      if (h.detached !== undefined || !startsWith(h.names, names) || h.names.length !== names.length) continue
+      const { inode } = await resolve(this.store, top, names)
+      if (inode.type === 'file') h.detached = inode
+    }
+  }
+
+  private pin (key: Key): void {
+    const hex = toHex(key)
+    this.pins.set(hex, (this.pins.get(hex) ?? 0) + 1)
+  }
+
+  private unpin (key: Key): void {
+    const hex = toHex(key)
+    const n = (this.pins.get(hex) ?? 0) - 1
+    if (n > 0) this.pins.set(hex, n)
+    else this.pins.delete(hex)
+  }
+
+  private schedulePublish (): void {
+    const interval = this.init.publishIntervalMs ?? 1000
+    if (interval <= 0 || this.timer !== undefined || this.conflict !== undefined) return
+    this.timer = setTimeout(() => { void this.publishInBackground() }, interval)
+    this.timer.unref()
+  }
+
+  private async publishInBackground (): Promise<void> {
+    this.timer = undefined
+    if (!this.started) return
+    try {
+      await this.publishOnce({ signal: this.shutdown.signal })
+    } catch (err) {
+      if (!isCfsError(err, 'ABORTED')) this.log.error('publish failed: %s', (err as Error).message)
+    }
+    if (this.isDirty() && this.started) this.schedulePublish()
+  }
+}
+
+function startsWith (names: readonly string[], prefix: readonly string[]): boolean {
+  return names.length >= prefix.length && prefix.every((n, i) => names[i] === n)
+}

@@ -1,0 +1,153 @@
+import { toHex, type AbortOptions, type Key } from '../core/index.js'
+import type { BlockService, PutResult } from '../dhash/index.js'
+import { CONTENT_BLOCK } from './format.js'
+
+export interface WriteBufferInit {
+  /** Puts in flight at once. @default 8 */
+  uploadsInFlight?: number
+  /** Lease asked for on every put. @default the BlockService's */
+  leaseMs?: number
+  /** Hex public key the blocks are accounted to. */
+  owner?: string
+}
+
+/** Counts of what the buffer sent. */
+export interface UploadStats {
+  /** Blocks acknowledged. */
+  readonly puts: number
+  readonly bytes: number
+  /** Acknowledged puts that reached fewer replicas than wanted. */
+  readonly degraded: number
+  /** Puts that failed (the block stays buffered and is tried again). */
+  readonly failures: number
+}
+
+interface Pending {
+  readonly key: Key
+  readonly bytes: Uint8Array
+  upload?: Promise<void>
+}
+
+/**
+ * Blocks written but not yet acknowledged by the BlockService, by key. Uploads run with a
+ * bounded number in flight; `startUpload` waits for a free slot, which is how a long write
+ * is slowed to the network's pace instead of filling memory. An acknowledged block leaves
+ * the buffer; a failed one stays for the next try.
+ */
+export class WriteBuffer {
+  private readonly pending = new Map<string, Pending>()
+  private pendingBytes = 0
+  private active = 0
+  private readonly waiters: Array<() => void> = []
+  private readonly inFlight: number
+  private counts = { puts: 0, bytes: 0, degraded: 0, failures: 0 }
+
+  constructor (private readonly components: { blocks: Pick<BlockService, 'put'> }, private readonly init: WriteBufferInit = {}) {
+    this.inFlight = Math.max(1, init.uploadsInFlight ?? 8)
+  }
+
+  get stats (): UploadStats { return { ...this.counts } }
+  /** Bytes buffered (including those being uploaded). */
+  get bytes (): number { return this.pendingBytes }
+  get blocks (): number { return this.pending.size }
+
+  add (key: Key, bytes: Uint8Array): void {
+    const hex = toHex(key)
+    if (this.pending.has(hex)) return
+    this.pending.set(hex, { key, bytes })
+    this.pendingBytes += bytes.length
+  }
+
+  get (key: Key): Uint8Array | undefined {
+    return this.pending.get(toHex(key))?.bytes
+  }
+
+  has (key: Key): boolean {
+    return this.pending.has(toHex(key))
+  }
+
+  /**
+   * Starts uploading a buffered block once a slot is free and returns when it has started
+   * (or at once if it is already under way or gone). Its outcome is seen by `upload`.
+   */
+  async startUpload (key: Key, options: AbortOptions = {}): Promise<void> {
+    await this.begin(key, options)
+  }
+
+  /**
+   * Uploads these blocks if still buffered (the others are stored) and waits for every ack.
+   * Throws the first failure once all have settled; failed blocks stay buffered.
+   */
+  async upload (keys: readonly Key[], options: AbortOptions = {}): Promise<void> {
+    const results = await Promise.allSettled(keys.map(async (key) => {
+      const started = await this.begin(key, options)
+      await started.upload
+    }))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+  }
+
+  /**
+   * The upload of a buffered block: the one under way, or a new one once a slot is free
+   * (undefined when the block is no longer buffered). Wrapped, so that awaiting this waits
+   * for the start and not for the ack.
+   */
+  private async begin (key: Key, options: AbortOptions): Promise<{ upload: Promise<void> | undefined }> {
+    const hex = toHex(key)
+    const entry = this.pending.get(hex)
+    if (entry === undefined || entry.upload !== undefined) return { upload: entry?.upload }
+    await this.acquire()
+    if (entry.upload !== undefined || this.pending.get(hex) !== entry) {
+      this.release()
+      return { upload: entry.upload }
+    }
+    const upload = this.put(entry, options)
+    entry.upload = upload
+    upload.catch(() => {}) // seen by upload(); a background failure leaves the block buffered
+    return { upload }
+  }
+
+  /** Drops buffered blocks that are not in `keep` (hex keys) and not being uploaded. */
+  prune (keep: ReadonlySet<string>): void {
+    for (const [hex, entry] of this.pending) {
+      if (keep.has(hex) || entry.upload !== undefined) continue
+      this.pending.delete(hex)
+      this.pendingBytes -= entry.bytes.length
+    }
+  }
+
+  private async put (entry: Pending, options: AbortOptions): Promise<void> {
+    let result: PutResult
+    try {
+      result = await this.components.blocks.put(CONTENT_BLOCK, entry.key, entry.bytes, {
+        ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
+        ...(this.init.owner === undefined ? {} : { owner: this.init.owner }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+    } catch (err) {
+      this.counts.failures++
+      entry.upload = undefined
+      throw err
+    } finally {
+      this.release()
+    }
+    this.counts.puts++
+    this.counts.bytes += entry.bytes.length
+    if (result.degraded) this.counts.degraded++
+    const hex = toHex(entry.key)
+    if (this.pending.get(hex) === entry) {
+      this.pending.delete(hex)
+      this.pendingBytes -= entry.bytes.length
+    }
+  }
+
+  private async acquire (): Promise<void> {
+    while (this.active >= this.inFlight) await new Promise<void>((resolve) => this.waiters.push(resolve))
+    this.active++
+  }
+
+  private release (): void {
+    this.active--
+    this.waiters.shift()?.()
+  }
+}
