@@ -3,6 +3,7 @@ import { isCfsError } from '../core/index.js'
 import { registerNode } from './commands/node.js'
 import { registerStatus } from './commands/status.js'
 import { registerLookup } from './commands/lookup.js'
+import { registerKeygen } from './commands/keygen.js'
 
 /** Exit codes: 0 ok, 1 operation failed, 2 usage error (commander), 3 peer unreachable. */
 export async function main (argv: string[]): Promise<void> {
@@ -13,6 +14,7 @@ export async function main (argv: string[]): Promise<void> {
   registerNode(program)
   registerStatus(program)
   registerLookup(program)
+  registerKeygen(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {

@@ -1,0 +1,54 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { createLogger, type ComponentLogger } from '../core/index.js'
+import type { BlockService } from '../dhash/index.js'
+import { CfsNode } from './create-node.js'
+import { connectRing } from './ring-client.js'
+
+export interface BlockAccessInit {
+  /** "host:port" of any member of an existing ring; omitted: an embedded local node. */
+  ring?: string
+  /** The embedded node's data directory. @default defaultDataDir() + '/node' */
+  data?: string
+  /** Replicas asked for. @default 3 */
+  replicas?: number
+}
+
+export interface BlockAccess {
+  readonly blocks: BlockService
+  /** What the blocks go through, for the user: "ring via HOST:PORT" or "embedded node at DIR". */
+  readonly description: string
+  /** The embedded node, if one was started (a mount may serve it to others). */
+  readonly node: CfsNode | undefined
+  close: () => Promise<void>
+}
+
+/** Where cfs keeps its data when not told: $CFS_DATA, else $XDG_DATA_HOME/cfs, else ~/.local/share/cfs. */
+export function defaultDataDir (): string {
+  return process.env.CFS_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'cfs')
+}
+
+/**
+ * Blocks for a command: through a ring it is told of, or through an embedded single-node ring
+ * on 127.0.0.1 whose replicas live under the data directory. The embedded node holds one copy
+ * (puts report it as degraded: 1 of k); it is a ring like any other, which other nodes can join.
+ */
+export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
+  const replicas = init.replicas ?? 3
+  if (init.ring !== undefined) {
+    const ring = await connectRing({ ring: [init.ring], replicas }, logger)
+    return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
+  }
+  const dataDir = init.data ?? join(defaultDataDir(), 'node')
+  const node = new CfsNode({ listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop().catch(() => {})
+    if (/lock/i.test((err as Error).message)) {
+      throw new Error(`another cfs process is using ${dataDir}; stop it, or pass --data DIR or --ring HOST:PORT`, { cause: err })
+    }
+    throw err
+  }
+  return { blocks: node.dhash.client, description: `embedded node at ${dataDir} (listening on ${node.address})`, node, close: async () => { await node.stop() } }
+}
