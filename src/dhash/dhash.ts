@@ -96,10 +96,14 @@ export class DHash implements Startable {
     return this.maintenance.repairOnce(options)
   }
 
-  /** Gives every stored block to its holders-without-us; returns the copies pushed. */
+  /**
+   * For a graceful leave: gives every stored block to its holders-without-us, and from then on
+   * confirms no copies (DHashServer.beginLeave); returns the copies pushed.
+   */
   async handOffAll (options: AbortOptions = {}): Promise<number> {
     if (this.handedOff) return 0
     this.handedOff = true
+    this.server.beginLeave()
     const pushed = await this.maintenance.handOffAll(options)
     this.log('handed off: %d cop(ies) pushed', pushed)
     return pushed

@@ -135,14 +135,18 @@ export class ReplicaStore {
   }
 
   /**
-   * The stored copy. Roots, and content blocks when `verify` is set, are checked again: a copy
-   * that no longer verifies is deleted and reported as missing, so repair fetches a good one.
+   * The stored copy, unless its lease has run out. Roots, and content blocks when `verify` is
+   * set, are checked again: a copy that no longer verifies is deleted and reported as missing,
+   * so repair fetches a good one.
    * Content blocks served to readers are not re-hashed here (readers verify every block, and
    * report bad copies with a repair store); maintenance scrubs stored blocks in the background.
    */
   async read (key: Key, verify = true): Promise<StoredBlock | undefined> {
     const block = await this.blocks.get(key)
-    if (block === undefined) return undefined
+    // A copy whose lease ran out is gone, whether or not collectExpired has deleted it yet: a
+    // primary that had collected its own copy would otherwise pull this one back (maintenance
+    // sync) with a fresh lease, and the block would outlive its lease again and again.
+    if (block === undefined || block.expiresAt <= this.now()) return undefined
     if (!verify && block.kind === BlockKind.CONTENT) return block
     try {
       verifyBlock(key, block.kind, block.bytes)

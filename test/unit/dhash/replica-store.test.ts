@@ -76,6 +76,20 @@ describe('ReplicaStore rules', () => {
     expect(await blocks.has(key)).toBe(false)
   })
 
+  it('serves no copy whose lease ran out, even before it is collected', async () => {
+    // Otherwise a primary that collected its copy pulls a replica's back with a fresh lease.
+    const { store, blocks, clock } = setup({ maxLeaseMs: 1_000 })
+    const bytes = new Uint8Array([4, 5, 6])
+    const key = contentKey(bytes)
+    await store.accept(key, BlockKind.CONTENT, bytes, { expiresAt: far, owner: '' })
+    expect(await store.read(key, false)).toBeDefined()
+    clock.now += 1_000
+    expect(await store.read(key, false)).toBeUndefined()
+    expect(await store.read(key, true)).toBeUndefined()
+    expect(await blocks.has(key)).toBe(true) // left for collectExpired
+    expect(await store.collectExpired()).toBe(1)
+  })
+
   it('refuses over quota and over capacity without touching stored data', async () => {
     const { store, blocks } = setup({ maxBytesPerOwner: 10, maxBytesPerSource: 20, maxStorageBytes: 30 })
     const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill)
