@@ -1,5 +1,5 @@
 import { betweenHex, closerTo, toHex, type Key } from '../core/index.js'
-import { FingerTable } from './finger-table.js'
+import { FingerTable, type Finger } from './finger-table.js'
 import { sameNode, type NodeRef } from './node-ref.js'
 import { sameNodeList } from './successor-list.js'
 
@@ -122,20 +122,21 @@ export class RoutingTable {
    * Known nodes strictly between self and the key (hex), ordered by clockwise distance to the
    * key, at most `count`. Every lookup step runs this, so it avoids a sort: the fingers and the
    * successor list each run clockwise from self, so the nodes before the key are a prefix of
-   * each, and merging the two prefixes from their far ends yields them closest first. A list
-   * that is out of order (a peer's odd successor list, say) takes the sorting path instead.
+   * each (found by binary search), and merging the two prefixes from their far ends yields
+   * them closest first. Lists out of order (a peer's odd successor list, say) take the sorting
+   * path instead; which case holds is worked out once per change of either list.
    */
   closestPreceding (keyHex: string, count: number): NodeRef[] {
     const fingers = this.fingers.fingers
-    const fEnd = this.precedingPrefix(fingers.length, (i) => (fingers[i] as { node: NodeRef }).node, keyHex)
-    const sEnd = this.precedingPrefix(this.succs.length, (i) => this.succs[i] as NodeRef, keyHex)
-    if (fEnd < 0 || sEnd < 0) return this.closestPrecedingBySort(keyHex, count)
+    const succs = this.succs
+    if (!this.listsRunClockwise()) return this.closestPrecedingBySort(keyHex, count)
+    const precedes = (n: NodeRef): boolean => betweenHex(n.hex, this.self.hex, keyHex)
+    let i = prefixLength(fingers.length, (k) => precedes((fingers[k] as Finger).node)) - 1
+    let j = prefixLength(succs.length, (k) => precedes(succs[k] as NodeRef)) - 1
     const out: NodeRef[] = []
-    let i = fEnd - 1
-    let j = sEnd - 1
     while (out.length < count && (i >= 0 || j >= 0)) {
-      const f = i >= 0 ? (fingers[i] as { node: NodeRef }).node : undefined
-      const s = j >= 0 ? this.succs[j] as NodeRef : undefined
+      const f = i >= 0 ? (fingers[i] as Finger).node : undefined
+      const s = j >= 0 ? succs[j] as NodeRef : undefined
       // Take the one farther from self, that is, closer to the key.
       const takeFinger = s === undefined || (f !== undefined && (f.hex === s.hex || betweenHex(s.hex, this.self.hex, f.hex)))
       const n = takeFinger ? f as NodeRef : s
@@ -146,23 +147,26 @@ export class RoutingTable {
     return out
   }
 
-  /**
-   * How many leading entries of a list lie in (self, key), or -1 unless the list runs strictly
-   * clockwise from self with no entry past the key before one inside it.
-   */
-  private precedingPrefix (length: number, at: (i: number) => NodeRef, keyHex: string): number {
-    let end = 0
+  private orderChecked: { fingers: readonly Finger[], succs: readonly NodeRef[], clockwise: boolean } | undefined
+
+  /** Whether both lists run strictly clockwise from self (cached until either list is replaced). */
+  private listsRunClockwise (): boolean {
+    const fingers = this.fingers.fingers
+    const succs = this.succs
+    const c = this.orderChecked
+    if (c !== undefined && c.fingers === fingers && c.succs === succs) return c.clockwise
+    const clockwise = this.runsClockwise(fingers.map((f) => f.node)) && this.runsClockwise(succs)
+    this.orderChecked = { fingers, succs, clockwise }
+    return clockwise
+  }
+
+  private runsClockwise (nodes: readonly NodeRef[]): boolean {
     let prev = this.self
-    for (let i = 0; i < length; i++) {
-      const n = at(i)
-      if (!betweenHex(n.hex, prev.hex, this.self.hex)) return -1 // not farther from self than prev
-      if (betweenHex(n.hex, this.self.hex, keyHex)) {
-        if (end !== i) return -1
-        end++
-      }
+    for (const n of nodes) {
+      if (!betweenHex(n.hex, prev.hex, this.self.hex)) return false // not farther from self than prev
       prev = n
     }
-    return end
+    return true
   }
 
   private closestPrecedingBySort (keyHex: string, count: number): NodeRef[] {
@@ -180,4 +184,16 @@ export class RoutingTable {
     for (const n of [...this.succs, ...this.fingers.nodes(), ...(this.pred === undefined ? [] : [this.pred])]) out.set(n.hex, n)
     return [...out.values()]
   }
+}
+
+/** The length of the prefix of [0, length) on which `test` holds; `test` must hold on a prefix. */
+function prefixLength (length: number, test: (i: number) => boolean): number {
+  let lo = 0
+  let hi = length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (test(mid)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
