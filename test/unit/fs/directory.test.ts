@@ -105,7 +105,7 @@ describe('directory entry tree', () => {
     }
     expect((await collect(listEntries(store, top, { after: 'file-2500x' })))[0]!.name).toBe(all.find((e) => compareNames(e.name, 'file-2500x') > 0)!.name)
     await expect(collect(listEntries(store, top, { after: 'a', offset: 2 }))).rejects.toThrow(TypeError)
-  })
+  }, 30_000)
 
   it('100,000 entries: changing one entry rewrites at most one node per level', async () => {
     const store = new MapTreeStore()

@@ -1,5 +1,7 @@
 import { hashKey, toHex, type Key } from '../../../src/core/index.js'
+import type { FileSystem } from '../../../src/fs/index.js'
 import type { NodeCodec, TreeStore } from '../../../src/fs/tree-store.js'
+import type { Dump } from './fs-model.js'
 
 /**
  * A TreeStore over a Map that counts what it writes: the pure tree functions are tested
@@ -59,5 +61,20 @@ export class MapTreeStore implements TreeStore {
 export async function collect<T> (it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const x of it) out.push(x)
+  return out
+}
+
+/** The whole tree as path -> attributes and contents (files as hex), for comparisons. */
+export async function dumpFs (fs: FileSystem): Promise<Dump> {
+  const out: Dump = {}
+  const visit = async (path: string): Promise<void> => {
+    const st = await fs.stat(path === '' ? '/' : path)
+    const entry: Dump[string] = { type: st.type, mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
+    if (st.type === 'file') entry.content = Buffer.from(await fs.read(path, 0, st.size + 1)).toString('hex')
+    if (st.type === 'symlink') entry.content = await fs.readlink(path)
+    out[path === '' ? '/' : path] = entry
+    if (st.type === 'dir') for await (const e of fs.readdir(path === '' ? '/' : path)) await visit(`${path}/${e.name}`)
+  }
+  await visit('')
   return out
 }

@@ -1,0 +1,126 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { toHex, type Key } from '../../../src/core/index.js'
+import {
+  blockPointers, emptyContent, readBytes, readRange, truncate, writeRange, type FileContent,
+} from '../../../src/fs/file-data.js'
+import { FANOUT, depthFor } from '../../../src/fs/indirect.js'
+import { MapTreeStore, collect } from './helpers.js'
+
+const FC = { seed: 7, numRuns: 25 } as const
+
+/** A file with the model's bytes, written in one go: the canonical tree for that content. */
+async function fresh (store: MapTreeStore, bytes: Uint8Array, blockSize: number): Promise<FileContent> {
+  const empty = emptyContent(blockSize)
+  const written = await writeRange(store, empty, 0, bytes)
+  return written
+}
+
+function keyOf (c: FileContent): string {
+  return `${c.size}/${c.depth}/${c.data === null ? 'null' : toHex(c.data)}`
+}
+
+describe('file data', () => {
+  it('matches a byte-array model under random writes and truncates, and stays canonical (property)', async () => {
+    const store = new MapTreeStore()
+    const bs = 32 // 1024 pointers * 32 B: files past 32 KiB get a second level of indirection
+    const offset = fc.oneof(fc.nat(3000), fc.nat(40_000))
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('write' as const), offset, bytes: fc.uint8Array({ minLength: 1, maxLength: 100 }), zero: fc.boolean() }),
+      fc.record({ kind: fc.constant('truncate' as const), size: offset }),
+    )
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+      let model = new Uint8Array(0)
+      let file = emptyContent(bs)
+      for (const o of ops) {
+        if (o.kind === 'write') {
+          const bytes = o.zero ? new Uint8Array(o.bytes.length) : o.bytes
+          file = await writeRange(store, file, o.offset, bytes)
+          const end = Math.max(model.length, o.offset + bytes.length)
+          const next = new Uint8Array(end)
+          next.set(model)
+          next.set(bytes, o.offset)
+          model = next
+        } else {
+          file = await truncate(store, file, o.size)
+          const next = new Uint8Array(o.size)
+          next.set(model.subarray(0, o.size))
+          model = next
+        }
+        expect(file.size).toBe(model.length)
+        expect(file.depth).toBe(depthFor(model.length, bs))
+      }
+      expect(Buffer.from(await readBytes(store, file, 0, model.length + 10))).toEqual(Buffer.from(model))
+      const start = Math.floor(model.length / 3)
+      expect(Buffer.from(await readBytes(store, file, start, 1000))).toEqual(Buffer.from(model.subarray(start, start + 1000)))
+      // Same bytes, same keys, whatever the history.
+      expect(keyOf(file)).toBe(keyOf(await fresh(store, model, bs)))
+    }), FC)
+  }, 60_000)
+
+  it('stores no block for holes or zeros: writes past the end and truncate-extend are sparse', async () => {
+    const store = new MapTreeStore()
+    const bs = 256 * 1024
+    let file = await writeRange(store, emptyContent(bs), 10 * 1024 * 1024, Uint8Array.of(7))
+    expect(store.dataPuts).toBe(1)
+    expect(file.size).toBe(10 * 1024 * 1024 + 1)
+    store.reset()
+    file = await truncate(store, file, 1024 ** 3) // 1 GiB: 4096 blocks, two levels
+    expect(file.depth).toBe(2)
+    expect(store.dataPuts).toBe(0)
+    expect(store.metaPuts).toBe(1) // one new top indirect block over the old one
+    store.reset()
+    file = await writeRange(store, file, 5000, new Uint8Array(300_000)) // zeros over a hole
+    expect(store.dataPuts).toBe(0)
+    const ptrs = await collect(blockPointers(store, file, 0, 4096))
+    expect(ptrs.filter((p) => p !== null)).toHaveLength(1)
+    const chunk = await readBytes(store, file, 10 * 1024 * 1024 - 2, 4)
+    expect([...chunk]).toEqual([0, 0, 7, 0])
+  })
+
+  it('trims the new last block on truncate down, so the tree equals a fresh one', async () => {
+    const store = new MapTreeStore()
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i % 250) + 1)
+    let file = await fresh(store, bytes, 64)
+    file = await truncate(store, file, 100)
+    expect(keyOf(file)).toBe(keyOf(await fresh(store, bytes.subarray(0, 100), 64)))
+    file = await truncate(store, file, 5000)
+    expect([...(await readBytes(store, file, 95, 10))]).toEqual([...bytes.subarray(95, 100), 0, 0, 0, 0, 0])
+    file = await truncate(store, file, 0)
+    expect(file).toEqual(emptyContent(64))
+  })
+
+  it('rewrites one data block and one indirect block per level for a one-byte change', async () => {
+    const store = new MapTreeStore()
+    const bs = 64
+    const blocks = FANOUT * 3 // depth 2
+    const bytes = Uint8Array.from({ length: blocks * bs }, (_, i) => (i * 31 + 7) & 0xff | 1)
+    let file = await fresh(store, bytes, bs)
+    expect(file.depth).toBe(2)
+    store.reset()
+    file = await writeRange(store, file, Math.floor(bytes.length / 2), Uint8Array.of(0xaa))
+    expect(store.dataPuts).toBe(1)
+    expect(store.metaPuts).toBe(2)
+    expect((await readBytes(store, file, Math.floor(bytes.length / 2) - 1, 3))[1]).toBe(0xaa)
+  })
+
+  it('reads with a bounded number of block fetches in flight', async () => {
+    const store = new MapTreeStore()
+    const bs = 1024
+    const bytes = Uint8Array.from({ length: 100 * bs }, (_, i) => (i & 0xff) | 1)
+    const file = await fresh(store, bytes, bs)
+    let inFlight = 0
+    let most = 0
+    const slow = Object.create(store) as MapTreeStore
+    slow.getData = async (key: Key) => {
+      inFlight++
+      most = Math.max(most, inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      inFlight--
+      return store.getData(key)
+    }
+    const chunks = await collect(readRange(slow, file, 10, bytes.length, { readAhead: 6 }))
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes.subarray(10)))
+    expect(most).toBe(6)
+  })
+})

@@ -1,0 +1,258 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  NodeUnreachableError, ReadOnlyError, RootConflictError, isCfsError,
+} from '../../../src/core/index.js'
+import { BlockKind, type PutOptions } from '../../../src/dhash/index.js'
+import { Reader, Volume, type VolumeInit } from '../../../src/fs/index.js'
+import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
+import { dumpFs } from './helpers.js'
+
+type Owner = ReturnType<typeof newOwner>
+
+function volume (blocks: MemoryBlockService, owner: Owner, init: VolumeInit = {}): Volume {
+  return new Volume({ blocks, signer: owner.signer, verifier: owner.verifier }, { publishIntervalMs: 0, ...init })
+}
+
+async function started (blocks: MemoryBlockService, owner: Owner, init: VolumeInit = {}): Promise<Volume> {
+  const v = volume(blocks, owner, init)
+  await v.start()
+  return v
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+const str = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+async function thrown (p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p
+  } catch (err) {
+    return err
+  }
+  return 'no error'
+}
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('Volume', () => {
+  it('sees its own writes at once; readers see them once published', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner)
+    await vol.mkdir('/docs')
+    await vol.write('/docs/a.txt', 0, text('hello')).catch(() => {}) // missing file
+    await vol.create('/docs/a.txt')
+    await vol.write('/docs/a.txt', 0, text('hello'))
+    expect(str(await vol.read('/docs/a.txt', 0, 100))).toBe('hello')
+    expect(blocks.counts.rootPuts).toBe(0)
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    expect(isCfsError(await thrown(reader.latest(owner.signer.publicKey)), 'ENTRY_NOT_FOUND')).toBe(true)
+    await vol.sync()
+    const snap = await reader.latest(owner.signer.publicKey)
+    expect(snap.version?.seq).toBe(1)
+    expect(str(await snap.read('/docs/a.txt', 0, 100))).toBe('hello')
+    expect(await vol.publishOnce()).toBeUndefined() // nothing new
+    await vol.stop()
+  })
+
+  it('batches many operations into one root per interval, and publishes at once on sync', async () => {
+    vi.useFakeTimers()
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner(), { publishIntervalMs: 1_000 })
+    for (let i = 0; i < 20; i++) await vol.mkdir(`/d${i}`)
+    expect(blocks.counts.rootPuts).toBe(0)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(blocks.counts.rootPuts).toBe(1)
+    expect(vol.stats.seq).toBe(1)
+    for (let i = 0; i < 5; i++) await vol.rmdir(`/d${i}`)
+    await vol.sync()
+    expect(blocks.counts.rootPuts).toBe(2)
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(blocks.counts.rootPuts).toBe(2) // nothing left to publish
+    await vol.stop()
+  })
+
+  it('puts the signed root only after every block it reaches is stored', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { blockSizeBytes: 1024 })
+    await vol.mkdir('/a')
+    await vol.writeStream('/a/f', [new Uint8Array(10_000).fill(3)])
+    const put = blocks.put.bind(blocks)
+    let checked = false
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      if (kind === BlockKind.ROOT) {
+        // Read the whole tree the root is about to name, from stored blocks alone.
+        const reader = new Reader({ blocks, verifier: owner.verifier })
+        const r = await put(kind, key, bytes, options)
+        const dump = await dumpFs(await reader.latest(owner.signer.publicKey))
+        expect(dump['/a/f']?.size).toBe(10_000)
+        checked = true
+        return r
+      }
+      return put(kind, key, bytes, options)
+    }
+    await vol.sync()
+    expect(checked).toBe(true)
+  })
+
+  it('counts degraded puts and keeps unacknowledged blocks for the next try', async () => {
+    const blocks = new MemoryBlockService({ wanted: 3, replicas: 2 })
+    const vol = await started(blocks, newOwner())
+    await vol.create('/f')
+    await vol.write('/f', 0, text('data'))
+    blocks.failNextPuts(1, new NodeUnreachableError('no route'))
+    expect(await thrown(vol.sync())).toBeInstanceOf(NodeUnreachableError)
+    expect(vol.stats.seq).toBe(0)
+    expect(vol.stats.dirty).toBe(true)
+    await vol.sync()
+    expect(vol.stats.seq).toBe(1)
+    expect(vol.stats.uploads.failures).toBe(1)
+    expect(vol.stats.uploads.degraded).toBe(vol.stats.uploads.puts)
+    expect(vol.stats.degradedRoots).toBe(1)
+    expect(vol.stats.bufferedBlocks).toBe(0)
+  })
+
+  it('two writers with one key: the second publish gets RootConflictError and keeps its changes', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const a = await started(blocks, owner)
+    await a.create('/from-a')
+    await a.sync()
+    const b = await started(blocks, owner) // starts at version 1
+    await a.create('/a-again')
+    await a.sync() // version 2
+    await b.create('/from-b')
+    await b.write('/from-b', 0, text('precious'))
+    const err = await thrown(b.sync())
+    expect(err).toBeInstanceOf(RootConflictError)
+    expect(b.stats.conflict).toBe(err)
+    expect(await thrown(b.sync())).toBe(err) // sticky: never a silent overwrite later
+    expect(str(await b.read('/from-b', 0, 100))).toBe('precious') // nothing lost
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const latest = await reader.latest(owner.signer.publicKey)
+    expect(latest.version?.seq).toBe(2)
+    expect(isCfsError(await thrown(latest.stat('/from-b')), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect((await latest.stat('/a-again')).type).toBe('file')
+    // Two fresh volumes on an empty key: the first publish wins.
+    const other = newOwner()
+    const c = await started(blocks, other)
+    const d = await started(blocks, other)
+    await c.mkdir('/c')
+    await d.mkdir('/d')
+    await c.sync()
+    expect(await thrown(d.sync())).toBeInstanceOf(RootConflictError)
+  })
+
+  it('streams a large write: blocks upload as they fill, memory stays bounded', { timeout: 30_000 }, async () => {
+    const blocks = new MemoryBlockService({ latencyMs: 1 })
+    const bs = 64 * 1024
+    const vol = await started(blocks, newOwner(), { blockSizeBytes: bs, writeBufferBytes: 1024 * 1024, uploadsInFlight: 4, streamCommitBlocks: 16 })
+    let most = 0
+    async function * source (): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 16 * 1024; i++) { // 16 MiB in 1 KiB pieces
+        most = Math.max(most, vol.stats.bufferedBytes)
+        yield new Uint8Array(1024).fill((i >> 6) % 251 + 1)
+      }
+    }
+    expect(await vol.writeStream('/big', source())).toBe(16 * 1024 * 1024)
+    expect(blocks.counts.contentPuts).toBeGreaterThanOrEqual(256 - 4) // all data went out before any sync, but the last few in flight
+    expect(most).toBeLessThanOrEqual(8 * bs) // in-flight uploads plus the staged block and metadata
+    await vol.sync()
+    const st = await vol.stat('/big')
+    expect(st.size).toBe(16 * 1024 * 1024)
+    const got = await vol.read('/big', 64 * 1024 * 100 + 5, 3)
+    expect([...got]).toEqual([101, 101, 101]) // piece 6400: (6400 >> 6) % 251 + 1
+  })
+
+  it('keeps the write buffer bounded when small writes supersede each other', async () => {
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner(), { blockSizeBytes: 4096, writeBufferBytes: 64 * 1024 })
+    await vol.create('/log')
+    let most = 0
+    for (let i = 0; i < 800; i++) {
+      await vol.write('/log', i * 100, new Uint8Array(100).fill((i % 250) + 1))
+      most = Math.max(most, vol.stats.bufferedBytes)
+    }
+    expect(most).toBeLessThan(200 * 1024) // 800 writes made ~4 MB of blocks, most superseded at once
+    await vol.sync()
+    const bytes = await vol.read('/log', 0, 80_000)
+    expect(bytes[79_999]).toBe((799 % 250) + 1)
+    expect(bytes[150]).toBe(2)
+  }, 30_000)
+
+  it('handles follow renames, outlive unlink, and honour read-only opens', async () => {
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner())
+    await vol.mkdir('/d')
+    const h = await vol.open('/d/f', { write: true, create: true, exclusive: true })
+    await h.write(0, text('one'))
+    await vol.rename('/d', '/e')
+    expect(h.path).toBe('/e/f')
+    await h.write(3, text('two'))
+    expect(str(await vol.read('/e/f', 0, 10))).toBe('onetwo')
+    expect(isCfsError(await thrown(vol.open('/e/f', { create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true)
+    const ro = await vol.open('/e/f')
+    expect(await thrown(ro.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
+    await vol.unlink('/e/f')
+    expect(str(await h.read(0, 10))).toBe('onetwo') // an open file outlives its name
+    await h.write(0, text('ONE'))
+    expect(str(await h.read(0, 10))).toBe('ONEtwo')
+    expect(isCfsError(await thrown(vol.stat('/e/f')), 'ENTRY_NOT_FOUND')).toBe(true)
+    await h.close()
+    const t = await vol.open('/e/g', { write: true, create: true })
+    await t.write(0, text('abcdef'))
+    const t2 = await vol.open('/e/g', { write: true, truncate: true })
+    expect((await t2.stat()).size).toBe(0)
+    expect(await thrown(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
+  })
+
+  it("a reader's open file keeps reading its version while the owner rewrites it", async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { blockSizeBytes: 1024 })
+    await vol.writeStream('/f', [new Uint8Array(5000).fill(1)])
+    await vol.sync()
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const handle = await (await reader.latest(owner.signer.publicKey)).open('/f')
+    await vol.writeStream('/f', [new Uint8Array(5000).fill(2)])
+    await vol.sync()
+    expect([...(await handle.read(4000, 3))]).toEqual([1, 1, 1])
+    expect([...(await (await reader.latest(owner.signer.publicKey)).read('/f', 4000, 3))]).toEqual([2, 2, 2])
+    expect(await thrown(handle.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
+    expect(await thrown((await reader.latest(owner.signer.publicKey)).mkdir())).toBeInstanceOf(ReadOnlyError)
+  })
+
+  it('refresh extends the leases of the current and recent versions and restores lost blocks it still holds', async () => {
+    let now = 0
+    const blocks = new MemoryBlockService({ now: () => now, leaseMs: 1_000 })
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { keepVersions: 1 })
+    await vol.mkdir('/a')
+    await vol.sync() // 1
+    await vol.writeStream('/a/f', [text('first')])
+    await vol.sync() // 2
+    await vol.writeStream('/a/f', [text('second')])
+    await vol.sync() // 3
+    const fKey = (await vol.stat('/a/f')).key
+    now = 900
+    const report = await vol.refresh()
+    expect(report.lost).toEqual([])
+    now = 1_800 // only what refresh touched is still alive
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const seqs: number[] = []
+    for await (const v of reader.versions(owner.signer.publicKey)) seqs.push(v.seq)
+    expect(seqs).toEqual([3, 2]) // version 1's record expired
+    expect(str(await (await reader.version(owner.signer.publicKey, 2)).read('/a/f', 0, 10))).toBe('first')
+    // A block no node has any more, which the volume still holds, is put back.
+    blocks.forget(fKey)
+    const again = await vol.refresh()
+    expect(again.restored).toBe(1)
+    expect(again.lost).toEqual([])
+    expect(await blocks.has(fKey)).toBe(true)
+    // One it no longer holds is reported.
+    const stranger = await started(blocks, owner)
+    blocks.forget((await stranger.stat('/a')).key)
+    const lost = await stranger.refresh()
+    expect(lost.lost.length).toBeGreaterThan(0)
+  })
+})
