@@ -32,13 +32,15 @@ for (const n of (values.nodes ?? '1000').split(',').map(Number)) {
     lookupsPerSec: Math.round(count / (lookupMs / 1000)),
     buildSec: Number((buildMs / 1000).toFixed(1)),
     messages: ring.network.stats.messages,
-    peakRssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    // The process's peak so far (maxRSS is in KiB): run one size per process for a per-size peak.
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   }
   await ring.destroy()
   if (values.json === true) {
     console.log(JSON.stringify(result))
   } else {
     console.log(`nodes ${n}: mean hops ${result.meanHops} (0.5*log2 N = ${result.halfLog2N}), p99 ${result.p99Hops}, ` +
-      `correct ${(result.correct * 100).toFixed(2)}%, ${result.lookupsPerSec} lookups/s, ring built in ${result.buildSec} s`)
+      `correct ${(result.correct * 100).toFixed(2)}%, ${result.lookupsPerSec} lookups/s, ring built in ${result.buildSec} s, ` +
+      `peak RSS ${result.peakRssMB} MB`)
   }
 }

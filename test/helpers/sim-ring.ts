@@ -188,7 +188,10 @@ export class SimRing {
    * One round of checkPredecessor + stabilize on every live node; returns how many routing
    * changes it caused. 'concurrent': all nodes at once, as independent timers would fire.
    * 'counterclockwise': one after another against ring order, so a successor list learned by
-   * one node reaches its predecessor in the same round (used to grow big rings quickly).
+   * one node reaches its predecessor in the same round (used to grow big rings quickly). The
+   * first r nodes of the pass read successors that the pass reaches only at its end, so they
+   * go once more after it: one round then leaves every list fresh, and the next, quiet round
+   * is the last instead of the one after.
    */
   async stabilizeRound (order: 'concurrent' | 'counterclockwise' = 'concurrent'): Promise<number> {
     const before = this.changes
@@ -199,7 +202,9 @@ export class SimRing {
     if (order === 'concurrent') {
       await Promise.all(this.live().map(async (h) => this.limit(async () => { await round(h) })))
     } else {
-      for (const id of [...this.sortedIds()].reverse()) await round(this.byHex.get(toHex(id)) as SimHost)
+      const pass = [...this.sortedIds()].reverse()
+      const again = pass.slice(0, Math.min(pass.length - 1, this.init.successorListSize ?? 16))
+      for (const id of [...pass, ...again]) await round(this.byHex.get(toHex(id)) as SimHost)
     }
     return this.changes - before
   }
