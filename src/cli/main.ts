@@ -4,9 +4,27 @@ import { registerNode } from './commands/node.js'
 import { registerStatus } from './commands/status.js'
 import { registerLookup } from './commands/lookup.js'
 import { registerKeygen } from './commands/keygen.js'
+import { registerPut } from './commands/put.js'
+import { registerGet } from './commands/get.js'
+import { registerReadCommands } from './commands/read-commands.js'
+import { registerWriteCommands } from './commands/write-commands.js'
+import { registerBackup } from './commands/backup.js'
 
-/** Exit codes: 0 ok, 1 operation failed, 2 usage error (commander), 3 peer unreachable. */
+/**
+ * Exit codes: 0 ok, 1 the operation failed (no such file, not empty, ...), 2 usage (bad
+ * arguments or names), 3 the ring or a peer could not be reached, 4 another writer published
+ * first (conflict: nothing of this command was published).
+ */
+function exitCodeFor (err: unknown): number {
+  if (isCfsError(err, 'BAD_REQUEST') || isCfsError(err, 'INVALID_NAME')) return 2
+  if (isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') || isCfsError(err, 'LOOKUP_FAILED')) return 3
+  if (isCfsError(err, 'ROOT_CONFLICT')) return 4
+  return 1
+}
+
 export async function main (argv: string[]): Promise<void> {
+  // `cfs cat x | head`: a closed pipe ends the command quietly, as it does for cat(1).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0) })
   const program = new Command('cfs')
     .description('cfs: a cooperative file system on a Chord ring')
     .showHelpAfterError()
@@ -15,6 +33,11 @@ export async function main (argv: string[]): Promise<void> {
   registerStatus(program)
   registerLookup(program)
   registerKeygen(program)
+  registerPut(program)
+  registerGet(program)
+  registerReadCommands(program)
+  registerWriteCommands(program)
+  registerBackup(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {
@@ -23,6 +46,6 @@ export async function main (argv: string[]): Promise<void> {
       return
     }
     process.stderr.write(`cfs: ${(err as Error).message}\n`)
-    process.exitCode = isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') ? 3 : 1
+    process.exitCode = exitCodeFor(err)
   }
 }

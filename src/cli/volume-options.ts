@@ -1,0 +1,72 @@
+import type { Command } from 'commander'
+import { BadRequestError } from '../core/index.js'
+import { openReader, openVolume, readKeyFile, readPublicKey, type OwnedVolume, type ReadOnlyVolume } from '../node/index.js'
+import type { FileSystem, VersionInfo } from '../fs/index.js'
+import { positiveInt } from './options.js'
+
+export interface AccessOptions { ring?: string, data?: string }
+export interface WriteOptions extends AccessOptions { key: string }
+export interface ReadOptions extends AccessOptions { key?: string, pubkey?: string, version?: number }
+
+/** --ring and --data: every command that touches a volume takes them. */
+export function accessOptions (cmd: Command): Command {
+  return cmd
+    .option('--ring <host:port>', 'any node of the ring to use (default: an embedded local node)')
+    .option('--data <dir>', 'data directory of the embedded node (default: $CFS_DATA or ~/.local/share/cfs)')
+}
+
+export function writeOptions (cmd: Command): Command {
+  return accessOptions(cmd).requiredOption('--key <file>', "the owner's key file (cfs keygen)")
+}
+
+export function readOptions (cmd: Command): Command {
+  return accessOptions(cmd)
+    .option('--pubkey <hex|file>', "read someone's volume by public key (no private key needed)")
+    .option('--key <file>', 'read your own volume, by its key file')
+    .option('--version <n>', 'a past version by sequence number (cfs log lists them)', positiveInt)
+}
+
+/** Opens the owner's volume, runs `f`, publishes (sync), and always closes. */
+export async function withVolume<T> (opts: WriteOptions, f: (v: OwnedVolume) => Promise<T>): Promise<T> {
+  const owned = await openVolume({ key: await readKeyFile(opts.key), ...access(opts) })
+  let result: T
+  try {
+    result = await f(owned)
+  } catch (err) {
+    await owned.volume.stop()
+    await owned.access.close()
+    throw err
+  }
+  await owned.close()
+  const degraded = owned.volume.stats.uploads.degraded + owned.volume.stats.degradedRoots
+  if (degraded > 0) process.stderr.write(`cfs: ${degraded} block(s) stored on fewer replicas than wanted (${owned.access.description})\n`)
+  return result
+}
+
+/** Opens a volume for reading (by --pubkey, or --key for one's own), runs `f`, closes. */
+export async function withReader<T> (opts: ReadOptions, f: (fs: FileSystem, version: VersionInfo | undefined, ro: ReadOnlyVolume & { publicKey: Uint8Array }) => Promise<T>): Promise<T> {
+  const source = opts.pubkey ?? opts.key
+  if (source === undefined) throw new BadRequestError('say whose volume: --pubkey HEX|FILE, or --key FILE for your own')
+  const publicKey = opts.pubkey !== undefined ? await readPublicKey(opts.pubkey) : (await readKeyFile(source)).publicKey
+  const ro: ReadOnlyVolume = await openReader({ publicKey, ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }) })
+  try {
+    return await f(ro.fs, ro.version, Object.assign(ro, { publicKey }))
+  } finally {
+    await ro.close()
+  }
+}
+
+function access (opts: AccessOptions): AccessOptions {
+  return { ...(opts.ring === undefined ? {} : { ring: opts.ring }), ...(opts.data === undefined ? {} : { data: opts.data }) }
+}
+
+/** A cfs path: absolute, no trailing slash (except the root), no empty components. */
+export function cfsPath (p: string): string {
+  const parts = p.split('/').filter((s) => s !== '' && s !== '.')
+  if (parts.includes('..')) throw new BadRequestError(`'..' is not allowed in a cfs path: ${p}`)
+  return '/' + parts.join('/')
+}
+
+export function joinCfs (dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`
+}

@@ -1,0 +1,87 @@
+import { mkdir } from 'node:fs/promises'
+import { createLogger, type AbortOptions } from '../core/index.js'
+import { decodeRoot, encodeRoot, rootKey } from '../dhash/index.js'
+import { JsonFileSeenRoots, Reader, Volume, type FileSystem, type RootVerifier, type Snapshot, type VersionInfo, type VolumeInit } from '../fs/index.js'
+import { defaultDataDir, openBlocks, type BlockAccess, type BlockAccessInit } from './block-access.js'
+import type { OwnerKey } from './key-file.js'
+
+export const rootVerifier: RootVerifier = { rootKey, decodeRoot }
+
+export interface OpenVolumeInit extends BlockAccessInit {
+  key: OwnerKey
+  volume?: VolumeInit
+}
+
+/** The owner's read-write volume over a ring or the embedded node. */
+export interface OwnedVolume {
+  readonly volume: Volume
+  readonly access: BlockAccess
+  /** Publishes what is pending, then stops the volume and the block access. */
+  close: (options?: AbortOptions) => Promise<void>
+}
+
+export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
+  const logger = createLogger('fs')
+  const access = await openBlocks(init, logger)
+  const { secretKey, publicKey } = init.key
+  const volume = new Volume({
+    blocks: access.blocks,
+    signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
+    verifier: rootVerifier,
+    logger,
+  }, init.volume)
+  try {
+    await volume.start()
+  } catch (err) {
+    await access.close()
+    throw err
+  }
+  return {
+    volume,
+    access,
+    close: async (options = {}) => {
+      try {
+        await volume.sync(options)
+      } finally {
+        await volume.stop()
+        await access.close()
+      }
+    },
+  }
+}
+
+export interface OpenReaderInit extends BlockAccessInit {
+  publicKey: Uint8Array
+  /** A past version by sequence number; omitted: the latest. */
+  version?: number
+}
+
+/** Someone's volume, read-only, by public key; sequence numbers seen are remembered on disk. */
+export interface ReadOnlyVolume {
+  readonly fs: FileSystem
+  readonly version: VersionInfo | undefined
+  readonly reader: Reader
+  readonly access: BlockAccess
+  close: () => Promise<void>
+}
+
+/** Directory where readers remember the highest sequence number seen per volume (rollback protection). */
+export function seenRootsDir (data: string | undefined): string {
+  return data ?? defaultDataDir()
+}
+
+export async function openReader (init: OpenReaderInit): Promise<ReadOnlyVolume> {
+  const logger = createLogger('fs')
+  const access = await openBlocks(init, logger)
+  try {
+    const dir = seenRootsDir(init.data)
+    await mkdir(dir, { recursive: true })
+    const reader = new Reader({ blocks: access.blocks, verifier: rootVerifier, seen: new JsonFileSeenRoots(dir), logger })
+    const snapshot: Snapshot = init.version === undefined ? await reader.latest(init.publicKey) : await reader.version(init.publicKey, init.version)
+    return { fs: snapshot, version: snapshot.version, reader, access, close: async () => { await access.close() } }
+  } catch (err) {
+    await access.close()
+    throw err
+  }
+}
+
