@@ -1,0 +1,405 @@
+/**
+ * DEV DOCS: FUSE operations over a cfs FileSystem (fuse-native 2.2.6, libfuse 2.9).
+ *
+ * Every operation is a path-based call on the FileSystem; open files are FileHandles kept
+ * by a small fd table. Three rules come from how fuse-native behaves (docs/FUSE.md):
+ * - A handler must never throw and must always call back with a number: `guard` runs each
+ *   one as a promise, turns any failure into a negative errno (errno.ts), and answers once.
+ * - close() waits for `flush`, not `release`: flush (and fsync) of a file written through
+ *   the handle publishes the volume (sync) before answering, so a closed or fsync'd file is
+ *   in a signed root. Other changes wait for the Volume's publish interval.
+ * - Unlinking an open file arrives as a rename to `.fuse_hidden*` (the Volume moves the open
+ *   handle with it) and the unlink follows the release.
+ *
+ * What is not supported answers clearly: hard links and device/fifo/socket nodes EPERM;
+ * extended attributes are not implemented, so libfuse answers ENOSYS once and the kernel
+ * then answers EOPNOTSUPP itself; chown is accepted and ignored (cfs stores no owner: every
+ * entry belongs to the mounting user).
+ */
+import type FuseNative from 'fuse-native'
+import {
+  InvalidNameError, IsADirectoryError, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, type AbortOptions, type ComponentLogger, type Logger,
+} from '../core/index.js'
+import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
+import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
+import { Errno, ErrnoError, toErrno } from './errno.js'
+import { SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
+
+const O_ACCMODE = 3
+
+export interface CfsFuseComponents {
+  /** The tree served: the owner's Volume, or a read-only view. */
+  fs: FileSystem
+  /** Publishes every change (Volume.sync); absent on a read-only mount. */
+  sync?: (options?: AbortOptions) => Promise<void>
+  /** Past versions, shown under the snapshots directory; absent: no snapshots directory. */
+  versions?: VersionSource
+  /** Space for statfs (df). @default a nominal 1 TiB, all free */
+  space?: (options?: AbortOptions) => Promise<SpaceInfo>
+  logger?: ComponentLogger
+}
+
+export interface CfsFuseInit {
+  /** Name of the snapshots directory at the top; false = none. @default '.snapshots' */
+  snapshotsDir?: string | false
+  /** Owner shown for every entry. @default this process's uid and gid */
+  owner?: Owner
+  /** Deadline of one publication (flush, fsync); EIO after it. @default 600_000 */
+  syncTimeoutMs?: number
+  /** Deadline of any other operation; EIO after it. @default 120_000 */
+  opTimeoutMs?: number
+}
+
+interface OpenFile {
+  readonly handle: FileHandle
+  readonly writable: boolean
+  /** Written through this handle since it was last published. */
+  dirty: boolean
+}
+
+type Reply<T> = (code: number, value?: T) => void
+
+/**
+ * The FUSE operations for one mounted tree, as fuse-native wants them (`ops`). No kernel is
+ * needed to call them, which is how the unit tests drive them; mount.ts mounts them.
+ */
+export class CfsFuse {
+  readonly ops: FuseNative.Operations
+  private readonly log: Logger
+  private readonly files = new Map<number, OpenFile>()
+  private nextFd = 1
+  private readonly snapshots: SnapshotsDir | undefined
+  private readonly owner: Owner
+  private shutdown = new AbortController()
+  private counts = { ops: 0, errors: 0, syncs: 0 }
+
+  constructor (private readonly components: CfsFuseComponents, private readonly init: CfsFuseInit = {}) {
+    this.log = (components.logger ?? createLogger()).forComponent('fuse')
+    this.owner = init.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
+    const name = init.snapshotsDir ?? '.snapshots'
+    this.snapshots = components.versions === undefined || name === false ? undefined : new SnapshotsDir(components.versions, { name })
+    this.ops = this.makeOps()
+  }
+
+  /** Whether writes are refused (EROFS). */
+  get readOnly (): boolean { return this.components.sync === undefined }
+
+  get stats (): { readonly ops: number, readonly errors: number, readonly syncs: number, readonly openFiles: number } {
+    return { ...this.counts, openFiles: this.files.size }
+  }
+
+  /** Aborts operations in flight (they answer EIO) and closes every open file. */
+  async close (): Promise<void> {
+    this.shutdown.abort()
+    const open = [...this.files.values()]
+    this.files.clear()
+    await Promise.allSettled(open.map(async (f) => f.handle.close()))
+    this.shutdown = new AbortController()
+  }
+
+  /** Publishes now, within the sync deadline. */
+  private async publish (): Promise<void> {
+    const sync = this.components.sync
+    if (sync === undefined) return
+    const d = deadline([this.shutdown.signal], this.init.syncTimeoutMs ?? 600_000)
+    try {
+      this.counts.syncs++
+      await sync({ signal: d.signal })
+    } finally {
+      d.dispose()
+    }
+  }
+
+  /**
+   * Runs one operation: whatever happens, `cb` is called exactly once with a number (and
+   * the value on success), and nothing is thrown into fuse-native.
+   */
+  private guard<T> (op: string, paths: readonly string[], cb: Reply<T>, work: (options: AbortOptions) => Promise<number | { value: T }>, timeoutMs?: number): void {
+    this.counts.ops++
+    let answered = false
+    const answer = (code: number, value?: T): void => {
+      if (answered) return
+      answered = true
+      if (code < 0) this.counts.errors++
+      try {
+        if (value === undefined) cb(code)
+        else cb(code, value)
+      } catch (err) {
+        this.log.error('%s %s: callback threw: %s', op, paths.join(' '), (err as Error).message)
+      }
+    }
+    const d = deadline([this.shutdown.signal], timeoutMs ?? this.init.opTimeoutMs ?? 120_000)
+    // An async wrapper: a handler that throws before its first await rejects too.
+    const started = performance.now()
+    const pending = (async () => work({ signal: d.signal }))()
+    pending.then((r) => {
+      this.log.trace('%s %s: %s in %s ms', op, paths.join(' '), typeof r === 'number' ? r : 0, (performance.now() - started).toFixed(1))
+      if (typeof r === 'number') answer(Number.isFinite(r) ? r : Errno.EIO)
+      else answer(0, r.value)
+    }, (err: unknown) => {
+      const code = toErrno(err, paths, this.log)
+      this.log.trace('%s %s: %d (%s) in %s ms', op, paths.join(' '), code, (err as Error).message, (performance.now() - started).toFixed(1))
+      answer(code)
+    }).finally(() => { d.dispose() })
+  }
+
+  /** The tree for a path: the mounted one, or a version under the snapshots directory. */
+  private async route (path: string, options: AbortOptions): Promise<SnapshotRoute> {
+    if (this.snapshots?.owns(path) === true) return this.snapshots.route(path, options)
+    return { kind: 'tree', fs: this.components.fs, path }
+  }
+
+  /** The mounted tree for a change; EROFS under the snapshots directory or on a read-only mount. */
+  private writable (path: string): FileSystem {
+    if (this.snapshots?.owns(path) === true) throw new ReadOnlyError('past versions are read-only')
+    if (this.readOnly) throw new ReadOnlyError('this mount is read-only')
+    return this.components.fs
+  }
+
+  private file (fd: number): OpenFile {
+    const f = this.files.get(fd)
+    if (f === undefined) throw new ErrnoError(Errno.EBADF, 'no such open file')
+    return f
+  }
+
+  private addFile (handle: FileHandle, writable: boolean, dirty: boolean): number {
+    while (this.files.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) >>> 0
+    const fd = this.nextFd
+    this.nextFd = (this.nextFd + 1) >>> 0
+    this.files.set(fd, { handle, writable, dirty })
+    return fd
+  }
+
+  private makeOps (): FuseNative.Operations {
+    return {
+      getattr: (path, cb) => {
+        this.guard('getattr', [path], cb, async (options) => {
+          const r = await this.route(path, options)
+          if (r.kind !== 'tree') return { value: toFuseStat(r.stat, this.owner) }
+          return { value: toFuseStat(await r.fs.stat(r.path, options), this.owner) }
+        })
+      },
+
+      readdir: (path, cb) => {
+        this.guard('readdir', [path], cb, async (options) => {
+          const r = await this.route(path, options)
+          const names = ['.', '..']
+          if (r.kind === 'top') return { value: [...names, ...await (this.snapshots as SnapshotsDir).names(options)] }
+          if (r.kind === 'link') throw new NotADirectoryError('a symbolic link is not a directory')
+          for await (const e of r.fs.readdir(r.path, options)) names.push(e.name)
+          if (path === '/' && this.snapshots !== undefined && !names.includes(this.snapshots.name)) names.push(this.snapshots.name)
+          return { value: names }
+        })
+      },
+
+      readlink: (path, cb) => {
+        this.guard('readlink', [path], cb, async (options) => {
+          const r = await this.route(path, options)
+          if (r.kind === 'link') return { value: r.target }
+          if (r.kind === 'top') throw new InvalidNameError('not a symbolic link')
+          return { value: await r.fs.readlink(r.path, options) }
+        })
+      },
+
+      open: (path, flags, cb) => {
+        this.guard('open', [path], cb, async (options) => {
+          const write = (flags & O_ACCMODE) !== 0
+          const r = write ? { kind: 'tree' as const, fs: this.writable(path), path } : await this.route(path, options)
+          if (r.kind === 'top') throw new IsADirectoryError('is a directory')
+          if (r.kind === 'link') throw new NotSupportedError('a symbolic link is not opened')
+          const handle = await r.fs.open(r.path, { write, signal: options.signal })
+          return { value: this.addFile(handle, write, false) }
+        })
+      },
+
+      create: (path, mode, cb) => {
+        this.guard('create', [path], cb, async (options) => {
+          const fs = this.writable(path)
+          const handle = await fs.open(path, { write: true, create: true, mode: mode & PERMISSION_BITS, signal: options.signal })
+          return { value: this.addFile(handle, true, false) }
+        })
+      },
+
+      read: (path, fd, buffer, length, position, cb) => {
+        this.guard('read', [path], cb, async (options) => {
+          const f = this.files.get(fd)
+          const bytes = f !== undefined
+            ? await f.handle.read(position, length, options)
+            : await this.readByPath(path, position, length, options)
+          const n = Math.min(bytes.length, length)
+          buffer.set(bytes.subarray(0, n))
+          return n
+        })
+      },
+
+      write: (path, fd, buffer, length, position, cb) => {
+        this.guard('write', [path], cb, async (options) => {
+          const f = this.file(fd)
+          if (!f.writable) throw new ErrnoError(Errno.EBADF, 'no such open file')
+          // The buffer is fuse-native's until we answer; the volume copies what it keeps. A plain
+          // Uint8Array view, not a Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
+          const data = new Uint8Array(buffer.buffer, buffer.byteOffset, Math.min(length, buffer.length))
+          const n = await f.handle.write(position, data, options)
+          f.dirty = true
+          return n
+        })
+      },
+
+      truncate: (path, size, cb) => {
+        this.guard('truncate', [path], cb, async (options) => {
+          await this.writable(path).truncate(path, size, options)
+          return 0
+        })
+      },
+
+      ftruncate: (path, fd, size, cb) => {
+        this.guard('ftruncate', [path], cb, async (options) => {
+          const f = this.file(fd)
+          if (!f.writable) throw new ReadOnlyError('the file is open read-only')
+          await f.handle.truncate(size, options)
+          f.dirty = true
+          return 0
+        })
+      },
+
+      flush: (path, fd, cb) => {
+        this.guard('flush', [path], cb, async () => this.publishFile(fd), this.init.syncTimeoutMs ?? 600_000)
+      },
+
+      fsync: (path, _datasync, fd, cb) => {
+        this.guard('fsync', [path], cb, async () => {
+          // Whether or not this handle wrote: the file's name and attributes become durable too.
+          return this.publishFile(fd, true)
+        }, this.init.syncTimeoutMs ?? 600_000)
+      },
+
+      fsyncdir: (path, _datasync, _fd, cb) => {
+        this.guard('fsyncdir', [path], cb, async () => {
+          await this.publish()
+          return 0
+        }, this.init.syncTimeoutMs ?? 600_000)
+      },
+
+      release: (path, fd, cb) => {
+        this.guard('release', [path], cb, async () => {
+          const f = this.files.get(fd)
+          if (f === undefined) return 0
+          this.files.delete(fd)
+          // Written after the last flush (a shared mapping): the publish timer takes it.
+          await f.handle.close()
+          return 0
+        })
+      },
+
+      mkdir: (path, mode, cb) => {
+        this.guard('mkdir', [path], cb, async (options) => {
+          await this.writable(path).mkdir(path, { mode: mode & PERMISSION_BITS, ...options })
+          return 0
+        })
+      },
+
+      rmdir: (path, cb) => {
+        this.guard('rmdir', [path], cb, async (options) => {
+          await this.writable(path).rmdir(path, options)
+          return 0
+        })
+      },
+
+      unlink: (path, cb) => {
+        this.guard('unlink', [path], cb, async (options) => {
+          await this.writable(path).unlink(path, options)
+          return 0
+        })
+      },
+
+      rename: (src, dest, cb) => {
+        this.guard('rename', [src, dest], cb, async (options) => {
+          this.writable(src)
+          await this.writable(dest).rename(src, dest, options)
+          return 0
+        })
+      },
+
+      symlink: (target, path, cb) => {
+        this.guard('symlink', [path], cb, async (options) => {
+          await this.writable(path).symlink(target, path, options)
+          return 0
+        })
+      },
+
+      link: (_src, dest, cb) => {
+        this.guard('link', [dest], cb, async () => {
+          this.writable(dest)
+          return Errno.EPERM // no hard links: one name per inode
+        })
+      },
+
+      mknod: (path, mode, _dev, cb) => {
+        this.guard('mknod', [path], cb, async (options) => {
+          const fs = this.writable(path)
+          if ((mode & S_IFMT) !== S_IFREG) return Errno.EPERM // no devices, fifos or sockets
+          await fs.create(path, { mode: mode & PERMISSION_BITS, exclusive: true, ...options })
+          return 0
+        })
+      },
+
+      chmod: (path, mode, cb) => {
+        this.guard('chmod', [path], cb, async (options) => {
+          await this.writable(path).chmod(path, mode & PERMISSION_BITS, options)
+          return 0
+        })
+      },
+
+      chown: (path, _uid, _gid, cb) => {
+        this.guard('chown', [path], cb, async (options) => {
+          const fs = this.writable(path)
+          await fs.stat(path, options) // no owner is stored: accepted (cp -a, rsync -a, tar as root) if the entry exists
+          return 0
+        })
+      },
+
+      utimens: (path, atime, mtime, cb) => {
+        this.guard('utimens', [path], cb, async (options) => {
+          // UTIME_NOW and UTIME_OMIT arrive alike (binding.ts). With a real atime beside it,
+          // it is taken for OMIT (`touch -a -d X`: the mtime stays); otherwise for NOW (`touch`).
+          if (mtime === UTIME_SPECIAL_MS && atime !== UTIME_SPECIAL_MS) return 0
+          const mtimeMs = mtime === UTIME_SPECIAL_MS ? Date.now() : Math.round(mtime)
+          await this.writable(path).setTimes(path, mtimeMs, options)
+          return 0
+        })
+      },
+
+      statfs: (path, cb) => {
+        this.guard('statfs', [path], cb, async (options) => {
+          const space = this.components.space === undefined
+            ? { totalBytes: 2 ** 40, freeBytes: 2 ** 40 }
+            : await this.components.space(options)
+          return { value: toFuseStatfs(space, MAX_NAME_BYTES) }
+        })
+      },
+    }
+  }
+
+  private async readByPath (path: string, position: number, length: number, options: AbortOptions): Promise<Uint8Array> {
+    const r = await this.route(path, options)
+    if (r.kind !== 'tree') throw new ErrnoError(Errno.EBADF, 'no such open file')
+    return r.fs.read(r.path, position, length, options)
+  }
+
+  /**
+   * Publishes if the file was written through this handle since its last publication (or
+   * always, with `always`: fsync).
+   */
+  private async publishFile (fd: number, always = false): Promise<number> {
+    const f = this.files.get(fd)
+    if (!always && (f === undefined || !f.dirty)) return 0
+    if (f !== undefined) f.dirty = false
+    try {
+      await this.publish()
+    } catch (err) {
+      if (f !== undefined) f.dirty = true
+      throw err
+    }
+    return 0
+  }
+}

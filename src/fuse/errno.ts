@@ -1,0 +1,82 @@
+import { isCfsError, type ErrorCode, type Logger } from '../core/index.js'
+import { MAX_NAME_BYTES } from '../fs/index.js'
+
+/** Linux errno values, negated as FUSE wants them. */
+export const Errno = {
+  EPERM: -1,
+  ENOENT: -2,
+  EIO: -5,
+  EBADF: -9,
+  EACCES: -13,
+  EEXIST: -17,
+  EXDEV: -18,
+  ENOTDIR: -20,
+  EISDIR: -21,
+  EINVAL: -22,
+  EFBIG: -27,
+  ENOSPC: -28,
+  EROFS: -30,
+  ENAMETOOLONG: -36,
+  ENOSYS: -38,
+  ENOTEMPTY: -39,
+  ENODATA: -61,
+  ENOTSUP: -95,
+  ETIMEDOUT: -110,
+  EDQUOT: -122,
+} as const
+
+/**
+ * The one table from error codes to errno values. Codes not listed are EIO. NOT_SUPPORTED is
+ * EPERM: the tree refuses an operation on a kind of entry it has (reading a symbolic link as
+ * a file), which is what EPERM means; unsupported kinds of operation (hard links, device
+ * nodes, xattrs) are answered in cfs-fuse.ts and never reach the tree.
+ */
+export const ERRNO_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
+  ENTRY_NOT_FOUND: Errno.ENOENT,
+  ENTRY_EXISTS: Errno.EEXIST,
+  NOT_A_DIRECTORY: Errno.ENOTDIR,
+  IS_A_DIRECTORY: Errno.EISDIR,
+  DIRECTORY_NOT_EMPTY: Errno.ENOTEMPTY,
+  INVALID_NAME: Errno.EINVAL,
+  READ_ONLY: Errno.EROFS,
+  NOT_SUPPORTED: Errno.EPERM,
+  STORAGE_FULL: Errno.ENOSPC,
+  QUOTA_EXCEEDED: Errno.EDQUOT,
+  BLOCK_TOO_LARGE: Errno.EFBIG,
+  ROOT_CONFLICT: Errno.EIO,
+  TIMEOUT: Errno.EIO,
+  NODE_UNREACHABLE: Errno.EIO,
+  ABORTED: Errno.EIO,
+}
+
+/** Codes that mean the volume or the ring is in trouble: logged, not just answered. */
+const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED'])
+
+/** A failure that is an errno and nothing else (EBADF for an unknown handle). */
+export class ErrnoError extends Error {
+  constructor (readonly errno: number, message: string) {
+    super(message)
+    this.name = 'ErrnoError'
+  }
+}
+
+/** Whether some component of `path` is longer than a name may be. */
+export function hasLongName (path: string): boolean {
+  return path.split('/').some((name) => name.length > MAX_NAME_BYTES / 4 && Buffer.byteLength(name) > MAX_NAME_BYTES)
+}
+
+/**
+ * A negative errno for any failure. An ErrnoError is its own errno. INVALID_NAME is ENAMETOOLONG when a name in one of the
+ * paths is too long, EINVAL otherwise. Anything that is not a CfsError (a bug, a TypeError
+ * from misuse) is EIO and always logged, as are the LOUD codes.
+ */
+export function toErrno (err: unknown, paths: readonly string[] = [], log?: Logger): number {
+  if (err instanceof ErrnoError) return err.errno
+  if (!isCfsError(err)) {
+    log?.error('%s failed unexpectedly: %s', paths.join(' -> '), err instanceof Error ? (err.stack ?? err.message) : String(err))
+    return Errno.EIO
+  }
+  if (err.code === 'INVALID_NAME' && paths.some(hasLongName)) return Errno.ENAMETOOLONG
+  if (LOUD.has(err.code)) log?.error('%s: %s (%s)', paths.join(' -> '), err.message, err.code)
+  return ERRNO_BY_CODE[err.code] ?? Errno.EIO
+}

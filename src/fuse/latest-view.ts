@@ -1,0 +1,105 @@
+import {
+  ReadOnlyError, createLogger, isCfsError, type AbortOptions, type ComponentLogger, type Logger, type Startable,
+} from '../core/index.js'
+import type { DirEntry, FileHandle, FileSystem, ListOptions, OpenOptions, ReadStreamOptions, Reader, Snapshot, Stat, VersionInfo } from '../fs/index.js'
+import type { VersionSource } from './snapshots.js'
+
+export interface LatestViewComponents {
+  reader: Pick<Reader, 'latest' | 'version' | 'versions'>
+  publicKey: Uint8Array
+  logger?: ComponentLogger
+}
+
+export interface LatestViewInit {
+  /** Milliseconds between checks for a newer version; 0 = no timer (call refreshOnce). @default 5_000 */
+  refreshIntervalMs?: number
+}
+
+/**
+ * Someone else's volume, read-only, following its latest version: every call reads the
+ * newest version seen so far, and the view looks for a newer one every `refreshIntervalMs`.
+ * A file opened on one version keeps reading that version. Every change is ReadOnlyError.
+ */
+export class LatestView implements FileSystem, VersionSource, Startable {
+  private current: Snapshot
+  private timer: NodeJS.Timeout | undefined
+  private readonly log: Logger
+  private shutdown = new AbortController()
+
+  private constructor (private readonly components: LatestViewComponents, first: Snapshot, private readonly init: LatestViewInit) {
+    this.current = first
+    this.log = (components.logger ?? createLogger()).forComponent('fuse:latest')
+  }
+
+  /** Loads the latest version (EntryNotFoundError if the volume was never published). */
+  static async open (components: LatestViewComponents, init: LatestViewInit = {}, options: AbortOptions = {}): Promise<LatestView> {
+    return new LatestView(components, await components.reader.latest(components.publicKey, options), init)
+  }
+
+  get version (): VersionInfo | undefined { return this.current.version }
+
+  async start (): Promise<void> {
+    this.shutdown = new AbortController()
+    this.schedule()
+  }
+
+  async stop (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.shutdown.abort()
+  }
+
+  /** Looks for a newer version; returns whether the view moved. */
+  async refreshOnce (options: AbortOptions = {}): Promise<boolean> {
+    const next = await this.components.reader.latest(this.components.publicKey, options)
+    if ((next.version?.seq ?? 0) <= (this.current.version?.seq ?? 0)) return false
+    this.log('now at version %d', next.version?.seq)
+    this.current = next
+    return true
+  }
+
+  private schedule (): void {
+    const interval = this.init.refreshIntervalMs ?? 5_000
+    if (interval <= 0 || this.shutdown.signal.aborted) return
+    this.timer = setTimeout(() => {
+      this.refreshOnce({ signal: this.shutdown.signal }).catch((err: unknown) => {
+        if (!isCfsError(err, 'ABORTED')) this.log.error('refresh failed: %s', (err as Error).message)
+      }).finally(() => { this.schedule() })
+    }, interval)
+    this.timer.unref()
+  }
+
+  // ---- VersionSource ----
+
+  versions (options: AbortOptions = {}): AsyncIterable<VersionInfo> {
+    return this.components.reader.versions(this.components.publicKey, options)
+  }
+
+  async snapshot (seq: number, options: AbortOptions = {}): Promise<FileSystem> {
+    return this.components.reader.version(this.components.publicKey, seq, options)
+  }
+
+  // ---- FileSystem: reads go to the current version ----
+
+  async stat (path: string, options?: AbortOptions): Promise<Stat> { return this.current.stat(path, options) }
+  readdir (path: string, options?: ListOptions): AsyncIterable<DirEntry> { return this.current.readdir(path, options) }
+  async readlink (path: string, options?: AbortOptions): Promise<string> { return this.current.readlink(path, options) }
+  async read (file: string | FileHandle, offset: number, length: number, options?: AbortOptions): Promise<Uint8Array> {
+    return this.current.read(file, offset, length, options)
+  }
+
+  readStream (path: string, options?: ReadStreamOptions): AsyncIterable<Uint8Array> { return this.current.readStream(path, options) }
+  async open (path: string, options?: OpenOptions & AbortOptions): Promise<FileHandle> { return this.current.open(path, options) }
+
+  async create (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async mkdir (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async symlink (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async unlink (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async rmdir (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async rename (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async chmod (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async setTimes (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async truncate (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async write (): Promise<number> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async writeStream (): Promise<number> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+}
