@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
-import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
+import { peakRssMiB, startRing, stopRing, waitForRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +23,7 @@ let nodes: BenchNode[] = []
 try {
   nodes = await startRing({ nodes: 3, args: ['--replicas', '3', '--repair-ms', '600000'], ...(values.profile === undefined ? {} : { profileDir: values.profile }) })
   // Let the three nodes learn each other (stabilization runs every second by default).
-  await new Promise((resolve) => setTimeout(resolve, 3_000))
+  await waitForRing(nodes)
   const ring = await connectRing({ ring: nodes.map((n) => n.address) })
   const limit = pLimit(Number(values.inflight))
   for (const size of (values.sizes ?? '').split(',').map(Number)) {

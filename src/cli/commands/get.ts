@@ -44,7 +44,8 @@ export function registerGet (program: Command): void {
     .description('copy a file or directory (recursively) out of a volume')
     .argument('<cfs-path>', 'file or directory in the volume')
     .argument('<local>', 'destination: an existing directory to copy into, or a new name')
-    .action(async (src: string, dest: string, opts: ReadOptions) => {
+    .option('--json', 'print a JSON summary on stdout')
+    .action(async (src: string, dest: string, opts: ReadOptions & { json?: boolean }) => {
       const path = cfsPath(src)
       await withReader(opts, async (fs) => {
         const into = await lstat(dest).then((s) => s.isDirectory(), () => false)
@@ -56,7 +57,8 @@ export function registerGet (program: Command): void {
         } finally {
           progress.stop()
         }
-        process.stderr.write(`got ${counts.files} file(s), ${counts.dirs} dir(s), ${counts.links} link(s), ${counts.bytes} bytes into ${local}\n`)
+        if (opts.json === true) process.stdout.write(JSON.stringify({ ...counts, local, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n')
+        else process.stderr.write(`got ${counts.files} file(s), ${counts.dirs} dir(s), ${counts.links} link(s), ${counts.bytes} bytes into ${local}\n`)
       })
     })
 }

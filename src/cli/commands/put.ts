@@ -93,7 +93,7 @@ export function registerPut (program: Command): void {
         return volume.stats.seq
       })
       const seconds = (performance.now() - started) / 1000
-      const summary = { ...counts, version, seconds: Number(seconds.toFixed(2)) }
+      const summary = { ...counts, version, seconds: Number(seconds.toFixed(2)), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }
       process.stdout.write(opts.json === true
         ? JSON.stringify(summary) + '\n'
         : `put ${counts.files} file(s), ${counts.dirs} dir(s), ${counts.links} link(s), ${counts.bytes} bytes in ${summary.seconds} s; published version ${version}\n`)
