@@ -9,6 +9,8 @@ import { registerGet } from './commands/get.js'
 import { registerReadCommands } from './commands/read-commands.js'
 import { registerWriteCommands } from './commands/write-commands.js'
 import { registerBackup } from './commands/backup.js'
+import { registerMount } from './commands/mount.js'
+import { registerUnmount } from './commands/unmount.js'
 
 /**
  * Exit codes: 0 ok, 1 the operation failed (no such file, not empty, ...), 2 usage (bad
@@ -38,6 +40,8 @@ export async function main (argv: string[]): Promise<void> {
   registerReadCommands(program)
   registerWriteCommands(program)
   registerBackup(program)
+  registerMount(program)
+  registerUnmount(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {

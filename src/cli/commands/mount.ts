@@ -1,0 +1,60 @@
+import { basename, join, resolve } from 'node:path'
+import type { Command } from 'commander'
+import { BadRequestError } from '../../core/index.js'
+import { defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
+import { positiveInt } from '../options.js'
+import { accessOptions, type AccessOptions } from '../volume-options.js'
+
+interface MountOptions extends AccessOptions {
+  key?: string
+  pubkey?: string
+  version?: number
+  publishMs: number
+  refreshMs: number
+  allowOther?: boolean
+  autoUnmount: boolean
+  daemon?: boolean
+  logFile?: string
+  debugFuse?: boolean
+}
+
+export function registerMount (program: Command): void {
+  accessOptions(program.command('mount'))
+    .description('mount a volume: your own read-write (--key), or anyone\'s read-only (--pubkey); prints "mounted DIR" once mounted, and publishes and unmounts on SIGINT/SIGTERM or `cfs unmount DIR`')
+    .argument('<dir>', 'an empty directory to mount on')
+    .option('--key <file>', "the owner's key file: mount read-write")
+    .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
+    .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
+    .option('--publish-ms <ms>', 'read-write: publish changes at most this often (fsync and close of a written file publish at once)', positiveInt, 1_000)
+    .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, 5_000)
+    .option('--allow-other', 'let other users use the mount (the kernel then checks permissions: default_permissions)')
+    .option('--no-auto-unmount', 'leave a dead mount behind if the process is killed (the next mount clears it)')
+    .option('--daemon', 'detach once mounted; output goes to --log-file')
+    .option('--log-file <file>', 'with --daemon: where output goes (default: <data>/logs/mount-<dir>.log)')
+    .option('--debug-fuse', "libfuse's trace of every request, on stderr")
+    .action(async (dir: string, opts: MountOptions) => {
+      if ((opts.key === undefined) === (opts.pubkey === undefined)) throw new BadRequestError('say whose volume: --key FILE (read-write) or --pubkey HEX|FILE (read-only)')
+      if (opts.version !== undefined && opts.pubkey === undefined) throw new BadRequestError('--version goes with --pubkey (a past version is read-only)')
+      if (opts.daemon === true) {
+        const logFile = resolve(opts.logFile ?? join(defaultDataDir(), 'logs', `mount-${basename(resolve(dir))}.log`))
+        const at = process.argv.indexOf('mount')
+        const args = process.argv.slice(at + 1).filter((a) => a !== '--daemon')
+        const pid = await spawnMountDaemon(process.argv[1] as string, args, logFile)
+        process.stdout.write(`mounted ${resolve(dir)} (pid ${pid}, log ${logFile})\n`)
+        return
+      }
+      await runMount({
+        dir,
+        ...(opts.key === undefined ? {} : { key: await readKeyFile(opts.key) }),
+        ...(opts.pubkey === undefined ? {} : { publicKey: await readPublicKey(opts.pubkey) }),
+        ...(opts.version === undefined ? {} : { version: opts.version }),
+        ...(opts.ring === undefined ? {} : { ring: opts.ring }),
+        ...(opts.data === undefined ? {} : { data: opts.data }),
+        publishIntervalMs: opts.publishMs,
+        refreshIntervalMs: opts.refreshMs,
+        allowOther: opts.allowOther === true,
+        autoUnmount: opts.autoUnmount,
+        debug: opts.debugFuse === true,
+      })
+    })
+}

@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto'
+import { readFile, rm, statfs, writeFile, mkdir, realpath } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createLogger, toHex, type AbortOptions } from '../core/index.js'
+import type { FileSystem, VersionInfo } from '../fs/index.js'
+import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
+import { defaultDataDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
+import type { OwnerKey } from './key-file.js'
+import { openReader, openVolume } from './volumes.js'
+
+export interface MountVolumeInit extends BlockAccessInit {
+  /** The mount point: an empty directory. */
+  dir: string
+  /** The owner's key: a read-write mount of the owner's volume. */
+  key?: OwnerKey
+  /** Someone's public key: a read-only mount. */
+  publicKey?: Uint8Array
+  /** With `publicKey`: this version only (immutable, cached by the kernel); omitted: follow the latest. */
+  version?: number
+  /** Milliseconds between publications of a read-write mount. @default 1_000 */
+  publishIntervalMs?: number
+  /** Milliseconds between checks for a newer version of a read-only mount. @default 5_000 */
+  refreshIntervalMs?: number
+  /** Let other users in (with the kernel checking modes). @default false */
+  allowOther?: boolean
+  /** Unmount when the process dies (auto_unmount). @default true */
+  autoUnmount?: boolean
+  /** libfuse's request trace on stderr. @default false */
+  debug?: boolean
+}
+
+/** A mounted volume, served by this process. */
+export interface VolumeMount {
+  readonly dir: string
+  readonly readOnly: boolean
+  /** "embedded node at DIR (...)" or "ring via HOST:PORT". */
+  readonly description: string
+  readonly publicKey: Uint8Array
+  /** The version shown, for a read-only mount of one version. */
+  readonly version: VersionInfo | undefined
+  readonly fuse: CfsFuse
+  /** Publishes, unmounts, publishes what raced the unmount, and closes the volume and the blocks. */
+  close: () => Promise<void>
+}
+
+/**
+ * Mounts a volume: the owner's, read-write (its Volume publishes every `publishIntervalMs`,
+ * and on every fsync and close of a written file), or anyone's by public key, read-only.
+ */
+export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> {
+  const logger = createLogger('mount')
+  const dir = resolve(init.dir)
+  const access: BlockAccessInit = {
+    ...(init.ring === undefined ? {} : { ring: init.ring }),
+    ...(init.data === undefined ? {} : { data: init.data }),
+    ...(init.replicas === undefined ? {} : { replicas: init.replicas }),
+  }
+  let fs: FileSystem
+  let sync: ((options?: AbortOptions) => Promise<void>) | undefined
+  let versions: VersionSource
+  let blocks: BlockAccess
+  let closeTree: () => Promise<void>
+  let publicKey: Uint8Array
+  let version: VersionInfo | undefined
+  let uploaded = (): number => 0
+  if (init.key !== undefined) {
+    const owned = await openVolume({ ...access, key: init.key, volume: { publishIntervalMs: init.publishIntervalMs ?? 1_000 } })
+    const volume = owned.volume
+    fs = volume
+    sync = async (options) => { await volume.sync(options) }
+    versions = volume
+    blocks = owned.access
+    publicKey = init.key.publicKey
+    closeTree = async () => { await owned.close() }
+    uploaded = () => volume.stats.uploads.bytes
+  } else if (init.publicKey !== undefined) {
+    const ro = await openReader({ ...access, publicKey: init.publicKey, ...(init.version === undefined ? {} : { version: init.version }) })
+    publicKey = init.publicKey
+    blocks = ro.access
+    if (init.version === undefined) {
+      const latest = await LatestView.open({ reader: ro.reader, publicKey, logger }, { refreshIntervalMs: init.refreshIntervalMs ?? 5_000 })
+      await latest.start()
+      fs = latest
+      versions = latest
+      closeTree = async () => { await latest.stop(); await ro.close() }
+    } else {
+      fs = ro.fs
+      version = ro.version
+      versions = {
+        versions: (options) => ro.reader.versions(publicKey, options),
+        snapshot: async (seq, options) => ro.reader.version(publicKey, seq, options),
+      }
+      closeTree = async () => { await ro.close() }
+    }
+  } else {
+    throw new TypeError('mount needs a key (read-write) or a public key (read-only)')
+  }
+  const fuse = new CfsFuse({
+    fs,
+    ...(sync === undefined ? {} : { sync }),
+    versions,
+    space: async () => space(blocks, init.data, uploaded()),
+    logger,
+  })
+  let mounted: Mounted
+  try {
+    mounted = await mountCfs(dir, fuse, {
+      immutable: init.publicKey !== undefined && init.version !== undefined,
+      allowOther: init.allowOther === true,
+      autoUnmount: init.autoUnmount ?? true,
+      debug: init.debug === true,
+      fsname: `cfs:${toHex(publicKey).slice(0, 16)}`,
+      logger,
+    })
+  } catch (err) {
+    await closeTree()
+    throw err
+  }
+  let closing: Promise<void> | undefined
+  return {
+    dir: mounted.dir,
+    readOnly: sync === undefined,
+    description: blocks.description,
+    publicKey,
+    version,
+    fuse,
+    close: async () => {
+      closing ??= (async () => {
+        const errors: unknown[] = []
+        const step = async (f: () => Promise<void>): Promise<void> => { try { await f() } catch (err) { errors.push(err) } }
+        if (sync !== undefined) await step(async () => { await sync({}) })
+        await step(async () => { await mounted.unmount() })
+        await step(async () => { await fuse.close() })
+        await step(closeTree) // publishes whatever raced the unmount
+        if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]))
+      })()
+      return closing
+    },
+  }
+}
+
+/**
+ * statfs: an embedded node reports what it stores as used and the free space of its data
+ * directory's file system as available; through a ring, whose capacity no one node knows,
+ * a nominal 1 TiB less what this mount uploaded.
+ */
+async function space (blocks: BlockAccess, data: string | undefined, uploadedBytes: number): Promise<SpaceInfo> {
+  const node = blocks.node
+  if (node === undefined) {
+    const total = 2 ** 40
+    return { totalBytes: total, freeBytes: Math.max(0, total - uploadedBytes) }
+  }
+  const s = await statfs(data ?? join(defaultDataDir(), 'node'))
+  const used = node.dhash.stats().store.bytes
+  const free = s.bfree * s.bsize
+  const avail = s.bavail * s.bsize
+  return { totalBytes: used + free, freeBytes: free, availableBytes: avail, files: s.files, freeFiles: s.ffree }
+}
+
+// ---- which process serves which mount point (for `cfs unmount`) ----
+
+/** What a serving process leaves under the data directory while it runs. */
+export interface MountRecord {
+  readonly pid: number
+  readonly dir: string
+  readonly readOnly: boolean
+  readonly publicKey: string
+  readonly startedAt: string
+}
+
+function recordFile (dir: string): string {
+  const id = createHash('sha256').update(dir).digest('hex').slice(0, 16)
+  return join(defaultDataDir(), 'mounts', `${id}.json`)
+}
+
+export async function writeMountRecord (m: VolumeMount): Promise<void> {
+  const file = recordFile(m.dir)
+  await mkdir(join(file, '..'), { recursive: true })
+  const record: MountRecord = { pid: process.pid, dir: m.dir, readOnly: m.readOnly, publicKey: toHex(m.publicKey), startedAt: new Date().toISOString() }
+  await writeFile(file, JSON.stringify(record) + '\n')
+}
+
+export async function removeMountRecord (dir: string): Promise<void> {
+  await rm(recordFile(dir), { force: true })
+}
+
+/** The record of the process serving `dir`, if one is running. */
+export async function findMountRecord (dir: string): Promise<MountRecord | undefined> {
+  const abs = await realpath(dir).catch(() => resolve(dir))
+  for (const d of new Set([abs, resolve(dir)])) {
+    let record: MountRecord
+    try {
+      record = JSON.parse(await readFile(recordFile(d), 'utf8')) as MountRecord
+    } catch {
+      continue
+    }
+    if (isAlive(record.pid)) return record
+    await removeMountRecord(d)
+  }
+  return undefined
+}
+
+export function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Whether `dir` is a mount point of a cfs file system, per /proc/self/mountinfo. */
+export async function isCfsMounted (dir: string): Promise<boolean> {
+  let info: string
+  try {
+    info = await readFile('/proc/self/mountinfo', 'utf8')
+  } catch {
+    return false
+  }
+  const want = resolve(dir)
+  return info.split('\n').some((line) => {
+    const [left, right] = line.split(' - ')
+    const point = left?.split(' ')[4]
+    return point !== undefined && unescapeMountPath(point) === want && (right?.startsWith('fuse.cfs ') ?? false)
+  })
+}
+
+function unescapeMountPath (p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+}
