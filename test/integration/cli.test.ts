@@ -78,7 +78,7 @@ describe('cfs CLI on a 3-process ring', () => {
     for (let i = 0; i < 50; i++) await writeFile(join(src, 'a', i % 2 === 0 ? 'b' : '', `f${i}.txt`), `file ${i}\n`.repeat(i + 1))
     const put = await cfs(['put', src, '/tree', ...rw, '--json'])
     expect(put.code, put.stderr).toBe(0)
-    expect(JSON.parse(put.stdout)).toMatchObject({ files: 51, bytes: expect.any(Number) })
+    expect((JSON.parse(put.stdout) as { files: number }).files).toBe(51)
     const out = join(work, 'out')
     const get = await cfs(['get', '/tree', out, ...rw])
     expect(get.code, get.stderr).toBe(0)
