@@ -1,0 +1,262 @@
+import { describe, expect, it } from 'vitest'
+import type FuseNative from 'fuse-native'
+import { Reader, Volume } from '../../../src/fs/index.js'
+import { CfsFuse, Errno, LatestView, type CfsFuseComponents, type CfsFuseInit } from '../../../src/fuse/index.js'
+import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
+
+const O_RDONLY = 0
+const O_WRONLY = 1
+const O_RDWR = 2
+const S_IFREG = 0o100000
+const S_IFIFO = 0o010000
+
+type Ops = Required<FuseNative.Operations>
+type Args<K extends keyof Ops> = Parameters<Ops[K]> extends [...infer A, unknown] ? A : never
+
+/** Calls one operation and resolves with what it answered: [code, value]. */
+async function call<K extends keyof Ops> (fuse: CfsFuse, op: K, ...args: Args<K>): Promise<[number, unknown]> {
+  return new Promise((resolve) => {
+    const fn = fuse.ops[op] as (...a: unknown[]) => void
+    let answers = 0
+    fn(...args, (code: unknown, value?: unknown) => {
+      answers++
+      expect(answers, `${op} answered twice`).toBe(1)
+      expect(typeof code, `${op} answered with a non-number`).toBe('number')
+      resolve([code as number, value])
+    })
+  })
+}
+
+async function code<K extends keyof Ops> (fuse: CfsFuse, op: K, ...args: Args<K>): Promise<number> {
+  return (await call(fuse, op, ...args))[0]
+}
+
+async function owned (init: CfsFuseInit = {}): Promise<{ fuse: CfsFuse, volume: Volume, blocks: MemoryBlockService, owner: ReturnType<typeof newOwner> }> {
+  const blocks = new MemoryBlockService()
+  const owner = newOwner()
+  const volume = new Volume({ blocks, signer: owner.signer, verifier: owner.verifier }, { publishIntervalMs: 0 })
+  await volume.start()
+  const components: CfsFuseComponents = { fs: volume, sync: async (o) => { await volume.sync(o) }, versions: volume }
+  return { fuse: new CfsFuse(components, { owner: { uid: 1000, gid: 100 }, ...init }), volume, blocks, owner }
+}
+
+async function writeFile (fuse: CfsFuse, path: string, text: string): Promise<void> {
+  const [c, fd] = await call(fuse, 'create', path, 0o644)
+  expect(c).toBe(0)
+  const buf = Buffer.from(text)
+  expect(await code(fuse, 'write', path, fd as number, buf, buf.length, 0)).toBe(buf.length)
+  expect(await code(fuse, 'flush', path, fd as number)).toBe(0)
+  expect(await code(fuse, 'release', path, fd as number)).toBe(0)
+}
+
+async function readFile (fuse: CfsFuse, path: string): Promise<string> {
+  const [c, fd] = await call(fuse, 'open', path, O_RDONLY)
+  expect(c).toBe(0)
+  const buf = Buffer.alloc(4096)
+  const n = await code(fuse, 'read', path, fd as number, buf, buf.length, 0)
+  await code(fuse, 'release', path, fd as number)
+  return buf.subarray(0, n).toString()
+}
+
+describe('CfsFuse operations', () => {
+  it('creates, writes, reads and lists; attributes carry type bits and the mount owner', async () => {
+    const { fuse } = await owned()
+    expect(await code(fuse, 'mkdir', '/docs', 0o40755)).toBe(0)
+    await writeFile(fuse, '/docs/a.txt', 'hello')
+    expect(await readFile(fuse, '/docs/a.txt')).toBe('hello')
+    const [c, st] = await call(fuse, 'getattr', '/docs/a.txt')
+    expect(c).toBe(0)
+    expect(st).toMatchObject({ mode: S_IFREG | 0o644, size: 5, uid: 1000, gid: 100, nlink: 1 })
+    const [, dir] = await call(fuse, 'getattr', '/docs')
+    expect((dir as FuseNative.Stat).mode).toBe(0o040755)
+    expect((await call(fuse, 'readdir', '/docs'))[1]).toEqual(['.', '..', 'a.txt'])
+    expect((await call(fuse, 'readdir', '/'))[1]).toEqual(['.', '..', 'docs', '.snapshots'])
+    expect(await code(fuse, 'getattr', '/nope')).toBe(Errno.ENOENT)
+    expect(await code(fuse, 'mkdir', '/docs', 0o755)).toBe(Errno.EEXIST)
+    expect(await code(fuse, 'rmdir', '/docs')).toBe(Errno.ENOTEMPTY)
+    expect(await code(fuse, 'unlink', '/docs')).toBe(Errno.EISDIR)
+    expect(await code(fuse, 'readdir', '/docs/a.txt')).toBe(Errno.ENOTDIR)
+    expect(await code(fuse, 'mkdir', `/${'n'.repeat(256)}`, 0o755)).toBe(Errno.ENAMETOOLONG)
+  })
+
+  it('publishes on flush and fsync of a written file, not on flush of an unwritten one', async () => {
+    const { fuse, volume } = await owned()
+    const [, fd] = await call(fuse, 'create', '/f', 0o600)
+    expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
+    expect(volume.stats.seq).toBe(0) // created, nothing written: the publish timer takes it
+    const data = Buffer.from('abc')
+    await code(fuse, 'write', '/f', fd as number, data, 3, 0)
+    expect(volume.stats.dirty).toBe(true)
+    expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
+    expect(volume.stats).toMatchObject({ seq: 1, dirty: false })
+    await code(fuse, 'write', '/f', fd as number, data, 3, 3)
+    expect(await code(fuse, 'fsync', '/f', 0, fd as number)).toBe(0)
+    expect(volume.stats.seq).toBe(2)
+    expect(await code(fuse, 'release', '/f', fd as number)).toBe(0)
+    expect(fuse.stats.openFiles).toBe(0)
+  })
+
+  it('keeps no view of the write buffer: fuse-native may reuse or detach it after the answer', async () => {
+    const { fuse } = await owned()
+    const [, fd] = await call(fuse, 'create', '/f', 0o644)
+    const buf = Buffer.alloc(8, 'a')
+    await code(fuse, 'write', '/f', fd as number, buf, 8, 0)
+    buf.fill('z')
+    await code(fuse, 'flush', '/f', fd as number)
+    await code(fuse, 'release', '/f', fd as number)
+    expect(await readFile(fuse, '/f')).toBe('aaaaaaaa')
+  })
+
+  it('renames over files and across directories, and follows an open file through a rename', async () => {
+    const { fuse } = await owned()
+    await code(fuse, 'mkdir', '/a', 0o755)
+    await code(fuse, 'mkdir', '/b', 0o755)
+    await writeFile(fuse, '/a/x', 'x')
+    await writeFile(fuse, '/b/y', 'y')
+    const [, fd] = await call(fuse, 'open', '/a/x', O_RDWR)
+    expect(await code(fuse, 'rename', '/a/x', '/b/y')).toBe(0)
+    expect(await readFile(fuse, '/b/y')).toBe('x')
+    const buf = Buffer.from('X')
+    expect(await code(fuse, 'write', '/b/y', fd as number, buf, 1, 0)).toBe(1)
+    await code(fuse, 'release', '/b/y', fd as number)
+    expect(await readFile(fuse, '/b/y')).toBe('X')
+    expect(await code(fuse, 'getattr', '/a/x')).toBe(Errno.ENOENT)
+    expect(await code(fuse, 'rename', '/a', '/b')).toBe(Errno.ENOTEMPTY)
+    expect(await code(fuse, 'rename', '/b', '/b/inside')).toBe(Errno.EINVAL)
+  })
+
+  it('truncates by path and by handle; symbolic links; chmod; chown is accepted', async () => {
+    const { fuse } = await owned()
+    await writeFile(fuse, '/f', 'hello world')
+    expect(await code(fuse, 'truncate', '/f', 5)).toBe(0)
+    expect(await readFile(fuse, '/f')).toBe('hello')
+    const [, fd] = await call(fuse, 'open', '/f', O_WRONLY)
+    expect(await code(fuse, 'ftruncate', '/f', fd as number, 2)).toBe(0)
+    await code(fuse, 'release', '/f', fd as number)
+    expect(await readFile(fuse, '/f')).toBe('he')
+    expect(await code(fuse, 'symlink', 'f', '/l')).toBe(0)
+    expect(await call(fuse, 'readlink', '/l')).toEqual([0, 'f'])
+    expect(((await call(fuse, 'getattr', '/l'))[1] as FuseNative.Stat).mode).toBe(0o120777)
+    expect(await code(fuse, 'chmod', '/f', 0o100600)).toBe(0)
+    expect(((await call(fuse, 'getattr', '/f'))[1] as FuseNative.Stat).mode).toBe(S_IFREG | 0o600)
+    expect(await code(fuse, 'chown', '/f', 0, 0)).toBe(0)
+    expect(await code(fuse, 'chown', '/nope', 0, 0)).toBe(Errno.ENOENT)
+  })
+
+  it('says EPERM to hard links and device nodes, and makes regular files by mknod', async () => {
+    const { fuse } = await owned()
+    await writeFile(fuse, '/f', 'x')
+    expect(await code(fuse, 'link', '/f', '/g')).toBe(Errno.EPERM)
+    expect(await code(fuse, 'mknod', '/fifo', S_IFIFO | 0o644, 0)).toBe(Errno.EPERM)
+    expect(await code(fuse, 'mknod', '/reg', S_IFREG | 0o644, 0)).toBe(0)
+    expect(((await call(fuse, 'getattr', '/reg'))[1] as FuseNative.Stat).size).toBe(0)
+  })
+
+  it('sets mtimes; UTIME_NOW/UTIME_OMIT (1073 ms) is now, unless a real atime says OMIT', async () => {
+    const { fuse } = await owned()
+    await writeFile(fuse, '/f', 'x')
+    expect(await code(fuse, 'utimens', '/f', 1_600_000_000_000, 981_173_106_789)).toBe(0)
+    const mtime = async (): Promise<number> => ((await call(fuse, 'getattr', '/f'))[1] as FuseNative.Stat).mtime
+    expect(await mtime()).toBe(981_173_106_789)
+    expect(await code(fuse, 'utimens', '/f', 915_148_800_000, 1073)).toBe(0) // touch -a -d 1999-01-01
+    expect(await mtime()).toBe(981_173_106_789)
+    const before = Date.now()
+    expect(await code(fuse, 'utimens', '/f', 1073, 1073)).toBe(0) // touch
+    expect(await mtime()).toBeGreaterThanOrEqual(before)
+  })
+
+  it('reports space with non-zero totals that fit 32 bits', async () => {
+    const { fuse } = await owned()
+    const [c, s] = await call(fuse, 'statfs', '/')
+    expect(c).toBe(0)
+    const st = s as FuseNative.Statfs
+    expect(st.blocks).toBeGreaterThan(0)
+    expect(st.bavail).toBeGreaterThan(0)
+    expect(st.namemax).toBe(255)
+    const big = new CfsFuse({ fs: (await owned()).volume, space: async () => ({ totalBytes: 2 ** 55, freeBytes: 2 ** 54 }) })
+    const huge = (await call(big, 'statfs', '/'))[1] as FuseNative.Statfs
+    expect(huge.blocks).toBeLessThanOrEqual(0xffff_ffff)
+    expect(huge.blocks * huge.frsize).toBe(2 ** 55)
+  })
+
+  it('never throws into fuse-native: a failing or throwing tree answers EIO, once', async () => {
+    const { volume } = await owned()
+    const broken = new Proxy(volume, {
+      get (target, prop, receiver) {
+        if (prop === 'stat') return () => { throw new Error('boom (sync)') }
+        if (prop === 'mkdir') return async () => { throw new RangeError('boom (async)') }
+        return Reflect.get(target, prop, receiver) as unknown
+      },
+    })
+    const fuse = new CfsFuse({ fs: broken, sync: async () => {} })
+    expect(await code(fuse, 'getattr', '/x')).toBe(Errno.EIO)
+    expect(await code(fuse, 'mkdir', '/x', 0o755)).toBe(Errno.EIO)
+    expect(await code(fuse, 'write', '/x', 99, Buffer.alloc(1), 1, 0)).toBe(Errno.EBADF)
+    expect(await code(fuse, 'read', '/nope', 99, Buffer.alloc(1), 1, 0)).toBe(Errno.ENOENT)
+    expect(fuse.stats.errors).toBe(4)
+  })
+
+  it('a failed publication answers EIO on close, and the next close tries again', async () => {
+    const { fuse, volume } = await owned()
+    let fail = true
+    const flaky = new CfsFuse({ fs: volume, sync: async (o) => { if (fail) throw new Error('ring down'); await volume.sync(o) } })
+    const [, fd] = await call(flaky, 'create', '/f', 0o644)
+    await code(flaky, 'write', '/f', fd as number, Buffer.from('x'), 1, 0)
+    expect(await code(flaky, 'flush', '/f', fd as number)).toBe(Errno.EIO)
+    fail = false
+    expect(await code(flaky, 'flush', '/f', fd as number)).toBe(0)
+    expect(volume.stats.seq).toBe(1)
+    void fuse
+  })
+
+  it('shows past versions read-only under /.snapshots, by number and by time', async () => {
+    const { fuse, volume } = await owned()
+    await writeFile(fuse, '/f', 'one') // version 1
+    await code(fuse, 'truncate', '/f', 0)
+    const [, fd] = await call(fuse, 'open', '/f', O_WRONLY)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('two'), 3, 0)
+    await code(fuse, 'flush', '/f', fd as number) // version 2
+    await code(fuse, 'release', '/f', fd as number)
+    expect(volume.stats.seq).toBe(2)
+    const [, names] = await call(fuse, 'readdir', '/.snapshots')
+    const list = names as string[]
+    expect(list.slice(0, 4)).toEqual(['.', '..', '2', '1'])
+    const times = list.slice(4)
+    expect(times.length).toBeGreaterThanOrEqual(1)
+    expect(times[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(await readFile(fuse, '/.snapshots/1/f')).toBe('one')
+    expect(await readFile(fuse, '/.snapshots/2/f')).toBe('two')
+    expect(await call(fuse, 'readlink', `/.snapshots/${times[0]}`)).toEqual([0, '2'])
+    expect(((await call(fuse, 'getattr', '/.snapshots'))[1] as FuseNative.Stat).mode).toBe(0o040555)
+    expect(await code(fuse, 'unlink', '/.snapshots/1/f')).toBe(Errno.EROFS)
+    expect(await code(fuse, 'open', '/.snapshots/1/f', O_WRONLY)).toBe(Errno.EROFS)
+    expect(await code(fuse, 'mkdir', '/.snapshots/3', 0o755)).toBe(Errno.EROFS)
+    expect(await code(fuse, 'getattr', '/.snapshots/9')).toBe(Errno.ENOENT)
+  })
+
+  it('a read-only mount by public key answers EROFS to every change and follows new versions', async () => {
+    const { fuse: ownerFuse, blocks, owner, volume } = await owned()
+    await writeFile(ownerFuse, '/f', 'v1')
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const view = await LatestView.open({ reader, publicKey: owner.signer.publicKey }, { refreshIntervalMs: 0 })
+    const ro = new CfsFuse({ fs: view, versions: view })
+    expect(ro.readOnly).toBe(true)
+    expect(await readFile(ro, '/f')).toBe('v1')
+    expect(await code(ro, 'create', '/g', 0o644)).toBe(Errno.EROFS)
+    expect(await code(ro, 'open', '/f', O_WRONLY)).toBe(Errno.EROFS)
+    expect(await code(ro, 'open', '/f', O_RDWR)).toBe(Errno.EROFS)
+    for (const [op, args] of [
+      ['mkdir', ['/d', 0o755]], ['rmdir', ['/d']], ['unlink', ['/f']], ['rename', ['/f', '/g']],
+      ['symlink', ['f', '/l']], ['chmod', ['/f', 0o600]], ['chown', ['/f', 0, 0]], ['truncate', ['/f', 0]],
+      ['utimens', ['/f', 1, 1]], ['mknod', ['/n', S_IFREG | 0o644, 0]], ['link', ['/f', '/h']],
+    ] as const) {
+      expect(await code(ro, op, ...(args as unknown as Args<typeof op>)), op).toBe(Errno.EROFS)
+    }
+    await writeFile(ownerFuse, '/f', 'v2')
+    expect(await readFile(ro, '/f')).toBe('v1')
+    expect(await view.refreshOnce()).toBe(true)
+    expect(await readFile(ro, '/f')).toBe('v2')
+    expect(await readFile(ro, '/.snapshots/1/f')).toBe('v1')
+    void volume
+  })
+})
