@@ -16,6 +16,8 @@ export class VolumeStore implements TreeStore {
     private readonly reader: BlockReader,
     private readonly buffer: WriteBuffer,
     private readonly eagerBytes: number,
+    /** The volume's shutdown signal: an early upload outlives the write that started it. */
+    private readonly uploadSignal: () => AbortSignal,
   ) {}
 
   async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
@@ -42,7 +44,10 @@ export class VolumeStore implements TreeStore {
   async putData (bytes: Uint8Array, options: AbortOptions = {}): Promise<Key> {
     // A copy: the caller (FUSE) may reuse its buffer once the write returns.
     const key = this.add(bytes.slice())
-    if (bytes.length >= this.eagerBytes) await this.buffer.startUpload(key, options)
+    if (bytes.length >= this.eagerBytes) {
+      options.signal?.throwIfAborted()
+      await this.buffer.startUpload(key, { signal: this.uploadSignal() })
+    }
     return key
   }
 

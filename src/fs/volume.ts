@@ -3,7 +3,6 @@ import {
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
-import { alignedPieces } from './block-stream.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { DirEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
@@ -23,6 +22,7 @@ import { fetchRoot, versionChain, versionOf } from './versions.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkStart } from './walk.js'
+import { writeStream, type StreamHost } from './stream-write.js'
 import { WriteBuffer, type UploadStats } from './write-buffer.js'
 
 /**
@@ -124,7 +124,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.buffer = new WriteBuffer(components, {
       uploadsInFlight: init.uploadsInFlight ?? 8, owner: this.owner, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }),
     })
-    this.store = new VolumeStore(this.reader, this.buffer, this.blockSize)
+    this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
   }
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
@@ -141,9 +141,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
       this.top = root.record.top
     } else {
       this.top = await tree.emptyTree({ store: this.store, nowMs: this.now() })
-      this.schedulePublish()
     }
     this.started = true
+    if (this.isDirty()) this.schedulePublish()
     this.log('started at version %d', this.published?.record.seq ?? 0)
   }
 
@@ -212,7 +212,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   /** Streams a file of the current tree, a read-ahead window at a time, each from the tree of that moment. */
   async * readStream (path: string, options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
-    const handle = await this.open(path, options)
+    const handle = await this.open(path, options.signal === undefined ? {} : { signal: options.signal })
     try {
       yield * handle.readStream(options)
     } finally {
@@ -320,49 +320,16 @@ export class Volume implements FileSystem, Startable, HandleHost {
    * tree every `streamCommitBlocks` blocks: memory holds one block plus the uploads.
    */
   async writeStream (path: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { offset?: number, truncate?: boolean } & AbortOptions = {}): Promise<number> {
-    const names = splitPath(path)
-    const offset = options.offset ?? 0
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('a write offset is a non-negative integer')
-    let blockSize = this.blockSize
-    await this.mutate(options, async (ctx, top) => {
-      let next = await tree.createFile(ctx, top, names, { blockSize: this.blockSize, exclusive: false })
-      if (options.truncate === true) next = await tree.truncate(ctx, next, names, offset)
-      blockSize = tree.asFile((await resolve(this.store, next, names, options)).inode, names).blockSize
-      return next
+    return writeStream(this.streamHost, splitPath(path), source, {
+      ...options, blockSize: this.blockSize, commitBlocks: this.init.streamCommitBlocks ?? 64,
     })
-    const every = Math.max(1, this.init.streamCommitBlocks ?? 64)
-    let updates = new Map<number, Key | null>()
-    let end = offset
-    const commit = async (): Promise<void> => {
-      const batch = updates
-      updates = new Map()
-      const size = end
-      try {
-        await this.mutate(options, async (ctx, top) => tree.updateFile(ctx, top, names, async (file) =>
-          tree.withContent(file, await fileData.setBlocks(this.store, file, Math.max(size, file.size), batch, options), ctx.nowMs)))
-      } finally {
-        for (const key of batch.values()) if (key !== null) this.unpin(key)
-      }
-    }
-    let written = 0
-    for await (const piece of alignedPieces(source, offset, blockSize)) {
-      if (piece.bytes.length === blockSize) {
-        const trimmed = fileData.trimZeros(piece.bytes)
-        const key = trimmed === undefined ? null : await this.store.putData(trimmed, options)
-        if (key !== null) this.pin(key)
-        updates.set(piece.offset / blockSize, key)
-        end = piece.offset + blockSize
-        if (updates.size >= every) await commit()
-      } else {
-        // A piece that is not a whole block merges with what the file holds around it.
-        if (updates.size > 0) await commit()
-        await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, piece.offset, piece.bytes))
-        end = piece.offset + piece.bytes.length
-      }
-      written += piece.bytes.length
-    }
-    if (updates.size > 0) await commit()
-    return written
+  }
+
+  private readonly streamHost: StreamHost = {
+    store: () => this.store,
+    mutate: async (options, change) => this.mutate(options, change),
+    pin: (key) => { this.pin(key) },
+    unpin: (key) => { this.unpin(key) },
   }
 
   // ---- publishing ----
@@ -494,7 +461,11 @@ export class Volume implements FileSystem, Startable, HandleHost {
         this.top = next
         this.schedulePublish()
       }
-      if (this.buffer.bytes > (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) await this.relieve(options)
+      if (this.buffer.bytes > (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) {
+        // The change is made; a failed early upload must not report it as failed. The blocks
+        // stay buffered and the next publish tries them again (and reports a failure).
+        await this.relieve(options).catch((err: unknown) => { this.log.error('early upload failed: %s', (err as Error).message) })
+      }
     })
   }
 
@@ -566,7 +537,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   private schedulePublish (): void {
     const interval = this.init.publishIntervalMs ?? 1000
-    if (interval <= 0 || this.timer !== undefined || this.conflict !== undefined) return
+    if (interval <= 0 || !this.started || this.timer !== undefined || this.conflict !== undefined) return
     this.timer = setTimeout(() => { void this.publishInBackground() }, interval)
     this.timer.unref()
   }

@@ -180,6 +180,32 @@ describe('Volume', () => {
     expect(bytes[150]).toBe(2)
   }, 30_000)
 
+  it('an early upload that fails does not fail the write; the publish retries it', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { blockSizeBytes: 4096, writeBufferBytes: 16 * 1024 })
+    await vol.create('/f')
+    blocks.failNextPuts(3, new NodeUnreachableError('partition'))
+    for (let i = 0; i < 20; i++) await vol.write('/f', i * 4096, new Uint8Array(4096).fill(i + 1))
+    await vol.sync()
+    expect(vol.stats.uploads.failures).toBeGreaterThan(0)
+    expect((await vol.read('/f', 19 * 4096, 1))[0]).toBe(20)
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    expect((await (await reader.latest(vol.publicKey)).stat('/f')).size).toBe(20 * 4096)
+  })
+
+  it('an unlinked open file keeps its unpublished blocks through buffer pruning', async () => {
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner(), { blockSizeBytes: 1024, writeBufferBytes: 8 * 1024 })
+    const h = await vol.open('/tmp', { write: true, create: true })
+    await h.write(0, new Uint8Array(3000).fill(5))
+    await vol.unlink('/tmp')
+    for (let i = 0; i < 30; i++) await vol.writeStream(`/other${i}`, [new Uint8Array(1500).fill(i + 1)]) // prunes
+    await vol.sync()
+    expect([...(await h.read(2990, 20))]).toEqual(new Array(10).fill(5))
+    await h.close()
+  })
+
   it('handles follow renames, outlive unlink, and honour read-only opens', async () => {
     const blocks = new MemoryBlockService()
     const vol = await started(blocks, newOwner())
