@@ -101,9 +101,11 @@ describe('tree operations', () => {
     blocks.resetCounts()
     await vol.create('/sparse')
     await vol.write('/sparse', 1024 ** 3, text('end')) // 1 GiB hole, then three bytes
-    await vol.truncate('/sparse', 4 * 1024 ** 3)
+    await vol.truncate('/sparse', 10 * 1024 ** 3) // 10 GiB: two levels of indirect blocks
+    await vol.write('/sparse', 10 * 1024 ** 3 - 1, text('!'))
     await vol.sync()
-    expect((await vol.stat('/sparse')).size).toBe(4 * 1024 ** 3)
+    expect((await vol.stat('/sparse')).size).toBe(10 * 1024 ** 3)
+    expect(new TextDecoder().decode(await vol.read('/sparse', 10 * 1024 ** 3 - 1, 10))).toBe('!')
     expect(blocks.counts.putBytes).toBeLessThan(64 * 1024) // one short data block and a few small ones
     expect([...(await vol.read('/sparse', 1024 ** 3 - 1, 5))]).toEqual([0, 101, 110, 100, 0])
     expect(await code(vol.truncate('/', 0))).toBe('IS_A_DIRECTORY')

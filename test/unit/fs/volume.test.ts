@@ -54,6 +54,15 @@ describe('Volume', () => {
     await vol.stop()
   })
 
+  it('serializes concurrent changes: none is lost', async () => {
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner())
+    await Promise.all(Array.from({ length: 50 }, async (_, i) => vol.mkdir(`/d${i}`)))
+    await Promise.all(Array.from({ length: 50 }, async (_, i) => vol.writeStream(`/d${i}/f`, [text(`file ${i}`)])))
+    expect((await vol.stat('/')).size).toBe(50)
+    for (const i of [0, 17, 49]) expect(str(await vol.read(`/d${i}/f`, 0, 20))).toBe(`file ${i}`)
+  })
+
   it('batches many operations into one root per interval, and publishes at once on sync', async () => {
     vi.useFakeTimers()
     const blocks = new MemoryBlockService()
