@@ -71,6 +71,8 @@ export class LatestView implements FileSystem, VersionSource, Startable {
 
   // ---- VersionSource ----
 
+  readonly latestSeq = (): number => this.current.version?.seq ?? 0
+
   versions (options: AbortOptions = {}): AsyncIterable<VersionInfo> {
     return this.components.reader.versions(this.components.publicKey, options)
   }

@@ -7,6 +7,8 @@ export interface VersionSource {
   versions: (options?: AbortOptions) => AsyncIterable<VersionInfo>
   /** A read-only view of one version. */
   snapshot: (seq: number, options?: AbortOptions) => Promise<FileSystem>
+  /** The newest version's number, known without I/O: the listing is reused while it stays. */
+  readonly latestSeq?: () => number
 }
 
 /** Where a path under the snapshots directory leads. */
@@ -20,7 +22,7 @@ export type SyntheticStat = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs' | 'c
 export interface SnapshotsDirInit {
   /** Name of the directory at the top of the mount. @default '.snapshots' */
   name?: string
-  /** How long a listing of versions is reused. @default 2_000 */
+  /** How long a listing of versions is reused when the source has no `latestSeq`. @default 2_000 */
   listTtlMs?: number
   /** Versions listed at most (the newest). @default 1_000 */
   maxListed?: number
@@ -36,7 +38,7 @@ export interface SnapshotsDirInit {
  */
 export class SnapshotsDir {
   readonly name: string
-  private listed: { atMs: number, versions: VersionInfo[] } | undefined
+  private listed: { atMs: number, seq: number | undefined, versions: VersionInfo[] } | undefined
   private readonly views = new Map<number, Promise<FileSystem>>()
   private readonly ttlMs: number
   private readonly maxListed: number
@@ -90,13 +92,14 @@ export class SnapshotsDir {
 
   private async versions (options: AbortOptions): Promise<VersionInfo[]> {
     const now = Date.now()
-    if (this.listed !== undefined && now - this.listed.atMs < this.ttlMs) return this.listed.versions
+    const seq = this.source.latestSeq?.()
+    if (this.listed !== undefined && (seq === undefined ? now - this.listed.atMs < this.ttlMs : seq === this.listed.seq)) return this.listed.versions
     const versions: VersionInfo[] = []
     for await (const v of this.source.versions(options)) {
       versions.push(v)
       if (versions.length >= this.maxListed) break
     }
-    this.listed = { atMs: now, versions }
+    this.listed = { atMs: now, seq, versions }
     return versions
   }
 

@@ -68,7 +68,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     const volume = owned.volume
     fs = volume
     sync = async (options) => { await volume.sync(options) }
-    versions = volume
+    versions = { versions: (options) => volume.versions(options), snapshot: async (seq, options) => volume.snapshot(seq, options), latestSeq: () => volume.stats.seq }
     blocks = owned.access
     publicKey = init.key.publicKey
     closeTree = async () => { await owned.close() }

@@ -1,0 +1,177 @@
+import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CFS_BIN, forceUnmount, fuseUnavailable, ok, scratch, sh, spawnMount, type MountProcess, type Scratch } from './helpers.js'
+
+const unavailable = await fuseUnavailable()
+
+describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through the kernel${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  let s: Scratch
+  let mnt: string
+  let rw: MountProcess
+
+  beforeAll(async () => {
+    s = await scratch()
+    mnt = await s.dir('mnt')
+    rw = await spawnMount(s, mnt, ['--key', s.keyFile, '--publish-ms', '200'])
+  })
+
+  afterAll(async () => {
+    await rw?.stop()
+    await forceUnmount(mnt)
+    await s?.remove()
+  })
+
+  it('says which blocks it uses and what it mounted', () => {
+    expect(rw.banner.join('\n')).toMatch(new RegExp(`^volume ${s.publicKey} \\(read-write\\) via embedded node at .* \\(listening on 127\\.0\\.0\\.1:\\d+\\)$`))
+    expect(rw.nodeAddress).toMatch(/^127\.0\.0\.1:\d+$/)
+  })
+
+  it('files, directories, symbolic links, modes, truncate, rename over files and across directories, rm -r', async () => {
+    await ok(`
+      set -e
+      cd ${mnt}
+      mkdir -p a/b/c d
+      echo hello > a/b/c/f.txt
+      printf 'other' > d/g.txt
+      mv a/b/c/f.txt d/g.txt            # over an existing file, across directories
+      test "$(cat d/g.txt)" = hello
+      test ! -e a/b/c/f.txt
+      mv d a/b/c/d                        # a directory into another
+      ln -s ../../a/b/c/d/g.txt link
+      test "$(readlink link)" = ../../a/b/c/d/g.txt
+      ln -s a/b/c/d/g.txt rel
+      test "$(cat rel)" = hello
+      chmod 600 a/b/c/d/g.txt
+      test "$(stat -c %a a/b/c/d/g.txt)" = 600
+      chmod 4755 a
+      test "$(stat -c %a a)" = 4755
+      truncate -s 3 a/b/c/d/g.txt
+      test "$(cat a/b/c/d/g.txt)" = hel
+      truncate -s 100000 a/b/c/d/g.txt
+      test "$(stat -c %s a/b/c/d/g.txt)" = 100000
+      test "$(head -c 3 a/b/c/d/g.txt)" = hel
+      test "$(tail -c +4 a/b/c/d/g.txt | tr -d '\\0' | wc -c)" = 0
+      mkdir empty && rmdir empty
+      ! rmdir a 2>/dev/null
+      rm -r a
+      test ! -e a
+      ls -la > /dev/null
+    `)
+    expect((await readdir(mnt)).sort()).toEqual(['.snapshots', 'link', 'rel'])
+  })
+
+  it('an unlinked open file stays readable and writable through its descriptor', async () => {
+    await writeFile(join(mnt, 'open.txt'), 'still here')
+    const fh = await open(join(mnt, 'open.txt'), 'r+')
+    try {
+      await sh(`rm ${join(mnt, 'open.txt')}`)
+      expect((await readdir(mnt)).includes('open.txt')).toBe(false)
+      const buf = Buffer.alloc(10)
+      await fh.read(buf, 0, 10, 0)
+      expect(buf.toString()).toBe('still here')
+      await fh.write('STILL', 0)
+      const again = Buffer.alloc(10)
+      await fh.read(again, 0, 10, 0)
+      expect(again.toString()).toBe('STILL here')
+    } finally {
+      await fh.close()
+    }
+    await expect.poll(async () => (await readdir(mnt)).filter((n) => n.startsWith('.fuse_hidden'))).toEqual([])
+  })
+
+  it('says what it does not support: hard links and fifos EPERM, xattrs EOPNOTSUPP', async () => {
+    await writeFile(join(mnt, 'x'), 'x')
+    expect((await sh(`ln ${mnt}/x ${mnt}/hard`)).stderr).toMatch(/Operation not permitted/)
+    expect((await sh(`mkfifo ${mnt}/fifo`)).stderr).toMatch(/Operation not permitted/)
+    const xattr = await sh(`python3 -c "import os; os.setxattr('${mnt}/x', 'user.a', b'1')"`)
+    expect(xattr.stderr).toMatch(/Operation not supported|\[Errno 95\]/)
+    expect((await sh(`python3 -c "import os; print(os.listxattr('${mnt}/x'))"`)).stderr).toMatch(/Operation not supported|\[Errno 95\]/)
+  })
+
+  it('keeps modification times through cp -a, touch -m and touch -d', async () => {
+    const src = await s.dir('times')
+    await ok(`
+      set -e
+      cd ${src}
+      echo data > f
+      touch -m -d '2010-05-05 05:05:05.5' f
+      touch -a -d '2015-01-01 00:00:00' f
+      mkdir d && echo x > d/g && touch -d '2012-01-01 12:00:00' d/g d
+      cp -a ${src} ${mnt}/times
+      touch -m -d '2001-02-03 04:05:06.789' ${mnt}/times/d/g
+    `)
+    expect((await stat(join(mnt, 'times', 'f'))).mtime.toISOString()).toBe('2010-05-05T05:05:05.500Z')
+    expect((await stat(join(mnt, 'times', 'd'))).mtime.toISOString()).toBe('2012-01-01T12:00:00.000Z')
+    expect((await stat(join(mnt, 'times', 'd', 'g'))).mtime.toISOString()).toBe('2001-02-03T04:05:06.789Z')
+    const before = Date.now() - 1000
+    await ok(`touch ${mnt}/times/f`)
+    expect((await stat(join(mnt, 'times', 'f'))).mtimeMs).toBeGreaterThan(before)
+  })
+
+  it('df shows real numbers', async () => {
+    const [size, avail] = (await ok(`df -B1 --output=size,avail ${mnt} | tail -1`)).trim().split(/\s+/).map(Number)
+    expect(size).toBeGreaterThan(1024 * 1024)
+    expect(avail).toBeGreaterThan(0)
+    expect(await ok(`stat -f -c %T ${mnt}`)).toMatch(/fuse/)
+  })
+
+  it('past versions under .snapshots, read-only', async () => {
+    await writeFile(join(mnt, 'v.txt'), 'first')
+    const first = Math.max(...(await readdir(join(mnt, '.snapshots'))).filter((n) => /^\d+$/.test(n)).map(Number))
+    await writeFile(join(mnt, 'v.txt'), 'second')
+    const names = await readdir(join(mnt, '.snapshots'))
+    const seqs = names.filter((n) => /^\d+$/.test(n)).map(Number)
+    expect(Math.max(...seqs)).toBeGreaterThan(first)
+    expect(await readFile(join(mnt, '.snapshots', String(first), 'v.txt'), 'utf8')).toBe('first')
+    const byTime = names.filter((n) => n.endsWith('Z'))
+    expect(byTime.length).toBeGreaterThan(0)
+    expect(await sh(`readlink ${mnt}/.snapshots/${byTime[0]}`)).toMatchObject({ code: 0 })
+    expect((await sh(`echo x > ${mnt}/.snapshots/${first}/v.txt`)).stderr).toMatch(/Read-only file system/)
+    expect((await sh(`rm ${mnt}/.snapshots/${first}/v.txt`)).stderr).toMatch(/Read-only file system/)
+  })
+
+  it('a read-only mount by public key, through the first mount\'s node: reads, EROFS on writes, sees new versions', async () => {
+    await writeFile(join(mnt, 'shared.txt'), 'v1')
+    const roDir = await s.dir('ro')
+    const ro = await spawnMount(s, roDir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--refresh-ms', '300'])
+    try {
+      expect(ro.banner.join('\n')).toMatch(/read-only, following the latest version\) via ring via 127\.0\.0\.1:\d+/)
+      expect(await readFile(join(roDir, 'shared.txt'), 'utf8')).toBe('v1')
+      for (const cmd of ['touch new', 'mkdir d', 'rm shared.txt', 'echo x >> shared.txt', 'chmod 600 shared.txt', 'ln -s a b', 'mv shared.txt s2']) {
+        expect((await sh(cmd, { cwd: roDir })).stderr, cmd).toMatch(/Read-only file system/)
+      }
+      await writeFile(join(mnt, 'shared.txt'), 'v2')
+      await expect.poll(async () => readFile(join(roDir, 'shared.txt'), 'utf8'), { timeout: 10_000 }).toBe('v2')
+    } finally {
+      expect(await ro.stop()).toBe(0)
+    }
+    expect(await readdir(roDir)).toEqual([])
+  })
+
+  it('cfs unmount publishes and stops the serving process; the next mount sees everything', async () => {
+    await writeFile(join(mnt, 'last.txt'), 'last words')
+    await ok(`mkdir ${mnt}/unsynced-dir`) // published by the unmount, not by a close
+    const out = await ok(`node ${CFS_BIN} unmount ${mnt}`, { env: s.env })
+    expect(out.trim()).toBe(`unmounted ${mnt}`)
+    expect(rw.process.exitCode ?? await new Promise((resolve) => rw.process.once('exit', resolve))).toBe(0)
+    expect(await readdir(mnt)).toEqual([])
+    rw = await spawnMount(s, mnt, ['--key', s.keyFile])
+    expect(await readFile(join(mnt, 'last.txt'), 'utf8')).toBe('last words')
+    expect((await stat(join(mnt, 'unsynced-dir'))).isDirectory()).toBe(true)
+    expect((await sh(`node ${CFS_BIN} unmount ${s.root}`, { env: s.env })).stderr).toMatch(/not a cfs mount/)
+  })
+
+  it('--daemon detaches once mounted and logs to a file', async () => {
+    const dir = await s.dir('daemon')
+    const log = join(s.root, 'daemon.log')
+    const out = await ok(`node ${CFS_BIN} mount ${dir} --key ${s.keyFile} --ring ${rw.nodeAddress as string} --daemon --log-file ${log}`, { env: s.env, timeoutMs: 30_000 })
+    expect(out).toMatch(new RegExp(`^mounted ${dir} \\(pid \\d+, log ${log}\\)`))
+    try {
+      expect(await readFile(join(dir, 'last.txt'), 'utf8')).toBe('last words')
+    } finally {
+      expect((await ok(`node ${CFS_BIN} unmount ${dir}`, { env: s.env })).trim()).toBe(`unmounted ${dir}`)
+    }
+    expect(await readFile(log, 'utf8')).toMatch(/mounted .*\n[\s\S]*unmounted/)
+  })
+})
