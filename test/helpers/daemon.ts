@@ -67,6 +67,15 @@ export async function spawnDaemon (args: string[] = [], timeoutMs = 20_000, opti
       get httpAddress () { return httpAddress },
       get stderr () { return stderr },
     }
+  } catch (err) {
+    // A node that never became ready leaves nothing behind: no process, no temp directory.
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = once(child, 'exit')
+      child.kill('SIGKILL')
+      await gone
+    }
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true })
+    throw err
   } finally {
     clearTimeout(timer)
   }
