@@ -107,3 +107,17 @@ describe('graceful leave', () => {
     expect(r.inconsistentNodes(), `seed=${seed}`).toEqual([])
   })
 })
+
+describe('a ring smaller than the successor list', () => {
+  it('seed 9: a crashed node leaves every successor list (no stale tail circulates)', async () => {
+    const seed = 9
+    ring = await SimRing.create({ nodes: 4, seed, successorListSize: 16 })
+    const [victim] = await ring.crashFraction(0.25)
+    await ring.stabilize(20)
+    for (const h of ring.live()) {
+      const listed = h.node.successors().map((n) => n.hex)
+      expect(listed, `seed=${seed}`).not.toContain(victim?.node.self.hex)
+      expect(listed.length, `seed=${seed}`).toBe(2)
+    }
+  })
+})
