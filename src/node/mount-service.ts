@@ -100,7 +100,7 @@ export async function unmountDir (dir: string, options: UnmountOptions = {}): Pr
   if (record !== undefined) {
     process.kill(record.pid, 'SIGTERM')
     const until = Date.now() + (options.timeoutMs ?? 120_000)
-    while (isAlive(record.pid)) {
+    while (await isAlive(record.pid)) {
       if (Date.now() > until) throw new Error(`the cfs process ${record.pid} serving ${dir} did not exit; it may still be publishing`)
       await sleep(100)
     }

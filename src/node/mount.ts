@@ -49,6 +49,7 @@ export interface VolumeMount {
  */
 export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> {
   const logger = createLogger('mount')
+  const log = logger.forComponent('node:mount')
   const dir = resolve(init.dir)
   const access: BlockAccessInit = {
     ...(init.ring === undefined ? {} : { ring: init.ring }),
@@ -127,11 +128,15 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     close: async () => {
       closing ??= (async () => {
         const errors: unknown[] = []
-        const step = async (f: () => Promise<void>): Promise<void> => { try { await f() } catch (err) { errors.push(err) } }
-        if (sync !== undefined) await step(async () => { await sync({}) })
-        await step(async () => { await mounted.unmount() })
-        await step(async () => { await fuse.close() })
-        await step(closeTree) // publishes whatever raced the unmount
+        const step = async (what: string, f: () => Promise<void>): Promise<void> => {
+          const started = performance.now()
+          try { await f() } catch (err) { errors.push(err) }
+          log('%s: %d ms', what, Math.round(performance.now() - started))
+        }
+        if (sync !== undefined) await step('published', async () => { await sync({}) })
+        await step('unmounted', async () => { await mounted.unmount() })
+        await step('closed open files', async () => { await fuse.close() })
+        await step('closed the volume and the blocks', closeTree) // publishes whatever raced the unmount
         if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]))
       })()
       return closing
@@ -194,19 +199,22 @@ export async function findMountRecord (dir: string): Promise<MountRecord | undef
     } catch {
       continue
     }
-    if (isAlive(record.pid)) return record
+    if (await isAlive(record.pid)) return record
     await removeMountRecord(d)
   }
   return undefined
 }
 
-export function isAlive (pid: number): boolean {
+/** Whether the process runs (a zombie, exited but not yet reaped by its parent, does not). */
+export async function isAlive (pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  // "pid (comm) S ...": the state follows the last ')'.
+  return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 /** Whether `dir` is a mount point of a cfs file system, per /proc/self/mountinfo. */
