@@ -1,0 +1,79 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { open, readFile, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { forceUnmount, fuseUnavailable, ok, scratch, sh, spawnMount, type MountProcess, type Scratch } from './helpers.js'
+
+const unavailable = await fuseUnavailable()
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+describe.skipIf(unavailable !== undefined)(`cfs mount: kill -9 mid-copy${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  let s: Scratch
+  let mnt: string
+  let m: MountProcess | undefined
+
+  beforeAll(async () => {
+    s = await scratch()
+    mnt = await s.dir('mnt')
+  })
+
+  afterAll(async () => {
+    await m?.stop()
+    await forceUnmount(mnt)
+    await s?.remove()
+  })
+
+  it('remounts the last published tree, with every fsync\'d file complete', async () => {
+    // No publish timer to speak of: only fsync and close publish, so what was neither is lost.
+    const args = ['--key', s.keyFile, '--publish-ms', '600000', '--no-auto-unmount']
+    m = await spawnMount(s, mnt, args)
+    await ok(`mkdir ${mnt}/synced && echo base > ${mnt}/synced/base`)
+    await ok(`head -c ${32 * 1024 * 1024} /dev/urandom > ${s.root}/big.bin`)
+    const big = await readFile(join(s.root, 'big.bin'))
+
+    // A long copy in small writes, and files written and fsync'd one after another beside it.
+    const copy = sh(`dd if=${s.root}/big.bin of=${mnt}/big.bin bs=4k status=none`, { timeoutMs: 120_000 })
+    const synced = new Map<string, string>()
+    let stop = false
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const data = randomBytes(1 + Math.floor(Math.random() * 300_000))
+        const name = `f${i}`
+        const fh = await open(join(mnt, 'synced', name), 'w')
+        try {
+          await fh.write(data)
+          await fh.sync()
+          synced.set(name, sha(data)) // acknowledged: must survive
+        } finally {
+          await fh.close().catch(() => {})
+        }
+      }
+    })().catch((err: unknown) => err) // the kill fails whatever is in flight
+    await expect.poll(() => synced.size, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(15)
+    await ok(`mkdir ${mnt}/never-published`)
+    expect((await stat(join(mnt, 'big.bin'))).size).toBeLessThan(big.length) // still copying
+    await m.kill()
+    stop = true
+    const failed = await writer
+    expect(failed === undefined || failed instanceof Error).toBe(true)
+    expect((await copy).code).not.toBe(0)
+    expect((await sh(`ls ${mnt}`)).stderr).toMatch(/Transport endpoint is not connected/) // a dead mount
+
+    m = await spawnMount(s, mnt, args) // clears the dead mount
+    const names = new Set(await readdir(join(mnt, 'synced')))
+    for (const [name, digest] of synced) {
+      expect(names.has(name), `${name} was fsync'd`).toBe(true)
+      expect(sha(await readFile(join(mnt, 'synced', name))), `${name} is complete`).toBe(digest)
+    }
+    expect(await readFile(join(mnt, 'synced', 'base'), 'utf8')).toBe('base\n')
+    expect((await readdir(mnt)).includes('never-published')).toBe(false)
+    // The copy is as far as the last publication took it: a prefix of the source, if anything.
+    const copied = await readFile(join(mnt, 'big.bin')).catch(() => undefined)
+    if (copied !== undefined) {
+      expect(copied.length).toBeLessThan(big.length)
+      expect(sha(copied)).toBe(sha(big.subarray(0, copied.length)))
+    }
+    console.log(`kill -9 after ${synced.size} fsync'd files; big.bin had ${copied?.length ?? 'no'} bytes published`)
+  })
+})
