@@ -1,5 +1,5 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, createLogger, isCfsError, isUnreachable, shortHex,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, shortHex,
   sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
@@ -94,7 +94,9 @@ export class DHashClient implements BlockService {
 
   async refresh (keys: readonly Key[], options: RefreshOptions = {}): Promise<RefreshResult> {
     const byPrimary = new Map<string, { primary: NodeRef, keys: Key[] }>()
-    for (const key of keys) {
+    // In ring order, consecutive keys mostly fall in an arc already looked up (arc cache): one
+    // lookup per primary rather than per key.
+    for (const key of [...keys].sort(compareKeys)) {
       const primary = (await this.locate(key, false, options)).successors[0] as NodeRef
       const group = byPrimary.get(primary.hex) ?? { primary, keys: [] }
       group.keys.push(key)
