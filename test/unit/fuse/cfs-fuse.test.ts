@@ -107,6 +107,39 @@ describe('CfsFuse operations', () => {
     expect(await readFile(fuse, '/f')).toBe('aaaaaaaa')
   })
 
+  it('gathers sequential writes, and writes them out before anything reads or changes the file', async () => {
+    const { fuse, volume } = await owned({ coalesceBytes: 512 * 1024 })
+    const piece = (i: number): Buffer => Buffer.alloc(128 * 1024, i)
+    const [, fd] = await call(fuse, 'create', '/f', 0o644)
+    for (let i = 0; i < 3; i++) expect(await code(fuse, 'write', '/f', fd as number, piece(i), piece(i).length, i * 128 * 1024)).toBe(128 * 1024)
+    expect((await volume.stat('/f')).size).toBe(0) // gathered, not yet written
+    expect(((await call(fuse, 'getattr', '/f'))[1] as FuseNative.Stat).size).toBe(3 * 128 * 1024)
+    expect((await volume.stat('/f')).size).toBe(3 * 128 * 1024)
+    // Four pieces fill the buffer: written at once. A write elsewhere writes out what was gathered.
+    for (let i = 3; i < 7; i++) await code(fuse, 'write', '/f', fd as number, piece(i), piece(i).length, i * 128 * 1024)
+    expect((await volume.stat('/f')).size).toBe(7 * 128 * 1024)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('head'), 4, 0)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('tail'), 4, 7 * 128 * 1024)
+    const [, other] = await call(fuse, 'open', '/f', O_RDONLY)
+    const buf = Buffer.alloc(8)
+    expect(await code(fuse, 'read', '/f', other as number, buf, 4, 7 * 128 * 1024)).toBe(4)
+    expect(buf.subarray(0, 4).toString()).toBe('tail')
+    expect(await code(fuse, 'read', '/f', other as number, buf, 8, 0)).toBe(8)
+    expect([...buf]).toEqual([...Buffer.from('head'), 0, 0, 0, 0])
+    const mid = Buffer.alloc(1)
+    await code(fuse, 'read', '/f', other as number, mid, 1, 5 * 128 * 1024 + 7)
+    expect(mid[0]).toBe(5)
+    // utimens after the last write (cp -a, tar): the time set stays.
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('more'), 4, 7 * 128 * 1024 + 4)
+    expect(await code(fuse, 'utimens', '/f', 1_000_000_000_000, 1_000_000_000_000)).toBe(0)
+    expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
+    expect((await volume.stat('/f')).mtimeMs).toBe(1_000_000_000_000)
+    expect(volume.stats.dirty).toBe(false)
+    await code(fuse, 'release', '/f', fd as number)
+    await code(fuse, 'release', '/f', other as number)
+    expect((await volume.stat('/f')).size).toBe(7 * 128 * 1024 + 8)
+  })
+
   it('renames over files and across directories, and follows an open file through a rename', async () => {
     const { fuse } = await owned()
     await code(fuse, 'mkdir', '/a', 0o755)
