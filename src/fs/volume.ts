@@ -356,7 +356,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
       ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     }
-    await this.buffer.upload(await this.bufferedBelow([{ key: top, role: 'inode' }], options), options)
+    await this.uploadBelow([{ key: top, role: 'inode' }], options)
     const seq = (this.published?.record.seq ?? 0) + 1
     const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
     const recordBytes = rootRecordCodec.encode(record)
@@ -477,7 +477,50 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private async relieve (options: AbortOptions): Promise<void> {
     await this.prune(options)
     if (this.buffer.bytes <= (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) return
-    await this.buffer.upload(await this.bufferedBelow([{ key: this.currentTop, role: 'inode' }], options), options)
+    await this.uploadBelow([{ key: this.currentTop, role: 'inode' }], options)
+  }
+
+  /**
+   * Uploads the buffered blocks reachable from the starts, children before parents: a block
+   * is put only once everything buffered below it is acknowledged. That keeps prune's rule
+   * true ("a block that is not buffered is stored, and so is everything below it"): if a
+   * child's put fails, its parent stays buffered too, and the child is not pruned as
+   * unreachable while the tree still points at it.
+   */
+  private async uploadBelow (starts: readonly WalkStart[], options: AbortOptions): Promise<void> {
+    const keys: Key[] = []
+    const seen = new Set<string>()
+    const below = new Map<string, Key[]>()
+    await walk(this.store, starts, (key) => {
+      const hex = toHex(key)
+      if (seen.has(hex) || !this.buffer.has(key)) return false
+      seen.add(hex)
+      keys.push(key)
+      return true
+    }, {
+      ...options,
+      onEdge: (parent, child) => {
+        if (!this.buffer.has(child.key)) return
+        const hex = toHex(parent)
+        const list = below.get(hex) ?? []
+        list.push(child.key)
+        below.set(hex, list)
+      },
+    })
+    const uploads = new Map<string, Promise<void>>()
+    const upload = async (key: Key): Promise<void> => {
+      const hex = toHex(key)
+      let p = uploads.get(hex)
+      if (p === undefined) {
+        p = Promise.all((below.get(hex) ?? []).map(upload)).then(async () => { await this.buffer.upload([key], options) })
+        p.catch(() => {}) // seen below, through allSettled
+        uploads.set(hex, p)
+      }
+      return p
+    }
+    const results = await Promise.allSettled(keys.map(upload))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
   }
 
   /** Drops buffered blocks that neither the tree, an unlinked open file, nor a streaming write reaches. */

@@ -24,6 +24,8 @@ export interface WalkOptions extends AbortOptions {
    * what lies below it. Without it, the walk fails with BlockNotFoundError.
    */
   onMissing?: (key: Key, role: BlockRole) => void
+  /** Called for every pointer from a block read to a block below it, visited or not. */
+  onEdge?: (parent: Key, child: WalkStart) => void
 }
 
 /**
@@ -79,6 +81,7 @@ export async function walk (store: TreeStore, starts: readonly WalkStart[], visi
         break
       }
     }
+    if (options.onEdge !== undefined) for (const child of next) options.onEdge(key, child)
     await Promise.all(next.map(expand))
   }
   await Promise.all(starts.map(expand))

@@ -104,6 +104,31 @@ describe('Volume', () => {
     expect(checked).toBe(true)
   })
 
+  it('a data block whose put fails is not lost: its parents wait for it, and the next publish retries it', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { blockSizeBytes: 1024, uploadsInFlight: 4 })
+    const data = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 7) % 251)
+    await vol.writeStream('/f', [data])
+    const put = blocks.put.bind(blocks)
+    let failOnce = true
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      // The file's last, partial data block (full ones were uploaded during the write) fails,
+      // as a put that timed out would, after a delay in which its parents could be acknowledged.
+      if (failOnce && kind === BlockKind.CONTENT && Buffer.from(bytes).equals(Buffer.from(data.subarray(39_936)))) {
+        failOnce = false
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        throw new NodeUnreachableError('timed out')
+      }
+      return put(kind, key, bytes, options)
+    }
+    expect(await thrown(vol.sync())).toBeInstanceOf(NodeUnreachableError)
+    await vol.sync()
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const snap = await reader.latest(owner.signer.publicKey)
+    expect(await snap.read('/f', 0, 40_000)).toEqual(data)
+  })
+
   it('counts degraded puts and keeps unacknowledged blocks for the next try', async () => {
     const blocks = new MemoryBlockService({ wanted: 3, replicas: 2 })
     const vol = await started(blocks, newOwner())
