@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks: Debian's libfuse2 and fuse (for the FUSE mount) and the
+# Installs what a fresh machine lacks: Debian's libfuse2 and fuse (for the FUSE mount), rsync (its tests) and the
 # npm packages. Safe to run again; does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 [ -e /usr/lib/x86_64-linux-gnu/libfuse.so.2 ] || ldconfig -p 2>/dev/null | grep -q 'libfuse.so.2 ' || need+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || need+=(fuse)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)   # test/fuse: rsync -a twice through a mount
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing ${need[*]} (apt)" >&2

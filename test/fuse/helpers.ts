@@ -49,6 +49,11 @@ export async function ok (command: string, options: { cwd?: string, timeoutMs?: 
   return r.stdout
 }
 
+/** Whether a command is on the PATH. */
+export async function hasCommand (name: string): Promise<boolean> {
+  return (await sh(`command -v ${name}`)).code === 0
+}
+
 /** A scratch area: a data directory (CFS_DATA) and a key per test file. */
 export interface Scratch {
   readonly root: string
