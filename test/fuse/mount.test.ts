@@ -150,6 +150,26 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect(await readdir(roDir)).toEqual([])
   })
 
+  it('one fixed version, read-only, with --allow-other (and so default_permissions) and kernel_cache', async () => {
+    const seqs = (await readdir(join(mnt, '.snapshots'))).filter((n) => /^\d+$/.test(n)).map(Number)
+    const seq = Math.max(...seqs)
+    const dir = await s.dir('fixed')
+    const fixed = await spawnMount(s, dir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--version', String(seq), '--allow-other'])
+    try {
+      expect(fixed.banner.join('\n')).toMatch(new RegExp(`read-only, version ${seq}\\)`))
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === dir) ?? ''
+      expect(line).toMatch(/ ro[, ]/)
+      expect(line).toMatch(/fuse\.cfs cfs:[0-9a-f]{16} .*allow_other/)
+      expect(line).toMatch(/default_permissions/)
+      expect(await readFile(join(dir, 'shared.txt'), 'utf8')).toBe(await readFile(join(mnt, '.snapshots', String(seq), 'shared.txt'), 'utf8'))
+      await writeFile(join(mnt, 'shared.txt'), 'changed after the version')
+      expect(await readFile(join(dir, 'shared.txt'), 'utf8')).not.toBe('changed after the version')
+      expect((await sh(`touch ${dir}/x`)).stderr).toMatch(/Read-only file system/)
+    } finally {
+      expect(await fixed.stop()).toBe(0)
+    }
+  })
+
   it('cfs unmount publishes and stops the serving process; the next mount sees everything', async () => {
     await writeFile(join(mnt, 'last.txt'), 'last words')
     await ok(`mkdir ${mnt}/unsynced-dir`) // published by the unmount, not by a close
