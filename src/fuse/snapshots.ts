@@ -43,6 +43,7 @@ export class SnapshotsDir {
   private readonly ttlMs: number
   private readonly maxListed: number
   private readonly cachedViews: number
+  private readonly createdMs = Date.now()
 
   constructor (private readonly source: VersionSource, init: SnapshotsDirInit = {}) {
     this.name = init.name ?? '.snapshots'
@@ -61,7 +62,7 @@ export class SnapshotsDir {
     const rest = path.slice(this.name.length + 2)
     const versions = await this.versions(options)
     if (rest === '') {
-      const timeMs = versions[0]?.timeMs ?? 0
+      const timeMs = versions[0]?.timeMs ?? this.createdMs
       return { kind: 'top', stat: { type: 'dir', mode: 0o555, size: versions.length * 2, mtimeMs: timeMs, ctimeMs: timeMs } }
     }
     const slash = rest.indexOf('/')

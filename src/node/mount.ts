@@ -80,6 +80,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     blocks = ro.access
     if (init.version === undefined) {
       const latest = await LatestView.open({ reader: ro.reader, publicKey, logger }, { refreshIntervalMs: init.refreshIntervalMs ?? 5_000 })
+        .catch(async (err: unknown) => { await ro.close(); throw err })
       await latest.start()
       fs = latest
       versions = latest
