@@ -119,6 +119,5 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: real workloads${unavailab
     expect(await m.stop()).toBe(0)
     m = await spawnMount(s, mnt, ['--key', s.keyFile])
     expect((await ok(`sha256sum < ${mnt}/big.bin`)).split(' ')[0]).toBe(sum)
-    expect(await ok(`cmp ${s.root}/big.bin ${mnt}/big.bin && echo same`)).toBe('same\n')
   })
 })
