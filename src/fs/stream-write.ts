@@ -62,8 +62,9 @@ export async function writeStream (host: StreamHost, names: readonly string[], s
     for await (const piece of alignedPieces(source, offset, blockSize)) {
       if (piece.bytes.length === blockSize) {
         const trimmed = fileData.trimZeros(piece.bytes)
-        const key = trimmed === undefined ? null : await store.putData(trimmed, options)
-        if (key !== null) host.pin(key)
+        // Pinned the moment it is buffered: putData may wait for an upload slot, and a publish
+        // in that wait would otherwise prune a block nothing links to yet.
+        const key = trimmed === undefined ? null : await store.putData(trimmed, { ...options, onKey: (k) => { host.pin(k) } })
         updates.set(piece.offset / blockSize, key)
         end = piece.offset + blockSize
         if (updates.size >= options.commitBlocks) await commit()

@@ -19,6 +19,14 @@ export interface TreeStore {
   save: <T>(value: T, codec: NodeCodec<T>, options?: AbortOptions) => Promise<Key>
   /** A file data block's bytes. Throws BlockNotFoundError. */
   getData: (key: Key, options?: AbortOptions) => Promise<Uint8Array>
-  /** Stores a file data block and returns its key; may wait while the write buffer is full. */
-  putData: (bytes: Uint8Array, options?: AbortOptions) => Promise<Key>
+  /**
+   * Stores a file data block and returns its key; may wait while the write buffer is full.
+   * `onKey` runs as soon as the block is buffered, before any wait: a writer that links the
+   * block into the tree later pins it there, so a publish meanwhile cannot prune it.
+   */
+  putData: (bytes: Uint8Array, options?: PutDataOptions) => Promise<Key>
+}
+
+export interface PutDataOptions extends AbortOptions {
+  onKey?: (key: Key) => void
 }

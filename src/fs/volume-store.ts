@@ -1,7 +1,7 @@
 import { BlockTooLargeError, hashKey, toHex, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockReader } from './block-reader.js'
 import { MAX_BLOCK_BYTES } from './format.js'
-import type { NodeCodec, TreeStore } from './tree-store.js'
+import type { NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
 import type { WriteBuffer } from './write-buffer.js'
 
 /**
@@ -41,9 +41,11 @@ export class VolumeStore implements TreeStore {
     return this.buffer.get(key) ?? this.reader.getData(key, options)
   }
 
-  async putData (bytes: Uint8Array, options: AbortOptions = {}): Promise<Key> {
-    // A copy: the caller (FUSE) may reuse its buffer once the write returns.
-    const key = this.add(bytes.slice())
+  async putData (bytes: Uint8Array, options: PutDataOptions = {}): Promise<Key> {
+    // A copy: the caller (FUSE, a stream) may reuse its buffer once the write returns. Not
+    // bytes.slice(): on a Node Buffer that is a view, not a copy.
+    const key = this.add(new Uint8Array(bytes))
+    options.onKey?.(key)
     if (bytes.length >= this.eagerBytes) {
       options.signal?.throwIfAborted()
       await this.buffer.startUpload(key, { signal: this.uploadSignal() })

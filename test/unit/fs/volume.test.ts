@@ -129,6 +129,24 @@ describe('Volume', () => {
     expect(await snap.read('/f', 0, 40_000)).toEqual(data)
   })
 
+  it('a streamed block waiting for an upload slot survives the publishes that run meanwhile', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    // One upload at a time, each slow, and a publish every few ms: later blocks of the stream
+    // wait for a slot while publishes (and their prunes) run.
+    const vol = await started(blocks, owner, { blockSizeBytes: 1024, uploadsInFlight: 2, publishIntervalMs: 1, streamCommitBlocks: 2 })
+    const put = blocks.put.bind(blocks)
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      if (kind === BlockKind.CONTENT && bytes.length === 1024) await new Promise((resolve) => setTimeout(resolve, 5))
+      return put(kind, key, bytes, options)
+    }
+    const data = Uint8Array.from({ length: 64 * 1024 }, (_, i) => (i * 13 + (i >> 10)) % 253)
+    await vol.writeStream('/f', [data])
+    await vol.sync()
+    const snap = await new Reader({ blocks, verifier: owner.verifier }).latest(owner.signer.publicKey)
+    expect(await snap.read('/f', 0, data.length)).toEqual(data)
+  })
+
   it('counts degraded puts and keeps unacknowledged blocks for the next try', async () => {
     const blocks = new MemoryBlockService({ wanted: 3, replicas: 2 })
     const vol = await started(blocks, newOwner())
