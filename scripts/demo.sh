@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# The main job, from a fresh checkout: install what is missing, build, start a local ring of
-# three nodes on 127.0.0.1 (one with 2 virtual nodes), show its status and a lookup, stop it.
+# The main job, from a fresh checkout: install what is missing (Debian's libfuse2 and fuse, the
+# npm packages), build, make an owner key if there is none, start an embedded local node and
+# mount the owner's volume read-write, copy a sample in, list it, and show the published
+# versions. Then it unmounts (publishing first); KEEP=1 leaves the volume mounted.
+#   bash scripts/demo.sh            # mounts at ~/cfs-demo (or $CFS_MOUNT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm run --silent build
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+data=${CFS_DATA:-$HOME/.local/share/cfs}
+mnt=${CFS_MOUNT:-$HOME/cfs-demo}
+key="$data/owner.key"
+mkdir -p "$data" "$mnt"
+cfs() { ./bin/cfs "$@"; }
+if [ ! -f "$key" ]; then
+  echo "making an owner key: $key"
+  echo "public key (anyone may mount the volume read-only with --pubkey): $(cfs keygen "$key")"
+fi
+# A mount left by a killed demo is cleared by the next mount; one still served is reused.
+if mountpoint -q "$mnt"; then cfs unmount "$mnt" || fusermount -uz "$mnt" || true; fi
+cfs mount "$mnt" --key "$key" --data "$data" --daemon
+cleanup() { [ "${KEEP:-0}" = 1 ] || cfs unmount "$mnt"; }
 trap cleanup EXIT
-start() { # start NAME ARGS...: runs in this shell, not in $(...), so its PID is kept for cleanup
-  local name=$1; shift
-  ./bin/cfs node --listen 127.0.0.1:0 --data "$work/$name" --stabilize-ms 200 "$@" >"$work/$name.out" 2>"$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 100); do [ -s "$work/$name.out" ] && break; sleep 0.1; done
-  echo "node $name: $(head -1 "$work/$name.out")"
-}
-start a
-addr=$(awk '{print $2}' "$work/a.out")
-start b --join "$addr"
-start c --join "$addr" --vnodes 2
-sleep 2
-./bin/cfs status --node "$addr"
-./bin/cfs lookup --node "$addr" hello-world
-echo "stopping the ring (SIGTERM: each node leaves gracefully)"
+sample="$mnt/sample-$(date +%H%M%S)"
+mkdir -p "$sample"
+cp -a README.md docs "$sample/"
+sync "$sample/README.md"         # fsync: returns once the data and a root naming it are published
+ls -la "$mnt"
+ls -la "$sample" "$sample/docs"
+df -h "$mnt"
+echo "published versions (read-only, in .snapshots):"
+ls "$mnt/.snapshots" | tail -5
+if [ "${KEEP:-0}" = 1 ]; then echo "left mounted at $mnt; unmount with: ./bin/cfs unmount $mnt"; else echo "unmounting $mnt"; fi
