@@ -28,7 +28,8 @@ export function readOptions (cmd: Command): Command {
 
 /** Opens the owner's volume, runs `f`, publishes (sync), and always closes. */
 export async function withVolume<T> (opts: WriteOptions, f: (v: OwnedVolume) => Promise<T>): Promise<T> {
-  const owned = await openVolume({ key: await readKeyFile(opts.key), ...access(opts) })
+  // No publish timer: a command publishes once, at the end, or not at all if it fails.
+  const owned = await openVolume({ key: await readKeyFile(opts.key), ...access(opts), volume: { publishIntervalMs: 0 } })
   let result: T
   try {
     result = await f(owned)

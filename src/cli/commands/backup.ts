@@ -56,7 +56,13 @@ export function registerBackup (program: Command): void {
     .action(async (local: string, dest: string, opts: WriteOptions & { every?: number, json?: boolean }) => {
       if (!(await lstat(local)).isDirectory()) throw new InvalidArgumentError(`${local} is not a directory`)
       const target = cfsPath(dest)
-      const owned = await openVolume({ key: await readKeyFile(opts.key), ...(opts.ring === undefined ? {} : { ring: opts.ring }), ...(opts.data === undefined ? {} : { data: opts.data }) })
+      // Each round publishes once, at its end.
+      const owned = await openVolume({
+        key: await readKeyFile(opts.key),
+        ...(opts.ring === undefined ? {} : { ring: opts.ring }),
+        ...(opts.data === undefined ? {} : { data: opts.data }),
+        volume: { publishIntervalMs: 0 },
+      })
       const stop = new AbortController()
       const onSignal = (): void => { stop.abort() }
       process.once('SIGINT', onSignal)
