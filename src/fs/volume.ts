@@ -21,7 +21,7 @@ import { resolve, statOf, type Stat } from './tree-read.js'
 import { fetchRoot, versionChain, versionOf } from './versions.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
-import { walk, type WalkStart } from './walk.js'
+import { walk, type WalkOptions, type WalkStart } from './walk.js'
 import { writeStream, type StreamHost } from './stream-write.js'
 import { WriteBuffer, type UploadStats } from './write-buffer.js'
 
@@ -488,16 +488,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
    * unreachable while the tree still points at it.
    */
   private async uploadBelow (starts: readonly WalkStart[], options: AbortOptions): Promise<void> {
-    const keys: Key[] = []
-    const seen = new Set<string>()
     const below = new Map<string, Key[]>()
-    await walk(this.store, starts, (key) => {
-      const hex = toHex(key)
-      if (seen.has(hex) || !this.buffer.has(key)) return false
-      seen.add(hex)
-      keys.push(key)
-      return true
-    }, {
+    const keys = await this.bufferedBelow(starts, {
       ...options,
       onEdge: (parent, child) => {
         if (!this.buffer.has(child.key)) return
@@ -539,7 +531,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
    * Buffered blocks reachable from the starts. A block that is not buffered is stored, and so
    * is everything below it (a flush uploads all that a tree reaches), so the walk stops there.
    */
-  private async bufferedBelow (starts: readonly WalkStart[], options: AbortOptions): Promise<Key[]> {
+  private async bufferedBelow (starts: readonly WalkStart[], options: WalkOptions): Promise<Key[]> {
     const keys: Key[] = []
     const seen = new Set<string>()
     await walk(this.store, starts, (key) => {

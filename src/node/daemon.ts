@@ -9,8 +9,6 @@ export async function runDaemon (init: CfsNodeInit): Promise<void> {
   if (process.env.DEBUG === undefined) enableLogs('cfs:*,-cfs:*:trace')
   const node = new CfsNode(init)
   await node.start()
-  process.stdout.write(`ready ${node.address} ${toHex(node.vnodes[0]?.self.id ?? new Uint8Array())}\n`)
-  if (node.httpAddress !== undefined) process.stderr.write(`http status on http://${node.httpAddress}/status\n`)
   let leaving = false
   const leave = (signal: string): void => {
     if (leaving) return
@@ -23,6 +21,10 @@ export async function runDaemon (init: CfsNodeInit): Promise<void> {
       process.exit(1)
     })
   }
+  // Handlers first, then `ready`: a SIGTERM sent as soon as `ready` is read must find them (with
+  // no listener the signal's default action kills the process before it can leave).
   process.on('SIGTERM', () => { leave('SIGTERM') })
   process.on('SIGINT', () => { leave('SIGINT') })
+  process.stdout.write(`ready ${node.address} ${toHex(node.vnodes[0]?.self.id ?? new Uint8Array())}\n`)
+  if (node.httpAddress !== undefined) process.stderr.write(`http status on http://${node.httpAddress}/status\n`)
 }

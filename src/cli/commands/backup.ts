@@ -8,6 +8,7 @@ import { openVolume, readKeyFile } from '../../node/index.js'
 import { byteProgress } from '../progress.js'
 import { cfsPath, joinCfs, writeOptions, type WriteOptions } from '../volume-options.js'
 import { localSize, putTree, type PutCounts } from './put.js'
+import { removeTree } from './write-commands.js'
 
 function duration (value: string): number {
   const m = /^(\d+)(ms|s|m|h)?$/.exec(value)
@@ -28,22 +29,9 @@ async function prune (volume: Volume, local: string, target: string): Promise<nu
       if (type === 'dir') removed += await prune(volume, join(local, name), path)
       continue
     }
-    removed += await removeAll(volume, path, type)
+    removed += await removeTree(volume, path)
   }
   return removed
-}
-
-async function removeAll (volume: Volume, path: string, type: string): Promise<number> {
-  if (type !== 'dir') {
-    await volume.unlink(path)
-    return 1
-  }
-  let n = 0
-  const names: Array<{ name: string, type: string }> = []
-  for await (const e of volume.readdir(path)) names.push({ name: e.name, type: e.type })
-  for (const e of names) n += await removeAll(volume, joinCfs(path, e.name), e.type)
-  await volume.rmdir(path)
-  return n + 1
 }
 
 export function registerBackup (program: Command): void {

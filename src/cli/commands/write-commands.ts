@@ -3,7 +3,8 @@ import { isCfsError, toHex } from '../../core/index.js'
 import type { Volume } from '../../fs/index.js'
 import { cfsPath, joinCfs, readOptions, withReader, withVolume, writeOptions, type ReadOptions, type WriteOptions } from '../volume-options.js'
 
-async function removeTree (volume: Volume, path: string): Promise<number> {
+/** Removes a file, link or whole directory tree; returns the entries removed. */
+export async function removeTree (volume: Volume, path: string): Promise<number> {
   const st = await volume.stat(path)
   if (st.type !== 'dir') {
     await volume.unlink(path)
