@@ -1,5 +1,5 @@
 import {
-  EntryNotFoundError, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
+  EntryNotFoundError, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
@@ -54,6 +54,11 @@ export interface VolumeInit extends BlockReaderInit {
   readAheadBlocks?: number
   /** Past versions (besides the current one) that refresh keeps alive. @default 8 */
   keepVersions?: number
+  /**
+   * Milliseconds between lease refreshes of every block the kept versions reach (refresh());
+   * 0 = no timer. Keep it well under the lease. @default 6 hours
+   */
+  refreshIntervalMs?: number
   /** Keys per BlockService.refresh call. @default 1_024 */
   refreshBatchKeys?: number
   /** Lease asked for on put and refresh. @default the BlockService's */
@@ -112,6 +117,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private conflict: RootConflictError | undefined
   private publishes = 0
   private degradedRoots = 0
+  private readonly refresher: PeriodicTask
 
   constructor (private readonly components: VolumeComponents, private readonly init: VolumeInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
@@ -125,6 +131,12 @@ export class Volume implements FileSystem, Startable, HandleHost {
       uploadsInFlight: init.uploadsInFlight ?? 8, owner: this.owner, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }),
     })
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
+    // The refresh loop: blocks live only as long as their leases, so an owner that stays up
+    // (a mount, cfs backup --every) renews them; a lost block is put back if still held here.
+    this.refresher = new PeriodicTask('refresh', init.refreshIntervalMs ?? 6 * 60 * 60 * 1000, async () => {
+      const report = await this.refresh({ signal: this.shutdown.signal })
+      if (report.lost.length > 0) this.log.error('refresh: %d block(s) lost on every replica', report.lost.length)
+    }, this.log)
   }
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
@@ -143,6 +155,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
       this.top = await tree.emptyTree({ store: this.store, nowMs: this.now() })
     }
     this.started = true
+    this.refresher.start()
     if (this.isDirty()) this.schedulePublish()
     this.log('started at version %d', this.published?.record.seq ?? 0)
   }
@@ -151,6 +164,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.refresher.stop()
     clearTimeout(this.timer)
     this.timer = undefined
     this.shutdown.abort()

@@ -147,6 +147,19 @@ describe('Volume', () => {
     expect(await snap.read('/f', 0, data.length)).toEqual(data)
   })
 
+  it('renews the leases of its blocks on a timer while started, and stops with the volume', async () => {
+    const blocks = new MemoryBlockService()
+    const refresh = vi.spyOn(blocks, 'refresh')
+    const vol = await started(blocks, newOwner(), { refreshIntervalMs: 20 })
+    await vol.create('/f')
+    await vol.sync()
+    await vi.waitFor(() => { expect(refresh).toHaveBeenCalled() }, { timeout: 2_000 })
+    await vol.stop()
+    const calls = refresh.mock.calls.length
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    expect(refresh.mock.calls.length).toBe(calls)
+  })
+
   it('counts degraded puts and keeps unacknowledged blocks for the next try', async () => {
     const blocks = new MemoryBlockService({ wanted: 3, replicas: 2 })
     const vol = await started(blocks, newOwner())
