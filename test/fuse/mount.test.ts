@@ -150,6 +150,28 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect(await readdir(roDir)).toEqual([])
   })
 
+  it('two mounts with the same key: the second writer gets an error, and no update is lost', async () => {
+    await ok(`printf base | dd of=${join(mnt, 'race.txt')} conv=fsync status=none`)
+    const twinDir = await s.dir('twin')
+    // A second owner's mount of the same volume, in another process, through the first's node.
+    const twin = await spawnMount(s, twinDir, ['--key', s.keyFile, '--ring', rw.nodeAddress as string, '--publish-ms', '100000'])
+    try {
+      expect(await readFile(join(twinDir, 'race.txt'), 'utf8')).toBe('base')
+      await ok(`printf first | dd of=${join(mnt, 'race.txt')} conv=fsync status=none`)
+      // The twin still stands on the version before "first": its publish is refused.
+      const second = await sh(`printf second | dd of=${join(twinDir, 'race.txt')} conv=fsync status=none`)
+      expect(second.code).not.toBe(0)
+      expect(second.stderr).toMatch(/Input\/output error/)
+      // What is published is the first writer's update, as any reader sees it.
+      const reader = await ok(`node ${CFS_BIN} cat --pubkey ${s.publicKey} --ring ${rw.nodeAddress as string} --data ${await s.dir('race-reader')} /race.txt`, { env: s.env })
+      expect(reader).toBe('first')
+      expect(await readFile(join(mnt, 'race.txt'), 'utf8')).toBe('first')
+    } finally {
+      await twin.stop()
+      await forceUnmount(twinDir)
+    }
+  })
+
   it('one fixed version, read-only, with --allow-other (and so default_permissions) and kernel_cache', async () => {
     const seqs = (await readdir(join(mnt, '.snapshots'))).filter((n) => /^\d+$/.test(n)).map(Number)
     const seq = Math.max(...seqs)
