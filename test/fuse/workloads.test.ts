@@ -14,6 +14,9 @@ function listing (dir: string): string {
   return `cd ${dir} && find . -mindepth 1 \\( -type d -printf '%P d %m - %Ts\\n' \\) -o -printf '%P %y %m %s %Ts\\n' | LC_ALL=C sort`
 }
 
+// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount, or dist/ not built):
+// fuseUnavailable() says which, and the reason is in the suite's name. CI has all three
+// (scripts/install-deps.sh installs fuse), so there it always runs.
 describe.skipIf(unavailable !== undefined)(`cfs mount: real workloads${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
   let s: Scratch
   let mnt: string
@@ -52,6 +55,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: real workloads${unavailab
     expect(await ok(listing(`${mnt}/tar`))).toBe(await ok(listing(src)))
   })
 
+  // Skipped only on a machine without git (it is what the test drives); the CI machine has it.
   it.skipIf(!hasGit)('git clone from a local repository, then git fsck and a clean status', async () => {
     const origin = await s.dir('origin')
     await ok(`
@@ -72,6 +76,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: real workloads${unavailab
     await ok(`diff -r --exclude=.git ${origin} ${mnt}/clone`)
   })
 
+  // Skipped only on a machine without rsync; scripts/install-deps.sh installs it, so CI runs it.
   it.skipIf(!hasRsync)('rsync -a twice: the second run transfers nothing', async () => {
     const t = performance.now()
     await ok(`rsync -a ${src}/ ${mnt}/rsync/`, { timeoutMs: 240_000 })
