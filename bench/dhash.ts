@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
-import { peakRssMiB, startRing, stopRing, waitForRing, type BenchNode } from './lib/ring.js'
+import { waitForRing } from '../test/helpers/ring-settled.js'
+import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { peakRssMiB, startRing, stopRing, waitForRing, type BenchNode } from './lib/ring.js'
+import { waitForRing } from '../test/helpers/ring-settled.js'
+import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {

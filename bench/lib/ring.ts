@@ -70,23 +70,3 @@ export async function peakRssMiB (pid: number | undefined): Promise<number> {
   return m === null ? 0 : Math.round(Number(m[1]) / 1024)
 }
 
-/**
- * Waits until every node's first successor and predecessor are its neighbours on the ring of
- * these nodes (sorted by vnode-0 id), so a benchmark does not measure a ring still forming.
- */
-export async function waitForRing (nodes: readonly BenchNode[], timeoutMs = 60_000): Promise<void> {
-  const { queryStatus } = await import('../../src/node/index.js')
-  const deadline = Date.now() + timeoutMs
-  while (true) {
-    const statuses = await Promise.all(nodes.map(async (n) => queryStatus(n.address).catch(() => undefined)))
-    const vnodes = statuses.flatMap((s) => s?.vnodes ?? [])
-    const ids = vnodes.map((v) => v.id).sort()
-    const ok = statuses.every((s) => s !== undefined) && vnodes.every((v) => {
-      const i = ids.indexOf(v.id)
-      return v.successors[0]?.id === ids[(i + 1) % ids.length] && v.predecessor?.id === ids[(i - 1 + ids.length) % ids.length]
-    })
-    if (ok) return
-    if (Date.now() > deadline) throw new Error('the ring did not settle in time')
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}

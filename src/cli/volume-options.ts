@@ -57,7 +57,8 @@ export async function withReader<T> (opts: ReadOptions, f: (fs: FileSystem, vers
   }
 }
 
-function access (opts: AccessOptions): AccessOptions {
+/** The --ring and --data a command was given, for openVolume/openReader. */
+export function access (opts: AccessOptions): AccessOptions {
   return { ...(opts.ring === undefined ? {} : { ring: opts.ring }), ...(opts.data === undefined ? {} : { data: opts.data }) }
 }
 

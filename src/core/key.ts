@@ -107,6 +107,17 @@ export function addPowerOfTwo (key: Uint8Array, i: number): Key {
   return out as Key
 }
 
+/** The key just before `key` on the ring (key - 1 mod 2^256), by byte arithmetic. */
+export function keyBefore (key: Uint8Array): Key {
+  const out = Uint8Array.from(key)
+  for (let i = out.length - 1; i >= 0; i--) {
+    const b = out[i] as number
+    out[i] = (b - 1) & 0xff
+    if (b !== 0) break
+  }
+  return out as Key
+}
+
 export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }

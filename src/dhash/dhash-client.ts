@@ -1,5 +1,5 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, shortHex,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, keyBefore, shortHex,
   sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
@@ -7,7 +7,6 @@ import { ArcCache } from './arc-cache.js'
 import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
-import { keyBefore } from './key-arith.js'
 import { MAX_BATCH_KEYS } from './messages.js'
 import { replicaSet } from './replica-set.js'
 import { DAY_MS } from './replica-store.js'

@@ -94,17 +94,18 @@ export class DHashServer {
     const source = hostOf(ctx.remoteAddress)
     const results = await Promise.allSettled(req.items.map(async (item) => {
       this.checkResponsible(router, item.key)
+      const expiresAt = store.leaseEnd(item.ttlMs)
+      const owner = item.owner ?? ''
       await store.accept(item.key, item.kind, item.bytes, {
-        expiresAt: store.leaseEnd(item.ttlMs),
-        owner: item.owner ?? '',
+        expiresAt,
+        owner,
         ...(item.expectSeq === undefined ? {} : { expectSeq: item.expectSeq }),
         source,
       })
-      const meta = await store.blocks.getMeta(item.key)
-      if (meta === undefined) throw new BlockNotFoundError(`${shortHex(item.key)} vanished while being stored`)
       const acks = await Promise.all(others.map(async (n) => {
         try {
-          await rpc.store(n.address, { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt: meta.expiresAt, owner: meta.owner }, { signal: ctx.signal })
+          // A root's owner is its signer whatever is claimed: each holder derives it again.
+          await rpc.store(n.address, { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt, owner }, { signal: ctx.signal })
           return 1
         } catch (err) {
           this.log('replica %s of %s failed: %s', n.address, shortHex(item.key), (err as Error).message)

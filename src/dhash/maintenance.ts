@@ -18,7 +18,7 @@
  *    of a later round fetches a good one. Readers verify what they get too, and hand a good copy
  *    back to a holder that served bad bytes, so scrubbing is the slow path for cold blocks.
  */
-import { createLogger, isCfsError, keysEqual, shortHex, throwIfAborted, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger } from '../core/index.js'
+import { createLogger, isCfsError, keyBefore, keysEqual, shortHex, throwIfAborted, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
@@ -27,7 +27,6 @@ import { replicaSet } from './replica-set.js'
 import type { ReplicaStore } from './replica-store.js'
 import type { KeyInterval } from './store/block-store.js'
 import { inInterval } from './store/interval.js'
-import { keyBefore } from './key-arith.js'
 
 export interface MaintenanceComponents {
   store: ReplicaStore

@@ -1,27 +1,17 @@
-import { KEY_BYTES, keysEqual, type Key } from '../core/index.js'
+import { KEY_BITS, KEY_BYTES, betweenHex, bigIntToKey, distance, keyToBigInt, keysEqual, toHex, type Key } from '../core/index.js'
 import { DIGEST_BUCKETS } from './messages.js'
 import type { BlockStore, KeyInterval } from './store/block-store.js'
-
-const RING = 1n << BigInt(KEY_BYTES * 8)
-
-function toBig (key: Uint8Array): bigint {
-  return BigInt('0x' + Buffer.from(key).toString('hex'))
-}
-
-function fromBig (n: bigint): Key {
-  return new Uint8Array(Buffer.from(n.toString(16).padStart(KEY_BYTES * 2, '0'), 'hex')) as Key
-}
 
 /**
  * Splits the arc (from, to] into `n` arcs of equal width; returns n + 1 boundaries, first
  * `from`, last `to`. from == to splits the whole ring.
  */
 export function splitInterval (interval: KeyInterval, n = DIGEST_BUCKETS): Key[] {
-  const from = toBig(interval.from)
-  let width = (toBig(interval.to) - from + RING) % RING
-  if (width === 0n) width = RING
+  const from = keyToBigInt(interval.from)
+  let width = distance(interval.from, interval.to)
+  if (width === 0n) width = 1n << BigInt(KEY_BITS)
   const bounds: Key[] = []
-  for (let i = 0; i <= n; i++) bounds.push(i === n ? interval.to : fromBig((from + (width * BigInt(i)) / BigInt(n)) % RING))
+  for (let i = 0; i <= n; i++) bounds.push(i === n ? interval.to : bigIntToKey(from + (width * BigInt(i)) / BigInt(n)))
   return bounds
 }
 
@@ -35,26 +25,20 @@ export type RangeDigest = Array<[number, Key]>
  */
 export async function digestInterval (store: BlockStore, interval: KeyInterval): Promise<RangeDigest> {
   const bounds = splitInterval(interval)
-  const hexBounds = bounds.map((b) => Buffer.from(b).toString('hex'))
+  const hexBounds = bounds.map(toHex)
   const from = hexBounds[0] as string
   const out: RangeDigest = Array.from({ length: DIGEST_BUCKETS }, () => [0, new Uint8Array(KEY_BYTES) as Key])
   let bucket = 0
   for await (const key of store.keys(interval)) {
-    const hex = Buffer.from(key).toString('hex')
+    const hex = toHex(key)
     // Keys arrive in ring order from `from`: advance the bucket pointer, unwrapping past the top.
-    while (bucket < DIGEST_BUCKETS - 1 && !inArc(hex, from, hexBounds[bucket + 1] as string)) bucket++
+    while (bucket < DIGEST_BUCKETS - 1 && !betweenHex(hex, from, hexBounds[bucket + 1] as string, true)) bucket++
     const entry = out[bucket] as [number, Key]
     entry[0]++
     const acc = entry[1]
     for (let i = 0; i < KEY_BYTES; i++) acc[i] = (acc[i] as number) ^ (key[i] as number)
   }
   return out
-}
-
-/** hex in (from, to] on the ring. */
-function inArc (hex: string, from: string, to: string): boolean {
-  if (from < to) return hex > from && hex <= to
-  return hex > from || hex <= to
 }
 
 export function sameBucket (a: [number, Key], b: [number, Key]): boolean {

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { queryStatus } from '../../src/node/index.js'
 import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { waitForRing } from '../helpers/ring-settled.js'
 
 // The file-tree CLI against a real 3-process ring (k = 3) over TCP on 127.0.0.1: every command
 // is its own client process, as a user would run it.
@@ -18,21 +18,6 @@ async function cfs (args: string[]): Promise<Run> {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout: stdout.toString('latin1'), stderr: stderr.toString() })
     })
   })
-}
-
-async function waitForRing (nodes: Daemon[]): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    const s = await Promise.all(nodes.map(async (n) => queryStatus(n.address).catch(() => undefined)))
-    const ids = s.flatMap((x) => x?.vnodes.map((v) => v.id) ?? []).sort()
-    const ok = s.every((x) => x?.vnodes.every((v) => {
-      const i = ids.indexOf(v.id)
-      return v.successors[0]?.id === ids[(i + 1) % ids.length] && v.predecessor?.id === ids[(i - 1 + ids.length) % ids.length]
-    }) === true)
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error('ring did not settle')
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')

@@ -6,7 +6,7 @@ import { isCfsError, sleep } from '../../core/index.js'
 import type { Volume } from '../../fs/index.js'
 import { openVolume, readKeyFile } from '../../node/index.js'
 import { byteProgress } from '../progress.js'
-import { cfsPath, joinCfs, writeOptions, type WriteOptions } from '../volume-options.js'
+import { access, cfsPath, joinCfs, writeOptions, type WriteOptions } from '../volume-options.js'
 import { localSize, putTree, type PutCounts } from './put.js'
 import { removeTree } from './write-commands.js'
 
@@ -47,8 +47,7 @@ export function registerBackup (program: Command): void {
       // Each round publishes once, at its end.
       const owned = await openVolume({
         key: await readKeyFile(opts.key),
-        ...(opts.ring === undefined ? {} : { ring: opts.ring }),
-        ...(opts.data === undefined ? {} : { data: opts.data }),
+        ...access(opts),
         volume: { publishIntervalMs: 0 },
       })
       const stop = new AbortController()
