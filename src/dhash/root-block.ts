@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto'
-import * as ed from '@noble/ed25519'
 import { Packr } from 'msgpackr'
 import { BlockInvalidError, hashKey, keysEqual, shortHex, type Key } from '../core/index.js'
 import { MAX_BLOCK_BYTES, checkBlockSize } from './block.js'
+import { publicKeyOf, signMessage, verifySignature } from './ed25519.js'
 
-// noble needs a SHA-512; node:crypto's is native and several times faster than a JS one.
-ed.hashes.sha512 = (message: Uint8Array) => new Uint8Array(createHash('sha512').update(message).digest())
+export { generateSecretKey, publicKeyOf } from './ed25519.js'
 
 export const ROOT_FORMAT_VERSION = 1
 const ROOT_KEY_DOMAIN = 'cfs-root-v1'
@@ -42,19 +40,11 @@ function signedMessage (publicKey: Uint8Array, seq: number, payload: Uint8Array)
   return Buffer.concat([Buffer.from(ROOT_SIGNATURE_DOMAIN), publicKey, seqBytes, payload])
 }
 
-export function generateSecretKey (): Uint8Array {
-  return ed.utils.randomSecretKey()
-}
-
-export function publicKeyOf (secretKey: Uint8Array): Uint8Array {
-  return ed.getPublicKey(secretKey)
-}
-
 /** Signs and encodes a root block: msgpack [version, publicKey, seq, payload, signature]. */
 export function encodeRoot (secretKey: Uint8Array, seq: number, payload: Uint8Array): Uint8Array {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError('a root sequence number is a positive safe integer')
-  const publicKey = ed.getPublicKey(secretKey)
-  const signature = ed.sign(signedMessage(publicKey, seq, payload), secretKey)
+  const publicKey = publicKeyOf(secretKey)
+  const signature = signMessage(secretKey, signedMessage(publicKey, seq, payload))
   const bytes = packr.pack([ROOT_FORMAT_VERSION, publicKey, seq, payload, signature]) as Uint8Array
   if (bytes.length > MAX_BLOCK_BYTES) throw new RangeError(`root payload too large (${payload.length} bytes)`)
   return bytes
@@ -81,12 +71,6 @@ export function decodeRoot (key: Key, bytes: Uint8Array): RootBlock {
     throw new BlockInvalidError(`root ${shortHex(key)}: malformed fields`)
   }
   if (!keysEqual(rootKey(publicKey), key)) throw new BlockInvalidError(`root ${shortHex(key)}: public key does not hash to the key`)
-  let valid = false
-  try {
-    valid = ed.verify(signature, signedMessage(publicKey, seq, payload), publicKey)
-  } catch {
-    valid = false
-  }
-  if (!valid) throw new BlockInvalidError(`root ${shortHex(key)}: bad signature`)
+  if (!verifySignature(publicKey, signedMessage(publicKey, seq, payload), signature)) throw new BlockInvalidError(`root ${shortHex(key)}: bad signature`)
   return { publicKey, seq, payload, signature }
 }
