@@ -2,6 +2,7 @@ import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions,
 import type { DirEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { readBytes, readRange } from './file-data.js'
+import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { splitPath } from './names.js'
@@ -101,13 +102,18 @@ class SnapshotHandle implements FileHandle {
     private readonly key: Key,
     private readonly inode: FileInode,
     private readonly readAhead: number,
-  ) {}
+  ) {
+    this.ahead = new ReadAhead(readAhead)
+  }
+
+  private readonly ahead: ReadAhead
 
   async stat (): Promise<Stat> {
     return statOf(this.key, this.inode)
   }
 
   async read (offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
+    this.ahead.after(this.store, this.inode, offset, length)
     return readBytes(this.store, this.inode, offset, length, { ...options, readAhead: this.readAhead })
   }
 

@@ -19,6 +19,7 @@ import { Snapshot, type VersionInfo } from './snapshot.js'
 import * as tree from './tree.js'
 import { resolve, statOf, type Stat } from './tree-read.js'
 import { fetchRoot, versionChain, versionOf } from './versions.js'
+import { ReadAhead } from './read-ahead.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkOptions, type WalkStart } from './walk.js'
@@ -97,6 +98,7 @@ interface Published { readonly record: RootRecord, readonly recordKey: Key, read
  * RootConflictError.
  */
 export class Volume implements FileSystem, Startable, HandleHost {
+  private readonly readAheads = new WeakMap<VolumeHandle, ReadAhead>()
   private readonly log: Logger
   private readonly now: () => number
   private readonly mutex = new Mutex()
@@ -365,18 +367,19 @@ export class Volume implements FileSystem, Startable, HandleHost {
     if (this.conflict !== undefined) throw this.conflict
     const top = this.currentTop
     if (!this.isDirty()) return undefined
+    const started = performance.now()
     const put = {
       owner: this.owner,
       ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     }
-    await this.uploadBelow([{ key: top, role: 'inode' }], options)
     const seq = (this.published?.record.seq ?? 0) + 1
     const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
     const recordBytes = rootRecordCodec.encode(record)
     const recordKey = hashKey(recordBytes)
     this.buffer.add(recordKey, recordBytes)
-    await this.buffer.upload([recordKey], options)
+    // The record goes out with the tree: the signed root below names it only once all are stored.
+    await this.uploadBelow([{ key: top, role: 'inode' }], options, [recordKey])
     const bytes = this.components.signer.sign(seq, recordBytes)
     try {
       const result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, expectSeq: seq - 1 })
@@ -392,7 +395,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.published = { record, recordKey, bytes }
     this.publishes++
     await this.prune(options)
-    this.log('published version %d', seq)
+    this.log('published version %d in %d ms', seq, Math.round(performance.now() - started))
     return versionOf(record, recordKey)
   }
 
@@ -430,6 +433,12 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
     const file = handle.detached ?? tree.asFile((await resolve(this.store, this.currentTop, handle.names, options)).inode, handle.names)
+    let ahead = this.readAheads.get(handle)
+    if (ahead === undefined) {
+      ahead = new ReadAhead(this.init.readAheadBlocks ?? 8)
+      this.readAheads.set(handle, ahead)
+    }
+    ahead.after(this.store, file, offset, length)
     return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.init.readAheadBlocks ?? 8 })
   }
 
@@ -495,13 +504,14 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   /**
-   * Uploads the buffered blocks reachable from the starts, children before parents: a block
-   * is put only once everything buffered below it is acknowledged. That keeps prune's rule
-   * true ("a block that is not buffered is stored, and so is everything below it"): if a
-   * child's put fails, its parent stays buffered too, and the child is not pruned as
-   * unreachable while the tree still points at it.
+   * Uploads the buffered blocks reachable from the starts (and `extra`, blocks outside the
+   * tree such as the new root record), all at once: a publish costs one round of puts, not
+   * one per tree level. A block leaves the buffer only once it and everything buffered below
+   * it are acknowledged, children first. That keeps prune's rule true ("a block that is not
+   * buffered is stored, and so is everything below it"): if a child's put fails, its parent
+   * stays buffered too, and the child is not pruned while the tree still points at it.
    */
-  private async uploadBelow (starts: readonly WalkStart[], options: AbortOptions): Promise<void> {
+  private async uploadBelow (starts: readonly WalkStart[], options: AbortOptions, extra: readonly Key[] = []): Promise<void> {
     const below = new Map<string, Key[]>()
     const keys = await this.bufferedBelow(starts, {
       ...options,
@@ -513,18 +523,24 @@ export class Volume implements FileSystem, Startable, HandleHost {
         below.set(hex, list)
       },
     })
-    const uploads = new Map<string, Promise<void>>()
-    const upload = async (key: Key): Promise<void> => {
+    const acked = new Map<string, Promise<void>>()
+    for (const key of [...keys, ...extra]) {
+      const p = this.buffer.upload([key], { ...options, retain: true })
+      p.catch(() => {}) // seen below, through settled()
+      acked.set(toHex(key), p)
+    }
+    const settling = new Map<string, Promise<void>>()
+    const settled = async (key: Key): Promise<void> => {
       const hex = toHex(key)
-      let p = uploads.get(hex)
+      let p = settling.get(hex)
       if (p === undefined) {
-        p = Promise.all((below.get(hex) ?? []).map(upload)).then(async () => { await this.buffer.upload([key], options) })
-        p.catch(() => {}) // seen below, through allSettled
-        uploads.set(hex, p)
+        p = Promise.all([...(below.get(hex) ?? []).map(settled), acked.get(hex)]).then(() => { this.buffer.settle(key) })
+        p.catch(() => {})
+        settling.set(hex, p)
       }
       return p
     }
-    const results = await Promise.allSettled(keys.map(upload))
+    const results = await Promise.allSettled([...keys, ...extra].map(settled))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   }

@@ -26,6 +26,16 @@ interface Pending {
   readonly key: Key
   readonly bytes: Uint8Array
   upload?: Promise<void>
+  /** Acknowledged, but kept until `settle` (its parent's upload must not treat it as gone yet). */
+  retained?: boolean
+}
+
+export interface UploadOptions extends AbortOptions {
+  /**
+   * Keep acknowledged blocks buffered until `settle` is called for them, so a caller can put a
+   * whole tree at once and still let blocks leave the buffer children first.
+   */
+  retain?: boolean
 }
 
 /**
@@ -78,7 +88,7 @@ export class WriteBuffer {
    * Uploads these blocks if still buffered (the others are stored) and waits for every ack.
    * Throws the first failure once all have settled; failed blocks stay buffered.
    */
-  async upload (keys: readonly Key[], options: AbortOptions = {}): Promise<void> {
+  async upload (keys: readonly Key[], options: UploadOptions = {}): Promise<void> {
     const results = await Promise.allSettled(keys.map(async (key) => {
       const started = await this.begin(key, options)
       await started.upload
@@ -92,7 +102,7 @@ export class WriteBuffer {
    * (undefined when the block is no longer buffered). Wrapped, so that awaiting this waits
    * for the start and not for the ack.
    */
-  private async begin (key: Key, options: AbortOptions): Promise<{ upload: Promise<void> | undefined }> {
+  private async begin (key: Key, options: UploadOptions): Promise<{ upload: Promise<void> | undefined }> {
     const hex = toHex(key)
     const entry = this.pending.get(hex)
     if (entry === undefined || entry.upload !== undefined) return { upload: entry?.upload }
@@ -107,16 +117,26 @@ export class WriteBuffer {
     return { upload }
   }
 
-  /** Drops buffered blocks that are not in `keep` (hex keys) and not being uploaded. */
+  /** Lets an acknowledged block that was uploaded with `retain` leave the buffer. */
+  settle (key: Key): void {
+    const hex = toHex(key)
+    const entry = this.pending.get(hex)
+    if (entry?.retained !== true) return
+    this.pending.delete(hex)
+    this.pendingBytes -= entry.bytes.length
+  }
+
+  /** Drops buffered blocks that are not in `keep` (hex keys) and not in flight. */
   prune (keep: ReadonlySet<string>): void {
     for (const [hex, entry] of this.pending) {
-      if (keep.has(hex) || entry.upload !== undefined) continue
+      // An acknowledged (retained) block may go; one still in flight stays until its ack.
+      if (keep.has(hex) || (entry.upload !== undefined && entry.retained !== true)) continue
       this.pending.delete(hex)
       this.pendingBytes -= entry.bytes.length
     }
   }
 
-  private async put (entry: Pending, options: AbortOptions): Promise<void> {
+  private async put (entry: Pending, options: UploadOptions): Promise<void> {
     let result: PutResult
     try {
       result = await this.components.blocks.put(CONTENT_BLOCK, entry.key, entry.bytes, {
@@ -135,7 +155,8 @@ export class WriteBuffer {
     this.counts.bytes += entry.bytes.length
     if (result.degraded) this.counts.degraded++
     const hex = toHex(entry.key)
-    if (this.pending.get(hex) === entry) {
+    if (options.retain === true) entry.retained = true
+    else if (this.pending.get(hex) === entry) {
       this.pending.delete(hex)
       this.pendingBytes -= entry.bytes.length
     }

@@ -12,6 +12,13 @@ export interface MountInit {
    * @default false
    */
   immutable?: boolean
+  /**
+   * Every change to the tree passes through this mount (the owner's read-write mount: another
+   * writer of the same key is refused with a conflict), so the kernel's copy of a file's pages
+   * is never stale and may be kept across opens (kernel_cache) as well.
+   * @default false
+   */
+  soleWriter?: boolean
   /** Seconds the kernel trusts attributes and names of a tree that can change. @default 1 */
   attrTimeoutS?: number
   /** Attribute and name timeout of an immutable tree. @default 3600 */
@@ -77,7 +84,7 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
     autoUnmount: init.autoUnmount ?? true,
     fsname: init.fsname ?? 'cfs',
     subtype: 'cfs',
-    kernelCache: init.immutable === true,
+    kernelCache: init.immutable === true || init.soleWriter === true,
     allowOther,
     // Without the kernel checking modes, allow_other would let anyone read and write anything.
     defaultPermissions: allowOther,

@@ -108,6 +108,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   try {
     mounted = await mountCfs(dir, fuse, {
       immutable: init.publicKey !== undefined && init.version !== undefined,
+      soleWriter: init.key !== undefined,
       allowOther: init.allowOther === true,
       autoUnmount: init.autoUnmount ?? true,
       debug: init.debug === true,

@@ -98,9 +98,9 @@ export interface MountProcess {
   kill: () => Promise<void>
 }
 
-/** Spawns `cfs mount DIR ...args` and waits for its `mounted DIR` line. */
-export async function spawnMount (s: Scratch, dir: string, args: string[], timeoutMs = 30_000): Promise<MountProcess> {
-  const child = spawn(process.execPath, [CFS_BIN, 'mount', dir, ...args], {
+/** Spawns `cfs mount DIR ...args` (node run with `nodeArgs`) and waits for its `mounted DIR` line. */
+export async function spawnMount (s: Scratch, dir: string, args: string[], timeoutMs = 30_000, nodeArgs: string[] = []): Promise<MountProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, CFS_BIN, 'mount', dir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...s.env },
   })

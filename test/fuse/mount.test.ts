@@ -64,6 +64,22 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect((await readdir(mnt)).sort()).toEqual(['.snapshots', 'link', 'rel'])
   })
 
+  it('kernel_cache on the owner\'s mount: cached pages never outlive a rewrite, truncate or rename through it', async () => {
+    await ok(`
+      set -e
+      cd ${mnt}
+      head -c 3000000 /dev/urandom > kc.bin
+      cat kc.bin > /dev/null; cat kc.bin > /dev/null        # pages now cached across opens
+      printf 'XYZ' | dd of=kc.bin bs=1 seek=2000000 conv=notrunc status=none
+      test "$(dd if=kc.bin bs=1 skip=2000000 count=3 status=none)" = XYZ
+      printf 'short' > kc.bin
+      test "$(cat kc.bin)" = short
+      printf 'moved' > kc2.bin && mv kc2.bin kc.bin
+      test "$(cat kc.bin)" = moved
+      rm kc.bin
+    `)
+  })
+
   it('an unlinked open file stays readable and writable through its descriptor', async () => {
     await writeFile(join(mnt, 'open.txt'), 'still here')
     const fh = await open(join(mnt, 'open.txt'), 'r+')

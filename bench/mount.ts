@@ -1,0 +1,143 @@
+// The FUSE mount on a 3-process loopback ring with k = 3: `cfs mount --ring` in its own process,
+// driven with dd and plain file calls from this one.
+//   npm run bench:mount -- [--mib 256] [--files 2000] [--file-kib 4] [--json]
+//   npm run bench:mount -- --serve     # only start the ring and the mount; print `serving DIR`
+//                                      # and keep them until SIGINT/SIGTERM (for run-all.sh target)
+//   --profile DIR writes a V8 CPU profile of every node and mount process into DIR.
+// "Cold" means a fresh mount process (no block cache) after the kernel's page cache was dropped
+// (that needs root; the output says when it was not permitted).
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { scratch, spawnMount, type MountProcess, type Scratch } from '../test/fuse/helpers.js'
+import { waitForRing } from '../test/helpers/ring-settled.js'
+import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
+
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '256' },
+    files: { type: 'string', default: '2000' },
+    'file-kib': { type: 'string', default: '4' },
+    serve: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+})
+
+async function run (cmd: string, args: string[]): Promise<number> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-4000) })
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`)
+  return 0
+}
+
+async function timed (f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now()
+  await f()
+  return (performance.now() - t0) / 1000
+}
+
+/** Empties the kernel's page cache (root only): reports whether it could. */
+async function dropCaches (): Promise<boolean> {
+  await run('sync', [])
+  try {
+    await writeFile('/proc/sys/vm/drop_caches', '3\n')
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function sha256File (path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+const mbps = (bytes: number, seconds: number): number => Number((bytes / 1e6 / seconds).toFixed(1))
+const perSec = (n: number, seconds: number): number => Math.round(n / seconds)
+
+let nodes: BenchNode[] = []
+let s: Scratch | undefined
+let mount: MountProcess | undefined
+const report = (r: Record<string, unknown>, text: string): void => { console.log(values.json === true ? JSON.stringify(r) : text) }
+try {
+  const profileDir = values.profile
+  nodes = await startRing({ nodes: 3, args: ['--replicas', '3', '--repair-ms', '600000'], ...(profileDir === undefined ? {} : { profileDir }) })
+  await waitForRing(nodes)
+  s = await scratch()
+  const mnt = await s.dir('mnt')
+  const args = ['--key', s.keyFile, '--ring', (nodes[0] as BenchNode).address, '--data', join(s.root, 'client')]
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  const start = async (): Promise<MountProcess> => spawnMount(s as Scratch, mnt, args, 60_000, nodeArgs)
+  mount = await start()
+
+  if (values.serve === true) {
+    console.log(`serving ${mnt} (ring ${(nodes[0] as BenchNode).address})`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+  } else {
+    let mountPeakRss = 0
+    const remount = async (): Promise<boolean> => {
+      mountPeakRss = Math.max(mountPeakRss, await peakRssMiB((mount as MountProcess).process.pid))
+      await (mount as MountProcess).stop()
+      const dropped = await dropCaches()
+      mount = await start()
+      return dropped
+    }
+
+    // One large file: written with dd (fsync included), read back cold, then re-read.
+    const mib = Number(values.mib)
+    const bytes = mib * 1024 * 1024
+    const src = join(s.root, 'big.src')
+    const fh = await open(src, 'w')
+    for (let i = 0; i < mib; i++) await fh.write(randomBytes(1024 * 1024))
+    await fh.close()
+    const big = join(mnt, 'big.bin')
+    await dropCaches()
+    const write = await timed(async () => run('dd', [`if=${src}`, `of=${big}`, 'bs=1M', 'conv=fsync', 'status=none']))
+    const cold = await remount()
+    const read = await timed(async () => run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none']))
+    const reread = await timed(async () => run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none']))
+    const same = await sha256File(src) === await sha256File(big)
+    report({ workload: 'large-file', mib, writeMBps: mbps(bytes, write), coldReadMBps: mbps(bytes, read), rereadMBps: mbps(bytes, reread), pageCacheDropped: cold, verified: same },
+      `${mib} MiB file: dd write+fsync ${mbps(bytes, write)} MB/s, cold read ${mbps(bytes, read)} MB/s, re-read ${mbps(bytes, reread)} MB/s, checksums ${same ? 'equal' : 'DIFFER'}${cold ? '' : ' (page cache NOT dropped: not root)'}`)
+    await rm(src)
+
+    // Many small files, as shared/bench's smallfiles.mjs does it: create+write+close each, then sync.
+    const n = Number(values.files)
+    const size = Number(values['file-kib']) * 1024
+    const contents = Array.from({ length: n }, () => randomBytes(size))
+    const dir = join(mnt, 'small')
+    await mkdir(dir)
+    const create = await timed(async () => {
+      for (let i = 0; i < n; i++) await writeFile(join(dir, `f${String(i).padStart(6, '0')}`), contents[i] as Buffer)
+      await run('sync', [])
+    })
+    await remount()
+    let mismatches = 0
+    const readAll = await timed(async () => {
+      for (let i = 0; i < n; i++) {
+        if (!(await readFile(join(dir, `f${String(i).padStart(6, '0')}`))).equals(contents[i] as Buffer)) mismatches++
+      }
+    })
+    report({ workload: 'small-files', files: n, fileKiB: size / 1024, createFilesPerSec: perSec(n, create), coldReadFilesPerSec: perSec(n, readAll), verified: mismatches === 0 },
+      `${n} x ${size / 1024} KiB files: create+sync ${perSec(n, create)} files/s, cold read ${perSec(n, readAll)} files/s, ${mismatches === 0 ? 'all equal' : `${mismatches} DIFFER`}`)
+
+    const mountRss = Math.max(mountPeakRss, await peakRssMiB(mount.process.pid))
+    const rss = await Promise.all(nodes.map(async (x) => peakRssMiB(x.process.pid)))
+    report({ workload: 'memory', mountPeakRssMB: mountRss, nodePeakRssMB: rss }, `peak RSS: mount ${mountRss} MiB, nodes ${rss.join(', ')} MiB`)
+    if (!same || mismatches > 0) process.exitCode = 1
+  }
+} finally {
+  await mount?.stop()
+  await stopRing(nodes)
+  await s?.remove()
+}
