@@ -79,9 +79,11 @@ try {
 
   if (values.serve === true) {
     console.log(`serving ${mnt} (ring ${(nodes[0] as BenchNode).address})`)
+    // Handlers stay installed: tsx relays a Ctrl-C to this process too, and a second signal
+    // must not kill it before the ring and the mount are stopped below.
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
+      process.on('SIGINT', resolve)
+      process.on('SIGTERM', resolve)
     })
   } else {
     let mountPeakRss = 0
