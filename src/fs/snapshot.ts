@@ -96,6 +96,8 @@ export class Snapshot implements FileSystem {
 
 /** A file of one version: it reads the same bytes whatever the owner writes later. */
 class SnapshotHandle implements FileHandle {
+  private readonly ahead: ReadAhead
+
   constructor (
     private readonly store: TreeStore,
     readonly path: string,
@@ -105,8 +107,6 @@ class SnapshotHandle implements FileHandle {
   ) {
     this.ahead = new ReadAhead(readAhead)
   }
-
-  private readonly ahead: ReadAhead
 
   async stat (): Promise<Stat> {
     return statOf(this.key, this.inode)

@@ -2,10 +2,13 @@ import type { AbortOptions } from '../core/index.js'
 import type { FileHandle, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { joinPath } from './names.js'
+import { ReadAhead } from './read-ahead.js'
 import type { Stat } from './tree-read.js'
 
 /** What a volume handle asks of its volume. */
 export interface HandleHost {
+  /** Data blocks a handle's reads fetch ahead. */
+  readonly readAheadBlocks: number
   /** Bytes a handle's readStream asks for at a time (read-ahead times block size). */
   readonly streamWindowBytes: number
   statHandle: (handle: VolumeHandle, options: AbortOptions) => Promise<Stat>
@@ -24,8 +27,12 @@ export interface HandleHost {
 export class VolumeHandle implements FileHandle {
   detached: FileInode | undefined
   closed = false
+  /** Sequential read-ahead state of this open file. */
+  readonly readAhead: ReadAhead
 
-  constructor (private readonly host: HandleHost, public names: string[], readonly writable: boolean) {}
+  constructor (private readonly host: HandleHost, public names: string[], readonly writable: boolean) {
+    this.readAhead = new ReadAhead(host.readAheadBlocks)
+  }
 
   get path (): string { return joinPath(this.names) }
 

@@ -19,7 +19,6 @@ import { Snapshot, type VersionInfo } from './snapshot.js'
 import * as tree from './tree.js'
 import { resolve, statOf, type Stat } from './tree-read.js'
 import { fetchRoot, versionChain, versionOf } from './versions.js'
-import { ReadAhead } from './read-ahead.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkOptions, type WalkStart } from './walk.js'
@@ -98,7 +97,6 @@ interface Published { readonly record: RootRecord, readonly recordKey: Key, read
  * RootConflictError.
  */
 export class Volume implements FileSystem, Startable, HandleHost {
-  private readonly readAheads = new WeakMap<VolumeHandle, ReadAhead>()
   private readonly log: Logger
   private readonly now: () => number
   private readonly mutex = new Mutex()
@@ -143,7 +141,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
 
-  get streamWindowBytes (): number { return (this.init.readAheadBlocks ?? 8) * this.blockSize }
+  /** Data blocks fetched ahead of a read (CFS's prefetch window). */
+  get readAheadBlocks (): number { return this.init.readAheadBlocks ?? 8 }
+  get streamWindowBytes (): number { return this.readAheadBlocks * this.blockSize }
 
   /** Loads the latest published version, or starts an empty tree (published by the first sync). */
   async start (options: AbortOptions = {}): Promise<void> {
@@ -433,13 +433,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
     const file = handle.detached ?? tree.asFile((await resolve(this.store, this.currentTop, handle.names, options)).inode, handle.names)
-    let ahead = this.readAheads.get(handle)
-    if (ahead === undefined) {
-      ahead = new ReadAhead(this.init.readAheadBlocks ?? 8)
-      this.readAheads.set(handle, ahead)
-    }
-    ahead.after(this.store, file, offset, length)
-    return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.init.readAheadBlocks ?? 8 })
+    handle.readAhead.after(this.store, file, offset, length)
+    return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })
   }
 
   async truncateHandle (handle: VolumeHandle, size: number, options: AbortOptions): Promise<void> {

@@ -17,9 +17,10 @@ blockStoreContract('MemoryBlockStore', async () => {
   return { store, cleanup: async () => { await store.close() } }
 })
 
-blockStoreContract('LevelBlockStore', async () => {
+/** A LevelBlockStore in a fresh directory, removed on cleanup. */
+async function levelStore (init: { externalValueBytes?: number } = {}): Promise<{ store: LevelBlockStore, cleanup: () => Promise<void> }> {
   const location = await tempDir()
-  const store = new LevelBlockStore({}, { location })
+  const store = new LevelBlockStore({}, { location, ...init })
   await store.open()
   return {
     store,
@@ -28,21 +29,12 @@ blockStoreContract('LevelBlockStore', async () => {
       await rm(location, { recursive: true, force: true })
     },
   }
-})
+}
+
+blockStoreContract('LevelBlockStore', async () => levelStore())
 
 // Every block of 100 bytes or more in a value file: the contract holds for both layouts.
-blockStoreContract('LevelBlockStore with value files', async () => {
-  const location = await tempDir()
-  const store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
-  await store.open()
-  return {
-    store,
-    cleanup: async () => {
-      await store.close()
-      await rm(location, { recursive: true, force: true })
-    },
-  }
-})
+blockStoreContract('LevelBlockStore with value files', async () => levelStore({ externalValueBytes: 100 }))
 
 describe('LevelBlockStore value files', () => {
   it('keeps large blocks in files, removes them on delete and sweeps orphans on open', async () => {

@@ -5,19 +5,10 @@ import { BlockInvalidError, BlockTooLargeError, asKey, toHex } from '../../../sr
 import { BlockKind, MAX_BLOCK_BYTES, checkBlockSize, contentKey, verifyContentBlock } from '../../../src/dhash/block.js'
 import { decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey } from '../../../src/dhash/root-block.js'
 import { verifyBlock } from '../../../src/dhash/verify.js'
+import { thrown } from '../../helpers/thrown.js'
 
 const FC = { seed: 42, numRuns: 300 } as const
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' })
-
-/** Runs `f` and returns what it threw (or 'no error'), so a test can name the exact class. */
-function thrown (f: () => unknown): unknown {
-  try {
-    f()
-  } catch (err) {
-    return err
-  }
-  return 'no error'
-}
 
 const flip = (bytes: Uint8Array, at: number): Uint8Array => {
   const copy = new Uint8Array(bytes)

@@ -10,17 +10,9 @@ import { indirectCodec } from '../../../src/fs/indirect.js'
 import { inodeCodec, type Inode } from '../../../src/fs/inode.js'
 import { checkName, compareNames, splitPath } from '../../../src/fs/names.js'
 import { rootRecordCodec } from '../../../src/fs/root-record.js'
+import { thrown } from '../../helpers/thrown.js'
 
 const k = (s: string): ReturnType<typeof hashKey> => hashKey(s)
-
-function thrown (f: () => unknown): unknown {
-  try {
-    f()
-  } catch (err) {
-    return err
-  }
-  return 'no error'
-}
 
 describe('file tree formats', () => {
   it('agree with the block layer on limits and kinds', () => {

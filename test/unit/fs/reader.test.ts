@@ -7,6 +7,7 @@ import { BlockKind, encodeRoot } from '../../../src/dhash/index.js'
 import { JsonFileSeenRoots, Reader, SEEN_ROOTS_FILE, Volume } from '../../../src/fs/index.js'
 import { rootRecordCodec } from '../../../src/fs/root-record.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
+import { rejection } from '../../helpers/thrown.js'
 
 const dirs: string[] = []
 afterEach(async () => { for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true }) })
@@ -15,15 +16,6 @@ async function tempDir (): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'cfs-reader-'))
   dirs.push(d)
   return d
-}
-
-async function thrown (p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  return 'no error'
 }
 
 /** A volume published three times; returns the signed root bytes of each version. */
@@ -60,7 +52,7 @@ describe('Reader', () => {
     const names = []
     for await (const e of v2.readdir('/')) names.push(e.name)
     expect(names).toEqual(['one', 'two'])
-    expect(isCfsError(await thrown(reader.version(owner.signer.publicKey, 4)), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect(isCfsError(await rejection(reader.version(owner.signer.publicKey, 4)), 'ENTRY_NOT_FOUND')).toBe(true)
   })
 
   it('refuses a root older than one it has seen, across restarts (persisted atomically)', async () => {
@@ -78,7 +70,7 @@ describe('Reader', () => {
     const key = owner.verifier.rootKey(owner.signer.publicKey)
     replay.blocks.set(toHex(key), { kind: BlockKind.ROOT, bytes: roots[1]!, seq: 2, expiresAt: Infinity })
     const restarted = new Reader({ blocks: replay, verifier: owner.verifier, seen: new JsonFileSeenRoots(dir) })
-    expect(await thrown(restarted.latest(owner.signer.publicKey))).toBeInstanceOf(RootStaleError)
+    expect(await rejection(restarted.latest(owner.signer.publicKey))).toBeInstanceOf(RootStaleError)
     // Without the memory of version 3 it would have been accepted.
     const amnesiac = new Reader({ blocks: replay, verifier: owner.verifier, seen: new JsonFileSeenRoots(await tempDir()) })
     expect((await amnesiac.latest(owner.signer.publicKey)).version?.seq).toBe(2)
@@ -92,8 +84,8 @@ describe('Reader', () => {
     const key = owner.verifier.rootKey(owner.signer.publicKey)
     await blocks.put(BlockKind.ROOT, key, encodeRoot(owner.secretKey, 6, record)) // signed as 6, says 7
     const reader = new Reader({ blocks, verifier: owner.verifier })
-    expect(await thrown(reader.latest(owner.signer.publicKey))).toBeInstanceOf(BlockInvalidError)
+    expect(await rejection(reader.latest(owner.signer.publicKey))).toBeInstanceOf(BlockInvalidError)
     await blocks.put(BlockKind.ROOT, key, encodeRoot(owner.secretKey, 8, Uint8Array.of(1, 2, 3)))
-    expect(await thrown(reader.latest(owner.signer.publicKey))).toBeInstanceOf(BlockInvalidError)
+    expect(await rejection(reader.latest(owner.signer.publicKey))).toBeInstanceOf(BlockInvalidError)
   })
 })

@@ -6,6 +6,7 @@ import { BlockKind, type PutOptions } from '../../../src/dhash/index.js'
 import { Reader, Volume, type VolumeInit } from '../../../src/fs/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
 import { dumpFs } from './helpers.js'
+import { rejection } from '../../helpers/thrown.js'
 
 type Owner = ReturnType<typeof newOwner>
 
@@ -22,15 +23,6 @@ async function started (blocks: MemoryBlockService, owner: Owner, init: VolumeIn
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const str = (b: Uint8Array): string => new TextDecoder().decode(b)
 
-async function thrown (p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  return 'no error'
-}
-
 afterEach(() => { vi.useRealTimers() })
 
 describe('Volume', () => {
@@ -45,7 +37,7 @@ describe('Volume', () => {
     expect(str(await vol.read('/docs/a.txt', 0, 100))).toBe('hello')
     expect(blocks.counts.rootPuts).toBe(0)
     const reader = new Reader({ blocks, verifier: owner.verifier })
-    expect(isCfsError(await thrown(reader.latest(owner.signer.publicKey)), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect(isCfsError(await rejection(reader.latest(owner.signer.publicKey)), 'ENTRY_NOT_FOUND')).toBe(true)
     await vol.sync()
     const snap = await reader.latest(owner.signer.publicKey)
     expect(snap.version?.seq).toBe(1)
@@ -122,7 +114,7 @@ describe('Volume', () => {
       }
       return put(kind, key, bytes, options)
     }
-    expect(await thrown(vol.sync())).toBeInstanceOf(NodeUnreachableError)
+    expect(await rejection(vol.sync())).toBeInstanceOf(NodeUnreachableError)
     await vol.sync()
     const reader = new Reader({ blocks, verifier: owner.verifier })
     const snap = await reader.latest(owner.signer.publicKey)
@@ -194,7 +186,7 @@ describe('Volume', () => {
     await vol.create('/f')
     await vol.write('/f', 0, text('data'))
     blocks.failNextPuts(1, new NodeUnreachableError('no route'))
-    expect(await thrown(vol.sync())).toBeInstanceOf(NodeUnreachableError)
+    expect(await rejection(vol.sync())).toBeInstanceOf(NodeUnreachableError)
     expect(vol.stats.seq).toBe(0)
     expect(vol.stats.dirty).toBe(true)
     await vol.sync()
@@ -216,15 +208,15 @@ describe('Volume', () => {
     await a.sync() // version 2
     await b.create('/from-b')
     await b.write('/from-b', 0, text('precious'))
-    const err = await thrown(b.sync())
+    const err = await rejection(b.sync())
     expect(err).toBeInstanceOf(RootConflictError)
     expect(b.stats.conflict).toBe(err)
-    expect(await thrown(b.sync())).toBe(err) // sticky: never a silent overwrite later
+    expect(await rejection(b.sync())).toBe(err) // sticky: never a silent overwrite later
     expect(str(await b.read('/from-b', 0, 100))).toBe('precious') // nothing lost
     const reader = new Reader({ blocks, verifier: owner.verifier })
     const latest = await reader.latest(owner.signer.publicKey)
     expect(latest.version?.seq).toBe(2)
-    expect(isCfsError(await thrown(latest.stat('/from-b')), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect(isCfsError(await rejection(latest.stat('/from-b')), 'ENTRY_NOT_FOUND')).toBe(true)
     expect((await latest.stat('/a-again')).type).toBe('file')
     // Two fresh volumes on an empty key: the first publish wins.
     const other = newOwner()
@@ -233,7 +225,7 @@ describe('Volume', () => {
     await c.mkdir('/c')
     await d.mkdir('/d')
     await c.sync()
-    expect(await thrown(d.sync())).toBeInstanceOf(RootConflictError)
+    expect(await rejection(d.sync())).toBeInstanceOf(RootConflictError)
   })
 
   it('streams a large write: blocks upload as they fill, memory stays bounded', { timeout: 30_000 }, async () => {
@@ -309,20 +301,20 @@ describe('Volume', () => {
     expect(h.path).toBe('/e/f')
     await h.write(3, text('two'))
     expect(str(await vol.read('/e/f', 0, 10))).toBe('onetwo')
-    expect(isCfsError(await thrown(vol.open('/e/f', { create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true)
+    expect(isCfsError(await rejection(vol.open('/e/f', { create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true)
     const ro = await vol.open('/e/f')
-    expect(await thrown(ro.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
+    expect(await rejection(ro.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
     await vol.unlink('/e/f')
     expect(str(await h.read(0, 10))).toBe('onetwo') // an open file outlives its name
     await h.write(0, text('ONE'))
     expect(str(await h.read(0, 10))).toBe('ONEtwo')
-    expect(isCfsError(await thrown(vol.stat('/e/f')), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect(isCfsError(await rejection(vol.stat('/e/f')), 'ENTRY_NOT_FOUND')).toBe(true)
     await h.close()
     const t = await vol.open('/e/g', { write: true, create: true })
     await t.write(0, text('abcdef'))
     const t2 = await vol.open('/e/g', { write: true, truncate: true })
     expect((await t2.stat()).size).toBe(0)
-    expect(await thrown(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
+    expect(await rejection(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
   })
 
   it("a reader's open file keeps reading its version while the owner rewrites it", async () => {
@@ -337,8 +329,8 @@ describe('Volume', () => {
     await vol.sync()
     expect([...(await handle.read(4000, 3))]).toEqual([1, 1, 1])
     expect([...(await (await reader.latest(owner.signer.publicKey)).read('/f', 4000, 3))]).toEqual([2, 2, 2])
-    expect(await thrown(handle.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
-    expect(await thrown((await reader.latest(owner.signer.publicKey)).mkdir())).toBeInstanceOf(ReadOnlyError)
+    expect(await rejection(handle.write(0, text('x')))).toBeInstanceOf(ReadOnlyError)
+    expect(await rejection((await reader.latest(owner.signer.publicKey)).mkdir())).toBeInstanceOf(ReadOnlyError)
   })
 
   it('refresh extends the leases of the current and recent versions and restores lost blocks it still holds', async () => {
