@@ -2,13 +2,15 @@
 // peak memory of every process. The bench process is a client outside the ring (connectRing).
 //   npm run bench:dhash -- [--sizes 8192,65536,262144,1048576] [--mib 128] [--inflight 32] [--json] [--profile DIR]
 // With --json, one JSON object per line: blockSize, blocks, putMBps, getMBps, peakRssMB, ...
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { parseArgs } from 'node:util'
+import { writeFile } from 'node:fs/promises'
+import { parseArgs, promisify } from 'node:util'
 import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
-import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
+import { cpuMs, peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +22,26 @@ const { values } = parseArgs({
   },
 })
 
+const POOL_BYTES = 64 * 2 ** 20
+
+/** CPU ms used so far by the nodes and this process. */
+async function cpuTotal (ring: readonly BenchNode[]): Promise<number> {
+  const own = process.cpuUsage()
+  const each = await Promise.all(ring.map(async (n) => cpuMs(n.process.pid)))
+  return each.reduce((a, b) => a + b, (own.user + own.system) / 1000)
+}
+
+/** Empties the page cache (root only), so gets read the nodes' files from disk as the baselines' cold reads do. */
+async function dropCaches (): Promise<boolean> {
+  try {
+    await promisify(execFile)('sync')
+    await writeFile('/proc/sys/vm/drop_caches', '3')
+    return true
+  } catch {
+    return false
+  }
+}
+
 let nodes: BenchNode[] = []
 try {
   nodes = await startRing({ nodes: 3, args: ['--replicas', '3', '--repair-ms', '600000'], ...(values.profile === undefined ? {} : { profileDir: values.profile }) })
@@ -27,24 +49,31 @@ try {
   await waitForRing(nodes)
   const ring = await connectRing({ ring: nodes.map((n) => n.address) })
   const limit = pLimit(Number(values.inflight))
+  const pool = new Uint8Array(randomBytes(POOL_BYTES))
   for (const size of (values.sizes ?? '').split(',').map(Number)) {
     const count = Math.max(16, Math.round(Number(values.mib) * 2 ** 20 / size))
-    // A pool of distinct blocks generated up front would hold the whole run in memory; blocks
-    // are made as they are put and only their keys are kept.
+    // Blocks are distinct windows into one random pool (offsets step by a prime, so they never
+    // repeat within the pool): random content made before the clock starts, as the baselines'
+    // input file is, without holding every block of the run in memory.
     const keys: Array<Uint8Array & { __brand: 'Key' }> = []
     let degraded = 0
+    const cpu0 = await cpuTotal(nodes)
     const t0 = performance.now()
-    await Promise.all(Array.from({ length: count }, async () => limit(async () => {
-      const bytes = randomBytes(size)
+    await Promise.all(Array.from({ length: count }, async (_, i) => limit(async () => {
+      const offset = (i * 4099) % (pool.length - size)
+      const bytes = pool.subarray(offset, offset + size)
       const key = contentKey(bytes)
       const r = await ring.blocks.put(BlockKind.CONTENT, key, bytes)
       if (r.degraded) degraded++
       keys.push(key)
     })))
     const putS = (performance.now() - t0) / 1000
+    const cpu1 = await cpuTotal(nodes)
+    const cold = await dropCaches()
     const t1 = performance.now()
     await Promise.all(keys.map(async (key) => limit(async () => { await ring.blocks.get(BlockKind.CONTENT, key) })))
     const getS = (performance.now() - t1) / 1000
+    const cpu2 = await cpuTotal(nodes)
     const mb = count * size / 1e6
     const rss = await Promise.all(nodes.map(async (n) => peakRssMiB(n.process.pid)))
     const result = {
@@ -55,12 +84,17 @@ try {
       putMBps: Number((mb / putS).toFixed(1)),
       getMBps: Number((mb / getS).toFixed(1)),
       degraded,
+      coldGet: cold,
+      // CPU time of every process (nodes and this client) per MB moved: steadier than MB/s on a
+      // shared machine, and it shows where the time goes.
+      putCpuMsPerMB: Math.round((cpu1 - cpu0) / mb * 10) / 10,
+      getCpuMsPerMB: Math.round((cpu2 - cpu1) / mb * 10) / 10,
       peakRssMB: Math.max(...rss, Math.round(process.memoryUsage().rss / 2 ** 20)),
       nodePeakRssMB: rss,
       benchRssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
     }
     if (values.json === true) console.log(JSON.stringify(result))
-    else console.log(`${String(size).padStart(8)} B blocks x ${count}: put ${result.putMBps} MB/s, get ${result.getMBps} MB/s (k = 3, ${result.inflight} in flight), peak RSS ${result.peakRssMB} MiB${degraded > 0 ? `, ${degraded} degraded` : ''}`)
+    else console.log(`${String(size).padStart(8)} B blocks x ${count}: put ${result.putMBps} MB/s, get ${result.getMBps} MB/s${cold ? ' (cold)' : ''} (k = 3, ${result.inflight} in flight); CPU ms/MB put ${result.putCpuMsPerMB}, get ${result.getCpuMsPerMB}; peak RSS ${result.peakRssMB} MiB${degraded > 0 ? `, ${degraded} degraded` : ''}`)
   }
   await ring.close()
 } finally {

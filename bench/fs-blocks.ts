@@ -43,7 +43,7 @@ for (const latencyMs of (values['latency-ms'] ?? '0').split(',').map(Number)) {
   for (const kib of (values.sizes ?? '').split(',').map(Number)) {
     let best: Row | undefined
     for (let run = 0; run < Number(values.repeat); run++) {
-      const blocks = new MemoryBlockService({ latencyMs, trustContentPuts: true })
+      const blocks = new MemoryBlockService({ latencyMs })
       const vol = new Volume({ blocks, ...newOwner() }, { publishIntervalMs: 0, blockSizeBytes: kib * 1024 })
       await vol.start()
       let t = performance.now()

@@ -3,7 +3,7 @@ import { BadRequestError, KEY_BYTES, hashKey, keysEqual, shortHex, toHex, type K
 
 /**
  * A node on the ring: a virtual node `vnode` of the endpoint at `address`. Its id is derived,
- * never chosen: id = SHA-256("cfs-node:" + address + "/" + vnode). Anyone holding a NodeRef can
+ * never chosen: id = BLAKE3("cfs-node:" + address + "/" + vnode). Anyone holding a NodeRef can
  * check the id against the address it will be reached at.
  */
 export interface NodeRef {

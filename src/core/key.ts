@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
+import { blake3 } from './blake3.js'
 
 /**
  * The identifier space: 256-bit integers on a ring, written big-endian in 32 bytes.
- * Node ids and block keys share it. The hash is SHA-256 (node:crypto: ~1.5 GB/s here).
+ * Node ids and block keys share it. The hash is BLAKE3-256 (blake3.ts).
  */
 export const KEY_BYTES = 32
 export const KEY_BITS = KEY_BYTES * 8
@@ -23,12 +23,10 @@ export function isKey (value: unknown): value is Key {
   return value instanceof Uint8Array && value.length === KEY_BYTES
 }
 
-/** SHA-256 of the parts, in order. Strings hash as UTF-8. */
+/** BLAKE3-256 of the parts, concatenated in order. Strings hash as UTF-8. */
 export function hashKey (...parts: Array<Uint8Array | string>): Key {
-  const h = createHash('sha256')
-  for (const p of parts) h.update(p)
-  const d = h.digest()
-  return new Uint8Array(d) as Key
+  if (parts.length === 1 && typeof parts[0] !== 'string') return blake3(parts[0] as Uint8Array) as Key
+  return blake3(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)))) as Key
 }
 
 export function compareKeys (a: Uint8Array, b: Uint8Array): number {

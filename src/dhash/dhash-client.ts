@@ -53,8 +53,8 @@ export class DHashClient implements BlockService {
   }
 
   async put (kind: BlockKind, key: Key, bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    // The primary verifies (and refuses a block that does not match its key); hashing a
-    // 1 MiB block here too would cost as much as storing it.
+    // The primary verifies (and refuses a block that does not match its key); the caller
+    // hashed the block to name it, so it is not hashed a third time here.
     checkBlockSize(bytes)
     let lastError: unknown
     for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {

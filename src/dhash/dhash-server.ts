@@ -4,15 +4,16 @@ import {
 } from '../core/index.js'
 import type { RequestContext, Transport } from '../net/index.js'
 import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
-import type { BlockKind } from './block.js'
+import { BlockKind } from './block.js'
 import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
 import {
   DHashMethod, MAX_BATCH_KEYS, cacheRequest, digestRequest, extendRequest, getRequest, hasRequest, keysRequest,
-  putRequest, refreshRequest, storeRequest,
+  putRequest, refreshRequest, storeRequest, type StoreItem,
 } from './messages.js'
 import { digestInterval } from './range-digest.js'
 import { replicaSet } from './replica-set.js'
 import type { ReplicaStore } from './replica-store.js'
+import { verifyBlock } from './verify.js'
 
 export interface DHashServerComponents {
   transport: Transport
@@ -82,39 +83,54 @@ export class DHashServer {
   }
 
   /**
-   * Stores each block, then has the replica holders store the ones accepted (their stores are
-   * batched too); answers per block how many nodes hold it.
+   * Stores each block and has the replica holders store it too (their stores are batched);
+   * answers per block how many nodes hold it. A content block is verified here first and then
+   * written here and sent on at once: it is immutable, so nothing the local write could find
+   * (only a full disk or a quota) would make the copies wrong. A root is written here first,
+   * since its sequence check decides whether there is anything to send.
    */
   private async put (body: unknown, ctx: RequestContext): Promise<{ wanted: number, results: Array<Outcome<number>> }> {
     const req = parseRequest(putRequest, body)
-    const { store, rpc } = this.components
+    const { store } = this.components
     const router = this.components.vnode(req.to)
     if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
     const others = this.otherReplicas(router)
     const source = hostOf(ctx.remoteAddress)
     const results = await Promise.allSettled(req.items.map(async (item) => {
       this.checkResponsible(router, item.key)
+      const verified = verifyBlock(item.key, item.kind, item.bytes)
       const expiresAt = store.leaseEnd(item.ttlMs)
       const owner = item.owner ?? ''
-      await store.accept(item.key, item.kind, item.bytes, {
+      const copy = { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt, owner }
+      const stored = store.acceptVerified(item.key, item.kind, item.bytes, verified, {
         expiresAt,
         owner,
         ...(item.expectSeq === undefined ? {} : { expectSeq: item.expectSeq }),
         source,
       })
-      const acks = await Promise.all(others.map(async (n) => {
-        try {
-          // A root's owner is its signer whatever is claimed: each holder derives it again.
-          await rpc.store(n.address, { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt, owner }, { signal: ctx.signal })
-          return 1
-        } catch (err) {
-          this.log('replica %s of %s failed: %s', n.address, shortHex(item.key), (err as Error).message)
-          return 0
-        }
-      }))
-      return 1 + acks.reduce<number>((a, b) => a + b, 0)
+      if (item.kind === BlockKind.CONTENT) {
+        const [acks] = await Promise.all([this.replicate(others, copy, ctx.signal), stored])
+        return 1 + acks
+      }
+      await stored
+      return 1 + await this.replicate(others, copy, ctx.signal)
     }))
     return { wanted: this.init.replicas, results: results.map(toOutcome) }
+  }
+
+  /** Has each of `nodes` store a copy; answers how many did. */
+  private async replicate (nodes: readonly NodeRef[], item: StoreItem, signal: AbortSignal | undefined): Promise<number> {
+    const acks = await Promise.all(nodes.map(async (n) => {
+      try {
+        // A root's owner is its signer whatever is claimed: each holder derives it again.
+        await this.components.rpc.store(n.address, item, { signal })
+        return 1
+      } catch (err) {
+        this.log('replica %s of %s failed: %s', n.address, shortHex(item.key), (err as Error).message)
+        return 0
+      }
+    }))
+    return acks.reduce<number>((a, b) => a + b, 0)
   }
 
   private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {

@@ -94,13 +94,17 @@ export class ReplicaStore {
    * QuotaExceededError or StorageFullError; nothing is written then.
    */
   async accept (key: Key, kind: BlockKind, bytes: Uint8Array, options: AcceptOptions): Promise<boolean> {
-    const verified = verifyBlock(key, kind, bytes)
-    // Check-then-write per key, one at a time: two writers racing on one root must not both
-    // pass the sequence check.
-    return this.lock.run(toHex(key), async () => this.acceptVerified(key, kind, bytes, verified, options))
+    return this.acceptVerified(key, kind, bytes, verifyBlock(key, kind, bytes), options)
   }
 
-  private async acceptVerified (key: Key, kind: BlockKind, bytes: Uint8Array, verified: VerifiedBlock, options: AcceptOptions): Promise<boolean> {
+  /** `accept` for bytes the caller has just checked with verifyBlock (it throws nothing else). */
+  async acceptVerified (key: Key, kind: BlockKind, bytes: Uint8Array, verified: VerifiedBlock, options: AcceptOptions): Promise<boolean> {
+    // Check-then-write per key, one at a time: two writers racing on one root must not both
+    // pass the sequence check.
+    return this.lock.run(toHex(key), async () => this.write(key, kind, bytes, verified, options))
+  }
+
+  private async write (key: Key, kind: BlockKind, bytes: Uint8Array, verified: VerifiedBlock, options: AcceptOptions): Promise<boolean> {
     const expiresAt = Math.min(options.expiresAt, this.now() + this.init.maxLeaseMs)
     const owner = kind === BlockKind.ROOT ? verified.owner : options.owner
     // Metadata only: a 1 MiB block is read back just for a root at an equal sequence number.

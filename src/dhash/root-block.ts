@@ -25,7 +25,7 @@ export interface RootBlock {
 }
 
 /**
- * A root's key: domain-separated so no content block (key = SHA-256(bytes)) can ever sit at
+ * A root's key: domain-separated so no content block (key = BLAKE3(bytes)) can ever sit at
  * the key of someone's root.
  */
 export function rootKey (publicKey: Uint8Array): Key {

@@ -55,8 +55,8 @@ export function isBoundary (level: number, name: string, count: number): boolean
 /**
  * fmix32(FNV-1a-32(level byte || UTF-8 name)): a fast, well-mixed 32-bit hash. Boundaries
  * need no resistance to chosen names (only the owner writes a tree, and MAX_ITEMS bounds the
- * damage), but every item of every edited node is hashed, and SHA-256 through node:crypto
- * costs ~50x more per short name.
+ * damage), but every item of every edited node is hashed, and hashKey (BLAKE3 through a
+ * native call) costs ~5x more per short name.
  */
 export function boundaryHash (level: number, name: string): number {
   let h = Math.imul(0x811c9dc5 ^ (level & 0xff), 0x01000193)

@@ -4,7 +4,7 @@ import {
   AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger,
   type ComponentLogger, type Logger,
 } from '../core/index.js'
-import { decodeFrame, encodeFrame } from './codec.js'
+import { decodeFrame, encodeFrameParts, type FrameParts } from './codec.js'
 import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
 import { PendingCalls } from './pending-calls.js'
 import { FrameType, Status, type RequestFrame, type ResponseFrame } from './protocol.js'
@@ -155,8 +155,8 @@ export class TcpTransport implements Transport {
   async request (address: string, method: string, body: unknown, options: RequestOptions = {}): Promise<unknown> {
     if (!this.started) throw new ShuttingDownError('transport is not started')
     const id = this.nextId++
-    const bytes = encodeFrame({ type: FrameType.REQUEST, id, method, body })
-    if (bytes.length > this.maxFrameBytes) throw new RangeError(`request of ${bytes.length} bytes exceeds the frame limit`)
+    const bytes = encodeFrameParts({ type: FrameType.REQUEST, id, method, body })
+    if (bytes.byteLength > this.maxFrameBytes) throw new RangeError(`request of ${bytes.byteLength} bytes exceeds the frame limit`)
     let conn: Outbound | undefined
     const exchange = async (): Promise<ResponseFrame> => {
       const c = conn = this.connection(address)
@@ -337,17 +337,17 @@ export class TcpTransport implements Transport {
   }
 
   /** Encodes a response; one that cannot be sent becomes an error the asker can see. */
-  private encodeResponse (response: ResponseFrame, method: string): Uint8Array {
+  private encodeResponse (response: ResponseFrame, method: string): FrameParts {
     let problem: string
     try {
-      const bytes = encodeFrame(response)
-      if (bytes.length <= this.maxFrameBytes) return bytes
-      problem = `response of ${bytes.length} bytes exceeds the frame limit`
+      const bytes = encodeFrameParts(response)
+      if (bytes.byteLength <= this.maxFrameBytes) return bytes
+      problem = `response of ${bytes.byteLength} bytes exceeds the frame limit`
     } catch (err) {
       problem = `unencodable response: ${(err as Error).message}`
     }
     this.log.error('%s: %s', method, problem)
-    return encodeFrame({ type: FrameType.RESPONSE, id: response.id, status: Status.ERROR, body: problem })
+    return encodeFrameParts({ type: FrameType.RESPONSE, id: response.id, status: Status.ERROR, body: problem })
   }
 
   private violation (conn: Inbound, err: unknown): void {
@@ -482,7 +482,7 @@ class FrameReader {
   }
 }
 
-interface QueuedFrame { frame: Uint8Array, written: (() => void) | undefined }
+interface QueuedFrame { frame: FrameParts, written: (() => void) | undefined }
 
 /**
  * Writes length-prefixed frames in order. Once the socket reports its buffer full, later frames
@@ -497,7 +497,7 @@ class FrameWriter {
     socket.on('drain', () => { this.flush() })
   }
 
-  send (frame: Uint8Array, written?: () => void): void {
+  send (frame: FrameParts, written?: () => void): void {
     if (this.socket.destroyed) return
     if (this.blocked) {
       this.queue.push({ frame, written })
@@ -513,12 +513,14 @@ class FrameWriter {
     this.head = 0
   }
 
-  private write (frame: Uint8Array): void {
+  private write (frame: FrameParts): void {
     const header = Buffer.allocUnsafe(HEADER_BYTES)
-    header.writeUInt32BE(frame.length, 0)
+    header.writeUInt32BE(frame.byteLength, 0)
+    // Corked, the header and every part leave in one writev.
     this.socket.cork()
     this.socket.write(header)
-    const ok = this.socket.write(frame)
+    let ok = true
+    for (const part of frame.parts) if (part.length > 0) ok = this.socket.write(part)
     this.socket.uncork()
     if (!ok) this.blocked = true
   }

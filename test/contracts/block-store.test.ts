@@ -63,6 +63,36 @@ describe('LevelBlockStore value files', () => {
       await rm(location, { recursive: true, force: true })
     }
   })
+
+  it('replaces a partly written file a crash left at a block\'s own path, and an existing file through a rename', async () => {
+    const location = await tempDir()
+    try {
+      let store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+      await store.open()
+      await store.put(keyOf([1, 9]), blockOf(new Uint8Array(200).fill(9)))
+      const file = (key: Uint8Array): string => path.join(location, 'values', toHex(key).slice(0, 2), toHex(key))
+      // A crash in the middle of creating keyOf([1])'s file, before its metadata was written.
+      await writeFile(file(keyOf([1])), 'half')
+      const big = new Uint8Array(300).fill(3)
+      await store.put(keyOf([1]), blockOf(big))
+      expect((await store.get(keyOf([1])))?.bytes).toEqual(big)
+      const bigger = new Uint8Array(400).fill(4)
+      await store.put(keyOf([1]), blockOf(bigger))
+      expect((await store.get(keyOf([1])))?.bytes).toEqual(bigger)
+      expect((await readdir(path.dirname(file(keyOf([1]))))).sort()).toEqual([toHex(keyOf([1])), toHex(keyOf([1, 9]))].sort())
+      // The same crash with nothing put afterwards: the orphan is swept on open.
+      await writeFile(file(keyOf([1, 2])), 'half')
+      await store.close()
+      store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+      await store.open()
+      expect(await store.has(keyOf([1, 2]))).toBe(false)
+      expect((await readdir(path.dirname(file(keyOf([1, 2]))))).sort()).toEqual([toHex(keyOf([1])), toHex(keyOf([1, 9]))].sort())
+      expect(store.stats()).toEqual({ blocks: 2, bytes: 600 })
+      await store.close()
+    } finally {
+      await rm(location, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('LevelBlockStore on disk', () => {

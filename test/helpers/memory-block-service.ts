@@ -20,12 +20,6 @@ export interface MemoryBlockServiceInit {
   replicas?: number
   /** Milliseconds each put and get waits (simulates the round trip to the replicas). @default 0 */
   latencyMs?: number
-  /**
-   * Skip hashing content blocks again on put (roots are always checked, and gets always
-   * verify). Only for tests that push hundreds of MiB, where the second SHA-256 of every
-   * block is most of the run time. @default false
-   */
-  trustContentPuts?: boolean
 }
 
 export interface Counts {
@@ -82,9 +76,7 @@ export class MemoryBlockService implements BlockService {
       this.failures.n--
       throw this.failures.error
     }
-    const verified = kind === BlockKind.CONTENT && this.init.trustContentPuts === true
-      ? { seq: 0 }
-      : verifyBlock(key, kind, bytes)
+    const verified = verifyBlock(key, kind, bytes)
     const hex = toHex(key)
     const existing = this.live(hex)
     if (kind === BlockKind.ROOT) {

@@ -70,9 +70,15 @@ const EMPTY = new Uint8Array(0)
  * Large blocks live in files under values/ (one per block, named by key) and only their
  * metadata in LevelDB: a 1 MiB value written through LevelDB is copied into its log, its
  * memtable and then again by every compaction, which cost more CPU than verifying the block.
- * A file is written (temp name, then rename) before its metadata, and unlinked after its
- * metadata is deleted, so metadata never points at a missing file; a crash in between
- * leaves at most an orphan file, swept on open.
+ * A file is written before its metadata, and unlinked after its metadata is deleted, so
+ * metadata never points at a missing file; a crash in between leaves at most an orphan file
+ * (or a partly written one, which no metadata points at either), swept on open. A new file
+ * is created in place; one that replaces a file still in use goes through a temp name and a
+ * rename, so a reader never sees it half written.
+ *
+ * Metadata is read synchronously (getSync): it is a few dozen bytes that LevelDB serves from
+ * its memtable or block cache, and a round trip through the thread pool for it cost more
+ * than the read itself on the put path, which reads it for every block.
  */
 export class LevelBlockStore implements BlockStore {
   private readonly log: Logger
@@ -83,6 +89,8 @@ export class LevelBlockStore implements BlockStore {
   private readonly sub: Sublevels
   private readonly lock = new KeyedLock()
   private readonly writer: GroupCommit<Operation>
+  /** values/ subdirectories known to exist: one mkdir per directory, not per block. */
+  private readonly madeDirs = new Set<string>()
   private blocks = 0
   private bytes = 0
   private owners = new Map<string, number>()
@@ -140,25 +148,24 @@ export class LevelBlockStore implements BlockStore {
   }
 
   async getMeta (key: Key): Promise<BlockMeta | undefined> {
-    const meta = await this.sub.meta.get(key)
-    return meta === undefined ? undefined : decodeMeta(meta)
+    return this.readMeta(key)
   }
 
   async has (key: Key): Promise<boolean> {
-    return this.sub.meta.has(key)
+    return this.sub.meta.getSync(key) !== undefined
   }
 
   async put (key: Key, block: StoredBlock): Promise<void> {
     const meta: BlockMeta = { kind: block.kind, expiresAt: block.expiresAt, owner: block.owner, seq: block.seq, size: block.size }
     const indexEntry = expiryIndexKey(meta.expiresAt, key)
     await this.lock.run(toHex(key), async () => {
-      const old = await this.getMeta(key)
+      const old = this.readMeta(key)
       const ops: Operation[] = []
       if (old !== undefined && old.expiresAt !== meta.expiresAt) {
         ops.push({ type: 'del', sublevel: this.sub.expiry, key: expiryIndexKey(old.expiresAt, key) })
       }
       const external = this.isExternal(block.size)
-      if (external) await this.writeValueFile(key, block.bytes)
+      if (external) await this.writeValueFile(key, block.bytes, old !== undefined && this.isExternal(old.size))
       ops.push(
         external ? { type: 'del', sublevel: this.sub.blocks, key } : { type: 'put', sublevel: this.sub.blocks, key, value: block.bytes },
         { type: 'put', sublevel: this.sub.meta, key, value: encodeMeta(meta) },
@@ -173,7 +180,7 @@ export class LevelBlockStore implements BlockStore {
 
   async delete (key: Key): Promise<void> {
     await this.lock.run(toHex(key), async () => {
-      const old = await this.getMeta(key)
+      const old = this.readMeta(key)
       if (old === undefined) return
       await this.writer.write([
         { type: 'del', sublevel: this.sub.blocks, key },
@@ -188,7 +195,7 @@ export class LevelBlockStore implements BlockStore {
   async setExpiry (key: Key, expiresAt: number): Promise<boolean> {
     const indexEntry = expiryIndexKey(expiresAt, key)
     return this.lock.run(toHex(key), async () => {
-      const old = await this.getMeta(key)
+      const old = this.readMeta(key)
       if (old === undefined) return false
       if (old.expiresAt === expiresAt) return true
       await this.writer.write([
@@ -254,15 +261,43 @@ export class LevelBlockStore implements BlockStore {
     return join(this.valuesDir, hex.slice(0, 2), hex)
   }
 
-  private async writeValueFile (key: Key, bytes: Uint8Array): Promise<void> {
-    const path = this.valuePath(key)
-    const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+  private readMeta (key: Key): BlockMeta | undefined {
+    let meta: Uint8Array | undefined
     try {
-      await mkdir(join(path, '..'), { recursive: true })
-      await writeFile(temp, bytes)
-      await rename(temp, path)
+      meta = this.sub.meta.getSync(key)
     } catch (err) {
-      await rm(temp, { force: true })
+      throw mapStorageError(err, this.location)
+    }
+    return meta === undefined ? undefined : decodeMeta(meta)
+  }
+
+  /**
+   * Writes a block's file. `replacing`: metadata points at an existing file, which readers may
+   * be reading; the new one is written aside and renamed over it.
+   */
+  private async writeValueFile (key: Key, bytes: Uint8Array, replacing: boolean): Promise<void> {
+    const path = this.valuePath(key)
+    const dir = join(path, '..')
+    let written = path
+    try {
+      if (!this.madeDirs.has(dir)) {
+        await mkdir(dir, { recursive: true })
+        this.madeDirs.add(dir)
+      }
+      if (!replacing) {
+        try {
+          // 'wx': create only. A file already there (an orphan a crash left) is replaced below.
+          await writeFile(path, bytes, { flag: 'wx' })
+          return
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        }
+      }
+      written = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+      await writeFile(written, bytes)
+      await rename(written, path)
+    } catch (err) {
+      await rm(written, { force: true })
       const mapped = mapStorageError(err, this.location)
       if (mapped !== err) this.log.error('%s', (mapped as Error).message)
       throw mapped

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   MAX_VNODES, addressSchema, describeNode, fromWire, keySchema, makeNodeRef, nodeIdFor, nodeRefSchema, sameNode, toWire,
 } from '../../../src/chord/node-ref.js'
 import { BadRequestError } from '../../../src/core/errors.js'
+import { blake3Reference } from '../../../src/core/blake3.js'
 import { toHex } from '../../../src/core/key.js'
 import { FC } from '../ring-model.js'
 
@@ -13,9 +13,9 @@ const addressArb = fc.tuple(fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 
 const vnodeArb = fc.nat(MAX_VNODES - 1)
 
 describe('nodeIdFor', () => {
-  it('is SHA-256 of "cfs-node:<address>/<vnode>", the same every time', () => {
+  it('is BLAKE3 of "cfs-node:<address>/<vnode>", the same every time', () => {
     fc.assert(fc.property(addressArb, vnodeArb, (addr, v) => {
-      const want = createHash('sha256').update(`cfs-node:${addr}/${v}`).digest('hex')
+      const want = toHex(blake3Reference(Buffer.from(`cfs-node:${addr}/${v}`, 'utf8')))
       expect(toHex(nodeIdFor(addr, v))).toBe(want)
       expect(nodeIdFor(addr, v)).toEqual(nodeIdFor(addr, v))
     }), FC)

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   KEY_BITS, KEY_BYTES, addPowerOfTwo, asKey, between, betweenHex, closerTo, hashKey, keyFromHex, toHex,
 } from '../../../src/core/key.js'
+import { BLAKE3_IMPLEMENTATION, blake3, blake3Reference } from '../../../src/core/blake3.js'
 import { FC, RING, SPECIAL_POINTS, cw, fromBig, mod, pointArb, refBetween, toBig, tripleArb } from '../ring-model.js'
 
 const hexOf = (n: bigint): string => toHex(fromBig(n))
@@ -208,25 +208,43 @@ describe('asKey', () => {
   })
 })
 
-describe('hashKey', () => {
-  const sha256 = (...parts: Array<Uint8Array | string>): Uint8Array => {
-    const h = createHash('sha256')
-    for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p)
-    return new Uint8Array(h.digest())
-  }
+describe('blake3', () => {
+  it('runs the native build on this platform', () => {
+    expect(BLAKE3_IMPLEMENTATION).toBe('native')
+  })
 
-  it('matches node:crypto sha256 of the parts in order', () => {
+  it('agrees with the pure-JS reference on any input, views into larger buffers included', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 20_000 }), fc.nat(64), (bytes, skip) => {
+      const view = bytes.subarray(Math.min(skip, bytes.length))
+      expect(toHex(blake3(view))).toBe(toHex(blake3Reference(view)))
+    }), FC)
+  })
+
+  it('agrees with the reference across chunk and tree boundaries (1 KiB chunks, up to 1 MiB)', () => {
+    const big = new Uint8Array(1024 * 1024 + 1).map((_, i) => (i * 31 + (i >>> 10)) & 0xff)
+    for (const n of [1023, 1024, 1025, 2048, 2049, 8192, 65_536 + 7, 1024 * 1024, 1024 * 1024 + 1]) {
+      expect(toHex(blake3(big.subarray(0, n))), `${n} bytes`).toBe(toHex(blake3Reference(big.subarray(0, n))))
+    }
+  })
+})
+
+describe('hashKey', () => {
+  const reference = (...parts: Array<Uint8Array | string>): Uint8Array =>
+    blake3Reference(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))))
+
+  it('is the BLAKE3 of the parts in order', () => {
     const part = fc.oneof(fc.string({ unit: 'grapheme' }), fc.uint8Array({ maxLength: 64 }))
     fc.assert(fc.property(fc.array(part, { maxLength: 5 }), (parts) => {
-      expect(Array.from(hashKey(...parts))).toEqual(Array.from(sha256(...parts)))
+      expect(Array.from(hashKey(...parts))).toEqual(Array.from(reference(...parts)))
     }), FC)
   })
 
   it('hashes strings as UTF-8 and is the hash of the concatenation', () => {
+    // The BLAKE3 team's published digests of the empty input and of "abc".
     expect(toHex(hashKey('')))
-      .toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+      .toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262')
     expect(toHex(hashKey('abc')))
-      .toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+      .toBe('6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85')
     expect(hashKey('ü')).toEqual(hashKey(new Uint8Array([0xc3, 0xbc])))
     expect(hashKey('a', 'bc')).toEqual(hashKey('abc'))
     expect(hashKey()).toEqual(hashKey(''))

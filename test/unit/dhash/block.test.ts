@@ -19,7 +19,7 @@ const flip = (bytes: Uint8Array, at: number): Uint8Array => {
 describe('content blocks', () => {
   const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13) & 0xff)
 
-  it('verify against the SHA-256 of their bytes', () => {
+  it('verify against the BLAKE3 of their bytes', () => {
     expect(() => { verifyContentBlock(contentKey(bytes), bytes) }).not.toThrow()
     expect(verifyBlock(contentKey(bytes), BlockKind.CONTENT, bytes)).toEqual({ kind: BlockKind.CONTENT, owner: '', seq: 0 })
     expect(() => { verifyContentBlock(contentKey(new Uint8Array(0)), new Uint8Array(0)) }).not.toThrow()

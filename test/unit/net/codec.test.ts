@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../../src/core/errors.js'
-import { decodeFrame, encodeFrame } from '../../../src/net/codec.js'
+import { SCATTER_MIN_BYTES, decodeFrame, encodeFrame, encodeFrameParts } from '../../../src/net/codec.js'
 import { FrameType, Status, type Frame, type StatusCode } from '../../../src/net/protocol.js'
 import { FC } from '../ring-model.js'
 
@@ -113,6 +113,46 @@ describe('encodeFrame / decodeFrame round trip', () => {
       const frame: Frame = { type: FrameType.REQUEST, id, method, body: null }
       expect(decodeFrame(encodeFrame(frame))).toEqual(frame)
     }
+  })
+})
+
+describe('encodeFrameParts', () => {
+  const joined = (frame: Frame): Uint8Array => {
+    const { parts, byteLength } = encodeFrameParts(frame)
+    const out = Buffer.concat(parts)
+    expect(out.length).toBe(byteLength)
+    return out
+  }
+  /** Byte strings on both sides of the scatter threshold, some holding what a marker looks like. */
+  const largeArb = fc.oneof(
+    fc.integer({ min: SCATTER_MIN_BYTES - 2, max: SCATTER_MIN_BYTES * 5 }).chain((n) => fc.constant(new Uint8Array(n).map((_, i) => (i * 7) & 0xff))),
+    fc.uint8Array({ maxLength: 64 }),
+    fc.constant(new Uint8Array([0xc4, 16, ...new Uint8Array(16)])),
+  )
+  const largeBodyArb = fc.oneof(
+    largeArb,
+    fc.record({ to: fc.uint8Array({ minLength: 32, maxLength: 32 }), items: fc.array(fc.record({ key: bytesArb, kind: fc.nat(1), bytes: largeArb, owner: fc.string() }), { maxLength: 5 }) }),
+    fc.array(fc.array(largeArb, { maxLength: 3 }), { maxLength: 3 }),
+    bodyArb,
+  )
+
+  it('gives exactly the bytes encodeFrame gives, for any body', () => {
+    const arb = fc.oneof(
+      fc.record({ type: fc.constant(FrameType.REQUEST), id: idArb, method: methodArb, body: largeBodyArb }),
+      fc.record({ type: fc.constant(FrameType.RESPONSE), id: idArb, status: fc.constantFrom(...STATUSES), body: largeBodyArb }),
+    ) as fc.Arbitrary<Frame>
+    fc.assert(fc.property(arb, (frame) => {
+      expect(Buffer.compare(joined(frame), encodeFrame(frame))).toBe(0)
+    }), { ...FC, numRuns: 200 })
+  })
+
+  it('sends a large byte string from its own memory, and the same array twice as two copies', () => {
+    const block = new Uint8Array(SCATTER_MIN_BYTES * 4).fill(9)
+    const frame: Frame = { type: FrameType.REQUEST, id: 1, method: 'dhash.store', body: { items: [{ bytes: block }, { bytes: block }] } }
+    const { parts } = encodeFrameParts(frame)
+    expect(parts.filter((p) => p === block)).toHaveLength(2)
+    const back = decodeFrame(joined(frame)).body as { items: Array<{ bytes: Uint8Array }> }
+    expect(back.items.map((i) => Buffer.compare(i.bytes, block))).toEqual([0, 0])
   })
 })
 
