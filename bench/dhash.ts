@@ -1,7 +1,9 @@
 // DHash throughput on a 3-process loopback ring with k = 3: put and get MB/s by block size, and
 // peak memory of every process. The bench process is a client outside the ring (connectRing).
 //   npm run bench:dhash -- [--sizes 8192,65536,262144,1048576] [--mib 128] [--inflight 32] [--json] [--profile DIR]
-// With --json, one JSON object per line: blockSize, blocks, putMBps, getMBps, peakRssMB, ...
+// With --json, one JSON object per line: blockSize, blocks, putMBps, getMBps, peakRssMB, and
+// putCpuMsPerMB / getCpuMsPerMB (CPU of every process per MB), coldGet (page cache dropped
+// before the gets), nodePeakAnonRssMB (peak memory without mapped LevelDB files), ...
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
@@ -10,7 +12,7 @@ import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
-import { cpuMs, peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
+import { cpuMs, peakRssMiB, sampleAnonRss, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +59,7 @@ try {
     // input file is, without holding every block of the run in memory.
     const keys: Array<Uint8Array & { __brand: 'Key' }> = []
     let degraded = 0
+    const stopSampling = sampleAnonRss(nodes.map((n) => n.process.pid))
     const cpu0 = await cpuTotal(nodes)
     const t0 = performance.now()
     await Promise.all(Array.from({ length: count }, async (_, i) => limit(async () => {
@@ -74,6 +77,7 @@ try {
     await Promise.all(keys.map(async (key) => limit(async () => { await ring.blocks.get(BlockKind.CONTENT, key) })))
     const getS = (performance.now() - t1) / 1000
     const cpu2 = await cpuTotal(nodes)
+    const anon = stopSampling()
     const mb = count * size / 1e6
     const rss = await Promise.all(nodes.map(async (n) => peakRssMiB(n.process.pid)))
     const result = {
@@ -91,10 +95,12 @@ try {
       getCpuMsPerMB: Math.round((cpu2 - cpu1) / mb * 10) / 10,
       peakRssMB: Math.max(...rss, Math.round(process.memoryUsage().rss / 2 ** 20)),
       nodePeakRssMB: rss,
+      // Without the mapped LevelDB table files that VmHWM counts (see sampleAnonRss).
+      nodePeakAnonRssMB: anon,
       benchRssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
     }
     if (values.json === true) console.log(JSON.stringify(result))
-    else console.log(`${String(size).padStart(8)} B blocks x ${count}: put ${result.putMBps} MB/s, get ${result.getMBps} MB/s${cold ? ' (cold)' : ''} (k = 3, ${result.inflight} in flight); CPU ms/MB put ${result.putCpuMsPerMB}, get ${result.getCpuMsPerMB}; peak RSS ${result.peakRssMB} MiB${degraded > 0 ? `, ${degraded} degraded` : ''}`)
+    else console.log(`${String(size).padStart(8)} B blocks x ${count}: put ${result.putMBps} MB/s, get ${result.getMBps} MB/s${cold ? ' (cold)' : ''} (k = 3, ${result.inflight} in flight); CPU ms/MB put ${result.putCpuMsPerMB}, get ${result.getCpuMsPerMB}; peak RSS ${result.peakRssMB} MiB (nodes' anonymous ${Math.max(...anon)} MiB)${degraded > 0 ? `, ${degraded} degraded` : ''}`)
   }
   await ring.close()
 } finally {

@@ -79,3 +79,27 @@ export async function cpuMs (pid: number | undefined): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
+
+/**
+ * Samples each process's anonymous resident memory (RssAnon) every `intervalMs` until stopped,
+ * and reports each one's largest sample in MiB. VmHWM also counts file pages a process has
+ * mapped, such as LevelDB's memory-mapped table files after reads: clean page cache the kernel
+ * can take back, which grows with the data read.
+ */
+export function sampleAnonRss (pids: ReadonlyArray<number | undefined>, intervalMs = 250): () => number[] {
+  const peaks = pids.map(() => 0)
+  const sample = async (): Promise<void> => {
+    await Promise.all(pids.map(async (pid, i) => {
+      if (pid === undefined) return
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+      const m = /RssAnon:\s+(\d+) kB/.exec(status)
+      if (m !== null) peaks[i] = Math.max(peaks[i] as number, Math.round(Number(m[1]) / 1024))
+    }))
+  }
+  const timer = setInterval(() => { void sample() }, intervalMs)
+  void sample()
+  return () => {
+    clearInterval(timer)
+    return peaks
+  }
+}
