@@ -4,14 +4,13 @@
 // With --json, one JSON object per line: blockSize, blocks, putMBps, getMBps, peakRssMB, and
 // putCpuMsPerMB / getCpuMsPerMB (CPU of every process per MB), coldGet (page cache dropped
 // before the gets), nodePeakAnonRssMB (peak memory without mapped LevelDB files), ...
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import { BlockKind, contentKey } from '../src/dhash/index.js'
 import { connectRing } from '../src/node/index.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
+import { dropCaches } from './lib/files.js'
 import { cpuMs, peakRssMiB, sampleAnonRss, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
@@ -31,17 +30,6 @@ async function cpuTotal (ring: readonly BenchNode[]): Promise<number> {
   const own = process.cpuUsage()
   const each = await Promise.all(ring.map(async (n) => cpuMs(n.process.pid)))
   return each.reduce((a, b) => a + b, (own.user + own.system) / 1000)
-}
-
-/** Empties the page cache (root only), so gets read the nodes' files from disk as the baselines' cold reads do. */
-async function dropCaches (): Promise<boolean> {
-  try {
-    await promisify(execFile)('sync')
-    await writeFile('/proc/sys/vm/drop_caches', '3')
-    return true
-  } catch {
-    return false
-  }
 }
 
 let nodes: BenchNode[] = []
@@ -72,6 +60,7 @@ try {
     })))
     const putS = (performance.now() - t0) / 1000
     const cpu1 = await cpuTotal(nodes)
+    // Gets then read the nodes' files from disk, as the baselines' cold reads do.
     const cold = await dropCaches()
     const t1 = performance.now()
     await Promise.all(keys.map(async (key) => limit(async () => { await ring.blocks.get(BlockKind.CONTENT, key) })))

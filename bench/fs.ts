@@ -3,14 +3,14 @@
 //   npm run bench:fs -- [--mib 256] [--files 2000] [--file-kib 4] [--json]
 // With --json, one JSON object per line (MB/s or files/s, peak RSS of the CLI and the nodes).
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { waitForRing } from '../test/helpers/ring-settled.js'
+import { sha256File, writeRandomFile } from './lib/files.js'
 import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
@@ -35,12 +35,6 @@ async function cfs (args: string[]): Promise<{ out: string, seconds: number }> {
   return { out, seconds: (performance.now() - t0) / 1000 }
 }
 
-async function sha256File (path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
-
 const work = await mkdtemp(join(tmpdir(), 'cfs-bench-fs-'))
 let nodes: BenchNode[] = []
 const report = (r: Record<string, unknown>, text: string): void => { console.log(values.json === true ? JSON.stringify(r) : text) }
@@ -55,9 +49,7 @@ try {
   // One large file, written in 1 MiB pieces so the generator never holds it whole.
   const mib = Number(values.mib)
   const big = join(work, 'big.bin')
-  const fh = await open(big, 'w')
-  for (let i = 0; i < mib; i++) await fh.write(randomBytes(1024 * 1024))
-  await fh.close()
+  await writeRandomFile(big, mib)
   const put = await cfs(['put', big, '/big.bin', ...rw, '--json'])
   const get = await cfs(['get', '/big.bin', join(work, 'big.out'), ...rw, '--json'])
   const same = await sha256File(big) === await sha256File(join(work, 'big.out'))

@@ -7,13 +7,13 @@
 // "Cold" means a fresh mount process (no block cache) after the kernel's page cache was dropped
 // (that needs root; the output says when it was not permitted).
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { scratch, spawnMount, type MountProcess, type Scratch } from '../test/fuse/helpers.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
+import { dropCaches, sha256File, writeRandomFile } from './lib/files.js'
 import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
@@ -40,23 +40,6 @@ async function timed (f: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()
   await f()
   return (performance.now() - t0) / 1000
-}
-
-/** Empties the kernel's page cache (root only): reports whether it could. */
-async function dropCaches (): Promise<boolean> {
-  await run('sync', [])
-  try {
-    await writeFile('/proc/sys/vm/drop_caches', '3\n')
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function sha256File (path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
 }
 
 const mbps = (bytes: number, seconds: number): number => Number((bytes / 1e6 / seconds).toFixed(1))
@@ -99,9 +82,7 @@ try {
     const mib = Number(values.mib)
     const bytes = mib * 1024 * 1024
     const src = join(s.root, 'big.src')
-    const fh = await open(src, 'w')
-    for (let i = 0; i < mib; i++) await fh.write(randomBytes(1024 * 1024))
-    await fh.close()
+    await writeRandomFile(src, mib)
     const big = join(mnt, 'big.bin')
     await dropCaches()
     const write = await timed(async () => run('dd', [`if=${src}`, `of=${big}`, 'bs=1M', 'conv=fsync', 'status=none']))

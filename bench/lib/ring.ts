@@ -62,12 +62,17 @@ export async function stopRing (nodes: readonly BenchNode[]): Promise<void> {
   }))
 }
 
+/** A memory field of /proc/PID/status (given in kB) in MiB; undefined if unreadable. */
+async function statusMiB (pid: number | undefined, field: 'VmHWM' | 'RssAnon'): Promise<number | undefined> {
+  if (pid === undefined) return undefined
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)
+  return m === null ? undefined : Math.round(Number(m[1]) / 1024)
+}
+
 /** Peak resident set of a process in MiB (VmHWM), from /proc. */
 export async function peakRssMiB (pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  const m = /VmHWM:\s+(\d+) kB/.exec(status)
-  return m === null ? 0 : Math.round(Number(m[1]) / 1024)
+  return await statusMiB(pid, 'VmHWM') ?? 0
 }
 
 
@@ -90,10 +95,8 @@ export function sampleAnonRss (pids: ReadonlyArray<number | undefined>, interval
   const peaks = pids.map(() => 0)
   const sample = async (): Promise<void> => {
     await Promise.all(pids.map(async (pid, i) => {
-      if (pid === undefined) return
-      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-      const m = /RssAnon:\s+(\d+) kB/.exec(status)
-      if (m !== null) peaks[i] = Math.max(peaks[i] as number, Math.round(Number(m[1]) / 1024))
+      const mib = await statusMiB(pid, 'RssAnon')
+      if (mib !== undefined) peaks[i] = Math.max(peaks[i] as number, mib)
     }))
   }
   const timer = setInterval(() => { void sample() }, intervalMs)

@@ -10,7 +10,7 @@ import { blake3 as blake3Js } from '@noble/hashes/blake3.js'
  * for node:crypto's SHA-256. Where no build exists for the platform, @noble/hashes' audited
  * pure-JS BLAKE3 gives the same digests, slowly; the property test checks the two agree.
  */
-export type Blake3 = (input: Uint8Array) => Uint8Array
+type Blake3 = (input: Uint8Array) => Uint8Array
 
 function loadNative (): Blake3 | undefined {
   try {
@@ -26,10 +26,8 @@ const native = loadNative()
 /** Which implementation `blake3` runs: 'native' (Rust, SIMD) or 'js' (@noble/hashes). */
 export const BLAKE3_IMPLEMENTATION: 'native' | 'js' = native === undefined ? 'js' : 'native'
 
-/** BLAKE3-256 of `input` as a new plain Uint8Array. */
-export const blake3: Blake3 = native === undefined
-  ? (input) => blake3Js(input)
-  : (input) => new Uint8Array(native(input))
-
 /** The pure-JS reference, for tests that cross-check the native build. */
 export const blake3Reference: Blake3 = (input) => blake3Js(input)
+
+/** BLAKE3-256 of `input` as a new plain Uint8Array. */
+export const blake3: Blake3 = native === undefined ? blake3Reference : (input) => new Uint8Array(native(input))

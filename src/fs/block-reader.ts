@@ -46,6 +46,12 @@ export class BlockReader {
     const hit = this.cached(key, codec)
     if (hit !== undefined) return hit
     const bytes = await this.fetch(key, options)
+    // Callers that shared the fetch find the first one's decoding here.
+    return this.cached(key, codec) ?? this.decode(key, codec, bytes)
+  }
+
+  /** Decodes a block's bytes and caches the value. */
+  decode<T> (key: Key, codec: NodeCodec<T>, bytes: Uint8Array): T {
     const value = codec.decode(bytes, `${codec.name} ${toHex(key).slice(0, 8)}`)
     this.remember(key, codec, value, bytes.length)
     return value

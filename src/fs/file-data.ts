@@ -72,11 +72,15 @@ export interface ReadOptions extends AbortOptions {
   readAhead?: number
 }
 
+/** One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole). */
+interface BlockPart { stored: Uint8Array | undefined, start: number, stop: number }
+
 /**
- * Bytes [offset, offset + length) clipped to the file, as one chunk per data block, with up
- * to `readAhead` blocks in flight: memory stays near readAhead * blockSize.
+ * The data blocks under [offset, offset + length) clipped to the file, in order, with up to
+ * `readAhead` blocks in flight: memory stays near readAhead * blockSize. Parts are views into
+ * blocks the caches may hold: the callers below copy them out.
  */
-export async function * readRange (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+async function * blockParts (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions): AsyncGenerator<BlockPart> {
   const end = Math.min(content.size, offset + length)
   if (offset >= end) return
   const bs = content.blockSize
@@ -84,14 +88,11 @@ export async function * readRange (store: TreeStore, content: FileContent, offse
   const last = Math.floor((end - 1) / bs)
   const readAhead = Math.max(1, options.readAhead ?? 8)
   const queue: Array<{ index: number, bytes: Promise<Uint8Array | undefined> }> = []
-  const slice = (index: number, stored: Uint8Array | undefined): Uint8Array => {
-    const start = Math.max(offset, index * bs) - index * bs
-    const stop = Math.min(end, (index + 1) * bs) - index * bs
-    if (stored !== undefined && stored.length >= stop) return stored.slice(start, stop) // a copy: callers may write to it
-    const out = new Uint8Array(stop - start) // zeros past the stored bytes
-    if (stored !== undefined && stored.length > start) out.set(stored.subarray(start), 0)
-    return out
-  }
+  const part = (index: number, stored: Uint8Array | undefined): BlockPart => ({
+    stored,
+    start: Math.max(offset, index * bs) - index * bs,
+    stop: Math.min(end, (index + 1) * bs) - index * bs,
+  })
   let index = first
   for await (const ptr of blockPointers(store, content, first, last - first + 1, options)) {
     const bytes = ptr === null ? Promise.resolve(undefined) : store.getData(ptr, options)
@@ -99,19 +100,36 @@ export async function * readRange (store: TreeStore, content: FileContent, offse
     queue.push({ index: index++, bytes })
     if (queue.length >= readAhead) {
       const next = queue.shift() as { index: number, bytes: Promise<Uint8Array | undefined> }
-      yield slice(next.index, await next.bytes)
+      yield part(next.index, await next.bytes)
     }
   }
-  for (const next of queue) yield slice(next.index, await next.bytes)
+  for (const next of queue) yield part(next.index, await next.bytes)
 }
 
-/** Reads a whole range into one array (for small reads, such as FUSE's 128 KiB). */
+/** Copies a part into `out` at `at`; bytes past the stored ones (a short block, a hole) stay zero. */
+function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: number): void {
+  if (stored !== undefined && stored.length > start) out.set(stored.subarray(start, Math.min(stop, stored.length)), at)
+}
+
+/**
+ * Bytes [offset, offset + length) clipped to the file, as one chunk per data block (each a
+ * copy the caller may keep or write to), with up to `readAhead` blocks in flight.
+ */
+export async function * readRange (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+  for await (const p of blockParts(store, content, offset, length, options)) {
+    const chunk = new Uint8Array(p.stop - p.start)
+    copyPart(p, chunk, 0)
+    yield chunk
+  }
+}
+
+/** Reads a whole range into one array (for small reads, such as FUSE's 128 KiB), copying each block once. */
 export async function readBytes (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const out = new Uint8Array(Math.max(0, Math.min(content.size, offset + length) - offset))
   let at = 0
-  for await (const chunk of readRange(store, content, offset, length, options)) {
-    out.set(chunk, at)
-    at += chunk.length
+  for await (const p of blockParts(store, content, offset, length, options)) {
+    copyPart(p, out, at)
+    at += p.stop - p.start
   }
   return out
 }

@@ -8,7 +8,7 @@ import { ReadOnlyStore } from './read-only-store.js'
 import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
 import { Snapshot } from './snapshot.js'
 import type { VersionInfo } from './snapshot.js'
-import { fetchRoot, versionChain, versionOf, type SignedRoot } from './versions.js'
+import { fetchRoot, findVersion, versionChain, versionOf, type SignedRoot } from './versions.js'
 
 export interface ReaderComponents {
   blocks: Pick<BlockService, 'get'>
@@ -47,11 +47,7 @@ export class Reader {
 
   /** The version with this sequence number, found through the `prev` links. */
   async version (publicKey: Uint8Array, seq: number, options: AbortOptions = {}): Promise<Snapshot> {
-    for await (const v of this.versions(publicKey, options)) {
-      if (v.seq === seq) return this.snapshot(v)
-      if (v.seq < seq) break
-    }
-    throw new EntryNotFoundError(`no readable version ${seq}`)
+    return this.snapshot(await findVersion(this.versions(publicKey, options), seq))
   }
 
   /** Versions newest first, as far back as records are still stored. */

@@ -27,7 +27,6 @@ export interface RefreshInput {
   /** Root records of the versions to keep alive. */
   readonly records: readonly Key[]
   readonly root: { readonly key: Key, readonly bytes: Uint8Array }
-  readonly batchKeys: number
   readonly leaseMs?: number
   readonly owner?: string
 }
@@ -38,31 +37,29 @@ const CODECS: Partial<Record<BlockRole, NodeCodec<any>>> = { // eslint-disable-l
 
 /**
  * CFS's lease renewal: extends the lease of every block reachable from the given versions
- * (each block once, in batches), then puts back any block that the BlockService reports
+ * (each block once, in one call: the BlockService batches per node), then puts back any block that the BlockService reports
  * missing and whose bytes the volume still has: metadata from the decode cache (its
  * encoding is canonical, so encoding it again gives the same bytes), data from the data
  * cache. The rest is reported.
  */
 export async function refreshBlocks (input: RefreshInput, options: AbortOptions = {}): Promise<RefreshReport> {
-  const keys: Array<{ key: Key, role: BlockRole }> = []
-  const seen = new Set<string>()
+  /** Every block reached, by hex key, in walk order. */
+  const reached = new Map<string, { key: Key, role: BlockRole }>()
   const unreadable: Array<{ key: Key, role: BlockRole }> = []
   const starts: WalkStart[] = input.records.map((key) => ({ key, role: 'record' }))
   await walk(input.store, starts, (key, role) => {
     const hex = toHex(key)
-    if (seen.has(hex)) return false
-    seen.add(hex)
-    keys.push({ key, role })
+    if (reached.has(hex)) return false
+    reached.set(hex, { key, role })
     return true
   }, { ...options, onMissing: (key, role) => unreadable.push({ key, role }) })
 
   const missing = new Map<string, { key: Key, role: BlockRole }>()
   for (const u of unreadable) missing.set(toHex(u.key), u)
-  const roleOf = new Map(keys.map((k) => [toHex(k.key), k.role]))
-  for (let i = 0; i < keys.length; i += input.batchKeys) {
-    const batch = keys.slice(i, i + input.batchKeys).map((k) => k.key)
-    const result = await input.blocks.refresh(batch, { ...options, ...(input.leaseMs === undefined ? {} : { ttlMs: input.leaseMs }) })
-    for (const key of result.missing) missing.set(toHex(key), { key, role: roleOf.get(toHex(key)) ?? 'data' })
+  const result = await input.blocks.refresh([...reached.values()].map((k) => k.key), { ...options, ...(input.leaseMs === undefined ? {} : { ttlMs: input.leaseMs }) })
+  for (const key of result.missing) {
+    const hex = toHex(key)
+    missing.set(hex, { key, role: reached.get(hex)?.role ?? 'data' })
   }
   const put = { ...options, ...(input.leaseMs === undefined ? {} : { ttlMs: input.leaseMs }), ...(input.owner === undefined ? {} : { owner: input.owner }) }
   const rootResult = await input.blocks.refresh([input.root.key], options)
@@ -86,7 +83,7 @@ export async function refreshBlocks (input: RefreshInput, options: AbortOptions 
       lost.push(key)
     }
   }
-  return { refreshed: keys.length + 1, restored, lost }
+  return { refreshed: reached.size + 1, restored, lost }
 }
 
 /** Bytes of a block from the reader's caches: data as read, metadata encoded again. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Mutex } from './mutex.js'
+import { Mutex } from '../core/index.js'
 
 /**
  * The highest sequence number a reader has accepted per root key (hex), so that a node

@@ -1,4 +1,4 @@
-import { BlockInvalidError, hashKey, isCfsError, keysEqual, type AbortOptions, type Key } from '../core/index.js'
+import { BlockInvalidError, EntryNotFoundError, hashKey, isCfsError, keysEqual, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
 import { ROOT_BLOCK } from './format.js'
 import type { RootVerifier } from './ports.js'
@@ -61,4 +61,13 @@ export async function * versionChain (store: TreeStore, latest: RootRecord, late
     key = record.prev
     record = prev
   }
+}
+
+/** The version numbered `seq` in a newest-first chain; EntryNotFoundError once the chain is past it or ends. */
+export async function findVersion (chain: AsyncIterable<VersionInfo>, seq: number): Promise<VersionInfo> {
+  for await (const v of chain) {
+    if (v.seq === seq) return v
+    if (v.seq < seq) break
+  }
+  throw new EntryNotFoundError(`no readable version ${seq}`)
 }

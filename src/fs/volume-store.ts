@@ -1,4 +1,4 @@
-import { BlockTooLargeError, hashKey, toHex, type AbortOptions, type Key } from '../core/index.js'
+import { BlockTooLargeError, hashKey, throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockReader } from './block-reader.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import type { NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
@@ -21,13 +21,9 @@ export class VolumeStore implements TreeStore {
   ) {}
 
   async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
-    const hit = this.reader.cached(key, codec)
-    if (hit !== undefined) return hit
     const bytes = this.buffer.get(key)
     if (bytes === undefined) return this.reader.load(key, codec, options)
-    const value = codec.decode(bytes, `${codec.name} ${toHex(key).slice(0, 8)}`)
-    this.reader.remember(key, codec, value, bytes.length)
-    return value
+    return this.reader.cached(key, codec) ?? this.reader.decode(key, codec, bytes)
   }
 
   async save<T> (value: T, codec: NodeCodec<T>): Promise<Key> {
@@ -47,7 +43,7 @@ export class VolumeStore implements TreeStore {
     const key = this.add(new Uint8Array(bytes))
     options.onKey?.(key)
     if (bytes.length >= this.eagerBytes) {
-      options.signal?.throwIfAborted()
+      throwIfAborted(options.signal)
       await this.buffer.startUpload(key, { signal: this.uploadSignal() })
     }
     return key

@@ -1,5 +1,5 @@
 import {
-  EntryNotFoundError, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
+  Mutex, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
@@ -8,9 +8,9 @@ import type { DirEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import * as fileData from './file-data.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
-import { ROOT_BLOCK } from './format.js'
+import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
 import { inodeCodec, type FileInode } from './inode.js'
-import { Mutex } from './mutex.js'
+
 import { splitPath } from './names.js'
 import type { RootSigner, RootVerifier } from './ports.js'
 import { heldBytes, refreshBlocks, type RefreshReport } from './refresh.js'
@@ -18,7 +18,7 @@ import { rootRecordCodec, type RootRecord } from './root-record.js'
 import { Snapshot, type VersionInfo } from './snapshot.js'
 import * as tree from './tree.js'
 import { resolve, statOf, type Stat } from './tree-read.js'
-import { fetchRoot, versionChain, versionOf } from './versions.js'
+import { fetchRoot, findVersion, versionChain, versionOf } from './versions.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkOptions, type WalkStart } from './walk.js'
@@ -59,8 +59,6 @@ export interface VolumeInit extends BlockReaderInit {
    * 0 = no timer. Keep it well under the lease. @default 6 hours
    */
   refreshIntervalMs?: number
-  /** Keys per BlockService.refresh call. @default 1_024 */
-  refreshBatchKeys?: number
   /** Lease asked for on put and refresh. @default the BlockService's */
   leaseMs?: number
   /** Data blocks a writeStream uploads between two updates of the tree. @default 64 */
@@ -106,6 +104,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private readonly rootKey: Key
   private readonly owner: string
   private readonly blockSize: number
+  /** Buffered bytes above which a change first makes room (relieve). */
+  private readonly writeBufferBytes: number
   private readonly handles = new Set<VolumeHandle>()
   /** Buffered blocks a streaming write has put but not linked yet: kept from pruning. */
   private readonly pins = new Map<string, number>()
@@ -123,7 +123,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
     this.now = components.now ?? Date.now
     this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
-    if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 1 || this.blockSize > 1024 * 1024) throw new RangeError('block size out of range (1 B .. 1 MiB)')
+    this.writeBufferBytes = init.writeBufferBytes ?? 64 * 1024 * 1024
+    if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 1 || this.blockSize > MAX_BLOCK_BYTES) throw new RangeError('block size out of range (1 B .. 1 MiB)')
     this.owner = toHex(components.signer.publicKey)
     this.rootKey = components.verifier.rootKey(components.signer.publicKey)
     this.reader = new BlockReader(components.blocks, init)
@@ -196,11 +197,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
   /** A read-only view of the current tree (or of a published version by sequence number). */
   async snapshot (seq?: number, options: AbortOptions = {}): Promise<Snapshot> {
     if (seq === undefined) return this.view()
-    for await (const v of this.versions(options)) {
-      if (v.seq === seq) return new Snapshot(this.store, v.top, v, this.init)
-      if (v.seq < seq) break
-    }
-    throw new EntryNotFoundError(`no readable version ${seq}`)
+    const v = await findVersion(this.versions(options), seq)
+    return new Snapshot(this.store, v.top, v, this.init)
   }
 
   /** Published versions, newest first, as far back as their records are still stored. */
@@ -418,7 +416,6 @@ export class Volume implements FileSystem, Startable, HandleHost {
       held: (key, role) => this.buffer.get(key) ?? heldBytes(this.reader, key, role),
       records,
       root: { key: this.rootKey, bytes: published.bytes },
-      batchKeys: this.init.refreshBatchKeys ?? 1024,
       ...this.putOptions(),
     }, options)
   }
@@ -479,7 +476,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
         this.top = next
         this.schedulePublish()
       }
-      if (this.buffer.bytes > (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) {
+      if (this.buffer.bytes > this.writeBufferBytes) {
         // The change is made; a failed early upload must not report it as failed. The blocks
         // stay buffered and the next publish tries them again (and reports a failure).
         await this.relieve(options).catch((err: unknown) => { this.log.error('early upload failed: %s', (err as Error).message) })
@@ -494,7 +491,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
    */
   private async relieve (options: AbortOptions): Promise<void> {
     await this.prune(options)
-    if (this.buffer.bytes <= (this.init.writeBufferBytes ?? 64 * 1024 * 1024)) return
+    if (this.buffer.bytes <= this.writeBufferBytes) return
     await this.uploadBelow([{ key: this.currentTop, role: 'inode' }], options)
   }
 

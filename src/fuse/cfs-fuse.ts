@@ -18,7 +18,7 @@
  */
 import type FuseNative from 'fuse-native'
 import {
-  InvalidNameError, IsADirectoryError, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, type AbortOptions, type ComponentLogger, type Logger,
+  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
 import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
@@ -73,7 +73,7 @@ interface OpenFile {
   /** Sequential writes not yet given to the volume (see `write`). */
   pending: Pending | undefined
   /** Orders the writes and pending flushes of this file. */
-  queue: Promise<void>
+  readonly lock: Mutex
 }
 
 interface Pending {
@@ -199,24 +199,11 @@ export class CfsFuse {
     while (this.files.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) >>> 0
     const fd = this.nextFd
     this.nextFd = (this.nextFd + 1) >>> 0
-    this.files.set(fd, { handle, writable, dirty, pending: undefined, queue: Promise.resolve() })
+    this.files.set(fd, { handle, writable, dirty, pending: undefined, lock: new Mutex() })
     return fd
   }
 
-  /** Runs `work` after everything queued on the file before it. */
-  private async serial<T> (f: OpenFile, work: () => Promise<T>): Promise<T> {
-    const before = f.queue
-    let done!: () => void
-    f.queue = new Promise<void>((resolve) => { done = resolve })
-    try {
-      await before
-      return await work()
-    } finally {
-      done()
-    }
-  }
-
-  /** Gives a file's gathered writes to the volume (inside serial()). */
+  /** Gives a file's gathered writes to the volume (inside the file's lock). */
   private async writeOut (f: OpenFile, options: AbortOptions): Promise<void> {
     const p = f.pending
     if (p === undefined) return
@@ -234,7 +221,7 @@ export class CfsFuse {
   private async drain (options: AbortOptions): Promise<void> {
     if (this.pendingFiles.size === 0) return
     const files = [...this.pendingFiles]
-    const results = await Promise.allSettled(files.map(async (f) => this.serial(f, async () => this.writeOut(f, options))))
+    const results = await Promise.allSettled(files.map(async (f) => f.lock.run(async () => this.writeOut(f, options))))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   }
@@ -245,7 +232,7 @@ export class CfsFuse {
    * block for every piece, and re-linking the file for every 128 KiB.
    */
   private async write (f: OpenFile, position: number, data: Uint8Array, options: AbortOptions): Promise<number> {
-    const n = await this.serial(f, async () => {
+    const n = await f.lock.run(async () => {
       f.dirty = true
       const p = f.pending
       if (p !== undefined && (position !== p.offset + p.length || p.length + data.length > p.bytes.length)) await this.writeOut(f, options)

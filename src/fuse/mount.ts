@@ -38,8 +38,6 @@ export interface MountInit {
 
 export interface Mounted {
   readonly dir: string
-  /** Whether utimens sees real mtimes (binding.ts). */
-  readonly utimensFixed: boolean
   /** Unmounts (lazily if busy). */
   unmount: () => Promise<void>
 }
@@ -102,7 +100,6 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
   let unmounting: Promise<void> | undefined
   return {
     dir: mnt,
-    utimensFixed: patched,
     unmount: async () => {
       unmounting ??= new Promise<void>((resolve, reject) => {
         native.unmount((err) => {

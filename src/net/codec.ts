@@ -104,8 +104,13 @@ function withMarkers (value: unknown, large: Uint8Array[], depth: number): unkno
   }
   if (value === null || typeof value !== 'object' || depth >= MAX_MARKER_DEPTH) return value
   if (Array.isArray(value)) {
-    const out = value.map((v) => withMarkers(v, large, depth + 1))
-    return out.every((v, i) => v === value[i]) ? value : out
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const w = withMarkers(value[i], large, depth + 1)
+      if (w !== value[i]) out ??= value.slice()
+      if (out !== undefined) out[i] = w
+    }
+    return out ?? value
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value
   let out: Record<string, unknown> | undefined

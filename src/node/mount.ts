@@ -38,7 +38,6 @@ export interface VolumeMount {
   readonly publicKey: Uint8Array
   /** The version shown, for a read-only mount of one version. */
   readonly version: VersionInfo | undefined
-  readonly fuse: CfsFuse
   /** Publishes, unmounts, publishes what raced the unmount, and closes the volume and the blocks. */
   close: () => Promise<void>
 }
@@ -126,7 +125,6 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     description: blocks.description,
     publicKey,
     version,
-    fuse,
     close: async () => {
       closing ??= (async () => {
         const errors: unknown[] = []

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { createLogger, type AbortOptions } from '../core/index.js'
 import { decodeRoot, encodeRoot, rootKey } from '../dhash/index.js'
 import { JsonFileSeenRoots, Reader, Volume, type FileSystem, type RootVerifier, type Snapshot, type VersionInfo, type VolumeInit } from '../fs/index.js'
@@ -74,9 +73,8 @@ export async function openReader (init: OpenReaderInit): Promise<ReadOnlyVolume>
   const logger = createLogger('fs')
   const access = await openBlocks(init, logger)
   try {
-    const dir = seenRootsDir(init.data)
-    await mkdir(dir, { recursive: true })
-    const reader = new Reader({ blocks: access.blocks, verifier: rootVerifier, seen: new JsonFileSeenRoots(dir), logger })
+    // JsonFileSeenRoots makes its directory when it first writes.
+    const reader = new Reader({ blocks: access.blocks, verifier: rootVerifier, seen: new JsonFileSeenRoots(seenRootsDir(init.data)), logger })
     const snapshot: Snapshot = init.version === undefined ? await reader.latest(init.publicKey) : await reader.version(init.publicKey, init.version)
     return { fs: snapshot, version: snapshot.version, reader, access, close: async () => { await access.close() } }
   } catch (err) {

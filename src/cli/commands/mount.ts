@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { BadRequestError } from '../../core/index.js'
 import { defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
-import { accessOptions, type AccessOptions } from '../volume-options.js'
+import { access, accessOptions, type AccessOptions } from '../volume-options.js'
 
 interface MountOptions extends AccessOptions {
   key?: string
@@ -48,8 +48,7 @@ export function registerMount (program: Command): void {
         ...(opts.key === undefined ? {} : { key: await readKeyFile(opts.key) }),
         ...(opts.pubkey === undefined ? {} : { publicKey: await readPublicKey(opts.pubkey) }),
         ...(opts.version === undefined ? {} : { version: opts.version }),
-        ...(opts.ring === undefined ? {} : { ring: opts.ring }),
-        ...(opts.data === undefined ? {} : { data: opts.data }),
+        ...access(opts),
         publishIntervalMs: opts.publishMs,
         refreshIntervalMs: opts.refreshMs,
         allowOther: opts.allowOther === true,

@@ -55,11 +55,10 @@ export async function putTree (volume: Volume, local: string, target: string, co
         return
       }
     }
-    await volume.create(target, { mode: st.mode & 0o7777, exclusive: false })
-    await volume.truncate(target, 0)
     const source = createReadStream(local, { highWaterMark: 1024 * 1024 })
     source.on('data', (chunk) => { progress.add(chunk.length) })
-    counts.bytes += await volume.writeStream(target, source as AsyncIterable<Uint8Array>)
+    // Creates the file if missing and empties it, in the same change as the first write.
+    counts.bytes += await volume.writeStream(target, source as AsyncIterable<Uint8Array>, { truncate: true })
     await volume.chmod(target, st.mode & 0o7777)
     await volume.setTimes(target, Math.floor(st.mtimeMs))
     counts.files++

@@ -152,7 +152,7 @@ export class LevelBlockStore implements BlockStore {
   }
 
   async has (key: Key): Promise<boolean> {
-    return this.sub.meta.getSync(key) !== undefined
+    return this.metaBytes(key) !== undefined
   }
 
   async put (key: Key, block: StoredBlock): Promise<void> {
@@ -262,13 +262,16 @@ export class LevelBlockStore implements BlockStore {
   }
 
   private readMeta (key: Key): BlockMeta | undefined {
-    let meta: Uint8Array | undefined
+    const meta = this.metaBytes(key)
+    return meta === undefined ? undefined : decodeMeta(meta)
+  }
+
+  private metaBytes (key: Uint8Array): Uint8Array | undefined {
     try {
-      meta = this.sub.meta.getSync(key)
+      return this.sub.meta.getSync(key)
     } catch (err) {
       throw mapStorageError(err, this.location)
     }
-    return meta === undefined ? undefined : decodeMeta(meta)
   }
 
   /**
@@ -324,7 +327,7 @@ export class LevelBlockStore implements BlockStore {
     let swept = 0
     for (const dir of dirs) {
       for (const name of await readdir(join(this.valuesDir, dir))) {
-        const orphan = !/^[0-9a-f]{64}$/.test(name) || !(await this.sub.meta.has(Buffer.from(name, 'hex')))
+        const orphan = !/^[0-9a-f]{64}$/.test(name) || this.metaBytes(Buffer.from(name, 'hex')) === undefined
         if (orphan) {
           await rm(join(this.valuesDir, dir, name), { force: true })
           swept++
