@@ -1,5 +1,7 @@
 // The FUSE mount on a 3-process loopback ring with k = 3: `cfs mount --ring` in its own process,
-// driven with dd and plain file calls from this one.
+// driven with dd and plain file calls from this one. Beside each rate it reports the CPU time the
+// mount and the nodes used (utime + stime from /proc) per MB, or per file, and for the small
+// files the time until the written tree is published (an fsync of their directory).
 //   npm run bench:mount -- [--mib 256] [--files 2000] [--file-kib 4] [--json]
 //   npm run bench:mount -- --serve     # only start the ring and the mount; print `serving DIR`
 //                                      # and keep them until SIGINT/SIGTERM (for run-all.sh target)
@@ -8,13 +10,13 @@
 // (that needs root; the output says when it was not permitted).
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { scratch, spawnMount, type MountProcess, type Scratch } from '../test/fuse/helpers.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
 import { dropCaches, sha256File, writeRandomFile } from './lib/files.js'
-import { peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
+import { cpuMs, peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +42,16 @@ async function timed (f: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()
   await f()
   return (performance.now() - t0) / 1000
+}
+
+/** fsync of a directory: the mount publishes the tree (fsyncdir). */
+async function fsyncDir (dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
 }
 
 const mbps = (bytes: number, seconds: number): number => Number((bytes / 1e6 / seconds).toFixed(1))
@@ -69,6 +81,18 @@ try {
       process.on('SIGTERM', resolve)
     })
   } else {
+    /** CPU ms of the mount and of the nodes together spent in `f`, per `units`. */
+    const cpu = async (f: () => Promise<void>, units: number): Promise<{ mount: number, nodes: number, total: number }> => {
+      const pids = [(mount as MountProcess).process.pid, ...nodes.map((x) => x.process.pid)]
+      const before = await Promise.all(pids.map(cpuMs))
+      await f()
+      const after = await Promise.all(pids.map(cpuMs))
+      const used = after.map((a, i) => a - (before[i] as number))
+      const round = (ms: number): number => Number((ms / units).toFixed(2))
+      const nodesMs = used.slice(1).reduce((a, b) => a + b, 0)
+      return { mount: round(used[0] as number), nodes: round(nodesMs), total: round((used[0] as number) + nodesMs) }
+    }
+    const cpuText = (c: { mount: number, nodes: number, total: number }, unit: string): string => `${c.total} ms/${unit} (mount ${c.mount}, nodes ${c.nodes})`
     let mountPeakRss = 0
     const remount = async (): Promise<boolean> => {
       mountPeakRss = Math.max(mountPeakRss, await peakRssMiB((mount as MountProcess).process.pid))
@@ -85,13 +109,18 @@ try {
     await writeRandomFile(src, mib)
     const big = join(mnt, 'big.bin')
     await dropCaches()
-    const write = await timed(async () => run('dd', [`if=${src}`, `of=${big}`, 'bs=1M', 'conv=fsync', 'status=none']))
+    let write = 0
+    const writeCpu = await cpu(async () => { write = await timed(async () => run('dd', [`if=${src}`, `of=${big}`, 'bs=1M', 'conv=fsync', 'status=none'])) }, bytes / 1e6)
     const cold = await remount()
-    const read = await timed(async () => run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none']))
+    let read = 0
+    const readCpu = await cpu(async () => { read = await timed(async () => run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none'])) }, bytes / 1e6)
     const reread = await timed(async () => run('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'status=none']))
     const same = await sha256File(src) === await sha256File(big)
-    report({ workload: 'large-file', mib, writeMBps: mbps(bytes, write), coldReadMBps: mbps(bytes, read), rereadMBps: mbps(bytes, reread), pageCacheDropped: cold, verified: same },
-      `${mib} MiB file: dd write+fsync ${mbps(bytes, write)} MB/s, cold read ${mbps(bytes, read)} MB/s, re-read ${mbps(bytes, reread)} MB/s, checksums ${same ? 'equal' : 'DIFFER'}${cold ? '' : ' (page cache NOT dropped: not root)'}`)
+    report({
+      workload: 'large-file', mib, writeMBps: mbps(bytes, write), coldReadMBps: mbps(bytes, read), rereadMBps: mbps(bytes, reread),
+      writeCpuMsPerMB: writeCpu, coldReadCpuMsPerMB: readCpu, pageCacheDropped: cold, verified: same,
+    }, `${mib} MiB file: dd write+fsync ${mbps(bytes, write)} MB/s, ${cpuText(writeCpu, 'MB')}; cold read ${mbps(bytes, read)} MB/s, ${cpuText(readCpu, 'MB')}; ` +
+      `re-read ${mbps(bytes, reread)} MB/s; checksums ${same ? 'equal' : 'DIFFER'}${cold ? '' : ' (page cache NOT dropped: not root)'}`)
     await rm(src)
 
     // Many small files, as shared/bench's smallfiles.mjs does it: create+write+close each, then sync.
@@ -100,19 +129,32 @@ try {
     const contents = Array.from({ length: n }, () => randomBytes(size))
     const dir = join(mnt, 'small')
     await mkdir(dir)
-    const create = await timed(async () => {
-      for (let i = 0; i < n; i++) await writeFile(join(dir, `f${String(i).padStart(6, '0')}`), contents[i] as Buffer)
-      await run('sync', [])
-    })
+    let create = 0
+    let published = 0
+    const createCpu = await cpu(async () => {
+      create = await timed(async () => {
+        for (let i = 0; i < n; i++) await writeFile(join(dir, `f${String(i).padStart(6, '0')}`), contents[i] as Buffer)
+        await run('sync', [])
+      })
+      published = await timed(async () => fsyncDir(dir))
+    }, n)
     await remount()
     let mismatches = 0
-    const readAll = await timed(async () => {
-      for (let i = 0; i < n; i++) {
-        if (!(await readFile(join(dir, `f${String(i).padStart(6, '0')}`))).equals(contents[i] as Buffer)) mismatches++
-      }
-    })
-    report({ workload: 'small-files', files: n, fileKiB: size / 1024, createFilesPerSec: perSec(n, create), coldReadFilesPerSec: perSec(n, readAll), verified: mismatches === 0 },
-      `${n} x ${size / 1024} KiB files: create+sync ${perSec(n, create)} files/s, cold read ${perSec(n, readAll)} files/s, ${mismatches === 0 ? 'all equal' : `${mismatches} DIFFER`}`)
+    let readAll = 0
+    const readCpu2 = await cpu(async () => {
+      readAll = await timed(async () => {
+        for (let i = 0; i < n; i++) {
+          if (!(await readFile(join(dir, `f${String(i).padStart(6, '0')}`))).equals(contents[i] as Buffer)) mismatches++
+        }
+      })
+    }, n)
+    report({
+      workload: 'small-files', files: n, fileKiB: size / 1024, createFilesPerSec: perSec(n, create), publishedAfterS: Number(published.toFixed(2)),
+      createAndPublishFilesPerSec: perSec(n, create + published), createCpuMsPerFile: createCpu,
+      coldReadFilesPerSec: perSec(n, readAll), coldReadCpuMsPerFile: readCpu2, verified: mismatches === 0,
+    }, `${n} x ${size / 1024} KiB files: create+sync ${perSec(n, create)} files/s, published ${published.toFixed(2)} s later ` +
+      `(${perSec(n, create + published)} files/s in all), ${cpuText(createCpu, 'file')}; cold read ${perSec(n, readAll)} files/s, ${cpuText(readCpu2, 'file')}; ` +
+      `${mismatches === 0 ? 'all equal' : `${mismatches} DIFFER`}`)
 
     const mountRss = Math.max(mountPeakRss, await peakRssMiB(mount.process.pid))
     const rss = await Promise.all(nodes.map(async (x) => peakRssMiB(x.process.pid)))

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { AbortError, TimeoutError } from './errors.js'
 
 export interface AbortOptions { signal?: AbortSignal }
@@ -8,6 +9,16 @@ export function throwIfAborted (signal?: AbortSignal): void {
 
 function toAbortError (reason: unknown): Error {
   return reason instanceof Error ? reason : new AbortError('operation aborted')
+}
+
+/**
+ * The controller of a component's lifetime (aborted by its stop): every operation in flight
+ * listens to its signal, so it has no listener limit (Node warns past 10).
+ */
+export function lifetimeController (): AbortController {
+  const ctl = new AbortController()
+  setMaxListeners(0, ctl.signal)
+  return ctl
 }
 
 /**

@@ -1,5 +1,5 @@
 import {
-  Mutex, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, toHex,
+  Mutex, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, lifetimeController, raceSignal, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
@@ -83,21 +83,35 @@ export interface VolumeStats {
 
 interface Published { readonly record: RootRecord, readonly recordKey: Key, readonly bytes: Uint8Array }
 
+/** A publication asked for and not yet begun: every sync() that arrives before it begins joins it. */
+interface Commit { started: boolean, readonly done: Promise<VersionInfo | undefined> }
+
 /**
  * The owner's side of a volume: the current tree (published or not), one mutex over every
  * change to it, batched publication of signed roots, and lease renewal.
  *
  * Each operation is a pure function from one tree to the next (tree.ts); new blocks go to a
- * bounded write-back buffer and reads see them at once. Publishing uploads every new block
- * the tree reaches, waits for all acks, stores the root record as a content block, and only
- * then puts the signed root, conditional on the previous sequence number: if another writer
- * got there first the put fails, this volume keeps its tree and every later sync() throws
- * RootConflictError.
+ * bounded write-back buffer and reads see them at once. Publishing takes the tree of that
+ * moment, uploads every new block it reaches, waits for all acks, stores the root record as a
+ * content block, and only then puts the signed root, conditional on the previous sequence
+ * number: if another writer got there first the put fails, this volume keeps its tree and
+ * every later sync() throws RootConflictError.
+ *
+ * A publication holds its own lock, not the change mutex: writes go on while it uploads, and
+ * what they change is published by the next one. Concurrent sync() calls share one
+ * publication (group commit): a caller that arrives while one is uploading waits for the next,
+ * which takes every change made until it begins.
  */
 export class Volume implements FileSystem, Startable, HandleHost {
   private readonly log: Logger
   private readonly now: () => number
   private readonly mutex = new Mutex()
+  /** One publication at a time (sequence numbers); changes do not wait for it. */
+  private readonly publishLock = new Mutex()
+  /** The next publication, while it has not begun. */
+  private queued: Commit | undefined
+  /** The top being published: its buffered blocks are kept from pruning until it is stored. */
+  private publishing: Key | undefined
   private readonly reader: BlockReader
   private readonly buffer: WriteBuffer
   private readonly store: VolumeStore
@@ -109,7 +123,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private readonly handles = new Set<VolumeHandle>()
   /** Buffered blocks a streaming write has put but not linked yet: kept from pruning. */
   private readonly pins = new Map<string, number>()
-  private shutdown = new AbortController()
+  private shutdown = lifetimeController()
   private timer: NodeJS.Timeout | undefined
   private started = false
   private top: Key | undefined
@@ -149,7 +163,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   /** Loads the latest published version, or starts an empty tree (published by the first sync). */
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.started) return
-    this.shutdown = new AbortController()
+    this.shutdown = lifetimeController()
     const root = await fetchRoot(this.components.blocks, this.components.verifier, this.publicKey, options)
     if (root !== undefined) {
       this.published = root
@@ -348,23 +362,40 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   // ---- publishing ----
 
-  /** Publishes the current tree now; throws RootConflictError once another writer published. */
+  /**
+   * Publishes every change made before the call; throws RootConflictError once another writer
+   * published. Calls that overlap share publications (group commit). The caller's signal
+   * stops its wait, not the publication, which others may be waiting for.
+   */
   async sync (options: AbortOptions = {}): Promise<void> {
-    await this.publishOnce(options)
+    await raceSignal(this.commit(), options.signal)
   }
 
   /**
-   * One publication round: returns the new version, or undefined when nothing changed.
-   * Tests call it directly; the timer calls it every `publishIntervalMs`.
+   * One publication round now (after any in flight): returns the new version, or undefined
+   * when nothing changed. Tests call it directly; fsync and the timer go through sync().
    */
   async publishOnce (options: AbortOptions = {}): Promise<VersionInfo | undefined> {
-    return this.mutex.run(async () => this.publishLocked(options))
+    return this.publishLock.run(async () => this.publishTree(options))
   }
 
-  private async publishLocked (options: AbortOptions): Promise<VersionInfo | undefined> {
+  /** The publication that has not begun yet, or a new one queued behind the one in flight. */
+  private async commit (): Promise<VersionInfo | undefined> {
+    if (this.queued !== undefined && !this.queued.started) return this.queued.done
+    const entry: { started: boolean, done?: Promise<VersionInfo | undefined> } = { started: false }
+    entry.done = this.publishLock.run(async () => {
+      entry.started = true
+      return this.publishTree({ signal: this.shutdown.signal })
+    })
+    this.queued = entry as Commit
+    return entry.done
+  }
+
+  private async publishTree (options: AbortOptions): Promise<VersionInfo | undefined> {
     if (this.conflict !== undefined) throw this.conflict
+    // The tree of this moment: a change in progress assigns `top` only once it is whole.
     const top = this.currentTop
-    if (!this.isDirty()) return undefined
+    if (this.published !== undefined && keysEqual(top, this.published.record.top)) return undefined
     const started = performance.now()
     const put = {
       owner: this.owner,
@@ -376,23 +407,28 @@ export class Volume implements FileSystem, Startable, HandleHost {
     const recordBytes = rootRecordCodec.encode(record)
     const recordKey = hashKey(recordBytes)
     this.buffer.add(recordKey, recordBytes)
-    // The record goes out with the tree: the signed root below names it only once all are stored.
-    await this.uploadBelow([{ key: top, role: 'inode' }], options, [recordKey])
-    const bytes = this.components.signer.sign(seq, recordBytes)
+    this.publishing = top
     try {
-      const result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, expectSeq: seq - 1 })
-      if (result.degraded) this.degradedRoots++
-    } catch (err) {
-      if (isCfsError(err, 'ROOT_CONFLICT') || isCfsError(err, 'ROOT_STALE')) {
-        this.conflict = new RootConflictError(`another writer published this volume after version ${seq - 1}; changes since are kept here, unpublished`, { cause: err })
-        this.log.error('%s', this.conflict.message)
-        throw this.conflict
+      // The record goes out with the tree: the signed root below names it only once all are stored.
+      await this.uploadBelow([{ key: top, role: 'inode' }], options, [recordKey])
+      const bytes = this.components.signer.sign(seq, recordBytes)
+      try {
+        const result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, expectSeq: seq - 1 })
+        if (result.degraded) this.degradedRoots++
+      } catch (err) {
+        if (isCfsError(err, 'ROOT_CONFLICT') || isCfsError(err, 'ROOT_STALE')) {
+          this.conflict = new RootConflictError(`another writer published this volume after version ${seq - 1}; changes since are kept here, unpublished`, { cause: err })
+          this.log.error('%s', this.conflict.message)
+          throw this.conflict
+        }
+        throw err
       }
-      throw err
+      this.published = { record, recordKey, bytes }
+      this.publishes++
+    } finally {
+      this.publishing = undefined
     }
-    this.published = { record, recordKey, bytes }
-    this.publishes++
-    await this.prune(options)
+    await this.mutex.run(async () => this.prune(options))
     this.log('published version %d in %d ms', seq, Math.round(performance.now() - started))
     return versionOf(record, recordKey)
   }
@@ -540,6 +576,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   /** Drops buffered blocks that neither the tree, an unlinked open file, nor a streaming write reaches. */
   private async prune (options: AbortOptions): Promise<void> {
     const starts: WalkStart[] = [{ key: this.currentTop, role: 'inode' }]
+    if (this.publishing !== undefined) starts.push({ key: this.publishing, role: 'inode' })
     const detached = [...this.handles].flatMap((h) => h.detached === undefined ? [] : [h.detached])
     const keep = new Set((await this.bufferedBelow(starts, options)).map(toHex))
     for (const file of detached) {
@@ -603,7 +640,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.timer = undefined
     if (!this.started) return
     try {
-      await this.publishOnce({ signal: this.shutdown.signal })
+      await this.commit()
     } catch (err) {
       if (!isCfsError(err, 'ABORTED')) this.log.error('publish failed: %s', (err as Error).message)
     }

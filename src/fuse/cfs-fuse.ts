@@ -5,9 +5,11 @@
  * by a small fd table. Three rules come from how fuse-native behaves (docs/FUSE.md):
  * - A handler must never throw and must always call back with a number: `guard` runs each
  *   one as a promise, turns any failure into a negative errno (errno.ts), and answers once.
- * - close() waits for `flush`, not `release`: flush (and fsync) of a file written through
- *   the handle publishes the volume (sync) before answering, so a closed or fsync'd file is
- *   in a signed root. Other changes wait for the Volume's publish interval.
+ * - Publication is a local file system's durability: fsync, fdatasync and fsyncdir publish the
+ *   volume (sync) before answering, so an fsync'd file is in a signed root; concurrent ones
+ *   share one publication. close() (`flush`; `release` is asynchronous to it) only hands the
+ *   file's gathered writes to the volume, whose timer publishes them within its interval.
+ *   With `syncOnClose`, flush of a file written through the handle publishes too.
  * - Unlinking an open file arrives as a rename to `.fuse_hidden*` (the Volume moves the open
  *   handle with it) and the unlink follows the release.
  *
@@ -18,7 +20,7 @@
  */
 import type FuseNative from 'fuse-native'
 import {
-  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, type AbortOptions, type ComponentLogger, type Logger,
+  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, lifetimeController, type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
 import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
@@ -52,7 +54,12 @@ export interface CfsFuseInit {
   snapshotsDir?: string | false
   /** Owner shown for every entry. @default this process's uid and gid */
   owner?: Owner
-  /** Deadline of one publication (flush, fsync); EIO after it. @default 600_000 */
+  /**
+   * close() of a file written through the handle publishes before it returns, as fsync does.
+   * @default false (close hands the writes to the volume; its publish timer takes them)
+   */
+  syncOnClose?: boolean
+  /** Deadline of one publication (fsync, and flush with syncOnClose); EIO after it. @default 600_000 */
   syncTimeoutMs?: number
   /** Deadline of any other operation; EIO after it. @default 120_000 */
   opTimeoutMs?: number
@@ -95,7 +102,7 @@ export class CfsFuse {
   private nextFd = 1
   private readonly snapshots: SnapshotsDir | undefined
   private readonly owner: Owner
-  private shutdown = new AbortController()
+  private shutdown = lifetimeController()
   private counts = { ops: 0, errors: 0, syncs: 0 }
   private readonly pendingFiles = new Set<OpenFile>()
   private pendingBytes = 0
@@ -124,7 +131,7 @@ export class CfsFuse {
     const open = [...this.files.values()]
     this.files.clear()
     await Promise.allSettled(open.map(async (f) => f.handle.close()))
-    this.shutdown = new AbortController()
+    this.shutdown = lifetimeController()
   }
 
   /** Publishes now, within the sync deadline. */
@@ -344,7 +351,9 @@ export class CfsFuse {
       },
 
       flush: (path, fd, cb) => {
-        this.guard('flush', [path], cb, async () => this.publishFile(fd), this.init.syncTimeoutMs ?? 600_000)
+        // Gathered writes are written out first (DRAINS): a later read sees them, and the
+        // publish timer takes them.
+        this.guard('flush', [path], cb, async () => this.init.syncOnClose === true ? this.publishFile(fd) : 0, this.init.syncTimeoutMs ?? 600_000)
       },
 
       fsync: (path, _datasync, fd, cb) => {
@@ -469,7 +478,7 @@ export class CfsFuse {
 
   /**
    * Publishes if the file was written through this handle since its last publication (or
-   * always, with `always`: fsync).
+   * always, with `always`: fsync; a file not written here may have been changed by its name).
    */
   private async publishFile (fd: number, always = false): Promise<number> {
     const f = this.files.get(fd)

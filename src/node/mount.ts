@@ -17,8 +17,10 @@ export interface MountVolumeInit extends BlockAccessInit {
   publicKey?: Uint8Array
   /** With `publicKey`: this version only (immutable, cached by the kernel); omitted: follow the latest. */
   version?: number
-  /** Milliseconds between publications of a read-write mount. @default 1_000 */
+  /** Milliseconds within which a change to a read-write mount is published. @default 1_000 */
   publishIntervalMs?: number
+  /** close() of a written file publishes before it returns, as fsync does. @default false */
+  syncOnClose?: boolean
   /** Milliseconds between checks for a newer version of a read-only mount. @default 5_000 */
   refreshIntervalMs?: number
   /** Let other users in (with the kernel checking modes). @default false */
@@ -43,8 +45,8 @@ export interface VolumeMount {
 }
 
 /**
- * Mounts a volume: the owner's, read-write (its Volume publishes every `publishIntervalMs`,
- * and on every fsync and close of a written file), or anyone's by public key, read-only.
+ * Mounts a volume: the owner's, read-write (its Volume publishes within `publishIntervalMs` of
+ * a change, and before fsync answers), or anyone's by public key, read-only.
  */
 export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> {
   const logger = createLogger('mount')
@@ -102,7 +104,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     versions,
     space: async () => space(blocks, init.data, uploaded()),
     logger,
-  })
+  }, { syncOnClose: init.syncOnClose === true })
   let mounted: Mounted
   try {
     mounted = await mountCfs(dir, fuse, {

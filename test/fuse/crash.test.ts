@@ -27,8 +27,8 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: kill -9 mid-copy${unavail
     await s?.remove()
   })
 
-  it('remounts the last published tree, with every fsync\'d file complete', async () => {
-    // No publish timer to speak of: only fsync and close publish, so what was neither is lost.
+  it('remounts the last published tree: every fsync\'d file complete, what was only closed not published', async () => {
+    // No publish timer to speak of: only fsync publishes, so what was not fsync'd is lost.
     const args = ['--key', s.keyFile, '--publish-ms', '600000', '--no-auto-unmount']
     m = await spawnMount(s, mnt, args)
     await ok(`mkdir ${mnt}/synced && echo base > ${mnt}/synced/base`)
@@ -54,9 +54,11 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: kill -9 mid-copy${unavail
       }
     })().catch((err: unknown) => err)
     await expect.poll(() => synced.size, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(15)
-    // Every fsync publishes the whole tree: stop them before a change that must not be published.
+    // Every fsync publishes the whole tree: stop them before changes that must not be published.
     stop = true
     expect(await writer).toBeUndefined()
+    // Written and closed, never fsync'd, younger than the publish interval: close does not publish.
+    for (let i = 0; i < 5; i++) await ok(`head -c 100000 /dev/urandom > ${mnt}/synced/closed${i}`)
     await ok(`mkdir ${mnt}/never-published`)
     expect((await stat(join(mnt, 'big.bin'))).size).toBeLessThan(big.length) // still copying
     await m.kill()
@@ -71,6 +73,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: kill -9 mid-copy${unavail
     }
     expect(await readFile(join(mnt, 'synced', 'base'), 'utf8')).toBe('base\n')
     expect((await readdir(mnt)).includes('never-published')).toBe(false)
+    expect([...names].filter((n) => n.startsWith('closed'))).toEqual([])
     // The copy is as far as the last publication took it: a prefix of the source, if anything.
     const copied = await readFile(join(mnt, 'big.bin')).catch(() => undefined)
     if (copied !== undefined) {

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -148,6 +148,17 @@ export async function spawnMount (s: Scratch, dir: string, args: string[], timeo
 /** Detaches whatever is mounted at `dir` (a dead mount after a SIGKILL); ignores "not mounted". */
 export async function forceUnmount (dir: string): Promise<void> {
   await sh(`fusermount -uz ${JSON.stringify(dir)}`)
+}
+
+/** Writes a file and fsyncs it before closing: once this returns, the mount has published it. */
+export async function writeSynced (path: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(path, 'w')
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
 }
 
 /** Milliseconds since `start`, rounded: for the timings the tests print. */

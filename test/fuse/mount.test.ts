@@ -1,7 +1,7 @@
 import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CFS_BIN, forceUnmount, fuseUnavailable, hasCommand, ok, scratch, sh, spawnMount, type MountProcess, type Scratch } from './helpers.js'
+import { CFS_BIN, forceUnmount, fuseUnavailable, hasCommand, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 
@@ -137,9 +137,9 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   })
 
   it('past versions under .snapshots, read-only', async () => {
-    await writeFile(join(mnt, 'v.txt'), 'first')
+    await writeSynced(join(mnt, 'v.txt'), 'first')
     const first = Math.max(...(await readdir(join(mnt, '.snapshots'))).filter((n) => /^\d+$/.test(n)).map(Number))
-    await writeFile(join(mnt, 'v.txt'), 'second')
+    await writeSynced(join(mnt, 'v.txt'), 'second')
     const names = await readdir(join(mnt, '.snapshots'))
     const seqs = names.filter((n) => /^\d+$/.test(n)).map(Number)
     expect(Math.max(...seqs)).toBeGreaterThan(first)
@@ -152,7 +152,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   })
 
   it('a read-only mount by public key, through the first mount\'s node: reads, EROFS on writes, sees new versions', async () => {
-    await writeFile(join(mnt, 'shared.txt'), 'v1')
+    await writeSynced(join(mnt, 'shared.txt'), 'v1')
     const roDir = await s.dir('ro')
     const ro = await spawnMount(s, roDir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--refresh-ms', '300'])
     try {
@@ -203,7 +203,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
       expect(line).toMatch(/fuse\.cfs cfs:[0-9a-f]{16} .*allow_other/)
       expect(line).toMatch(/default_permissions/)
       expect(await readFile(join(dir, 'shared.txt'), 'utf8')).toBe(await readFile(join(mnt, '.snapshots', String(seq), 'shared.txt'), 'utf8'))
-      await writeFile(join(mnt, 'shared.txt'), 'changed after the version')
+      await writeSynced(join(mnt, 'shared.txt'), 'changed after the version') // published, and still not shown here
       expect(await readFile(join(dir, 'shared.txt'), 'utf8')).not.toBe('changed after the version')
       expect((await sh(`touch ${dir}/x`)).stderr).toMatch(/Read-only file system/)
     } finally {
@@ -212,8 +212,9 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   })
 
   it('cfs unmount publishes and stops the serving process; the next mount sees everything', async () => {
+    // Neither is fsync'd: whatever the publish timer has not taken yet, the unmount publishes.
     await writeFile(join(mnt, 'last.txt'), 'last words')
-    await ok(`mkdir ${mnt}/unsynced-dir`) // published by the unmount, not by a close
+    await ok(`mkdir ${mnt}/unsynced-dir`)
     const out = await ok(`node ${CFS_BIN} unmount ${mnt}`, { env: s.env })
     expect(out.trim()).toBe(`unmounted ${mnt}`)
     expect(rw.process.exitCode ?? await new Promise((resolve) => rw.process.once('exit', resolve))).toBe(0)

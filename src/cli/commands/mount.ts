@@ -10,6 +10,7 @@ interface MountOptions extends AccessOptions {
   pubkey?: string
   version?: number
   publishMs: number
+  syncOnClose?: boolean
   refreshMs: number
   allowOther?: boolean
   autoUnmount: boolean
@@ -25,7 +26,8 @@ export function registerMount (program: Command): void {
     .option('--key <file>', "the owner's key file: mount read-write")
     .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
     .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
-    .option('--publish-ms <ms>', 'read-write: publish changes at most this often (fsync and close of a written file publish at once)', positiveInt, 1_000)
+    .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, 1_000)
+    .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
     .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, 5_000)
     .option('--allow-other', 'let other users use the mount (the kernel then checks permissions: default_permissions)')
     .option('--no-auto-unmount', 'leave a dead mount behind if the process is killed (the next mount clears it)')
@@ -50,6 +52,7 @@ export function registerMount (program: Command): void {
         ...(opts.version === undefined ? {} : { version: opts.version }),
         ...access(opts),
         publishIntervalMs: opts.publishMs,
+        syncOnClose: opts.syncOnClose === true,
         refreshIntervalMs: opts.refreshMs,
         allowOther: opts.allowOther === true,
         autoUnmount: opts.autoUnmount,

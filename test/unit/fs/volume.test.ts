@@ -149,6 +149,62 @@ describe('Volume', () => {
     expect(await snap.read('/a/b/c/f', 0, 3)).toEqual(new Uint8Array([1, 2, 3]))
   })
 
+  it('changes go on while a publication uploads; the next publication takes them', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner)
+    await vol.mkdir('/before')
+    const put = blocks.put.bind(blocks)
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let held = 0
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      held++
+      await gate
+      return put(kind, key, bytes, options)
+    }
+    const first = vol.sync()
+    await vi.waitFor(() => { expect(held).toBeGreaterThan(0) })
+    // The publication is stuck on the network; changes do not wait for it.
+    await vol.mkdir('/during')
+    await vol.writeStream('/during/f', [text('written while publishing')])
+    expect(str(await vol.read('/during/f', 0, 100))).toBe('written while publishing')
+    release()
+    await first
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    const v1 = await reader.latest(owner.signer.publicKey)
+    expect(v1.version?.seq).toBe(1)
+    expect((await v1.stat('/before')).type).toBe('dir')
+    expect(isCfsError(await rejection(v1.stat('/during')), 'ENTRY_NOT_FOUND')).toBe(true)
+    expect(vol.stats.dirty).toBe(true)
+    await vol.sync()
+    const v2 = await reader.latest(owner.signer.publicKey)
+    expect(v2.version?.seq).toBe(2)
+    expect(str(await v2.read('/during/f', 0, 100))).toBe('written while publishing')
+  })
+
+  it('concurrent syncs share publications (group commit): each returns once its changes are published', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner)
+    const put = blocks.put.bind(blocks)
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      return put(kind, key, bytes, options)
+    }
+    const reader = new Reader({ blocks, verifier: owner.verifier })
+    await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      await vol.writeStream(`/f${i}`, [text(`file ${i}`)])
+      await vol.sync()
+      const latest = await reader.latest(owner.signer.publicKey)
+      expect(str(await latest.read(`/f${i}`, 0, 100))).toBe(`file ${i}`)
+    }))
+    // One publication took the changes made before it began; the one queued behind it took
+    // all the rest: 30 syncs, a handful of publications.
+    expect(vol.stats.publishes).toBeLessThanOrEqual(3)
+    expect(blocks.counts.rootPuts).toBe(vol.stats.publishes)
+  })
+
   it('a streamed block waiting for an upload slot survives the publishes that run meanwhile', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()

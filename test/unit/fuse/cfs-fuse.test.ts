@@ -45,6 +45,7 @@ async function writeFile (fuse: CfsFuse, path: string, text: string): Promise<vo
   expect(c).toBe(0)
   const buf = Buffer.from(text)
   expect(await code(fuse, 'write', path, fd as number, buf, buf.length, 0)).toBe(buf.length)
+  expect(await code(fuse, 'fsync', path, 0, fd as number)).toBe(0) // published
   expect(await code(fuse, 'flush', path, fd as number)).toBe(0)
   expect(await code(fuse, 'release', path, fd as number)).toBe(0)
 }
@@ -79,21 +80,52 @@ describe('CfsFuse operations', () => {
     expect(await code(fuse, 'mkdir', `/${'n'.repeat(256)}`, 0o755)).toBe(Errno.ENAMETOOLONG)
   })
 
-  it('publishes on flush and fsync of a written file, not on flush of an unwritten one', async () => {
+  it('publishes on fsync, fdatasync and fsyncdir; close hands the writes to the volume and leaves publishing to its timer', async () => {
     const { fuse, volume } = await owned()
+    const [, fd] = await call(fuse, 'create', '/f', 0o600)
+    const data = Buffer.from('abc')
+    await code(fuse, 'write', '/f', fd as number, data, 3, 0)
+    expect((await volume.stat('/f')).size).toBe(0) // gathered in the mount
+    expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
+    expect((await volume.stat('/f')).size).toBe(3) // in the volume's tree, not yet published
+    expect(volume.stats).toMatchObject({ seq: 0, dirty: true })
+    expect(await code(fuse, 'fsync', '/f', 0, fd as number)).toBe(0)
+    expect(volume.stats).toMatchObject({ seq: 1, dirty: false })
+    await code(fuse, 'write', '/f', fd as number, data, 3, 3)
+    expect(await code(fuse, 'fsync', '/f', 1, fd as number)).toBe(0) // fdatasync
+    expect(volume.stats.seq).toBe(2)
+    expect(await code(fuse, 'mkdir', '/d', 0o755)).toBe(0)
+    expect(await code(fuse, 'fsyncdir', '/', 0, 0)).toBe(0)
+    expect(volume.stats).toMatchObject({ seq: 3, dirty: false })
+    expect(await code(fuse, 'release', '/f', fd as number)).toBe(0)
+    expect(fuse.stats.openFiles).toBe(0)
+  })
+
+  it('with syncOnClose, close of a written file publishes, and close of an unwritten one does not', async () => {
+    const { fuse, volume } = await owned({ syncOnClose: true })
     const [, fd] = await call(fuse, 'create', '/f', 0o600)
     expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
     expect(volume.stats.seq).toBe(0) // created, nothing written: the publish timer takes it
-    const data = Buffer.from('abc')
-    await code(fuse, 'write', '/f', fd as number, data, 3, 0)
-    expect(volume.stats.dirty).toBe(true)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('abc'), 3, 0)
     expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
     expect(volume.stats).toMatchObject({ seq: 1, dirty: false })
-    await code(fuse, 'write', '/f', fd as number, data, 3, 3)
-    expect(await code(fuse, 'fsync', '/f', 0, fd as number)).toBe(0)
-    expect(volume.stats.seq).toBe(2)
     expect(await code(fuse, 'release', '/f', fd as number)).toBe(0)
-    expect(fuse.stats.openFiles).toBe(0)
+  })
+
+  it('concurrent fsyncs share publications (group commit), and each sees its own write published', async () => {
+    const { fuse, volume } = await owned()
+    const fds = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await call(fuse, 'create', `/f${i}`, 0o644))[1] as number))
+    await Promise.all(fds.map(async (fd, i) => {
+      const b = Buffer.from(`file ${i}`)
+      expect(await code(fuse, 'write', `/f${i}`, fd, b, b.length, 0)).toBe(b.length)
+      expect(await code(fuse, 'fsync', `/f${i}`, 0, fd)).toBe(0)
+      // Published: the current version names this file with its bytes.
+      const published = await volume.snapshot(volume.stats.seq)
+      expect((await published.stat(`/f${i}`)).size).toBe(b.length)
+    }))
+    expect(volume.stats.publishes).toBeGreaterThanOrEqual(1)
+    expect(volume.stats.publishes).toBeLessThanOrEqual(3) // one in flight, one queued behind it (and a first one)
+    for (const [i, fd] of fds.entries()) await code(fuse, 'release', `/f${i}`, fd)
   })
 
   it('keeps no view of the write buffer: fuse-native may reuse or detach it after the answer', async () => {
@@ -132,7 +164,7 @@ describe('CfsFuse operations', () => {
     // utimens after the last write (cp -a, tar): the time set stays.
     await code(fuse, 'write', '/f', fd as number, Buffer.from('more'), 4, 7 * 128 * 1024 + 4)
     expect(await code(fuse, 'utimens', '/f', 1_000_000_000_000, 1_000_000_000_000)).toBe(0)
-    expect(await code(fuse, 'flush', '/f', fd as number)).toBe(0)
+    expect(await code(fuse, 'fsync', '/f', 0, fd as number)).toBe(0)
     expect((await volume.stat('/f')).mtimeMs).toBe(1_000_000_000_000)
     expect(volume.stats.dirty).toBe(false)
     await code(fuse, 'release', '/f', fd as number)
@@ -229,17 +261,18 @@ describe('CfsFuse operations', () => {
     expect(fuse.stats.errors).toBe(4)
   })
 
-  it('a failed publication answers EIO on close, and the next close tries again', async () => {
-    const { fuse, volume } = await owned()
+  it('a failed publication answers EIO on fsync (and on close with syncOnClose), and the next one tries again', async () => {
+    const { volume } = await owned()
     let fail = true
-    const flaky = new CfsFuse({ fs: volume, sync: async (o) => { if (fail) throw new Error('ring down'); await volume.sync(o) } })
+    const sync = async (o?: { signal?: AbortSignal }): Promise<void> => { if (fail) throw new Error('ring down'); await volume.sync(o) }
+    const flaky = new CfsFuse({ fs: volume, sync }, { syncOnClose: true })
     const [, fd] = await call(flaky, 'create', '/f', 0o644)
     await code(flaky, 'write', '/f', fd as number, Buffer.from('x'), 1, 0)
+    expect(await code(flaky, 'fsync', '/f', 0, fd as number)).toBe(Errno.EIO)
     expect(await code(flaky, 'flush', '/f', fd as number)).toBe(Errno.EIO)
     fail = false
     expect(await code(flaky, 'flush', '/f', fd as number)).toBe(0)
     expect(volume.stats.seq).toBe(1)
-    void fuse
   })
 
   it('shows past versions read-only under /.snapshots, by number and by time', async () => {
@@ -248,7 +281,7 @@ describe('CfsFuse operations', () => {
     await code(fuse, 'truncate', '/f', 0)
     const [, fd] = await call(fuse, 'open', '/f', O_WRONLY)
     await code(fuse, 'write', '/f', fd as number, Buffer.from('two'), 3, 0)
-    await code(fuse, 'flush', '/f', fd as number) // version 2
+    await code(fuse, 'fsync', '/f', 0, fd as number) // version 2
     await code(fuse, 'release', '/f', fd as number)
     expect(volume.stats.seq).toBe(2)
     const [, names] = await call(fuse, 'readdir', '/.snapshots')
