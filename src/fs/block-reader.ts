@@ -24,7 +24,7 @@ export class BlockReader {
   constructor (private readonly blocks: Pick<BlockService, 'get'>, init: BlockReaderInit = {}) {
     // Decoded sizes are not known; the encoded size given to remember() stands in for them.
     this.meta = new LRUCache({ maxSize: Math.max(1, init.metaCacheBytes ?? 32 * 1024 * 1024) })
-    this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? 8 * 1024 * 1024), sizeCalculation: (b) => Math.max(1, b.length) })
+    this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? 32 * 1024 * 1024), sizeCalculation: (b) => Math.max(1, b.length) })
   }
 
   /** A decoded metadata block from the cache, if it is there. */

@@ -2,9 +2,19 @@ import { toHex, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockService, PutResult } from '../dhash/index.js'
 import { CONTENT_BLOCK } from './format.js'
 
+/**
+ * Puts in flight at once, and their bytes. Many small blocks in flight let the block layer
+ * batch them (one RPC, one replica store and one LevelDB batch for many blocks); the byte bound
+ * keeps large blocks to a window the holders keep busy with.
+ */
+export const DEFAULT_UPLOADS_IN_FLIGHT = 256
+export const DEFAULT_UPLOAD_BYTES_IN_FLIGHT = 16 * 1024 * 1024
+
 export interface WriteBufferInit {
-  /** Puts in flight at once. @default 8 */
+  /** Puts in flight at once. @default DEFAULT_UPLOADS_IN_FLIGHT */
   uploadsInFlight?: number
+  /** Bytes of the puts in flight (a lone put of any size may go). @default DEFAULT_UPLOAD_BYTES_IN_FLIGHT */
+  uploadBytesInFlight?: number
   /** Lease asked for on every put. @default the BlockService's */
   leaseMs?: number
   /** Hex public key the blocks are accounted to. */
@@ -48,12 +58,16 @@ export class WriteBuffer {
   private readonly pending = new Map<string, Pending>()
   private pendingBytes = 0
   private active = 0
-  private readonly waiters: Array<() => void> = []
+  private activeBytes = 0
+  /** Puts waiting for a slot, first come first served. */
+  private readonly waiters: Array<{ bytes: number, start: () => void }> = []
   private readonly inFlight: number
+  private readonly bytesInFlight: number
   private counts = { puts: 0, bytes: 0, degraded: 0, failures: 0 }
 
   constructor (private readonly components: { blocks: Pick<BlockService, 'put'> }, private readonly init: WriteBufferInit = {}) {
-    this.inFlight = Math.max(1, init.uploadsInFlight ?? 8)
+    this.inFlight = Math.max(1, init.uploadsInFlight ?? DEFAULT_UPLOADS_IN_FLIGHT)
+    this.bytesInFlight = Math.max(1, init.uploadBytesInFlight ?? DEFAULT_UPLOAD_BYTES_IN_FLIGHT)
   }
 
   get stats (): UploadStats { return { ...this.counts } }
@@ -106,9 +120,9 @@ export class WriteBuffer {
     const hex = toHex(key)
     const entry = this.pending.get(hex)
     if (entry === undefined || entry.upload !== undefined) return { upload: entry?.upload }
-    await this.acquire()
+    await this.acquire(entry.bytes.length)
     if (entry.upload !== undefined || this.pending.get(hex) !== entry) {
-      this.release()
+      this.release(entry.bytes.length)
       return { upload: entry.upload }
     }
     const upload = this.put(entry, options)
@@ -149,7 +163,7 @@ export class WriteBuffer {
       entry.upload = undefined
       throw err
     } finally {
-      this.release()
+      this.release(entry.bytes.length)
     }
     this.counts.puts++
     this.counts.bytes += entry.bytes.length
@@ -162,13 +176,29 @@ export class WriteBuffer {
     }
   }
 
-  private async acquire (): Promise<void> {
-    while (this.active >= this.inFlight) await new Promise<void>((resolve) => this.waiters.push(resolve))
-    this.active++
+  private fits (bytes: number): boolean {
+    return this.active < this.inFlight && (this.active === 0 || this.activeBytes + bytes <= this.bytesInFlight)
   }
 
-  private release (): void {
+  /** Takes a slot for a put of `bytes`, waiting behind earlier puts until one fits. */
+  private async acquire (bytes: number): Promise<void> {
+    if (this.waiters.length === 0 && this.fits(bytes)) {
+      this.active++
+      this.activeBytes += bytes
+      return
+    }
+    // The slot is taken on this put's behalf by release(), in arrival order.
+    await new Promise<void>((resolve) => this.waiters.push({ bytes, start: resolve }))
+  }
+
+  private release (bytes: number): void {
     this.active--
-    this.waiters.shift()?.()
+    this.activeBytes -= bytes
+    while (this.waiters.length > 0 && this.fits((this.waiters[0] as { bytes: number }).bytes)) {
+      const next = this.waiters.shift() as { bytes: number, start: () => void }
+      this.active++
+      this.activeBytes += next.bytes
+      next.start()
+    }
   }
 }

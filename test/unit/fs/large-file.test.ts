@@ -57,7 +57,7 @@ describe('large files', () => {
 
   it('measures block reuse when one byte is inserted in the middle of a 64 MiB file', async () => {
     const blocks = new MemoryBlockService()
-    const vol = new Volume({ blocks, ...newOwner() }, { publishIntervalMs: 0 })
+    const vol = new Volume({ blocks, ...newOwner() }, { publishIntervalMs: 0, blockSizeBytes: 256 * 1024 })
     await vol.start()
     await vol.writeStream('/a', generated(0, 64 * MiB))
     async function * inserted (): AsyncGenerator<Uint8Array> {
