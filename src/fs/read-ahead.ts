@@ -9,17 +9,24 @@ import type { TreeStore } from './tree-store.js'
  */
 export class ReadAhead {
   private nextOffset = 0
+  /** Blocks before this index have been asked for already (0: none). */
+  private aheadTo = 0
 
   constructor (private readonly blocks: number) {}
 
   /** Notes a read of [offset, offset + length) and, if it continued the last one, reads ahead. */
   after (store: TreeStore, content: FileContent, offset: number, length: number): void {
     const sequential = offset === this.nextOffset
+    if (!sequential) this.aheadTo = 0
     this.nextOffset = offset + length
     if (!sequential || this.blocks <= 0 || this.nextOffset >= content.size) return
     const bs = content.blockSize
-    const first = Math.floor(this.nextOffset / bs)
-    const last = Math.min(Math.floor((content.size - 1) / bs), first + this.blocks - 1)
+    const next = Math.floor(this.nextOffset / bs)
+    const last = Math.min(Math.floor((content.size - 1) / bs), next + this.blocks - 1)
+    // Only blocks the window has newly reached: FUSE reads a 1 MiB block in eight pieces.
+    const first = Math.max(next, this.aheadTo)
+    if (first > last) return
+    this.aheadTo = last + 1
     void prefetch(store, content, first, last - first + 1)
   }
 }

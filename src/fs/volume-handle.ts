@@ -1,4 +1,4 @@
-import type { AbortOptions } from '../core/index.js'
+import type { AbortOptions, Key } from '../core/index.js'
 import type { FileHandle, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { joinPath } from './names.js'
@@ -29,6 +29,8 @@ export class VolumeHandle implements FileHandle {
   closed = false
   /** Sequential read-ahead state of this open file. */
   readonly readAhead: ReadAhead
+  /** The file as last resolved, and the tree and names it was resolved in (reads reuse it while both stand). */
+  resolved: { readonly top: Key, readonly names: readonly string[], readonly file: FileInode } | undefined
 
   constructor (private readonly host: HandleHost, public names: string[], readonly writable: boolean) {
     this.readAhead = new ReadAhead(host.readAheadBlocks)

@@ -471,7 +471,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
-    const file = handle.detached ?? tree.asFile((await resolve(this.store, this.currentTop, handle.names, options)).inode, handle.names)
+    const file = handle.detached ?? await this.handleFile(handle, options)
     handle.readAhead.after(this.store, file, offset, length)
     return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })
   }
@@ -482,6 +482,16 @@ export class Volume implements FileSystem, Startable, HandleHost {
       handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.store, handle.detached, size, options), ctx.nowMs)
       return top
     })
+  }
+
+  /** The file a handle names in the current tree; resolved again only after a change or a rename. */
+  private async handleFile (handle: VolumeHandle, options: AbortOptions): Promise<FileInode> {
+    const top = this.currentTop
+    const r = handle.resolved
+    if (r !== undefined && r.top === top && r.names === handle.names) return r.file
+    const file = tree.asFile((await resolve(this.store, top, handle.names, options)).inode, handle.names)
+    handle.resolved = { top, names: handle.names, file }
+    return file
   }
 
   closeHandle (handle: VolumeHandle): void {

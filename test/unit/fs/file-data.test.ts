@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { toHex, type Key } from '../../../src/core/index.js'
 import {
-  blockPointers, emptyContent, readBytes, readRange, truncate, writeRange, type FileContent,
+  blockPointer, blockPointers, emptyContent, readBytes, readRange, truncate, writeRange, type FileContent,
 } from '../../../src/fs/file-data.js'
 import { FANOUT, depthFor } from '../../../src/fs/indirect.js'
 import { MapTreeStore, collect } from './helpers.js'
@@ -55,6 +55,15 @@ describe('file data', () => {
       expect(Buffer.from(await readBytes(store, file, start, 1000))).toEqual(Buffer.from(model.subarray(start, start + 1000)))
       // Same bytes, same keys, whatever the history.
       expect(keyOf(file)).toBe(keyOf(await fresh(store, model, bs)))
+      // Reads within one block take the direct pointer walk: it agrees with the full walk.
+      const all = await collect(blockPointers(store, file, 0, Infinity))
+      for (const i of [0, 1, Math.floor(all.length / 2), all.length - 1, all.length]) {
+        const ptr = await blockPointer(store, file, i)
+        expect(ptr === null ? null : toHex(ptr)).toBe(all[i] === undefined || all[i] === null ? null : toHex(all[i]))
+      }
+      for (const at of [0, 31, 32, start, Math.max(0, model.length - 5)]) {
+        expect(Buffer.from(await readBytes(store, file, at, 7))).toEqual(Buffer.from(model.subarray(at, at + 7)))
+      }
     }), FC)
   }, 60_000)
 
