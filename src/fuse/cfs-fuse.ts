@@ -85,7 +85,7 @@ interface OpenFile {
 
 interface Pending {
   readonly offset: number
-  readonly bytes: Uint8Array
+  bytes: Uint8Array
   length: number
 }
 
@@ -242,18 +242,25 @@ export class CfsFuse {
     const n = await f.lock.run(async () => {
       f.dirty = true
       const p = f.pending
-      if (p !== undefined && (position !== p.offset + p.length || p.length + data.length > p.bytes.length)) await this.writeOut(f, options)
+      if (p !== undefined && (position !== p.offset + p.length || p.length + data.length > this.coalesceBytes)) await this.writeOut(f, options)
       if (data.length >= this.coalesceBytes) return f.handle.write(position, data, options)
       let q = f.pending
       if (q === undefined) {
-        q = { offset: position, bytes: new Uint8Array(this.coalesceBytes), length: 0 }
+        // Sized to what came, grown as more does: most files written are small, and a 1 MiB
+        // buffer for each would cost more to allocate and collect than the file itself.
+        q = { offset: position, bytes: new Uint8Array(data.length), length: 0 }
         f.pending = q
         this.pendingFiles.add(f)
+      }
+      if (q.length + data.length > q.bytes.length) {
+        const grown = new Uint8Array(Math.min(this.coalesceBytes, Math.max(2 * q.bytes.length, q.length + data.length)))
+        grown.set(q.bytes.subarray(0, q.length))
+        q.bytes = grown
       }
       q.bytes.set(data, q.length) // a copy: fuse-native reuses its buffer once we answer
       q.length += data.length
       this.pendingBytes += data.length
-      if (q.length === q.bytes.length) await this.writeOut(f, options)
+      if (q.length === this.coalesceBytes) await this.writeOut(f, options)
       return data.length
     })
     if (this.pendingBytes > (this.init.maxPendingBytes ?? 64 * 1024 * 1024)) await this.drain(options)
