@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED' | 'STORAGE_FULL'
   | 'ENTRY_NOT_FOUND' | 'ENTRY_EXISTS' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY' | 'DIRECTORY_NOT_EMPTY'
   | 'INVALID_NAME' | 'READ_ONLY' | 'NOT_SUPPORTED'
+  | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED'
 
 export abstract class CfsError extends Error {
   abstract readonly code: ErrorCode
@@ -49,6 +50,14 @@ export class DirectoryNotEmptyError extends CfsError { readonly code = 'DIRECTOR
 export class InvalidNameError extends CfsError { readonly code = 'INVALID_NAME' }
 export class ReadOnlyError extends CfsError { readonly code = 'READ_ONLY' }
 export class NotSupportedError extends CfsError { readonly code = 'NOT_SUPPORTED' }
+/** Another process (or another store in this one) holds the LevelDB's lock: its data directory is in use. */
+export class StoreLockedError extends CfsError { readonly code = 'STORE_LOCKED' }
+/** A store holds a record its code did not write, or LevelDB reports corruption. */
+export class StoreCorruptError extends CfsError { readonly code = 'STORE_CORRUPT' }
+/** Another socket is bound to the address a server was told to listen on (EADDRINUSE). */
+export class AddressInUseError extends CfsError { readonly code = 'ADDRESS_IN_USE' }
+/** A server could not listen for another reason: a privileged port, an address not on this host, ... */
+export class ListenFailedError extends CfsError { readonly code = 'LISTEN_FAILED' }
 
 export function isCfsError (err: unknown, code?: ErrorCode): err is CfsError {
   return err instanceof CfsError && (code === undefined || err.code === code)

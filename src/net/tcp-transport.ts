@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import {
-  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger,
+  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, listenError,
   type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrameParts, type FrameParts } from './codec.js'
@@ -115,8 +115,7 @@ export class TcpTransport implements Transport {
       const server = net.createServer((socket) => { this.accept(socket) })
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
-          const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.message
-          reject(new Error(`cannot listen on ${this.listenAddress}: ${why}`, { cause: err }))
+          reject(listenError(err, this.listenAddress as string))
         }
         server.once('error', onError)
         server.listen({ host, port }, () => {

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { createLogger, type ComponentLogger } from '../core/index.js'
+import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
 import { connectRing } from './ring-client.js'
@@ -42,12 +42,9 @@ export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger
   const dataDir = init.data ?? join(defaultDataDir(), 'node')
   const node = new CfsNode({ listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
   try {
-    await node.start()
+    await node.start() // closes what it opened if it fails
   } catch (err) {
-    await node.stop().catch(() => {})
-    if (/lock/i.test((err as Error).message)) {
-      throw new Error(`another cfs process is using ${dataDir}; stop it, or pass --data DIR or --ring HOST:PORT`, { cause: err })
-    }
+    if (isCfsError(err, 'STORE_LOCKED')) throw new StoreLockedError(`${err.message}; stop it, or pass --data DIR or --ring HOST:PORT`, { cause: err })
     throw err
   }
   return { blocks: node.dhash.client, description: `embedded node at ${dataDir} (listening on ${node.address})`, node, close: async () => { await node.stop() } }

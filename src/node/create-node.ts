@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { createLogger, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
+import { join, resolve } from 'node:path'
+import { StoreLockedError, createLogger, isCfsError, listenError, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
 import { z } from 'zod'
 import { ChordNode, ChordRpcServer, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
 import { DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
 import { HttpStatusServer } from './http-status.js'
+import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { vnodeStatus, type NodeStatus } from './status.js'
 
 /** The method `cfs status` calls. */
@@ -48,6 +49,8 @@ export class CfsNode {
   private readonly logger: ComponentLogger
   private log: Logger
   private server: ChordRpcServer | undefined
+  /** Whether this node wrote the data directory's pid file (and so removes it on stop). */
+  private claimedDataDir = false
 
   constructor (init: CfsNodeInit) {
     if ((init.vnodes ?? 1) < 1) throw new RangeError('a node runs at least one vnode')
@@ -69,10 +72,27 @@ export class CfsNode {
   /** Where the HTTP status endpoint listens, if it was asked for (after start). */
   get httpAddress (): string | undefined { return this.httpServer?.address }
 
-  /** Listens, starts every vnode, and joins the ring (or starts one). */
+  /**
+   * Opens the data directory, listens, starts every vnode, and joins the ring (or starts one).
+   * The store is opened first, so a data directory in use fails before anything listens; on
+   * any failure everything opened so far is closed again, so the process can exit.
+   */
   async start (options: AbortOptions = {}): Promise<void> {
-    if (this.init.dataDir !== undefined) await mkdir(this.init.dataDir, { recursive: true })
-    await this.transport.start()
+    try {
+      const stores = await this.openStores()
+      try {
+        await this.transport.start()
+      } catch (err) {
+        throw listenError(err, this.init.listen)
+      }
+      await this.startLayers(stores, options)
+    } catch (err) {
+      await this.stop().catch((e: unknown) => { this.log.error('cleaning up after a failed start: %s', e) })
+      throw err
+    }
+  }
+
+  private async startLayers (stores: { blocks: BlockStore, cache: BlockCache }, options: AbortOptions): Promise<void> {
     const logger = createLogger(shortHex(makeNodeRef(this.address, 0).id))
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
@@ -85,7 +105,7 @@ export class CfsNode {
       const r = await (this.vnodes[0] as ChordNode).lookup(key, { minSuccessors: 3 })
       return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
     })
-    await this.openBlockLayer(logger)
+    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger }, this.init.dhash)
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
     const first = this.vnodes[0] as ChordNode
@@ -106,16 +126,35 @@ export class CfsNode {
 
   /**
    * Replicas live in LevelDB under the data directory (blocks/) with the lookup-path cache
-   * beside it (cache/); a node started without one keeps both in memory.
+   * beside it (cache/); a node started without one keeps both in memory. The replica store's
+   * LevelDB lock is what makes a data directory one process's: whoever takes it writes the
+   * pid file, and whoever is refused it names that process (pid-file.ts).
    */
-  private async openBlockLayer (logger: ComponentLogger): Promise<void> {
+  private async openStores (): Promise<{ blocks: BlockStore, cache: BlockCache }> {
     const dir = this.init.dataDir
-    this.blocks = dir === undefined ? new MemoryBlockStore() : new LevelBlockStore({ logger }, { location: join(dir, 'blocks') })
-    this.cache = dir === undefined ? new MemoryBlockCache() : new LevelBlockCache({ logger }, { location: join(dir, 'cache') })
-    await this.blocks.open()
-    await this.cache.open()
-    if (dir === undefined) this.log('no data directory: blocks are kept in memory')
-    this.dhashLayer = new DHash({ transport: this.transport, blocks: this.blocks, cache: this.cache, vnodes: () => this.vnodes, logger }, this.init.dhash)
+    if (dir === undefined) {
+      this.log('no data directory: blocks are kept in memory')
+      const blocks = this.blocks = new MemoryBlockStore()
+      const cache = this.cache = new MemoryBlockCache()
+      await blocks.open()
+      await cache.open()
+      return { blocks, cache }
+    }
+    await mkdir(dir, { recursive: true })
+    const blocks = this.blocks = new LevelBlockStore({ logger: this.logger }, { location: join(dir, 'blocks') })
+    try {
+      await blocks.open()
+    } catch (err) {
+      if (!isCfsError(err, 'STORE_LOCKED')) throw err
+      const pid = await readPidFile(dir)
+      throw new StoreLockedError(`the data directory ${resolve(dir)} is in use by ` +
+        (pid === undefined ? `another process (no live pid in its ${PID_FILE})` : `process ${pid}`), { cause: err })
+    }
+    await writePidFile(dir)
+    this.claimedDataDir = true
+    const cache = this.cache = new LevelBlockCache({ logger: this.logger }, { location: join(dir, 'cache') })
+    await cache.open()
+    return { blocks, cache }
   }
 
   status (): NodeStatus {
@@ -136,6 +175,11 @@ export class CfsNode {
     this.server?.close()
     await this.transport.stop()
     await this.cache?.close()
+    // Before the lock is released: afterwards the file may already be the next holder's.
+    if (this.claimedDataDir && this.init.dataDir !== undefined) {
+      this.claimedDataDir = false
+      await removePidFile(this.init.dataDir)
+    }
     await this.blocks?.close()
   }
 }

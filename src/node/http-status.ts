@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
-import { keyFromHex, toHex, type Key } from '../core/index.js'
+import { BadRequestError, keyFromHex, listenError, toHex, type Key } from '../core/index.js'
 import type { BlockStore } from '../dhash/index.js'
 import type { NodeStatus } from './status.js'
 
@@ -44,7 +44,12 @@ export class HttpStatusServer {
       send(404, { error: 'not found', paths: ['/status', '/keys?after=HEX&limit=N'] })
     })
     this.server.listen(port, host)
-    await once(this.server, 'listening')
+    try {
+      await once(this.server, 'listening')
+    } catch (err) {
+      this.server = undefined
+      throw listenError(err, this.init.listen)
+    }
     const a = this.server.address()
     this.bound = typeof a === 'object' && a !== null ? `${host}:${a.port}` : this.init.listen
   }
@@ -61,7 +66,7 @@ export class HttpStatusServer {
     const maxPage = this.init.maxPage ?? 1000
     const limit = Math.min(maxPage, Math.max(1, Number(url.searchParams.get('limit') ?? maxPage) || maxPage))
     const after = url.searchParams.get('after')
-    if (after !== null && !/^[0-9a-f]{64}$/.test(after)) throw new Error('after must be a 64-digit hex key')
+    if (after !== null && !/^[0-9a-f]{64}$/.test(after)) throw new BadRequestError('after must be a 64-digit hex key')
     const top = new Uint8Array(32).fill(255) as Key
     // (after, top] in ring order; from top to top is the whole ring, starting at the bottom.
     const interval = { from: after === null ? top : keyFromHex(after), to: top }

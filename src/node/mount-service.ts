@@ -3,7 +3,8 @@ import { open, mkdir } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { enableLogs, sleep, toHex } from '../core/index.js'
-import { findMountRecord, isAlive, isCfsMounted, mountVolume, removeMountRecord, writeMountRecord, type MountVolumeInit } from './mount.js'
+import { isAlive } from './pid-file.js'
+import { findMountRecord, isCfsMounted, mountVolume, removeMountRecord, writeMountRecord, type MountVolumeInit } from './mount.js'
 
 const run = promisify(execFile)
 

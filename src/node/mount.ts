@@ -6,6 +6,7 @@ import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
 import { defaultDataDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
 import type { OwnerKey } from './key-file.js'
+import { isAlive } from './pid-file.js'
 import { openReader, openVolume } from './volumes.js'
 
 export interface MountVolumeInit extends BlockAccessInit {
@@ -205,18 +206,6 @@ export async function findMountRecord (dir: string): Promise<MountRecord | undef
     await removeMountRecord(d)
   }
   return undefined
-}
-
-/** Whether the process runs (a zombie, exited but not yet reaped by its parent, does not). */
-export async function isAlive (pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
-  // "pid (comm) S ...": the state follows the last ')'.
-  return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 /** Whether `dir` is a mount point of a cfs file system, per /proc/self/mountinfo. */

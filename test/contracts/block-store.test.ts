@@ -1,10 +1,12 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { toHex } from '../../src/core/index.js'
+import { isCfsError, toHex } from '../../src/core/index.js'
 import { BlockKind } from '../../src/dhash/block.js'
 import { LevelBlockStore, MemoryBlockStore } from '../../src/dhash/store/index.js'
+import { rejection } from '../helpers/thrown.js'
 import { blockOf, blockStoreContract, collectHex, keyOf } from './block-store-contract.js'
 
 async function tempDir (): Promise<string> {
@@ -170,8 +172,23 @@ describe('LevelBlockStore on disk', () => {
     }
   })
 
-  it('a second store cannot open a directory in use', async () => {
+  it('a second store cannot open a directory in use: STORE_LOCKED', async () => {
     const other = new LevelBlockStore({}, { location })
-    await expect(other.open()).rejects.toThrow()
+    const err = await rejection(other.open())
+    expect(isCfsError(err, 'STORE_LOCKED'), String(err)).toBe(true)
+    expect((err as Error).cause).toMatchObject({ cause: { code: 'LEVEL_LOCKED' } })
+  })
+
+  it('a metadata record it did not write is STORE_CORRUPT, on read and on reopen', async () => {
+    await store.put(keyOf([1]), blockOf(new Uint8Array(10)))
+    await store.close()
+    const raw = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+    await raw.sublevel<Uint8Array, Uint8Array>('meta', { keyEncoding: 'view', valueEncoding: 'view' }).put(keyOf([1]), Uint8Array.from([0x93, 1, 2, 3]))
+    await raw.close()
+    store = new LevelBlockStore({}, { location })
+    const err = await rejection(store.open())
+    expect(isCfsError(err, 'STORE_CORRUPT'), String(err)).toBe(true)
+    await store.close()
+    store = new LevelBlockStore({}, { location }) // afterEach closes it
   })
 })

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { pack } from 'msgpackr'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { NodeUnreachableError, SeededRandom, sleep } from '../../src/core/index.js'
+import { NodeUnreachableError, SeededRandom, isCfsError, sleep } from '../../src/core/index.js'
 import { FrameType, Status, TcpTransport, encodeFrame, type RequestContext } from '../../src/net/index.js'
 
 /** The 4-byte big-endian length prefix every frame carries. */
@@ -250,7 +250,8 @@ describe('TcpTransport facing hostile bytes', () => {
 
   it('start() fails clearly when the port is taken', async () => {
     const second = new TcpTransport({}, { listen: server.address })
-    await expect(second.start()).rejects.toThrow(/address already in use/)
+    const err = await second.start().then(() => undefined, (e: unknown) => e)
+    expect(isCfsError(err, 'ADDRESS_IN_USE')).toBe(true)
     await second.stop()
     expect(await client.request(server.address, 'echo', 'unharmed')).toBe('unharmed')
   })

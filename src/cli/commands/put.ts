@@ -55,15 +55,24 @@ export async function putTree (volume: Volume, local: string, target: string, co
         return
       }
     }
-    const source = createReadStream(local, { highWaterMark: 1024 * 1024 })
-    source.on('data', (chunk) => { progress.add(chunk.length) })
+    // Counted as the volume pulls each chunk. A 'data' listener would switch the stream to
+    // flowing mode, and chunks read before writeStream starts iterating would be lost (a put
+    // over an existing file stored it empty).
+    const source = counted(createReadStream(local, { highWaterMark: 1024 * 1024 }), progress)
     // Creates the file if missing and empties it, in the same change as the first write.
-    counts.bytes += await volume.writeStream(target, source as AsyncIterable<Uint8Array>, { truncate: true })
+    counts.bytes += await volume.writeStream(target, source, { truncate: true })
     await volume.chmod(target, st.mode & 0o7777)
     await volume.setTimes(target, Math.floor(st.mtimeMs))
     counts.files++
   } else {
     process.stderr.write(`cfs: skipping ${local}: not a file, directory or symbolic link\n`)
+  }
+}
+
+async function * counted (source: AsyncIterable<Uint8Array>, progress: Progress): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    progress.add(chunk.length)
+    yield chunk
   }
 }
 

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr'
-import { StorageFullError, asKey, type Key, KEY_BYTES } from '../../core/index.js'
+import { StorageFullError, StoreCorruptError, StoreLockedError, asKey, type Key, KEY_BYTES } from '../../core/index.js'
 import { isBlockKind } from '../block.js'
 import type { BlockMeta } from './block-store.js'
 
@@ -23,7 +23,7 @@ export function decodeMeta (bytes: Uint8Array): BlockMeta {
       return { kind, expiresAt, owner, seq, size }
     }
   }
-  throw new Error('corrupt block metadata record')
+  throw new StoreCorruptError('corrupt block metadata record')
 }
 
 const TIME_BYTES = 8
@@ -83,14 +83,23 @@ export function ownedBytes (value: Uint8Array): Uint8Array {
 }
 
 /**
- * LevelDB reports a full disk as an IO error whose message carries the OS text ("No space left
- * on device"), sometimes as the `cause` of a wrapping error (open). Callers need
- * StorageFullError to refuse stores cleanly. Anything else is returned unchanged.
+ * The one place LevelDB's errors become CfsErrors, by the codes `level` documents, found on
+ * the error or on its `cause` (open wraps the reason in LEVEL_DATABASE_NOT_OPEN):
+ * - LEVEL_LOCKED: another process (or another store in this one) has the database open:
+ *   StoreLockedError.
+ * - LEVEL_CORRUPTION: StoreCorruptError.
+ * - a full disk: StorageFullError, so stores are refused cleanly. LevelDB reports it as a
+ *   LEVEL_IO_ERROR whose only trace of the errno is the OS text ("No space left on device"),
+ *   so this one is recognised by its message; our own file writes carry `code: 'ENOSPC'`.
+ * Anything else is returned unchanged.
  */
 export function mapStorageError (err: unknown, location: string): unknown {
   for (let e: unknown = err, depth = 0; e != null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
     const message = e instanceof Error ? e.message : typeof e === 'string' ? e : ''
-    if ((e as { code?: unknown }).code === 'ENOSPC' || /no space left|ENOSPC|disk full/i.test(message)) {
+    if (code === 'LEVEL_LOCKED') return new StoreLockedError(`${location} is in use by another process`, { cause: err })
+    if (code === 'LEVEL_CORRUPTION') return new StoreCorruptError(`${location} is corrupt: ${message}`, { cause: err })
+    if (code === 'ENOSPC' || /no space left|ENOSPC|disk full/i.test(message)) {
       return new StorageFullError(`the disk holding ${location} is full: ${message}`, { cause: err })
     }
   }

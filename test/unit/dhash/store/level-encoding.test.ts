@@ -1,11 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { StorageFullError, compareKeys, isCfsError } from '../../../../src/core/index.js'
+import { StorageFullError, StoreCorruptError, compareKeys, isCfsError } from '../../../../src/core/index.js'
 import { BlockKind } from '../../../../src/dhash/block.js'
 import {
   decodeMeta, encodeMeta, encodeTime, expiryIndexBound, expiryIndexKey, keyOfExpiryIndex, mapStorageError, ownedBytes,
 } from '../../../../src/dhash/store/level-encoding.js'
 import { keyOf } from '../../../contracts/block-store-contract.js'
+import { thrown } from '../../../helpers/thrown.js'
 
 const FC = { seed: 42, numRuns: 1_000 } as const
 
@@ -43,7 +44,9 @@ describe('metadata records', () => {
   })
 
   it('refuse a record of another shape', () => {
-    expect(() => decodeMeta(Uint8Array.from([0x93, 1, 2, 3]))).toThrow(/corrupt/)
+    const err = thrown(() => decodeMeta(Uint8Array.from([0x93, 1, 2, 3])))
+    expect(err).toBeInstanceOf(StoreCorruptError)
+    expect(isCfsError(err, 'STORE_CORRUPT')).toBe(true)
   })
 })
 
@@ -76,6 +79,20 @@ describe('mapStorageError', () => {
     const wrapped = Object.assign(new Error('Database failed to open'), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: ioError('IO error: ENOSPC') })
     expect(mapStorageError(wrapped, '/x')).toBeInstanceOf(StorageFullError)
     expect(mapStorageError(Object.assign(new Error('write failed'), { code: 'ENOSPC' }), '/x')).toBeInstanceOf(StorageFullError)
+  })
+
+  it('turns LEVEL_LOCKED (the cause of a failed open) into STORE_LOCKED, keeping the cause', () => {
+    const locked = Object.assign(new Error('IO error: lock /x/LOCK: already held by process'), { code: 'LEVEL_LOCKED' })
+    const wrapped = Object.assign(new Error('Database failed to open'), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: locked })
+    const mapped = mapStorageError(wrapped, '/x')
+    expect(isCfsError(mapped, 'STORE_LOCKED')).toBe(true)
+    expect((mapped as Error).cause).toBe(wrapped)
+    expect(isCfsError(mapStorageError(locked, '/x'), 'STORE_LOCKED')).toBe(true)
+  })
+
+  it('turns LEVEL_CORRUPTION into STORE_CORRUPT', () => {
+    const corrupt = Object.assign(new Error('Corruption: bad block'), { code: 'LEVEL_CORRUPTION' })
+    expect(isCfsError(mapStorageError(corrupt, '/x'), 'STORE_CORRUPT')).toBe(true)
   })
 
   it('leaves every other error as it was', () => {
