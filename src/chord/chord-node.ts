@@ -7,7 +7,7 @@ import { ChordClient } from './chord-client.js'
 import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
-import { mergeSuccessors } from './successor-list.js'
+import { DEFAULT_SUCCESSOR_ENDPOINTS, mergeSuccessors } from './successor-list.js'
 import type { ChordRpcServer, ChordVnode } from './rpc/server.js'
 import { Stabilizer } from './stabilizer.js'
 import type { KeyRange, Router } from './router.js'
@@ -24,6 +24,13 @@ export interface ChordInit {
   vnode?: number
   /** Successors remembered for fault tolerance (r). @default 16 */
   successorListSize?: number
+  /**
+   * The successor list grows past r until it names this many distinct endpoints besides this
+   * node's own (virtual nodes of one process count once), at most 64 nodes: the block layer
+   * places replicas on distinct endpoints and finds them there. Set it to at least k + 1.
+   * @default 4 (DEFAULT_SUCCESSOR_ENDPOINTS)
+   */
+  successorEndpoints?: number
   /** Milliseconds between stabilization rounds; 0 = no timer (tests call stabilizeOnce). @default 1000 */
   stabilizeIntervalMs?: number
   /** Milliseconds between finger-table rebuilds; 0 = no timer. @default 5000 */
@@ -49,6 +56,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
   private readonly successorsChanged = new Listeners<[readonly NodeRef[]]>()
   private readonly rangeChanged = new Listeners<[KeyRange]>()
   private readonly leavingHandlers = new Set<(successors: readonly NodeRef[], options: AbortOptions) => Promise<void>>()
+  private readonly successorEndpoints: number
   private shutdown = new AbortController()
   private started = false
 
@@ -61,6 +69,8 @@ export class ChordNode implements Router, Startable, ChordVnode {
     this.table = new RoutingTable(this.self)
     this.client = new ChordClient(components.transport, init.rpcTimeoutMs ?? 2_000)
     const successorListSize = init.successorListSize ?? 16
+    const successorEndpoints = init.successorEndpoints ?? DEFAULT_SUCCESSOR_ENDPOINTS
+    this.successorEndpoints = successorEndpoints
     this.lookupContext = {
       table: this.table,
       client: this.client,
@@ -72,6 +82,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
       table: this.table,
       client: this.client,
       successorListSize,
+      successorEndpoints,
       log: logger.forComponent('chord:stabilizer'),
       lookup: async (key, options) => this.lookup(key, options),
       lookupVia: async (start, key, options) => this.lookupVia(start, key, options),
@@ -115,9 +126,10 @@ export class ChordNode implements Router, Startable, ChordVnode {
   async join (bootstrap: NodeRef | string, options: AbortOptions = {}): Promise<void> {
     const boot = typeof bootstrap === 'string' ? makeNodeRef(bootstrap, 0) : bootstrap
     if (sameNode(boot, this.self)) return
-    const r = await this.lookupVia(boot, this.self.id, { ...options, minSuccessors: this.lookupContext.successorListSize })
+    const r = await this.lookupVia(boot, this.self.id, { ...options, minSuccessors: this.lookupContext.successorListSize, minEndpoints: this.successorEndpoints })
     const succs = r.successors.filter((n) => !sameNode(n, this.self))
-    this.table.setSuccessors(succs.length > 0 ? succs : [boot])
+    const first = succs[0]
+    this.table.setSuccessors(first === undefined ? [boot] : mergeSuccessors(this.self, first, succs.slice(1), this.lookupContext.successorListSize, this.successorEndpoints))
     this.log('joined via %s; successor %s after %d hops', describeNode(boot), describeNode(this.table.successor), r.hops)
   }
 
@@ -196,7 +208,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
       this.table.remove(leaving)
       const merged = [...succs, ...this.table.successors].filter((n) => !sameNode(n, leaving))
       const first = merged[0]
-      this.table.setSuccessors(first === undefined ? [] : mergeSuccessors(this.self, first, merged.slice(1), this.lookupContext.successorListSize))
+      this.table.setSuccessors(first === undefined ? [] : mergeSuccessors(this.self, first, merged.slice(1), this.lookupContext.successorListSize, this.successorEndpoints))
     } else {
       this.table.remove(leaving)
     }

@@ -4,4 +4,5 @@ export { ChordNode, type ChordComponents, type ChordInit } from './chord-node.js
 export { ChordRpcServer } from './rpc/server.js'
 export { makeNodeRef, nodeIdFor, sameNode, describeNode, toWire, fromWire, nodeRefSchema, keySchema, type NodeRef, type NodeRefWire } from './node-ref.js'
 export { parseRequest, parseResponse } from './messages.js'
+export { DEFAULT_SUCCESSOR_ENDPOINTS, MAX_SUCCESSORS } from './successor-list.js'
 export { RemoteRouter, type RemoteRouterInit } from './remote-router.js'

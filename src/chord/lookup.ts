@@ -4,6 +4,7 @@ import {
 import type { ChordClient } from './chord-client.js'
 import { describeNode, sameNode, type NodeRef } from './node-ref.js'
 import type { NextHop, RoutingTable } from './routing-table.js'
+import { MAX_SUCCESSORS, endpointCount } from './successor-list.js'
 
 /** The answer to a lookup. */
 export interface LookupResult {
@@ -27,6 +28,21 @@ export interface LookupOptions extends AbortOptions {
    * finger rebuilds. @default every successor the answering node knows
    */
   maxSuccessors?: number
+  /**
+   * Walk on along successor lists until the successors name this many distinct endpoints
+   * (addresses): with virtual nodes, several successors in a row may be one process, and the
+   * block layer wants k distinct ones. Stops when the ring has been walked round. @default 0
+   */
+  minEndpoints?: number
+  /**
+   * Check the answer with the successor itself, as it would check a key sent to it: while the
+   * successor's predecessor lies between the key and it, that predecessor is the better answer
+   * (walking back along predecessor pointers, which notify sets as soon as a node joins).
+   * Costs one chord.state more. For a caller that was just told NOT_RESPONSIBLE: while a ring
+   * forms, a node's successor pointer can skip nodes that joined behind it for a few rounds,
+   * and a fresh lookup would then give the same wrong answer. @default false
+   */
+  verify?: boolean
 }
 
 export interface LookupContext {
@@ -122,22 +138,85 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
   }
 }
 
+/** chord.state calls `finish` may spend walking successor lists for endpoints, or predecessors to verify. */
+const MAX_FINISH_STEPS = 16
+
 async function finish (ctx: LookupContext, key: Key, nodes: readonly NodeRef[], path: NodeRef[], hops: number, options: LookupOptions): Promise<LookupResult> {
-  const successor = nodes[0] as NodeRef
+  let successor = nodes[0] as NodeRef
   let successors = nodes
-  const want = Math.min(options.minSuccessors ?? 1, ctx.successorListSize)
-  if (successors.length < want) {
-    if (sameNode(successor, ctx.table.self)) {
-      successors = [successor, ...ctx.table.successors]
-    } else {
+  const wantNodes = Math.min(options.minSuccessors ?? 1, ctx.successorListSize)
+  const wantEndpoints = options.minEndpoints ?? 0
+  const stateOf = async (n: NodeRef): Promise<{ pred: NodeRef | undefined, succs: readonly NodeRef[] }> =>
+    sameNode(n, ctx.table.self) ? { pred: ctx.table.predecessor, succs: ctx.table.successors } : ctx.client.state(n, options)
+  let fresh = false // successors is the successor's own list
+  if (options.verify === true) {
+    const keyHex = toHex(key)
+    for (let step = 0; step < MAX_FINISH_STEPS; step++) {
+      let st
       try {
-        const state = await ctx.client.state(successor, options)
-        successors = [successor, ...state.succs.filter((n) => !sameNode(n, successor))].slice(0, ctx.successorListSize)
+        st = await stateOf(successor)
       } catch (err) {
         throwIfAborted(options.signal)
-        ctx.log.trace('lookup: successor list of %s unavailable: %s', describeNode(successor), (err as Error).message)
+        ctx.log.trace('lookup: could not verify %s: %s', describeNode(successor), (err as Error).message)
+        break
       }
+      // The check the successor applies to a key sent to it (RoutingTable.isResponsible, or
+      // an unknown predecessor): it takes the key, or its predecessor is closer to the key.
+      const pred = st.pred
+      if (pred === undefined || sameNode(pred, successor) || betweenHex(keyHex, pred.hex, successor.hex, true)) {
+        successors = [successor, ...st.succs.filter((n) => !sameNode(n, successor))]
+        fresh = true
+        break
+      }
+      ctx.log.trace('lookup: %s is preceded by %s, which is closer to %s', describeNode(successor), describeNode(pred), shortHex(key))
+      successor = pred
+      successors = [pred]
     }
   }
+  const enough = (): boolean => successors.length >= wantNodes && endpointCount(successors) >= wantEndpoints
+  for (let step = 0; !enough() && step < MAX_FINISH_STEPS && successors.length < MAX_SUCCESSORS; step++) {
+    // First the successor's own list (fresher than the answering node's copy of it), then on
+    // from the last node known, for endpoints.
+    const from = fresh ? successors.at(-1) as NodeRef : successor
+    let more: readonly NodeRef[]
+    try {
+      more = (await stateOf(from)).succs
+    } catch (err) {
+      throwIfAborted(options.signal)
+      ctx.log.trace('lookup: successor list of %s unavailable: %s', describeNode(from), (err as Error).message)
+      break
+    }
+    const before = fresh ? successors.length : 0
+    successors = appendSuccessors(fresh ? successors : [successor], more)
+    fresh = true
+    // Walked round the ring: nothing new, or a list cut short where it came back round to its
+    // owner (mergeSuccessors), so a node further on knows no more.
+    if (successors.length <= before || more.length < ctx.successorListSize) break
+  }
+  if (successors.length > ctx.successorListSize) successors = successors.slice(0, Math.max(ctx.successorListSize, endpointPrefix(successors, wantEndpoints)))
   return { key, successor, successors, path, hops }
+}
+
+/** `list` followed by the nodes of `more` not in it yet, up to where `more` comes back round to the list's start. */
+function appendSuccessors (list: readonly NodeRef[], more: readonly NodeRef[]): NodeRef[] {
+  const out = [...list]
+  const seen = new Set(out.map((n) => n.hex))
+  const start = out[0]
+  for (const n of more) {
+    if (out.length >= MAX_SUCCESSORS || sameNode(n, start)) break
+    if (seen.has(n.hex)) continue
+    seen.add(n.hex)
+    out.push(n)
+  }
+  return out
+}
+
+/** Length of the shortest prefix of `nodes` naming `endpoints` distinct addresses (all of them if none is). */
+function endpointPrefix (nodes: readonly NodeRef[], endpoints: number): number {
+  const seen = new Set<string>()
+  for (let i = 0; i < nodes.length; i++) {
+    seen.add((nodes[i] as NodeRef).address)
+    if (seen.size >= endpoints) return i + 1
+  }
+  return nodes.length
 }

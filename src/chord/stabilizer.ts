@@ -34,6 +34,8 @@ export interface StabilizerContext {
   readonly table: RoutingTable
   readonly client: ChordClient
   readonly successorListSize: number
+  /** Distinct endpoints the successor list reaches (mergeSuccessors). */
+  readonly successorEndpoints: number
   readonly log: Logger
   readonly lookup: (key: Key, options?: LookupOptions) => Promise<LookupResult>
   /** Lookup that starts at a given node rather than at our own tables (used to rejoin). */
@@ -63,7 +65,7 @@ export class Stabilizer {
         log('stabilize: candidate successor %s unreachable: %s', describeNode(x), (err as Error).message)
       }
     }
-    table.setSuccessors(mergeSuccessors(self, succ, state.succs, this.ctx.successorListSize))
+    table.setSuccessors(mergeSuccessors(self, succ, state.succs, this.ctx.successorListSize, this.ctx.successorEndpoints))
     try {
       await client.notify(succ, self, options)
     } catch (err) {
@@ -108,7 +110,7 @@ export class Stabilizer {
       const current = table.successor
       if (succ !== undefined && (current === undefined || betweenHex(succ.hex, table.self.hex, current.hex))) {
         this.ctx.log('%s is back; adopting %s as successor', describeNode(node), describeNode(succ))
-        table.setSuccessors(mergeSuccessors(table.self, succ, table.successors, this.ctx.successorListSize))
+        table.setSuccessors(mergeSuccessors(table.self, succ, table.successors, this.ctx.successorListSize, this.ctx.successorEndpoints))
       }
     } catch (err) {
       throwIfAborted(options.signal)

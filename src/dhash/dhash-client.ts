@@ -8,7 +8,7 @@ import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
-import { replicaSet } from './replica-set.js'
+import { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
 import { DAY_MS } from './replica-store.js'
 import { verifyBlock } from './verify.js'
 
@@ -47,7 +47,7 @@ export class DHashClient implements BlockService {
 
   constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:client')
-    this.k = init.replicas ?? 3
+    this.k = init.replicas ?? DEFAULT_REPLICAS
     this.leaseMs = init.leaseMs ?? 7 * DAY_MS
     this.cachePathNodes = init.cachePathNodes ?? 2
   }
@@ -59,6 +59,9 @@ export class DHashClient implements BlockService {
     let lastError: unknown
     for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
       throwIfAborted(options.signal)
+      // A retry looks the key up afresh and has the answer checked by the primary's own
+      // predecessor pointer: while the ring forms, the node that answers a lookup may not yet
+      // know of nodes that joined just before the key's primary, and would answer the same again.
       const { successors } = await this.locate(key, attempt > 0, options)
       const primary = successors[0] as NodeRef
       try {
@@ -111,17 +114,21 @@ export class DHashClient implements BlockService {
     return { missing }
   }
 
-  /** The key's successor list (and lookup path), from the arc cache when it is fresh. */
-  private async locate (key: Key, fresh: boolean, options: AbortOptions): Promise<Located> {
-    if (!fresh) {
+  /**
+   * The key's successor list (and lookup path), from the arc cache when it is fresh. The list
+   * names k distinct endpoints when the ring has them (replicaSet counts an endpoint's vnodes
+   * once). `again`: skip the cache and have the answer verified (LookupOptions.verify).
+   */
+  private async locate (key: Key, again: boolean, options: AbortOptions): Promise<Located> {
+    if (!again) {
       const cached = this.arcs.find(key)
       if (cached !== undefined) return { successors: cached, path: [] }
     }
-    const r = await this.components.router.lookup(key, { ...options, minSuccessors: this.k + 1 })
+    const r = await this.components.router.lookup(key, { ...options, minSuccessors: this.k + 1, minEndpoints: this.k, verify: again })
     // The last node asked answered "my successor has it" unless it was the successor itself:
     // then every key after it up to the successor shares the answer.
     const last = r.path.at(-1)
-    const from = last !== undefined && last.hex !== r.successor.hex ? last.id : keyBefore(key)
+    const from = last !== undefined && last.hex !== r.successor.hex && !again ? last.id : keyBefore(key)
     this.arcs.add({ from, to: r.successor.id }, r.successors)
     return { successors: r.successors, path: r.path }
   }

@@ -2,6 +2,7 @@ import { PeriodicTask, createLogger, toHex, type AbortOptions, type ComponentLog
 import type { Transport } from '../net/index.js'
 import type { Router } from '../chord/index.js'
 import { DHashClient } from './dhash-client.js'
+import { DEFAULT_REPLICAS } from './replica-set.js'
 import { DHashRpc } from './dhash-rpc.js'
 import { DHashServer } from './dhash-server.js'
 import { Maintenance, type RepairReport } from './maintenance.js'
@@ -57,7 +58,7 @@ export class DHash implements Startable {
   constructor (private readonly components: DHashComponents, init: DHashInit = {}) {
     const logger = components.logger ?? createLogger()
     this.log = logger.forComponent('dhash')
-    this.k = init.replicas ?? 3
+    this.k = init.replicas ?? DEFAULT_REPLICAS
     this.store = new ReplicaStore({ blocks: components.blocks, cache: components.cache, logger }, init)
     this.rpc = new DHashRpc(components.transport, init.rpcTimeoutMs ?? 10_000)
     const vnodeById = (id: Key): Router | undefined => {

@@ -6,7 +6,7 @@ export { DHash, type DHashComponents, type DHashInit, type DHashStats } from './
 export { DHashClient, type DHashClientInit } from './dhash-client.js'
 export { DHashRpc } from './dhash-rpc.js'
 export { DHashMethod } from './messages.js'
-export { replicaSet } from './replica-set.js'
+export { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
 export { ReplicaStore, DAY_MS, type ReplicaStoreInit } from './replica-store.js'
 export type { RepairReport } from './maintenance.js'
 export type { BlockStore, BlockCache, StoredBlock, BlockMeta, KeyInterval } from './store/block-store.js'

@@ -252,7 +252,7 @@ export class Maintenance {
    * lookup per primary, not one per key.
    */
   private async holdersOf (router: Router, key: Key, options: AbortOptions): Promise<{ arc: KeyInterval, holders: NodeRef[] }> {
-    const r = await router.lookup(key, { ...options, minSuccessors: this.init.replicas + 2 })
+    const r = await router.lookup(key, { ...options, minSuccessors: this.init.replicas + 2, minEndpoints: this.init.replicas + 1 })
     return { arc: { from: keyBefore(key), to: r.successor.id }, holders: replicaSet(r.successors, this.init.replicas + 1) }
   }
 

@@ -1,5 +1,8 @@
 import type { NodeRef } from '../chord/index.js'
 
+/** Replicas per block (k) unless configured (`--replicas`). */
+export const DEFAULT_REPLICAS = 3
+
 /**
  * The k nodes that hold a key's replicas: its successor and the nodes after it, one per
  * endpoint (two vnodes of one process are one failure, so they count once).

@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, listenError, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
 import { z } from 'zod'
-import { ChordNode, ChordRpcServer, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
-import { DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
+import { ChordNode, ChordRpcServer, DEFAULT_SUCCESSOR_ENDPOINTS, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
+import { DEFAULT_REPLICAS, DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
 import { HttpStatusServer } from './http-status.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { vnodeStatus, type NodeStatus } from './status.js'
@@ -97,7 +97,9 @@ export class CfsNode {
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
     for (let i = 0; i < (this.init.vnodes ?? 1); i++) {
-      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server }, { ...this.init.chord, vnode: i }))
+      // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
+      const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
+      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server }, { successorEndpoints, ...this.init.chord, vnode: i }))
     }
     this.transport.handle(STATUS_METHOD, async () => Promise.resolve(this.status()))
     this.transport.handle(LOOKUP_METHOD, async (body) => {

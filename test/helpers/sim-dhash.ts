@@ -23,9 +23,10 @@ export class SimDHash {
     return sim
   }
 
-  private async attach (h: SimHost): Promise<SimDHashHost> {
+  /** Starts DHash on a host that joined the ring by other means (create and join do this themselves). */
+  async attach (h: SimHost): Promise<SimDHashHost> {
     const blocks = new MemoryBlockStore()
-    const dhash = new DHash({ transport: h.transport, blocks, cache: new MemoryBlockCache(), vnodes: () => [h.node] },
+    const dhash = new DHash({ transport: h.transport, blocks, cache: new MemoryBlockCache(), vnodes: () => h.nodes },
       { repairIntervalMs: 0, rpcTimeoutMs: 2_000, ...this.init })
     await dhash.start()
     const host = Object.assign(h, { dhash, blocks }) as SimDHashHost
@@ -52,6 +53,13 @@ export class SimDHash {
     await this.ring.crash(hosts)
   }
 
+  /** A host leaves gracefully, as CfsNode.leave does: every vnode leaves (the first one's leave hands the blocks off), then DHash stops. */
+  async leave (h: SimDHashHost): Promise<void> {
+    for (const node of h.nodes) await node.leave()
+    await h.dhash.stop()
+    await this.ring.depart(h)
+  }
+
   /** Puts `count` random content blocks of `size` bytes through random nodes. */
   async putRandom (count: number, size: number): Promise<Array<{ key: Key, replicas: number }>> {
     const out: Array<{ key: Key, replicas: number }> = []
@@ -64,7 +72,7 @@ export class SimDHash {
     return out
   }
 
-  /** Reference holders of a key: the k live endpoints at and after it on the sorted ring. */
+  /** Reference holders of a key: the k live endpoints at and after it on the sorted ring (a host's vnodes count once). */
   referenceHolders (key: Key): string[] {
     const ids = this.ring.sortedIds()
     let i = ids.findIndex((id) => compareKeys(id, key) >= 0)

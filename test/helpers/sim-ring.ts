@@ -13,6 +13,10 @@ export interface SimRingInit {
   growthFactor?: number
   /** RPCs in flight at once when driving rounds. @default 256 */
   concurrency?: number
+  /** Port of every host's address ("10.a.b.c:port"); a different port gives different node ids. @default 4000 */
+  port?: number
+  /** Virtual nodes per host (one transport, one ChordRpcServer, several ChordNodes). @default 1 */
+  vnodes?: number
   chord?: ChordInit
 }
 
@@ -20,7 +24,10 @@ export interface SimHost {
   readonly address: string
   readonly transport: MemoryTransport
   readonly server: ChordRpcServer
+  /** Vnode 0. */
   readonly node: ChordNode
+  /** Every vnode of the host, vnode 0 first. */
+  readonly nodes: readonly ChordNode[]
   alive: boolean
 }
 
@@ -48,7 +55,7 @@ export class SimRing {
   readonly hosts: SimHost[] = []
   private readonly init: SimRingInit
   private readonly limit: ReturnType<typeof pLimit>
-  private readonly byHex = new Map<string, SimHost>()
+  private readonly byHex = new Map<string, { host: SimHost, node: ChordNode }>()
   private nextAddress = 0
   private changes = 0
   private sortedCache: Key[] | undefined
@@ -81,26 +88,34 @@ export class SimRing {
     this.liveCache = undefined
   }
 
-  /** Starts a node that is not yet part of any ring. */
+  /** Live vnodes of every live host. */
+  liveNodes (): ChordNode[] {
+    return this.live().flatMap((h) => h.nodes)
+  }
+
+  /** Starts a host (with its vnodes) that is not yet part of any ring. */
   async spawn (): Promise<SimHost> {
-    const address = `10.${(this.nextAddress >> 16) & 255}.${(this.nextAddress >> 8) & 255}.${this.nextAddress & 255}:4000`
+    const address = `10.${(this.nextAddress >> 16) & 255}.${(this.nextAddress >> 8) & 255}.${this.nextAddress & 255}:${this.init.port ?? 4000}`
     this.nextAddress++
     const transport = this.network.createTransport(address, { rpcTimeoutMs: 2_000 })
     await transport.start()
     const server = new ChordRpcServer(transport)
-    const node = new ChordNode({ transport, server }, {
+    const nodes = Array.from({ length: this.init.vnodes ?? 1 }, (_, vnode) => new ChordNode({ transport, server }, {
       successorListSize: this.init.successorListSize ?? 16,
       stabilizeIntervalMs: 0,
       fixFingersIntervalMs: 0,
       checkPredecessorIntervalMs: 0,
       ...this.init.chord,
-    })
-    node.onSuccessorsChanged(() => { this.changes++ })
-    node.onRangeChanged(() => { this.changes++ })
-    await node.start()
-    const host: SimHost = { address, transport, server, node, alive: true }
+      vnode,
+    }))
+    const host: SimHost = { address, transport, server, node: nodes[0] as ChordNode, nodes, alive: true }
+    for (const node of nodes) {
+      node.onSuccessorsChanged(() => { this.changes++ })
+      node.onRangeChanged(() => { this.changes++ })
+      await node.start()
+      this.byHex.set(node.self.hex, { host, node })
+    }
     this.hosts.push(host)
-    this.byHex.set(node.self.hex, host)
     this.sortedCache = undefined
     this.liveCache?.push(host) // not membershipChanged(): refiltering on every join is quadratic
     return host
@@ -114,7 +129,7 @@ export class SimRing {
    * rebuilds its fingers.
    */
   async grow (target: number): Promise<void> {
-    if (this.live().length === 0) await this.spawn()
+    if (this.live().length === 0) await this.joinAndSettle(undefined)
     let checkpoint = this.live().length
     while (this.live().length < target) {
       await this.joinAndSettle(this.randomLive())
@@ -127,28 +142,42 @@ export class SimRing {
     }
   }
 
-  /** One new node joins through `via`. */
+  /** One new host joins through `via`: vnode 0 through `via`, the others through vnode 0 (as CfsNode does). */
   async join (via: SimHost): Promise<SimHost> {
     const host = await this.spawn()
-    await host.node.join(via.node.self)
+    for (const node of host.nodes) await node.join(node === host.node ? via.node.self : host.node.self)
     return host
   }
 
   /** The live host running the node with this id. */
   hostOf (node: { hex: string } | undefined): SimHost | undefined {
-    const h = node === undefined ? undefined : this.byHex.get(node.hex)
+    const h = node === undefined ? undefined : this.byHex.get(node.hex)?.host
     return h?.alive === true ? h : undefined
   }
 
-  /** One new node joins through `via`, then it and its new predecessor stabilize once. */
-  async joinAndSettle (via: SimHost): Promise<SimHost> {
-    const host = await this.join(via)
-    const succ = this.hostOf(host.node.successors()[0])
-    const oldPred = succ?.node.predecessor()
-    await host.node.stabilizeOnce()
-    // The node that now precedes the newcomer: the successor's old predecessor, or the
-    // successor itself on a ring that was a single node.
-    await (oldPred === undefined ? succ : this.hostOf(oldPred))?.node.stabilizeOnce()
+  /** The live vnode with this id. */
+  vnodeOf (node: { hex: string } | undefined): ChordNode | undefined {
+    const e = node === undefined ? undefined : this.byHex.get(node.hex)
+    return e?.host.alive === true ? e.node : undefined
+  }
+
+  /**
+   * One new host joins through `via`; each of its vnodes in turn joins, then it and its new
+   * predecessor stabilize once.
+   */
+  async joinAndSettle (via: SimHost | undefined): Promise<SimHost> {
+    const host = await this.spawn()
+    for (const node of host.nodes) {
+      // The first host of a ring: vnode 0 is the ring, and its other vnodes join it.
+      if (via === undefined && node === host.node) continue
+      await node.join(node === host.node ? (via as SimHost).node.self : host.node.self)
+      const succ = this.vnodeOf(node.successors()[0])
+      const oldPred = succ?.predecessor()
+      await node.stabilizeOnce()
+      // The node that now precedes the newcomer: the successor's old predecessor, or the
+      // successor itself on a ring that was a single node.
+      await (oldPred === undefined ? succ : this.vnodeOf(oldPred))?.stabilizeOnce()
+    }
     return host
   }
 
@@ -158,7 +187,7 @@ export class SimRing {
       h.alive = false
       this.membershipChanged()
       this.network.crash(h.address)
-      await h.node.stop()
+      for (const node of h.nodes) await node.stop()
       await h.transport.stop()
     }
   }
@@ -195,16 +224,16 @@ export class SimRing {
    */
   async stabilizeRound (order: 'concurrent' | 'counterclockwise' = 'concurrent'): Promise<number> {
     const before = this.changes
-    const round = async (h: SimHost): Promise<void> => {
-      await h.node.checkPredecessorOnce()
-      await h.node.stabilizeOnce()
+    const round = async (node: ChordNode): Promise<void> => {
+      await node.checkPredecessorOnce()
+      await node.stabilizeOnce()
     }
     if (order === 'concurrent') {
-      await Promise.all(this.live().map(async (h) => this.limit(async () => { await round(h) })))
+      await Promise.all(this.liveNodes().map(async (n) => this.limit(async () => { await round(n) })))
     } else {
       const pass = [...this.sortedIds()].reverse()
       const again = pass.slice(0, Math.min(pass.length - 1, this.init.successorListSize ?? 16))
-      for (const id of [...pass, ...again]) await round(this.byHex.get(toHex(id)) as SimHost)
+      for (const id of [...pass, ...again]) await round(this.vnodeOf({ hex: toHex(id) }) as ChordNode)
     }
     return this.changes - before
   }
@@ -224,12 +253,12 @@ export class SimRing {
    * would not be faster: the work is CPU-bound in one process, and hints would go stale.
    */
   async fixFingers (): Promise<void> {
-    for (const id of [...this.sortedIds()]) await (this.byHex.get(toHex(id)) as SimHost).node.fixFingersOnce()
+    for (const id of [...this.sortedIds()]) await (this.vnodeOf({ hex: toHex(id) }) as ChordNode).fixFingersOnce()
   }
 
   /** Live ids in ring order: the reference model. */
   sortedIds (): Key[] {
-    this.sortedCache ??= this.live().map((h) => h.node.self.id).sort(compareKeys)
+    this.sortedCache ??= this.liveNodes().map((n) => n.self.id).sort(compareKeys)
     return this.sortedCache
   }
 
@@ -252,15 +281,15 @@ export class SimRing {
     const r = Math.min(this.init.successorListSize ?? 16, ids.length - 1)
     const index = new Map(ids.map((id, i) => [toHex(id), i]))
     const bad: string[] = []
-    for (const h of this.live()) {
-      const i = index.get(toHex(h.node.self.id)) as number
-      const succs = h.node.successors()
-      const pred = h.node.predecessor()
+    for (const node of this.liveNodes()) {
+      const i = index.get(toHex(node.self.id)) as number
+      const succs = node.successors()
+      const pred = node.predecessor()
       const expectedPred = ids[(i - 1 + ids.length) % ids.length] as Key
       const listOk = succs.length >= r && Array.from({ length: r }, (_, j) => ids[(i + 1 + j) % ids.length] as Key)
         .every((id, j) => succs[j] !== undefined && keysEqual(id, (succs[j]).id))
       if (!listOk || pred === undefined || !keysEqual(pred.id, expectedPred)) {
-        bad.push(`${describeNode(h.node.self)} succ=${describeNode(succs[0])} pred=${describeNode(pred)}`)
+        bad.push(`${describeNode(node.self)} succ=${describeNode(succs[0])} pred=${describeNode(pred)}`)
       }
     }
     return bad
@@ -269,17 +298,17 @@ export class SimRing {
   /** Nodes whose distinct fingers differ from the reference successors of their starts. */
   wrongFingers (): string[] {
     const bad: string[] = []
-    for (const h of this.live()) {
-      const table = h.node.table.fingers
+    for (const node of this.liveNodes()) {
+      const table = node.table.fingers
       const want: string[] = []
       for (let i = 0; i < KEY_BITS;) {
         const succ = this.referenceSuccessor(table.start(i))
-        if (keysEqual(succ, h.node.self.id)) break
+        if (keysEqual(succ, node.self.id)) break
         want.push(`${i}:${toHex(succ).slice(0, 8)}`)
-        i = Math.max(i + 1, table.firstUncovered(this.byHex.get(toHex(succ))?.node.self ?? h.node.self))
+        i = Math.max(i + 1, table.firstUncovered(this.byHex.get(toHex(succ))?.node.self ?? node.self))
       }
       const got = table.fingers.map((f) => `${f.index}:${f.node.hex.slice(0, 8)}`)
-      if (got.join() !== want.join()) bad.push(`${describeNode(h.node.self)} fingers ${got.join(' ')} want ${want.join(' ')}`)
+      if (got.join() !== want.join()) bad.push(`${describeNode(node.self)} fingers ${got.join(' ')} want ${want.join(' ')}`)
     }
     return bad
   }
@@ -289,7 +318,7 @@ export class SimRing {
 
   /** Runs `count` lookups of random keys from random live nodes against the reference. */
   async lookups (count: number): Promise<LookupStats> {
-    const jobs = Array.from({ length: count }, () => ({ key: this.randomKey(), from: this.randomLive() }))
+    const jobs = Array.from({ length: count }, () => ({ key: this.randomKey(), from: this.random.pick(this.randomLive().nodes) }))
     const hops: number[] = []
     const failures: string[] = []
     let correct = 0
@@ -297,16 +326,16 @@ export class SimRing {
     let failed = 0
     await Promise.all(jobs.map(async ({ key, from }) => this.limit(async () => {
       try {
-        const r = await from.node.lookup(key)
+        const r = await from.lookup(key)
         hops.push(r.hops)
         if (keysEqual(r.successor.id, this.referenceSuccessor(key))) correct++
         else {
           wrong++
-          if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.node.self)} got=${describeNode(r.successor)}`)
+          if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.self)} got=${describeNode(r.successor)}`)
         }
       } catch (err) {
         failed++
-        if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.node.self)} error=${(err as Error).message}`)
+        if (failures.length < 10) failures.push(`seed=${this.seed} key=${toHex(key)} from=${describeNode(from.self)} error=${(err as Error).message}`)
       }
     })))
     const sorted = [...hops].sort((a, b) => a - b)
@@ -324,7 +353,7 @@ export class SimRing {
 
   async destroy (): Promise<void> {
     for (const h of this.hosts) {
-      await h.node.stop()
+      for (const node of h.nodes) await node.stop()
       await h.transport.stop()
     }
   }

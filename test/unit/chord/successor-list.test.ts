@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { makeNodeRef, type NodeRef } from '../../../src/chord/node-ref.js'
-import { mergeSuccessors, sameNodeList } from '../../../src/chord/successor-list.js'
+import { MAX_SUCCESSORS, endpointCount, mergeSuccessors, sameNodeList } from '../../../src/chord/successor-list.js'
 import { FC } from '../ring-model.js'
 
 const node = (i: number): NodeRef => makeNodeRef(`10.0.0.${i}:4000`)
@@ -34,6 +34,37 @@ describe('mergeSuccessors', () => {
     expect(mergeSuccessors(self, a, [self, b, c], 3)).toEqual([a])
     expect(mergeSuccessors(self, a, [b, c], 1)).toEqual([a])
     expect(mergeSuccessors(self, a, [b, c], 0)).toEqual([])
+  })
+
+  it('grows past size until it names minEndpoints endpoints besides self\'s (vnodes of one endpoint count once)', () => {
+    const v = (host: number, vnode: number): NodeRef => makeNodeRef(`10.0.1.${host}:4000`, vnode)
+    const me = v(0, 0)
+    // Successors: two vnodes of host 1, one of host 0 (self's own endpoint), then hosts 2, 3, 4.
+    const theirs = [v(1, 1), v(0, 1), v(2, 0), v(2, 1), v(3, 0), v(4, 0), v(5, 0)]
+    expect(mergeSuccessors(me, v(1, 0), theirs, 3)).toEqual([v(1, 0), v(1, 1), v(0, 1)])
+    expect(mergeSuccessors(me, v(1, 0), theirs, 3, 3)).toEqual([v(1, 0), v(1, 1), v(0, 1), v(2, 0), v(2, 1), v(3, 0)])
+    // Already enough endpoints: size decides.
+    expect(mergeSuccessors(me, v(1, 0), theirs, 6, 2)).toHaveLength(6)
+    // Never past self coming round, nor past MAX_SUCCESSORS.
+    expect(mergeSuccessors(me, v(1, 0), [v(1, 1), me, v(2, 0)], 1, 3)).toEqual([v(1, 0), v(1, 1)])
+    const many = Array.from({ length: 100 }, (_, i) => v(1, i + 1))
+    expect(mergeSuccessors(me, v(1, 0), [...many, v(2, 0)], 4, 2)).toHaveLength(MAX_SUCCESSORS)
+  })
+
+  it('keeps enough endpoints from node to node: each list reaches min(3, the endpoints that follow)', () => {
+    // 30 vnodes on up to 6 hosts in random order; lists built backwards from the last node, as
+    // stabilization passes them from successor to predecessor.
+    fc.assert(fc.property(fc.array(fc.nat(5), { minLength: 30, maxLength: 30 }), (hosts) => {
+      const ring = hosts.map((h, i) => makeNodeRef(`10.0.2.${h}:4000`, i))
+      let list: NodeRef[] = []
+      for (let i = ring.length - 2; i >= 0; i--) {
+        const me = ring[i] as NodeRef
+        list = mergeSuccessors(me, ring[i + 1] as NodeRef, list, 4, 3)
+        const following = endpointCount(ring.slice(i + 1).filter((n) => n.address !== me.address))
+        expect(endpointCount(list.filter((n) => n.address !== me.address))).toBeGreaterThanOrEqual(Math.min(3, following))
+        expect(list.length).toBeGreaterThanOrEqual(Math.min(4, ring.length - 1 - i))
+      }
+    }), FC)
   })
 
   it('does not modify their list', () => {
