@@ -1,6 +1,6 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, keyBefore, shortHex,
-  sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, keyBefore, lifetimeController,
+  shortHex, sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
@@ -30,13 +30,30 @@ export interface DHashClientInit {
 
 interface Located { successors: readonly NodeRef[], path: readonly NodeRef[] }
 
+/** What the client did besides answering reads and puts (`stats`). */
+export interface DHashClientStats {
+  /** Reads that found a holder's copy bad (it failed verification). */
+  readonly badCopiesRead: number
+  /** Repair stores sent to holders that lacked a block or served bad bytes, and their outcomes. */
+  readonly repairsSent: number
+  readonly repaired: number
+  readonly repairsFailed: number
+  /** Repairs not sent because MAX_BACKGROUND were in flight (maintenance repairs those). */
+  readonly repairsSkipped: number
+}
+
 const PUT_ATTEMPTS = 3
+/** Repair stores and path-cache pushes in flight at once; more are left to maintenance. */
+const MAX_BACKGROUND = 64
+/** Tries of one repair store that fails with the holder unreachable (it may be restarting). */
+const REPAIR_ATTEMPTS = 3
+const REPAIR_RETRY_MS = 200
 
 /**
  * BlockService over DHash: puts go to the key's primary, which replicates to k-1 successors;
  * gets go to the fastest holder and fall back to the others; every block is verified here.
  */
-export class DHashClient implements BlockService {
+export class DHashClient implements BlockService, Startable {
   private readonly log: Logger
   private readonly k: number
   private readonly leaseMs: number
@@ -44,12 +61,40 @@ export class DHashClient implements BlockService {
   private readonly arcs = new ArcCache()
   /** Smoothed round-trip time per address (ms), to read from the closest holder first. */
   private readonly rtt = new Map<string, number>()
+  /** Repairs and path-cache pushes after reads: never awaited by the reader, always tracked. */
+  private readonly background = new Set<Promise<void>>()
+  private lifetime = lifetimeController()
+  private stopping = false
+  private counts = { badCopiesRead: 0, repairsSent: 0, repaired: 0, repairsFailed: 0, repairsSkipped: 0 }
 
   constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:client')
     this.k = init.replicas ?? DEFAULT_REPLICAS
     this.leaseMs = init.leaseMs ?? 7 * DAY_MS
     this.cachePathNodes = init.cachePathNodes ?? 2
+  }
+
+  get stats (): DHashClientStats { return { ...this.counts } }
+
+  /** Accepts background work again after stop(). */
+  async start (): Promise<void> {
+    this.stopping = false
+    if (this.lifetime.signal.aborted) this.lifetime = lifetimeController()
+  }
+
+  /**
+   * Starts no more background work and waits for what is in flight: each repair ends within its
+   * RPC deadlines. With `abort`, repairs in flight are abandoned instead (shutdown).
+   */
+  async stop (options: { abort?: boolean } = {}): Promise<void> {
+    this.stopping = true
+    if (options.abort === true) this.lifetime.abort()
+    await this.settled()
+  }
+
+  /** Waits until the repairs and path-cache pushes started by earlier reads have ended. */
+  async settled (): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 
   async put (kind: BlockKind, key: Key, bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -170,7 +215,10 @@ export class DHashClient implements BlockService {
         lastError = err
         if (cache) continue
         if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
-          if (err.code === 'BLOCK_INVALID') this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
+          if (err.code === 'BLOCK_INVALID') {
+            this.counts.badCopiesRead++
+            this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
+          }
           needRepair.push({ node, corrupt: err.code === 'BLOCK_INVALID' })
         } else {
           this.noteRtt(node.address, 10_000)
@@ -210,20 +258,58 @@ export class DHashClient implements BlockService {
     return best.bytes
   }
 
-  /** Repairs holders that lacked the block or served bad bytes, and caches it along the path. Never awaited by the reader. */
+  /**
+   * Repairs holders that lacked the block or served bad bytes, and caches it along the path.
+   * Never awaited by the reader; tracked (stop and settled wait for it) and bounded.
+   */
   private afterRead (key: Key, kind: BlockKind, bytes: Uint8Array, repair: Array<{ node: NodeRef, corrupt: boolean }>, path: readonly NodeRef[], holders: Set<string>, servedBy: NodeRef): void {
-    const { rpc } = this.components
     for (const { node, corrupt } of repair) {
-      rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '', ...(corrupt ? { repair: true } : {}) })
-        .then(() => { this.log('repaired %s on %s', shortHex(key), node.address) })
-        .catch((err: unknown) => { this.log('repair of %s on %s failed: %s', shortHex(key), node.address, (err as Error).message) })
+      if (!this.track(async () => { await this.repair(node, key, kind, bytes, corrupt) })) {
+        this.counts.repairsSkipped++
+        this.log('repair of %s on %s not sent: %d repairs in flight (maintenance will)', shortHex(key), node.address, this.background.size)
+      }
     }
     if (kind !== BlockKind.CONTENT || this.cachePathNodes === 0) return
     const targets = path.filter((n) => !holders.has(n.address) && n.address !== servedBy.address).slice(-this.cachePathNodes)
     for (const node of targets) {
-      rpc.cache(node.address, key, kind, bytes).catch((err: unknown) => {
-        this.log.trace('caching %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
+      this.track(async () => {
+        await this.components.rpc.cache(node.address, key, kind, bytes, { signal: this.lifetime.signal }).catch((err: unknown) => {
+          this.log.trace('caching %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
+        })
       })
+    }
+  }
+
+  /** Runs `work` in the background unless stopping or at the bound; returns whether it runs. */
+  private track (work: () => Promise<void>): boolean {
+    if (this.stopping || this.background.size >= MAX_BACKGROUND) return false
+    const p = work().finally(() => { this.background.delete(p) })
+    this.background.add(p)
+    return true
+  }
+
+  /**
+   * One repair store: a holder that lacked the block gets it; one that served bad bytes
+   * (`corrupt`) rechecks its copy and replaces it. Tried again while the holder is unreachable.
+   */
+  private async repair (node: NodeRef, key: Key, kind: BlockKind, bytes: Uint8Array, corrupt: boolean): Promise<void> {
+    this.counts.repairsSent++
+    const signal = this.lifetime.signal
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.components.rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '', ...(corrupt ? { repair: true } : {}) }, { signal })
+        this.counts.repaired++
+        this.log('repaired %s on %s', shortHex(key), node.address)
+        return
+      } catch (err) {
+        if (signal.aborted) return
+        if (attempt >= REPAIR_ATTEMPTS || !isCfsError(err) || !isUnreachable(err)) {
+          this.counts.repairsFailed++
+          this.log('repair of %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
+          return
+        }
+        await sleep(REPAIR_RETRY_MS * attempt, { signal }).catch(() => {})
+      }
     }
   }
 }

@@ -80,6 +80,7 @@ export class DHash implements Startable {
 
   async start (): Promise<void> {
     this.shutdown = new AbortController()
+    await this.client.start()
     const first = this.components.vnodes()[0]
     // One hand-off for the whole endpoint, before its first vnode leaves (all are still up).
     if (first !== undefined) this.unsubscribe.push(first.onLeaving(async (_succs, options) => { await this.handOffAll(options) }))
@@ -89,6 +90,7 @@ export class DHash implements Startable {
   async stop (): Promise<void> {
     this.task.stop()
     this.shutdown.abort()
+    await this.client.stop({ abort: true })
     for (const u of this.unsubscribe.splice(0)) u()
     this.server.close()
   }

@@ -3,7 +3,7 @@ export { rootKey, encodeRoot, decodeRoot, generateSecretKey, publicKeyOf, ROOT_F
 export { verifyBlock, type VerifiedBlock } from './verify.js'
 export type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult } from './block-service.js'
 export { DHash, type DHashComponents, type DHashInit, type DHashStats } from './dhash.js'
-export { DHashClient, type DHashClientInit } from './dhash-client.js'
+export { DHashClient, type DHashClientInit, type DHashClientStats } from './dhash-client.js'
 export { DHashRpc } from './dhash-rpc.js'
 export { DHashMethod } from './messages.js'
 export { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
