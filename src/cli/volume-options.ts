@@ -12,7 +12,7 @@ export interface ReadOptions extends AccessOptions { key?: string, pubkey?: stri
 export function accessOptions (cmd: Command): Command {
   return cmd
     .option('--ring <host:port>', 'any node of the ring to use (default: an embedded local node)')
-    .option('--data <dir>', 'data directory of the embedded node (default: $CFS_DATA or ~/.local/share/cfs)')
+    .option('--data <dir>', 'cfs data directory: the embedded node keeps its blocks in DIR/node (default: $CFS_DATA or ~/.local/share/cfs)')
 }
 
 export function writeOptions (cmd: Command): Command {

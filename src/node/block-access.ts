@@ -8,7 +8,10 @@ import { connectRing } from './ring-client.js'
 export interface BlockAccessInit {
   /** "host:port" of any member of an existing ring; omitted: an embedded local node. */
   ring?: string
-  /** The embedded node's data directory. @default defaultDataDir() + '/node' */
+  /**
+   * The cfs data directory (`--data`): the embedded node keeps its blocks in `node/` under it,
+   * readers their rollback memory beside. @default defaultDataDir()
+   */
   data?: string
   /** Replicas asked for. @default 3 */
   replicas?: number
@@ -29,6 +32,14 @@ export function defaultDataDir (): string {
 }
 
 /**
+ * The embedded node's directory under a cfs data directory (`--data`, else the default): one
+ * place, however a command or mount is started, so every command sees the same volume.
+ */
+export function embeddedNodeDir (data: string | undefined): string {
+  return join(data ?? defaultDataDir(), 'node')
+}
+
+/**
  * Blocks for a command: through a ring it is told of, or through an embedded single-node ring
  * on 127.0.0.1 whose replicas live under the data directory. The embedded node holds one copy
  * (puts report it as degraded: 1 of k); it is a ring like any other, which other nodes can join.
@@ -39,7 +50,7 @@ export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger
     const ring = await connectRing({ ring: [init.ring], replicas }, logger)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
-  const dataDir = init.data ?? join(defaultDataDir(), 'node')
+  const dataDir = embeddedNodeDir(init.data)
   const node = new CfsNode({ listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
   try {
     await node.start() // closes what it opened if it fails

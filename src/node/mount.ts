@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { createLogger, toHex, type AbortOptions } from '../core/index.js'
 import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
-import { defaultDataDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
+import { defaultDataDir, embeddedNodeDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
 import type { OwnerKey } from './key-file.js'
 import { isAlive } from './pid-file.js'
 import { openReader, openVolume } from './volumes.js'
@@ -158,7 +158,7 @@ async function space (blocks: BlockAccess, data: string | undefined, uploadedByt
     const total = 2 ** 40
     return { totalBytes: total, freeBytes: Math.max(0, total - uploadedBytes) }
   }
-  const s = await statfs(data ?? join(defaultDataDir(), 'node'))
+  const s = await statfs(embeddedNodeDir(data))
   const used = node.dhash.stats().store.bytes
   const free = s.bfree * s.bsize
   const avail = s.bavail * s.bsize

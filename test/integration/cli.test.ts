@@ -12,9 +12,9 @@ import { waitForRing } from '../helpers/ring-settled.js'
 
 interface Run { code: number, stdout: string, stderr: string }
 
-async function cfs (args: string[]): Promise<Run> {
+async function cfs (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer', env }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout: stdout.toString('latin1'), stderr: stderr.toString() })
     })
   })
@@ -44,6 +44,21 @@ afterAll(async () => {
   for (const n of nodes) await killDaemon(n)
   nodes = []
   await rm(work, { recursive: true, force: true })
+})
+
+describe('cfs CLI with an embedded node', () => {
+  it('--data DIR and CFS_DATA=DIR are one data directory: the same node, the same volume', async () => {
+    const data = join(work, 'embedded')
+    const k = join(work, 'embedded.key')
+    expect((await cfs(['keygen', k])).code).toBe(0)
+    expect((await cfs(['mkdir', '/by-flag', '--key', k, '--data', data])).code).toBe(0)
+    const env = { ...process.env, CFS_DATA: data }
+    expect((await cfs(['mkdir', '/by-env', '--key', k], env)).code).toBe(0)
+    const listed = await cfs(['ls', '/', '--key', k, '--data', data])
+    expect(listed.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['by-env', 'by-flag'])
+    const log = await cfs(['log', '--key', k], env)
+    expect(log.stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l)).length).toBe(2) // one history, two versions
+  })
 })
 
 describe('cfs CLI on a 3-process ring', () => {

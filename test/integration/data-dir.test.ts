@@ -76,11 +76,18 @@ describe('a data directory in use', () => {
     expect(Number((await readFile(join(d.dataDir, 'cfs.pid'), 'utf8')).trim())).toBe(d.process.pid)
   })
 
-  it('a command with an embedded node on it exits the same way', async () => {
-    const d = first as Daemon
-    const ls = await runToExit(['ls', '/', '--pubkey', 'ab'.repeat(32), '--data', d.dataDir])
-    expect(ls.code, ls.stderr).toBe(IN_USE)
-    expect(ls.stderr).toContain(`process ${String(d.process.pid)}`)
+  it('a command whose embedded node would use it exits the same way', async () => {
+    // A command's --data DIR keeps its embedded node in DIR/node.
+    const data = await mkdtemp(join(tmpdir(), 'cfs-data-'))
+    const holder = await spawnDaemon([], 20_000, { dataDir: join(data, 'node') })
+    try {
+      const ls = await runToExit(['ls', '/', '--pubkey', 'ab'.repeat(32), '--data', data])
+      expect(ls.code, ls.stderr).toBe(IN_USE)
+      expect(ls.stderr).toContain(`process ${String(holder.process.pid)}`)
+    } finally {
+      await killDaemon(holder)
+      await rm(data, { recursive: true, force: true })
+    }
   })
 
   it('a node refused its listen address exits at once and lets go of its own data directory', async () => {
