@@ -2,7 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isCfsError, toHex } from '../../../src/core/index.js'
 import { Reader, Volume } from '../../../src/fs/index.js'
+import type { BlockService } from '../../../src/dhash/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
+import { SimDHash } from '../../helpers/sim-dhash.js'
 import { FsModel, ModelError, dumpModel, type Dump } from './fs-model.js'
 import { dumpFs } from './helpers.js'
 
@@ -79,51 +81,71 @@ function touched (o: Op): Set<string> {
   return out
 }
 
+/**
+ * Applies SETUP and `ops` to a volume over `blocks` and to the model: the same tree and the
+ * same errors at every step, untouched subtrees keep their keys, and every version published
+ * on the way reads back exactly, for a reader too.
+ */
+async function checkAgainstModel (blocks: BlockService, ops: Op[]): Promise<void> {
+  let clock = 1_000
+  const now = (): number => clock
+  const owner = newOwner()
+  const vol = new Volume({ blocks, signer: owner.signer, verifier: owner.verifier, now }, { publishIntervalMs: 0, blockSizeBytes: 64 })
+  await vol.start()
+  const model = new FsModel(clock)
+  const versions: Array<{ seq: number, dump: Dump }> = []
+  for (const [i, o] of [...SETUP, ...ops].entries()) {
+    clock += 10
+    const before = new Map<string, string>()
+    for await (const e of vol.readdir('/')) before.set(e.name, toHex(e.key))
+    let got: string = 'ok'
+    let want: string = 'ok'
+    try {
+      await apply(vol, o)
+    } catch (err) {
+      if (!isCfsError(err)) throw err
+      got = err.code
+    }
+    try {
+      applyModel(model, o, clock)
+    } catch (err) {
+      if (!(err instanceof ModelError)) throw err
+      want = err.code
+    }
+    expect(got, `step ${i}: ${JSON.stringify(o)}`).toBe(want)
+    const skip = touched(o)
+    for await (const e of vol.readdir('/')) {
+      if (!skip.has(e.name) && before.has(e.name)) expect(toHex(e.key), `step ${i}: /${e.name} untouched`).toBe(before.get(e.name))
+    }
+    if (o.op === 'publish' && vol.stats.seq > (versions.at(-1)?.seq ?? 0)) versions.push({ seq: vol.stats.seq, dump: dumpModel(model.clone()) })
+  }
+  expect(await dumpFs(vol)).toEqual(dumpModel(model))
+  // Every version published on the way still reads back exactly, for a reader too.
+  await vol.sync()
+  versions.push({ seq: vol.stats.seq, dump: dumpModel(model) })
+  const reader = new Reader({ blocks, verifier: owner.verifier })
+  for (const v of versions) {
+    expect(await dumpFs(await reader.version(owner.signer.publicKey, v.seq)), `version ${v.seq}`).toEqual(v.dump)
+  }
+  await vol.stop()
+}
+
 describe('Volume against a reference model', () => {
   it('random operations give the same tree and the same errors; old versions read back; untouched subtrees keep their keys (property)', async () => {
     await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
-      let clock = 1_000
-      const now = (): number => clock
-      const blocks = new MemoryBlockService({ now: () => 0 })
-      const owner = newOwner()
-      const vol = new Volume({ blocks, signer: owner.signer, verifier: owner.verifier, now }, { publishIntervalMs: 0, blockSizeBytes: 64 })
-      await vol.start()
-      const model = new FsModel(clock)
-      const versions: Array<{ seq: number, dump: Dump }> = []
-      for (const [i, o] of [...SETUP, ...ops].entries()) {
-        clock += 10
-        const before = new Map<string, string>()
-        for await (const e of vol.readdir('/')) before.set(e.name, toHex(e.key))
-        let got: string = 'ok'
-        let want: string = 'ok'
-        try {
-          await apply(vol, o)
-        } catch (err) {
-          if (!isCfsError(err)) throw err
-          got = err.code
-        }
-        try {
-          applyModel(model, o, clock)
-        } catch (err) {
-          if (!(err instanceof ModelError)) throw err
-          want = err.code
-        }
-        expect(got, `step ${i}: ${JSON.stringify(o)}`).toBe(want)
-        const skip = touched(o)
-        for await (const e of vol.readdir('/')) {
-          if (!skip.has(e.name) && before.has(e.name)) expect(toHex(e.key), `step ${i}: /${e.name} untouched`).toBe(before.get(e.name))
-        }
-        if (o.op === 'publish' && vol.stats.seq > (versions.at(-1)?.seq ?? 0)) versions.push({ seq: vol.stats.seq, dump: dumpModel(model.clone()) })
-      }
-      expect(await dumpFs(vol)).toEqual(dumpModel(model))
-      // Every version published on the way still reads back exactly, for a reader too.
-      await vol.sync()
-      versions.push({ seq: vol.stats.seq, dump: dumpModel(model) })
-      const reader = new Reader({ blocks, verifier: owner.verifier })
-      for (const v of versions) {
-        expect(await dumpFs(await reader.version(owner.signer.publicKey, v.seq)), `version ${v.seq}`).toEqual(v.dump)
-      }
-      await vol.stop()
+      await checkAgainstModel(new MemoryBlockService({ now: () => 0 }), ops)
     }), FC)
+  }, 120_000)
+
+  it('the same, on DHash over a simulated 8-node ring (k = 3) instead of the memory service (property)', async () => {
+    let seed = 300
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+      const sim = await SimDHash.create({ nodes: 8, seed: seed++ }, { replicas: 3 })
+      try {
+        await checkAgainstModel(sim.randomLive().dhash.client, ops)
+      } finally {
+        await sim.destroy()
+      }
+    }), { seed: 12, numRuns: 12 })
   }, 120_000)
 })
