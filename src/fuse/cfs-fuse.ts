@@ -29,6 +29,15 @@ import { SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshot
 
 const O_ACCMODE = 3
 
+/** Deadline of one publication (fsync; flush with syncOnClose): EIO after it. */
+export const DEFAULT_SYNC_TIMEOUT_MS = 600_000
+/** Deadline of any other operation: EIO after it. */
+export const DEFAULT_OP_TIMEOUT_MS = 120_000
+/** Sequential writes to one file gathered before they go to the volume: one data block. */
+export const DEFAULT_COALESCE_BYTES = 1024 * 1024
+/** Gathered bytes of all files together before they are all written out. */
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
+
 /**
  * Operations that first write out gathered writes (see CfsFuse#write): they read a size or
  * contents, change a file another way, or publish.
@@ -59,16 +68,16 @@ export interface CfsFuseInit {
    * @default false (close hands the writes to the volume; its publish timer takes them)
    */
   syncOnClose?: boolean
-  /** Deadline of one publication (fsync, and flush with syncOnClose); EIO after it. @default 600_000 */
+  /** Deadline of one publication (fsync, and flush with syncOnClose); EIO after it. @default DEFAULT_SYNC_TIMEOUT_MS */
   syncTimeoutMs?: number
-  /** Deadline of any other operation; EIO after it. @default 120_000 */
+  /** Deadline of any other operation; EIO after it. @default DEFAULT_OP_TIMEOUT_MS */
   opTimeoutMs?: number
   /**
    * Sequential writes to one file are gathered up to this many bytes before they go to the
-   * volume as one write (0: each goes alone). @default 1 MiB
+   * volume as one write (0: each goes alone). @default DEFAULT_COALESCE_BYTES
    */
   coalesceBytes?: number
-  /** Gathered bytes of all files together before they are all written out. @default 64 MiB */
+  /** Gathered bytes of all files together before they are all written out. @default DEFAULT_MAX_PENDING_BYTES */
   maxPendingBytes?: number
 }
 
@@ -107,13 +116,21 @@ export class CfsFuse {
   private readonly pendingFiles = new Set<OpenFile>()
   private pendingBytes = 0
   private readonly coalesceBytes: number
+  private readonly maxPendingBytes: number
+  private readonly syncTimeoutMs: number
+  private readonly opTimeoutMs: number
+  private readonly syncOnClose: boolean
 
-  constructor (private readonly components: CfsFuseComponents, private readonly init: CfsFuseInit = {}) {
+  constructor (private readonly components: CfsFuseComponents, init: CfsFuseInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fuse')
     this.owner = init.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
     const name = init.snapshotsDir ?? '.snapshots'
     this.snapshots = components.versions === undefined || name === false ? undefined : new SnapshotsDir(components.versions, { name })
-    this.coalesceBytes = init.coalesceBytes ?? 1024 * 1024
+    this.coalesceBytes = init.coalesceBytes ?? DEFAULT_COALESCE_BYTES
+    this.maxPendingBytes = init.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES
+    this.syncTimeoutMs = init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS
+    this.opTimeoutMs = init.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS
+    this.syncOnClose = init.syncOnClose === true
     this.ops = this.makeOps()
   }
 
@@ -138,7 +155,7 @@ export class CfsFuse {
   private async publish (): Promise<void> {
     const sync = this.components.sync
     if (sync === undefined) return
-    const d = deadline([this.shutdown.signal], this.init.syncTimeoutMs ?? 600_000)
+    const d = deadline([this.shutdown.signal], this.syncTimeoutMs)
     try {
       this.counts.syncs++
       await sync({ signal: d.signal })
@@ -165,7 +182,7 @@ export class CfsFuse {
         this.log.error('%s %s: callback threw: %s', op, paths.join(' '), (err as Error).message)
       }
     }
-    const d = deadline([this.shutdown.signal], timeoutMs ?? this.init.opTimeoutMs ?? 120_000)
+    const d = deadline([this.shutdown.signal], timeoutMs ?? this.opTimeoutMs)
     const started = performance.now()
     // An async wrapper: a handler that throws before its first await rejects too.
     const pending = (async () => {
@@ -263,7 +280,7 @@ export class CfsFuse {
       if (q.length === this.coalesceBytes) await this.writeOut(f, options)
       return data.length
     })
-    if (this.pendingBytes > (this.init.maxPendingBytes ?? 64 * 1024 * 1024)) await this.drain(options)
+    if (this.pendingBytes > this.maxPendingBytes) await this.drain(options)
     return n
   }
 
@@ -360,21 +377,21 @@ export class CfsFuse {
       flush: (path, fd, cb) => {
         // Gathered writes are written out first (DRAINS): a later read sees them, and the
         // publish timer takes them.
-        this.guard('flush', [path], cb, async () => this.init.syncOnClose === true ? this.publishFile(fd) : 0, this.init.syncTimeoutMs ?? 600_000)
+        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(fd) : 0, this.syncTimeoutMs)
       },
 
       fsync: (path, _datasync, fd, cb) => {
         this.guard('fsync', [path], cb, async () => {
           // Whether or not this handle wrote: the file's name and attributes become durable too.
           return this.publishFile(fd, true)
-        }, this.init.syncTimeoutMs ?? 600_000)
+        }, this.syncTimeoutMs)
       },
 
       fsyncdir: (path, _datasync, _fd, cb) => {
         this.guard('fsyncdir', [path], cb, async () => {
           await this.publish()
           return 0
-        }, this.init.syncTimeoutMs ?? 600_000)
+        }, this.syncTimeoutMs)
       },
 
       release: (path, fd, cb) => {
