@@ -92,11 +92,13 @@ export class ChordNode implements Router, Startable, ChordVnode {
       this.log('predecessor is now %s', describeNode(pred))
       this.rangeChanged.emit({ from: pred?.id, to: this.self.id })
     }
-    const round = (f: (o: AbortOptions) => Promise<void>) => async () => { await f({ signal: this.shutdown.signal }) }
+    // Each round runs with its task's signal, which the task's stop() aborts.
+    const task = (name: string, intervalMs: number, round: (o: AbortOptions) => Promise<void>): PeriodicTask =>
+      new PeriodicTask({ round, log: this.log }, { name, intervalMs, jitter: 0.2 })
     this.tasks = [
-      new PeriodicTask('stabilize', init.stabilizeIntervalMs ?? 1_000, round((o) => this.stabilizeOnce(o)), this.log),
-      new PeriodicTask('fix-fingers', init.fixFingersIntervalMs ?? 5_000, round((o) => this.fixFingersOnce(o)), this.log),
-      new PeriodicTask('check-predecessor', init.checkPredecessorIntervalMs ?? 2_000, round((o) => this.checkPredecessorOnce(o)), this.log),
+      task('stabilize', init.stabilizeIntervalMs ?? 1_000, async (o) => this.stabilizeOnce(o)),
+      task('fix-fingers', init.fixFingersIntervalMs ?? 5_000, async (o) => this.fixFingersOnce(o)),
+      task('check-predecessor', init.checkPredecessorIntervalMs ?? 2_000, async (o) => this.checkPredecessorOnce(o)),
     ]
   }
 
@@ -109,12 +111,15 @@ export class ChordNode implements Router, Startable, ChordVnode {
     for (const t of this.tasks) t.start()
   }
 
-  /** Stops timers and RPC service without telling anyone (a crash, as far as peers can tell). */
+  /**
+   * Stops timers and RPC service without telling anyone (a crash, as far as peers can tell).
+   * Rounds in flight are aborted and have ended when it resolves.
+   */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    for (const t of this.tasks) t.stop()
     this.shutdown.abort(new ShuttingDownError('node stopped'))
+    await Promise.all(this.tasks.map(async (t) => t.stop()))
     this.server.remove(this)
   }
 

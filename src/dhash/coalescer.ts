@@ -1,3 +1,5 @@
+import { ShuttingDownError, lifetimeController, type AbortOptions } from '../core/index.js'
+
 interface Waiting<Item, Result> {
   item: Item
   bytes: number
@@ -26,15 +28,22 @@ export interface CoalescerInit {
  * lone call goes out at once (after the current microtask), so batching adds no delay; under
  * load the per-RPC cost (framing, a round trip, an event-loop turn on each side) is shared.
  * `send` answers per item: a Result or an Error for that item alone.
+ *
+ * It is open from construction. stop() fails every queued item with ShuttingDownError instead
+ * of sending it, aborts the signal of the batches on the wire and waits for them to settle;
+ * submissions fail the same way until start().
  */
 export class Coalescer<Item, Result> {
   private readonly lanes = new Map<string, Lane<Item, Result>>()
   private readonly maxInflight: number
   private readonly maxItems: number
   private readonly maxBytes: number
+  private lifetime: AbortController | undefined = lifetimeController()
+  /** Batches on the wire. */
+  private readonly sending = new Set<Promise<void>>()
 
   constructor (
-    private readonly send: (destination: string, items: Item[]) => Promise<Array<Result | Error>>,
+    private readonly send: (destination: string, items: Item[], options: AbortOptions) => Promise<Array<Result | Error>>,
     init: CoalescerInit = {},
   ) {
     this.maxInflight = init.maxInflight ?? 4
@@ -42,7 +51,29 @@ export class Coalescer<Item, Result> {
     this.maxBytes = init.maxBytes ?? 4 * 1024 * 1024
   }
 
+  /** Whether stop() was called (and start() not since). */
+  get stopped (): boolean { return this.lifetime === undefined }
+
+  /** Accepts submissions again after stop(); a no-op while open. */
+  start (): void {
+    this.lifetime ??= lifetimeController()
+  }
+
+  /** Fails queued items with ShuttingDownError, aborts the batches on the wire and waits for them. Idempotent. */
+  async stop (): Promise<void> {
+    const lifetime = this.lifetime
+    this.lifetime = undefined
+    const reason = new ShuttingDownError('coalescer stopped')
+    lifetime?.abort(reason)
+    for (const [destination, lane] of this.lanes) {
+      for (const w of lane.queue.splice(0)) w.reject(reason)
+      if (lane.inflight === 0) this.lanes.delete(destination)
+    }
+    while (this.sending.size > 0) await Promise.allSettled([...this.sending])
+  }
+
   async submit (destination: string, item: Item, bytes: number): Promise<Result> {
+    if (this.lifetime === undefined) throw new ShuttingDownError('coalescer stopped')
     let lane = this.lanes.get(destination)
     if (lane === undefined) {
       lane = { queue: [], inflight: 0, scheduled: false }
@@ -57,7 +88,8 @@ export class Coalescer<Item, Result> {
   }
 
   private pump (destination: string, lane: Lane<Item, Result>): void {
-    while (lane.inflight < this.maxInflight && lane.queue.length > 0) {
+    const lifetime = this.lifetime
+    while (lifetime !== undefined && lane.inflight < this.maxInflight && lane.queue.length > 0) {
       let bytes = 0
       let n = 0
       while (n < lane.queue.length && n < this.maxItems && (n === 0 || bytes + (lane.queue[n] as Waiting<Item, Result>).bytes <= this.maxBytes)) {
@@ -66,7 +98,7 @@ export class Coalescer<Item, Result> {
       }
       const batch = lane.queue.splice(0, n)
       lane.inflight++
-      this.send(destination, batch.map((w) => w.item)).then((results) => {
+      const sent = this.send(destination, batch.map((w) => w.item), { signal: lifetime.signal }).then((results) => {
         batch.forEach((w, i) => {
           const r = results[i]
           if (r instanceof Error) w.reject(r)
@@ -79,7 +111,9 @@ export class Coalescer<Item, Result> {
         lane.inflight--
         if (lane.inflight === 0 && lane.queue.length === 0) this.lanes.delete(destination)
         else this.pump(destination, lane)
+        this.sending.delete(sent)
       })
+      this.sending.add(sent)
     }
   }
 }

@@ -118,6 +118,8 @@ export class DHashClient implements BlockService, Startable {
         return { key, replicas: r.replicas, wanted: r.wanted, degraded: r.replicas < r.wanted }
       } catch (err) {
         throwIfAborted(options.signal)
+        // Our own shutdown (DHashRpc stopped) is not a primary to route around.
+        if (this.components.rpc.stopped) throw err
         if (!isCfsError(err) || !(isUnreachable(err) || err.code === 'NOT_RESPONSIBLE')) throw err
         lastError = err
         this.arcs.forget(primary)

@@ -34,19 +34,36 @@ export class DHashRpc {
   private readonly stores: Coalescer<StoreItem, boolean>
 
   constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {
-    this.puts = new Coalescer(async (_dest, batch) => {
+    this.puts = new Coalescer(async (_dest, batch, options) => {
       const primary = (batch[0] as { primary: NodeRef }).primary
       const body = { to: primary.id, items: batch.map((b) => b.item) }
-      const r = parseResponse(putResponse, await this.call(primary.address, DHashMethod.PUT, body, {}), DHashMethod.PUT)
+      const r = parseResponse(putResponse, await this.call(primary.address, DHashMethod.PUT, body, options), DHashMethod.PUT)
       return r.results.map((o) => {
         const v = fromOutcome(o as Outcome<number>, DHashMethod.PUT)
         return v instanceof Error ? v : { replicas: v, wanted: r.wanted }
       })
     }, { maxItems: MAX_BATCH_BLOCKS })
-    this.stores = new Coalescer(async (address, items) => {
-      const r = parseResponse(storeResponse, await this.call(address, DHashMethod.STORE, { items }, {}), DHashMethod.STORE)
+    this.stores = new Coalescer(async (address, items, options) => {
+      const r = parseResponse(storeResponse, await this.call(address, DHashMethod.STORE, { items }, options), DHashMethod.STORE)
       return r.results.map((o) => fromOutcome(o as Outcome<boolean>, DHashMethod.STORE))
     }, { maxItems: MAX_BATCH_BLOCKS })
+  }
+
+  /** Whether stop() was called (and start() not since): a SHUTTING_DOWN from a put or store is then ours, not the peer's. */
+  get stopped (): boolean { return this.puts.stopped }
+
+  /** Accepts puts and stores again after stop(); a new DHashRpc is open already. */
+  start (): void {
+    this.puts.start()
+    this.stores.start()
+  }
+
+  /**
+   * Shutdown: puts and stores still queued for a batch fail with ShuttingDownError instead of
+   * being sent, and batches on the wire are aborted; resolves once they have settled.
+   */
+  async stop (): Promise<void> {
+    await Promise.all([this.puts.stop(), this.stores.stop()])
   }
 
   private async call (address: string, method: string, body: Record<string, unknown>, options: RpcOptions): Promise<unknown> {

@@ -52,7 +52,7 @@ export class DHash implements Startable {
   private readonly log: Logger
   private readonly k: number
   private readonly unsubscribe: Array<() => void> = []
-  private shutdown = new AbortController()
+  private started = false
   private handedOff = false
 
   constructor (private readonly components: DHashComponents, init: DHashInit = {}) {
@@ -75,11 +75,13 @@ export class DHash implements Startable {
     }, { replicas: this.k })
     const router = { lookup: async (...args: Parameters<Router['lookup']>) => (components.vnodes()[0] as Router).lookup(...args) }
     this.client = new DHashClient({ router, rpc: this.rpc, logger }, { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) })
-    this.task = new PeriodicTask('repair', init.repairIntervalMs ?? 30_000, async () => this.repairOnce({ signal: this.shutdown.signal }), this.log)
+    this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log }, { name: 'repair', intervalMs: init.repairIntervalMs ?? 30_000, jitter: 0.2 })
   }
 
   async start (): Promise<void> {
-    this.shutdown = new AbortController()
+    if (this.started) return
+    this.started = true
+    this.rpc.start()
     await this.client.start()
     const first = this.components.vnodes()[0]
     // One hand-off for the whole endpoint, before its first vnode leaves (all are still up).
@@ -87,12 +89,20 @@ export class DHash implements Startable {
     this.task.start()
   }
 
+  /**
+   * Stops the repair timer and waits for a round in flight (aborted), abandons the client's
+   * background repairs, stops serving, and fails the puts and stores still queued for a batch
+   * with ShuttingDownError (batches on the wire are aborted). When it resolves nothing here
+   * touches the block store any more, so the caller may close it.
+   */
   async stop (): Promise<void> {
-    this.task.stop()
-    this.shutdown.abort()
+    if (!this.started) return
+    this.started = false
+    await this.task.stop()
     await this.client.stop({ abort: true })
     for (const u of this.unsubscribe.splice(0)) u()
     this.server.close()
+    await this.rpc.stop()
   }
 
   async repairOnce (options: AbortOptions = {}): Promise<RepairReport> {

@@ -127,7 +127,6 @@ export class Volume implements FileSystem, Startable, HandleHost {
   /** Buffered blocks a streaming write has put but not linked yet: kept from pruning. */
   private readonly pins = new Map<string, number>()
   private shutdown = lifetimeController()
-  private timer: NodeJS.Timeout | undefined
   private started = false
   private top: Key | undefined
   private published: Published | undefined
@@ -135,6 +134,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private publishes = 0
   private degradedRoots = 0
   private readonly refresher: PeriodicTask
+  /** The publish timer: armed by a change, re-armed while changes are pending (no jitter). */
+  private readonly publisher: PeriodicTask
 
   constructor (private readonly components: VolumeComponents, private readonly init: VolumeInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
@@ -154,10 +155,16 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
     // The refresh loop: blocks live only as long as their leases, so an owner that stays up
     // (a mount, cfs backup --every) renews them; a lost block is put back if still held here.
-    this.refresher = new PeriodicTask('refresh', init.refreshIntervalMs ?? 6 * 60 * 60 * 1000, async () => {
-      const report = await this.refresh({ signal: this.shutdown.signal })
-      if (report.lost.length > 0) this.log.error('refresh: %d block(s) lost on every replica', report.lost.length)
-    }, this.log)
+    this.refresher = new PeriodicTask({
+      round: async (options) => {
+        const report = await this.refresh(options)
+        if (report.lost.length > 0) this.log.error('refresh: %d block(s) lost on every replica', report.lost.length)
+      },
+      log: this.log,
+    }, { name: 'refresh', intervalMs: init.refreshIntervalMs ?? 6 * 60 * 60 * 1000, jitter: 0.2 })
+    this.publisher = new PeriodicTask({ round: async () => this.publishInBackground(), log: this.log }, {
+      name: 'publish', intervalMs: init.publishIntervalMs ?? 1000, mode: 'debounce',
+    })
   }
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
@@ -179,18 +186,21 @@ export class Volume implements FileSystem, Startable, HandleHost {
     }
     this.started = true
     this.refresher.start()
+    this.publisher.start()
     if (this.isDirty()) this.schedulePublish()
     this.log('started at version %d', this.published?.record.seq ?? 0)
   }
 
-  /** Stops the publish timer and aborts uploads in flight. Call sync() first to keep changes. */
+  /**
+   * Stops the publish and refresh timers, aborts uploads in flight and waits for a background
+   * publication or refresh to end. Call sync() first to keep changes.
+   */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    this.refresher.stop()
-    clearTimeout(this.timer)
-    this.timer = undefined
+    // A background publication runs with the volume's signal (sync() callers may share it).
     this.shutdown.abort()
+    await Promise.all([this.publisher.stop(), this.refresher.stop()])
   }
 
   get stats (): VolumeStats {
@@ -645,22 +655,19 @@ export class Volume implements FileSystem, Startable, HandleHost {
     else this.pins.delete(hex)
   }
 
+  /** Arms the publish timer unless it is armed, the volume is stopped or in conflict. */
   private schedulePublish (): void {
-    const interval = this.init.publishIntervalMs ?? 1000
-    if (interval <= 0 || !this.started || this.timer !== undefined || this.conflict !== undefined) return
-    this.timer = setTimeout(() => { void this.publishInBackground() }, interval)
-    this.timer.unref()
+    if (this.conflict === undefined) this.publisher.trigger()
   }
 
+  /** The publish timer's round: join the next publication, and arm again while changes are pending. */
   private async publishInBackground (): Promise<void> {
-    this.timer = undefined
-    if (!this.started) return
     try {
       await this.commit()
     } catch (err) {
-      if (!isCfsError(err, 'ABORTED')) this.log.error('publish failed: %s', (err as Error).message)
+      if (!isCfsError(err, 'ABORTED') && !isCfsError(err, 'SHUTTING_DOWN')) this.log.error('publish failed: %s', (err as Error).message)
     }
-    if (this.isDirty() && this.started) this.schedulePublish()
+    if (this.isDirty()) this.schedulePublish()
   }
 }
 

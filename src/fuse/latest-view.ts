@@ -1,5 +1,5 @@
 import {
-  ReadOnlyError, createLogger, isCfsError, type AbortOptions, type ComponentLogger, type Logger, type Startable,
+  PeriodicTask, ReadOnlyError, createLogger, type AbortOptions, type ComponentLogger, type Logger, type Startable,
 } from '../core/index.js'
 import type { DirEntry, FileHandle, FileSystem, ListOptions, OpenOptions, ReadStreamOptions, Reader, Snapshot, Stat, VersionInfo } from '../fs/index.js'
 import type { VersionSource } from './snapshots.js'
@@ -22,13 +22,16 @@ export interface LatestViewInit {
  */
 export class LatestView implements FileSystem, VersionSource, Startable {
   private current: Snapshot
-  private timer: NodeJS.Timeout | undefined
   private readonly log: Logger
-  private shutdown = new AbortController()
+  /** Looks for a newer version every refreshIntervalMs after the last look ended (no jitter). */
+  private readonly refresher: PeriodicTask
 
-  private constructor (private readonly components: LatestViewComponents, first: Snapshot, private readonly init: LatestViewInit) {
+  private constructor (private readonly components: LatestViewComponents, first: Snapshot, init: LatestViewInit) {
     this.current = first
     this.log = (components.logger ?? createLogger()).forComponent('fuse:latest')
+    this.refresher = new PeriodicTask({ round: async (options) => this.refreshOnce(options), log: this.log }, {
+      name: 'refresh', intervalMs: init.refreshIntervalMs ?? 5_000,
+    })
   }
 
   /** Loads the latest version (EntryNotFoundError if the volume was never published). */
@@ -39,14 +42,12 @@ export class LatestView implements FileSystem, VersionSource, Startable {
   get version (): VersionInfo | undefined { return this.current.version }
 
   async start (): Promise<void> {
-    this.shutdown = new AbortController()
-    this.schedule()
+    this.refresher.start()
   }
 
+  /** Stops the timer; a look in flight is aborted and has ended when it resolves. */
   async stop (): Promise<void> {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    this.shutdown.abort()
+    await this.refresher.stop()
   }
 
   /** Looks for a newer version; returns whether the view moved. */
@@ -56,17 +57,6 @@ export class LatestView implements FileSystem, VersionSource, Startable {
     this.log('now at version %d', next.version?.seq)
     this.current = next
     return true
-  }
-
-  private schedule (): void {
-    const interval = this.init.refreshIntervalMs ?? 5_000
-    if (interval <= 0 || this.shutdown.signal.aborted) return
-    this.timer = setTimeout(() => {
-      this.refreshOnce({ signal: this.shutdown.signal }).catch((err: unknown) => {
-        if (!isCfsError(err, 'ABORTED')) this.log.error('refresh failed: %s', (err as Error).message)
-      }).finally(() => { this.schedule() })
-    }, interval)
-    this.timer.unref()
   }
 
   // ---- VersionSource ----

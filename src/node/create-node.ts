@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { StoreLockedError, createLogger, isCfsError, listenError, shortHex, type AbortOptions, type ComponentLogger, type Logger } from '../core/index.js'
+import {
+  ShuttingDownError, StoreLockedError, createLogger, deadline, isCfsError, listenError, shortHex, throwIfAborted,
+  type AbortOptions, type ComponentLogger, type Logger, type Startable,
+} from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
 import { z } from 'zod'
 import { ChordNode, ChordRpcServer, DEFAULT_SUCCESSOR_ENDPOINTS, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
@@ -37,8 +40,12 @@ export interface CfsNodeInit {
 /**
  * A cfs node: one TCP endpoint hosting `vnodes` Chord virtual nodes. This is the one place
  * where the layers are wired together (the composition root).
+ *
+ * Lifecycle (Startable): start() while started or starting joins that start; stop() while
+ * stopped is a no-op, and stop() during a start aborts it and waits for its clean-up. A node
+ * may be started again after stop().
  */
-export class CfsNode {
+export class CfsNode implements Startable {
   readonly transport: Transport
   readonly vnodes: ChordNode[] = []
   private dhashLayer: DHash | undefined
@@ -51,6 +58,11 @@ export class CfsNode {
   private server: ChordRpcServer | undefined
   /** Whether this node wrote the data directory's pid file (and so removes it on stop). */
   private claimedDataDir = false
+  /** The start in progress or done; undefined while stopped (and after a failed start). */
+  private running: Promise<void> | undefined
+  /** Aborted by stop() to end a start in progress. */
+  private startAbort = new AbortController()
+  private stopping: Promise<void> | undefined
 
   constructor (init: CfsNodeInit) {
     if ((init.vnodes ?? 1) < 1) throw new RangeError('a node runs at least one vnode')
@@ -78,6 +90,15 @@ export class CfsNode {
    * any failure everything opened so far is closed again, so the process can exit.
    */
   async start (options: AbortOptions = {}): Promise<void> {
+    // A start during a stop begins once that stop has ended.
+    if (this.stopping !== undefined) await this.stopping
+    this.running ??= this.open(options)
+    await this.running
+  }
+
+  private async open (options: AbortOptions): Promise<void> {
+    this.startAbort = new AbortController()
+    const linked = deadline([options.signal, this.startAbort.signal], Infinity)
     try {
       const stores = await this.openStores()
       try {
@@ -85,10 +106,15 @@ export class CfsNode {
       } catch (err) {
         throw listenError(err, this.init.listen)
       }
-      await this.startLayers(stores, options)
+      throwIfAborted(linked.signal)
+      await this.startLayers(stores, { signal: linked.signal })
+      throwIfAborted(linked.signal)
     } catch (err) {
-      await this.stop().catch((e: unknown) => { this.log.error('cleaning up after a failed start: %s', e) })
+      await this.close().catch((e: unknown) => { this.log.error('cleaning up after a failed start: %s', e) })
+      this.running = undefined
       throw err
+    } finally {
+      linked.dispose()
     }
   }
 
@@ -96,6 +122,7 @@ export class CfsNode {
     const logger = createLogger(shortHex(makeNodeRef(this.address, 0).id))
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
+    this.vnodes.length = 0 // a start after stop() builds them again
     for (let i = 0; i < (this.init.vnodes ?? 1); i++) {
       // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
       const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
@@ -169,12 +196,40 @@ export class CfsNode {
     await this.stop()
   }
 
-  /** Stops at once, telling no one (peers detect the failure). */
+  /**
+   * Stops at once, telling no one (peers detect the failure). A no-op when stopped; during a
+   * start it aborts the start and waits for its clean-up. Resolves once the stores are closed.
+   */
   async stop (): Promise<void> {
+    const running = this.running
+    if (running === undefined) {
+      await this.stopping
+      return
+    }
+    this.startAbort.abort(new ShuttingDownError('the node was stopped while starting'))
+    this.stopping ??= (async () => {
+      await running.catch(() => {}) // a failed start has closed everything itself
+      if (this.running !== running) return
+      this.running = undefined
+      await this.close()
+    })().finally(() => { this.stopping = undefined })
+    await this.stopping
+  }
+
+  /**
+   * Closes what is open, loops before what they use: the HTTP endpoint, the block layer (its
+   * repair round ends first), the vnodes (their rounds end first), the RPC service, the
+   * transport, and last the stores.
+   */
+  private async close (): Promise<void> {
     await this.httpServer?.stop()
+    this.httpServer = undefined
     await this.dhashLayer?.stop()
     for (const v of this.vnodes) await v.stop()
     this.server?.close()
+    this.server = undefined
+    this.transport.unhandle(STATUS_METHOD)
+    this.transport.unhandle(LOOKUP_METHOD)
     await this.transport.stop()
     await this.cache?.close()
     // Before the lock is released: afterwards the file may already be the next holder's.

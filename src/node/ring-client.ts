@@ -20,8 +20,9 @@ export async function connectRing (init: RingClientInit, logger: ComponentLogger
   const transport = new TcpTransport({ logger }, { rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
   await transport.start()
   const router = new RemoteRouter({ transport, logger }, { bootstrap: init.ring, rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
-  const blocks = new DHashClient({ router, rpc: new DHashRpc(transport, init.rpcTimeoutMs ?? 10_000), logger }, init)
+  const rpc = new DHashRpc(transport, init.rpcTimeoutMs ?? 10_000)
+  const blocks = new DHashClient({ router, rpc, logger }, init)
   // Repairs still in flight are abandoned at close: a command's exit does not wait on a slow
   // holder, and maintenance repairs what a reader found missing. settled() waits for them.
-  return { blocks, close: async () => { await blocks.stop({ abort: true }); await transport.stop() } }
+  return { blocks, close: async () => { await blocks.stop({ abort: true }); await rpc.stop(); await transport.stop() } }
 }

@@ -72,6 +72,45 @@ describe('Volume', () => {
     await vol.stop()
   })
 
+  it('publishes intervalMs after a change, re-arms while changes are pending, and stop() waits for the publication in flight', async () => {
+    vi.useFakeTimers()
+    const blocks = new MemoryBlockService()
+    const vol = await started(blocks, newOwner(), { publishIntervalMs: 1_000 })
+    const put = blocks.put.bind(blocks)
+    let rootPuts = 0
+    let held: (() => void) | undefined
+    blocks.put = async (kind, key, bytes, options?: PutOptions) => {
+      if (kind === BlockKind.ROOT) {
+        rootPuts++
+        if (rootPuts === 1) throw new NodeUnreachableError('primary down') // the first try fails
+        if (rootPuts === 3) await new Promise<void>((resolve) => { held = resolve }) // the third hangs
+      }
+      return put(kind, key, bytes, options)
+    }
+    await vol.mkdir('/a')
+    await vi.advanceTimersByTimeAsync(999)
+    expect(rootPuts).toBe(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(rootPuts).toBe(1) // failed: still dirty, so the timer is armed again
+    expect(vol.stats.dirty).toBe(true)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(rootPuts).toBe(2)
+    expect(vol.stats).toMatchObject({ seq: 1, dirty: false })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(rootPuts).toBe(2) // clean: no timer
+    await vol.mkdir('/b')
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(rootPuts).toBe(3) // in flight, held
+    let stopped = false
+    const stopping = vol.stop().then(() => { stopped = true })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(stopped).toBe(false)
+    held?.()
+    await stopping
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(rootPuts).toBe(3)
+  })
+
   it('puts the signed root only after every block it reaches is stored', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()
