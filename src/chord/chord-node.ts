@@ -4,42 +4,53 @@ import {
 } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
-import { DEFAULT_SUCCESSOR_ENDPOINTS, mergeSuccessors } from './successor-list.js'
+import { DEFAULT_SUCCESSOR_ENDPOINTS, DEFAULT_SUCCESSOR_LIST_SIZE, mergeSuccessors } from './successor-list.js'
 import type { ChordRpcServer, ChordVnode } from './rpc/server.js'
 import { Stabilizer } from './stabilizer.js'
 import type { KeyRange, Router } from './router.js'
+
+/** Milliseconds between stabilization rounds. */
+export const DEFAULT_STABILIZE_INTERVAL_MS = 1_000
+/** Milliseconds between finger-table rebuilds. */
+export const DEFAULT_FIX_FINGERS_INTERVAL_MS = 5_000
+/** Milliseconds between predecessor liveness checks. */
+export const DEFAULT_CHECK_PREDECESSOR_INTERVAL_MS = 2_000
+/** Deadline of one Chord RPC between ring members. */
+export const DEFAULT_CHORD_RPC_TIMEOUT_MS = 2_000
 
 export interface ChordComponents {
   transport: Transport
   /** The endpoint's Chord server, shared by every vnode on the transport. */
   server: ChordRpcServer
   logger?: ComponentLogger
+  /** Uniform in [0, 1), for the maintenance loops' jitter. @default Math.random */
+  random?: () => number
 }
 
 export interface ChordInit {
   /** Index of this virtual node on its endpoint; the id derives from address and index. @default 0 */
   vnode?: number
-  /** Successors remembered for fault tolerance (r). @default 16 */
+  /** Successors remembered for fault tolerance (r). @default DEFAULT_SUCCESSOR_LIST_SIZE (successor-list.ts) */
   successorListSize?: number
   /**
    * The successor list grows past r until it names this many distinct endpoints besides this
    * node's own (virtual nodes of one process count once), at most 64 nodes: the block layer
    * places replicas on distinct endpoints and finds them there. Set it to at least k + 1.
-   * @default 4 (DEFAULT_SUCCESSOR_ENDPOINTS)
+   * @default DEFAULT_SUCCESSOR_ENDPOINTS (successor-list.ts)
    */
   successorEndpoints?: number
-  /** Milliseconds between stabilization rounds; 0 = no timer (tests call stabilizeOnce). @default 1000 */
+  /** Milliseconds between stabilization rounds; 0 = no timer (tests call stabilizeOnce). @default DEFAULT_STABILIZE_INTERVAL_MS */
   stabilizeIntervalMs?: number
-  /** Milliseconds between finger-table rebuilds; 0 = no timer. @default 5000 */
+  /** Milliseconds between finger-table rebuilds; 0 = no timer. @default DEFAULT_FIX_FINGERS_INTERVAL_MS */
   fixFingersIntervalMs?: number
-  /** Milliseconds between predecessor liveness checks; 0 = no timer. @default 2000 */
+  /** Milliseconds between predecessor liveness checks; 0 = no timer. @default DEFAULT_CHECK_PREDECESSOR_INTERVAL_MS */
   checkPredecessorIntervalMs?: number
-  /** Deadline of one Chord RPC in milliseconds. @default 2000 */
+  /** Deadline of one Chord RPC in milliseconds. @default DEFAULT_CHORD_RPC_TIMEOUT_MS */
   rpcTimeoutMs?: number
-  /** Routing RPCs a lookup may send before giving up. @default 64 */
+  /** Routing RPCs a lookup may send before giving up. @default DEFAULT_MAX_LOOKUP_HOPS (lookup.ts) */
   maxLookupHops?: number
 }
 
@@ -67,14 +78,14 @@ export class ChordNode implements Router, Startable, ChordVnode {
     this.log = logger.forComponent('chord:node')
     this.server = components.server
     this.table = new RoutingTable(this.self)
-    this.client = new ChordClient(components.transport, init.rpcTimeoutMs ?? 2_000)
-    const successorListSize = init.successorListSize ?? 16
+    this.client = new ChordClient(components.transport, init.rpcTimeoutMs ?? DEFAULT_CHORD_RPC_TIMEOUT_MS)
+    const successorListSize = init.successorListSize ?? DEFAULT_SUCCESSOR_LIST_SIZE
     const successorEndpoints = init.successorEndpoints ?? DEFAULT_SUCCESSOR_ENDPOINTS
     this.successorEndpoints = successorEndpoints
     this.lookupContext = {
       table: this.table,
       client: this.client,
-      maxHops: init.maxLookupHops ?? 64,
+      maxHops: init.maxLookupHops ?? DEFAULT_MAX_LOOKUP_HOPS,
       successorListSize,
       log: logger.forComponent('chord:lookup'),
     }
@@ -94,11 +105,11 @@ export class ChordNode implements Router, Startable, ChordVnode {
     }
     // Each round runs with its task's signal, which the task's stop() aborts.
     const task = (name: string, intervalMs: number, round: (o: AbortOptions) => Promise<void>): PeriodicTask =>
-      new PeriodicTask({ round, log: this.log }, { name, intervalMs, jitter: 0.2 })
+      new PeriodicTask({ round, log: this.log, ...(components.random === undefined ? {} : { random: components.random }) }, { name, intervalMs, jitter: 0.2 })
     this.tasks = [
-      task('stabilize', init.stabilizeIntervalMs ?? 1_000, async (o) => this.stabilizeOnce(o)),
-      task('fix-fingers', init.fixFingersIntervalMs ?? 5_000, async (o) => this.fixFingersOnce(o)),
-      task('check-predecessor', init.checkPredecessorIntervalMs ?? 2_000, async (o) => this.checkPredecessorOnce(o)),
+      task('stabilize', init.stabilizeIntervalMs ?? DEFAULT_STABILIZE_INTERVAL_MS, async (o) => this.stabilizeOnce(o)),
+      task('fix-fingers', init.fixFingersIntervalMs ?? DEFAULT_FIX_FINGERS_INTERVAL_MS, async (o) => this.fixFingersOnce(o)),
+      task('check-predecessor', init.checkPredecessorIntervalMs ?? DEFAULT_CHECK_PREDECESSOR_INTERVAL_MS, async (o) => this.checkPredecessorOnce(o)),
     ]
   }
 

@@ -2,6 +2,7 @@ import {
   LookupFailedError, betweenHex, closerTo, shortHex, toHex, isUnreachable, throwIfAborted, type AbortOptions, type Key, type Logger,
 } from '../core/index.js'
 import type { ChordClient } from './chord-client.js'
+import { DEFAULT_NEXT_COUNT } from './messages.js'
 import { describeNode, sameNode, type NodeRef } from './node-ref.js'
 import type { NextHop, RoutingTable } from './routing-table.js'
 import { MAX_SUCCESSORS, endpointCount } from './successor-list.js'
@@ -44,6 +45,9 @@ export interface LookupOptions extends AbortOptions {
    */
   verify?: boolean
 }
+
+/** Routing RPCs a lookup may send before giving up, unless told otherwise. */
+export const DEFAULT_MAX_LOOKUP_HOPS = 64
 
 export interface LookupContext {
   readonly table: RoutingTable
@@ -119,7 +123,7 @@ export async function iterativeLookup (ctx: LookupContext, key: Key, start: Next
     hops++
     let reply: NextHop
     try {
-      reply = await ctx.client.next(c, key, 3, options, succsWanted)
+      reply = await ctx.client.next(c, key, DEFAULT_NEXT_COUNT, options, succsWanted)
     } catch (err) {
       throwIfAborted(options.signal)
       lastError = err

@@ -73,6 +73,9 @@ export const notifyRequest = withFastCheck(z.object({ to: keySchema, node: nodeR
   const node = checkNodeRef(b.node)
   return to === undefined || node === undefined ? undefined : { to, node }
 })
+/** chord.next `count` when absent: the candidates returned when not done (and what cfs callers send). */
+export const DEFAULT_NEXT_COUNT = 3
+
 /** `count`: candidates when not done; `succs`: at most this many nodes when done. */
 export const nextRequest = withFastCheck(
   z.object({

@@ -1,18 +1,24 @@
 import { betweenHex, closerTo, createLogger, toHex, type ComponentLogger, type Key } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { makeNodeRef, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
+import { DEFAULT_SUCCESSOR_LIST_SIZE } from './successor-list.js'
+
+/** Deadline of one RPC of a client outside the ring. */
+export const DEFAULT_REMOTE_RPC_TIMEOUT_MS = 5_000
+/** Ring members a remote router remembers. */
+export const DEFAULT_MAX_KNOWN = 1024
 
 export interface RemoteRouterInit {
   /** Addresses ("host:port") of ring members to start lookups at; their vnode 0 is asked. */
   bootstrap: readonly string[]
-  /** @default 5000 */
+  /** Deadline of one Chord RPC in milliseconds. @default DEFAULT_REMOTE_RPC_TIMEOUT_MS */
   rpcTimeoutMs?: number
-  /** @default 16 */
+  /** @default DEFAULT_SUCCESSOR_LIST_SIZE (successor-list.ts) */
   successorListSize?: number
-  /** Ring members remembered to start later lookups closer to their keys. @default 1024 */
+  /** Ring members remembered to start later lookups closer to their keys. @default DEFAULT_MAX_KNOWN */
   maxKnown?: number
 }
 
@@ -36,13 +42,13 @@ export class RemoteRouter {
     table.remove = (n: NodeRef) => { this.known.delete(n.hex); remove(n) }
     this.ctx = {
       table,
-      client: new ChordClient(components.transport, init.rpcTimeoutMs ?? 5_000),
-      maxHops: 64,
-      successorListSize: init.successorListSize ?? 16,
+      client: new ChordClient(components.transport, init.rpcTimeoutMs ?? DEFAULT_REMOTE_RPC_TIMEOUT_MS),
+      maxHops: DEFAULT_MAX_LOOKUP_HOPS,
+      successorListSize: init.successorListSize ?? DEFAULT_SUCCESSOR_LIST_SIZE,
       log: logger.forComponent('chord:remote'),
     }
     this.bootstrap = init.bootstrap.map((a) => makeNodeRef(a, 0))
-    this.maxKnown = init.maxKnown ?? 1024
+    this.maxKnown = init.maxKnown ?? DEFAULT_MAX_KNOWN
   }
 
   async lookup (key: Key, options: LookupOptions = {}): Promise<LookupResult> {

@@ -1,5 +1,6 @@
 import { betweenHex, closerTo, toHex, type Key } from '../core/index.js'
 import { FingerTable, type Finger } from './finger-table.js'
+import { DEFAULT_NEXT_COUNT } from './messages.js'
 import { sameNode, type NodeRef } from './node-ref.js'
 import { sameNodeList } from './successor-list.js'
 
@@ -94,7 +95,7 @@ export class RoutingTable {
    * is authoritative: entries further down the list are as fresh as the last stabilization,
    * and a node that joined since would be skipped. They still serve as next-hop candidates.
    */
-  next (key: Key, count = 3): NextHop {
+  next (key: Key, count = DEFAULT_NEXT_COUNT): NextHop {
     const keyHex = toHex(key)
     if (this.isResponsibleHex(keyHex)) return { done: true, nodes: [this.self, ...this.succs] }
     const first = this.succs[0]

@@ -1,6 +1,9 @@
 import type { NodeRef } from './node-ref.js'
 import { sameNode } from './node-ref.js'
 
+/** Successors a node remembers for fault tolerance (r), unless told otherwise. */
+export const DEFAULT_SUCCESSOR_LIST_SIZE = 16
+
 /** Longest successor list kept or sent: the wire's limit on a list of nodes (messages.ts). */
 export const MAX_SUCCESSORS = 64
 

@@ -6,6 +6,8 @@ export interface PeriodicTaskComponents {
   /** One round. Its signal aborts when the task stops (with ShuttingDownError). */
   round: (options: AbortOptions) => Promise<unknown>
   log: Logger
+  /** Uniform in [0, 1), for the jitter. @default Math.random */
+  random?: () => number
 }
 
 export interface PeriodicTaskInit {
@@ -88,7 +90,7 @@ export class PeriodicTask {
   }
 
   private arm (): void {
-    const delay = this.intervalMs * (1 - this.jitter + Math.random() * 2 * this.jitter)
+    const delay = this.intervalMs * (1 - this.jitter + (this.components.random ?? Math.random)() * 2 * this.jitter)
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.fire()

@@ -3,6 +3,11 @@ import type { NodeRef } from '../chord/index.js'
 import type { KeyInterval } from './store/block-store.js'
 import { inInterval } from './store/interval.js'
 
+/** How long a lookup answer is reused. */
+export const DEFAULT_ARC_TTL_MS = 2_000
+/** Arcs remembered at most. */
+export const DEFAULT_ARC_ENTRIES = 256
+
 interface Entry { arc: KeyInterval, successors: readonly NodeRef[], until: number }
 
 /**
@@ -13,7 +18,7 @@ interface Entry { arc: KeyInterval, successors: readonly NodeRef[], until: numbe
 export class ArcCache {
   private entries: Entry[] = []
 
-  constructor (private readonly ttlMs = 2_000, private readonly maxEntries = 256, private readonly now: () => number = Date.now) {}
+  constructor (private readonly ttlMs = DEFAULT_ARC_TTL_MS, private readonly maxEntries = DEFAULT_ARC_ENTRIES, private readonly now: () => number = Date.now) {}
 
   find (key: Key): readonly NodeRef[] | undefined {
     const t = this.now()

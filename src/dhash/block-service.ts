@@ -2,8 +2,8 @@ import type { AbortOptions, Key } from '../core/index.js'
 import type { BlockKind } from './block.js'
 
 export interface PutOptions extends AbortOptions {
-  /** Lease length asked for. @default the service's default lease */
-  ttlMs?: number
+  /** Lease length asked for, in milliseconds from now. @default the service's default lease */
+  leaseMs?: number
   /** Hex public key the block is accounted to (quotas). */
   owner?: string
   /** Roots: the put succeeds only if the stored sequence number is this (0: none yet). */
@@ -21,7 +21,8 @@ export interface PutResult {
 }
 
 export interface RefreshOptions extends AbortOptions {
-  ttlMs?: number
+  /** Lease length asked for, in milliseconds from now. @default the service's default lease */
+  leaseMs?: number
 }
 
 export interface RefreshResult {

@@ -13,12 +13,19 @@ interface Lane<Item, Result> {
   scheduled: boolean
 }
 
+/** Batches in flight to one destination at once. */
+export const DEFAULT_MAX_INFLIGHT = 4
+/** Items per batch. */
+export const DEFAULT_MAX_ITEMS = 256
+/** Bytes per batch (a batch always takes at least one item). */
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
+
 export interface CoalescerInit {
-  /** Batches in flight to one destination at once. @default 4 */
+  /** Batches in flight to one destination at once. @default DEFAULT_MAX_INFLIGHT */
   maxInflight?: number
-  /** Items per batch. @default 256 */
+  /** Items per batch. @default DEFAULT_MAX_ITEMS */
   maxItems?: number
-  /** Bytes per batch (a batch always takes at least one item). @default 4 MiB */
+  /** Bytes per batch (a batch always takes at least one item). @default DEFAULT_MAX_BATCH_BYTES */
   maxBytes?: number
 }
 
@@ -46,9 +53,9 @@ export class Coalescer<Item, Result> {
     private readonly send: (destination: string, items: Item[], options: AbortOptions) => Promise<Array<Result | Error>>,
     init: CoalescerInit = {},
   ) {
-    this.maxInflight = init.maxInflight ?? 4
-    this.maxItems = init.maxItems ?? 256
-    this.maxBytes = init.maxBytes ?? 4 * 1024 * 1024
+    this.maxInflight = init.maxInflight ?? DEFAULT_MAX_INFLIGHT
+    this.maxItems = init.maxItems ?? DEFAULT_MAX_ITEMS
+    this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BATCH_BYTES
   }
 
   /** Whether stop() was called (and start() not since). */

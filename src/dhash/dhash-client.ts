@@ -20,13 +20,18 @@ export interface DHashClientComponents {
 }
 
 export interface DHashClientInit {
-  /** Replicas per block (k). @default 3 */
+  /** Replicas per block (k). @default DEFAULT_REPLICAS (replica-set.ts) */
   replicas?: number
-  /** Lease asked for on put and refresh. @default 7 days */
+  /** Lease asked for on put and refresh, unless the call asks for its own. @default DEFAULT_LEASE_MS (7 days) */
   leaseMs?: number
-  /** Lookup-path nodes a fetched block is pushed to (CFS caching); 0 disables. @default 2 */
+  /** Lookup-path nodes a fetched block is pushed to (CFS caching); 0 disables. @default DEFAULT_CACHE_PATH_NODES */
   cachePathNodes?: number
 }
+
+/** Lease a client asks for on put and refresh. */
+export const DEFAULT_LEASE_MS = 7 * DAY_MS
+/** Lookup-path nodes a fetched block is pushed to (CFS caching). */
+export const DEFAULT_CACHE_PATH_NODES = 2
 
 interface Located { successors: readonly NodeRef[], path: readonly NodeRef[] }
 
@@ -70,8 +75,8 @@ export class DHashClient implements BlockService, Startable {
   constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:client')
     this.k = init.replicas ?? DEFAULT_REPLICAS
-    this.leaseMs = init.leaseMs ?? 7 * DAY_MS
-    this.cachePathNodes = init.cachePathNodes ?? 2
+    this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
+    this.cachePathNodes = init.cachePathNodes ?? DEFAULT_CACHE_PATH_NODES
   }
 
   get stats (): DHashClientStats { return { ...this.counts } }
@@ -111,7 +116,7 @@ export class DHashClient implements BlockService, Startable {
       const primary = successors[0] as NodeRef
       try {
         const r = await this.components.rpc.put(primary, {
-          key, kind, bytes, ttlMs: options.ttlMs ?? this.leaseMs,
+          key, kind, bytes, leaseMs: options.leaseMs ?? this.leaseMs,
           ...(options.owner === undefined ? {} : { owner: options.owner }),
           ...(options.expectSeq === undefined ? {} : { expectSeq: options.expectSeq }),
         }, options)
@@ -154,7 +159,7 @@ export class DHashClient implements BlockService, Startable {
     const missing: Key[] = []
     for (const { primary, keys: group } of byPrimary.values()) {
       for (let i = 0; i < group.length; i += MAX_BATCH_KEYS) {
-        const r = await this.components.rpc.refresh(primary, group.slice(i, i + MAX_BATCH_KEYS), options.ttlMs ?? this.leaseMs, options)
+        const r = await this.components.rpc.refresh(primary, group.slice(i, i + MAX_BATCH_KEYS), options.leaseMs ?? this.leaseMs, options)
         missing.push(...r.missing)
       }
     }

@@ -8,6 +8,9 @@ import {
   putResponse, refreshResponse, storeResponse, type PutItem, type StoreItem,
 } from './messages.js'
 
+/** Deadline of one DHash RPC (a batch of blocks may be several MiB). */
+export const DEFAULT_DHASH_RPC_TIMEOUT_MS = 10_000
+
 export interface RpcOptions extends AbortOptions {
   timeoutMs?: number
 }
@@ -33,7 +36,7 @@ export class DHashRpc {
   private readonly puts: Coalescer<{ primary: NodeRef, item: PutItem }, { replicas: number, wanted: number }>
   private readonly stores: Coalescer<StoreItem, boolean>
 
-  constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {
+  constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number = DEFAULT_DHASH_RPC_TIMEOUT_MS) {
     this.puts = new Coalescer(async (_dest, batch, options) => {
       const primary = (batch[0] as { primary: NodeRef }).primary
       const body = { to: primary.id, items: batch.map((b) => b.item) }
@@ -90,8 +93,8 @@ export class DHashRpc {
     return r.have
   }
 
-  async refresh (primary: NodeRef, keys: readonly Key[], ttlMs: number, options: RpcOptions = {}): Promise<{ missing: Key[], replicas: number }> {
-    const body = { to: primary.id, keys, ttlMs }
+  async refresh (primary: NodeRef, keys: readonly Key[], leaseMs: number, options: RpcOptions = {}): Promise<{ missing: Key[], replicas: number }> {
+    const body = { to: primary.id, keys, leaseMs }
     return parseResponse(refreshResponse, await this.call(primary.address, DHashMethod.REFRESH, body, options), DHashMethod.REFRESH)
   }
 

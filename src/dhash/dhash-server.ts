@@ -99,7 +99,7 @@ export class DHashServer {
     const results = await Promise.allSettled(req.items.map(async (item) => {
       this.checkResponsible(router, item.key)
       const verified = verifyBlock(item.key, item.kind, item.bytes)
-      const expiresAt = store.leaseEnd(item.ttlMs)
+      const expiresAt = store.leaseEnd(item.leaseMs)
       const owner = item.owner ?? ''
       const copy = { key: item.key, kind: item.kind, bytes: item.bytes, expiresAt, owner }
       const stored = store.acceptVerified(item.key, item.kind, item.bytes, verified, {
@@ -169,7 +169,7 @@ export class DHashServer {
     if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
     const { store, rpc } = this.components
     const options = { signal: ctx.signal }
-    const expiresAt = store.leaseEnd(req.ttlMs)
+    const expiresAt = store.leaseEnd(req.leaseMs)
     const others = this.otherReplicas(router)
     let lacking = await store.extend(req.keys, expiresAt)
     if (lacking.length > 0) lacking = await this.fetchFrom(others, lacking, expiresAt, options)

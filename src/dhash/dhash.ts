@@ -3,9 +3,9 @@ import type { Transport } from '../net/index.js'
 import type { Router } from '../chord/index.js'
 import { DHashClient } from './dhash-client.js'
 import { DEFAULT_REPLICAS } from './replica-set.js'
-import { DHashRpc } from './dhash-rpc.js'
+import { DEFAULT_DHASH_RPC_TIMEOUT_MS, DHashRpc } from './dhash-rpc.js'
 import { DHashServer } from './dhash-server.js'
-import { Maintenance, type RepairReport } from './maintenance.js'
+import { DEFAULT_REPAIR_INTERVAL_MS, Maintenance, type RepairReport } from './maintenance.js'
 import { ReplicaStore, type ReplicaStoreInit } from './replica-store.js'
 import type { BlockCache, BlockCacheStats, BlockStore, BlockStoreStats } from './store/block-store.js'
 
@@ -16,16 +16,18 @@ export interface DHashComponents {
   /** This endpoint's vnodes, first one used for the node's own lookups. */
   vnodes: () => readonly Router[]
   logger?: ComponentLogger
+  /** Uniform in [0, 1), for the repair loop's jitter. @default Math.random */
+  random?: () => number
 }
 
 export interface DHashInit extends ReplicaStoreInit {
-  /** Replicas per block (k, at most the successor list length). @default 3 */
+  /** Replicas per block (k, at most the successor list length). @default DEFAULT_REPLICAS */
   replicas?: number
-  /** Milliseconds between maintenance rounds; 0 = no timer (tests call repairOnce). @default 30000 */
+  /** Milliseconds between maintenance rounds; 0 = no timer (tests call repairOnce). @default DEFAULT_REPAIR_INTERVAL_MS */
   repairIntervalMs?: number
-  /** Deadline of one DHash RPC. @default 10000 */
+  /** Deadline of one DHash RPC. @default DEFAULT_DHASH_RPC_TIMEOUT_MS */
   rpcTimeoutMs?: number
-  /** Lease the node's own client asks for. @default 7 days */
+  /** Lease the node's own client asks for. @default DEFAULT_LEASE_MS */
   leaseMs?: number
 }
 
@@ -60,7 +62,7 @@ export class DHash implements Startable {
     this.log = logger.forComponent('dhash')
     this.k = init.replicas ?? DEFAULT_REPLICAS
     this.store = new ReplicaStore({ blocks: components.blocks, cache: components.cache, logger }, init)
-    this.rpc = new DHashRpc(components.transport, init.rpcTimeoutMs ?? 10_000)
+    this.rpc = new DHashRpc(components.transport, init.rpcTimeoutMs ?? DEFAULT_DHASH_RPC_TIMEOUT_MS)
     const vnodeById = (id: Key): Router | undefined => {
       const hex = toHex(id)
       return components.vnodes().find((v) => v.self.hex === hex)
@@ -75,7 +77,7 @@ export class DHash implements Startable {
     }, { replicas: this.k })
     const router = { lookup: async (...args: Parameters<Router['lookup']>) => (components.vnodes()[0] as Router).lookup(...args) }
     this.client = new DHashClient({ router, rpc: this.rpc, logger }, { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) })
-    this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log }, { name: 'repair', intervalMs: init.repairIntervalMs ?? 30_000, jitter: 0.2 })
+    this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log, ...(components.random === undefined ? {} : { random: components.random }) }, { name: 'repair', intervalMs: init.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS, jitter: 0.2 })
   }
 
   async start (): Promise<void> {

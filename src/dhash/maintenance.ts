@@ -38,11 +38,18 @@ export interface MaintenanceComponents {
   logger?: ComponentLogger
 }
 
+/** Milliseconds between maintenance rounds (DHash's repair timer). */
+export const DEFAULT_REPAIR_INTERVAL_MS = 30_000
+/** Bucket size below which differing keys are listed rather than split further. */
+export const DEFAULT_LIST_BELOW = 256
+/** Bytes of stored blocks re-verified per maintenance round. */
+export const DEFAULT_SCRUB_BYTES_PER_ROUND = 64 * 1024 * 1024
+
 export interface MaintenanceInit {
   replicas: number
-  /** Bucket size below which differing keys are listed rather than split further. @default 256 */
+  /** Bucket size below which differing keys are listed rather than split further. @default DEFAULT_LIST_BELOW */
   listBelow?: number
-  /** Bytes of stored blocks re-verified per round. @default 64 MiB */
+  /** Bytes of stored blocks re-verified per round. @default DEFAULT_SCRUB_BYTES_PER_ROUND */
   scrubBytesPerRound?: number
 }
 
@@ -68,13 +75,15 @@ const MAX_DEPTH = 4
 export class Maintenance {
   private readonly log: Logger
   private readonly listBelow: number
+  private readonly scrubBytesPerRound: number
   private report: RepairReport | undefined
   /** Where the scrub goes on next round. */
   private scrubCursor: Key | undefined
 
   constructor (private readonly components: MaintenanceComponents, private readonly init: MaintenanceInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:repair')
-    this.listBelow = init.listBelow ?? 256
+    this.listBelow = init.listBelow ?? DEFAULT_LIST_BELOW
+    this.scrubBytesPerRound = init.scrubBytesPerRound ?? DEFAULT_SCRUB_BYTES_PER_ROUND
   }
 
   get lastReport (): RepairReport | undefined { return this.report }
@@ -109,7 +118,7 @@ export class Maintenance {
   /** Re-verifies stored blocks, up to the round's byte budget, from where the last round stopped. */
   async scrubOnce (options: AbortOptions = {}): Promise<{ scrubbed: number, corrupt: number }> {
     const { store } = this.components
-    const budget = this.init.scrubBytesPerRound ?? 64 * 1024 * 1024
+    const budget = this.scrubBytesPerRound
     const before = store.stats().corruptDropped
     const from = this.scrubCursor ?? new Uint8Array(32).fill(255) as Key
     let bytes = 0

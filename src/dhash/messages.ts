@@ -40,7 +40,8 @@ const putItem = z.object({
   key: keySchema,
   kind,
   bytes: blockBytes,
-  ttlMs: ms,
+  /** The lease asked for, from now. */
+  leaseMs: ms,
   owner: ownerHex.optional(),
   /** Roots: store only if the current sequence number is this one (0: no root yet). */
   expectSeq: ms.optional(),
@@ -65,7 +66,7 @@ export const getResponse = z.object({ kind, bytes: blockBytes })
 export const hasRequest = z.object({ keys: keyList })
 export const hasResponse = z.object({ have: z.array(z.boolean()).max(MAX_BATCH_KEYS) })
 
-export const refreshRequest = z.object({ to: keySchema, keys: keyList, ttlMs: ms })
+export const refreshRequest = z.object({ to: keySchema, keys: keyList, leaseMs: ms })
 /** `missing`: keys no replica holds any more; the owner must put them again. */
 export const refreshResponse = z.object({ missing: keyList, replicas: z.number().int().min(0) })
 

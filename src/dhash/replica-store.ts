@@ -8,19 +8,27 @@ import { KeyedLock } from './store/keyed-lock.js'
 import { verifyBlock, type VerifiedBlock } from './verify.js'
 
 export const DAY_MS = 24 * 60 * 60 * 1000
+/** Longest lease a node grants; longer requests are cut to it. */
+export const DEFAULT_MAX_LEASE_MS = 30 * DAY_MS
+/** The window of the per-source put quota. */
+export const DEFAULT_SOURCE_WINDOW_MS = 60 * 60 * 1000
+/** How long a cached root may be served after it was cached. */
+export const DEFAULT_ROOT_CACHE_FRESH_MS = 5_000
+/** Expired blocks one collectExpired() (one maintenance round) deletes at most. */
+export const DEFAULT_COLLECT_LIMIT = 10_000
 
 export interface ReplicaStoreInit {
-  /** Longest lease a node grants; longer requests are cut to it. @default 30 days */
+  /** Longest lease a node grants; longer requests are cut to it. @default DEFAULT_MAX_LEASE_MS (30 days) */
   maxLeaseMs?: number
   /** Bytes one owner (publishing key) may store on this node. @default unlimited */
   maxBytesPerOwner?: number
   /** Bytes one source address may put on this node per window. @default unlimited */
   maxBytesPerSource?: number
-  /** The window for maxBytesPerSource. @default 1 hour */
+  /** The window for maxBytesPerSource. @default DEFAULT_SOURCE_WINDOW_MS (1 hour) */
   sourceWindowMs?: number
   /** Replica bytes this node holds at most. @default unlimited */
   maxStorageBytes?: number
-  /** How long a cached root may be served after it was cached. @default 5 s */
+  /** How long a cached root may be served after it was cached. @default DEFAULT_ROOT_CACHE_FRESH_MS */
   rootCacheFreshMs?: number
   now?: () => number
 }
@@ -71,20 +79,20 @@ export class ReplicaStore {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:store')
     this.now = init.now ?? Date.now
     this.init = {
-      maxLeaseMs: init.maxLeaseMs ?? 30 * DAY_MS,
+      maxLeaseMs: init.maxLeaseMs ?? DEFAULT_MAX_LEASE_MS,
       maxBytesPerOwner: init.maxBytesPerOwner ?? Infinity,
       maxBytesPerSource: init.maxBytesPerSource ?? Infinity,
-      sourceWindowMs: init.sourceWindowMs ?? 60 * 60 * 1000,
+      sourceWindowMs: init.sourceWindowMs ?? DEFAULT_SOURCE_WINDOW_MS,
       maxStorageBytes: init.maxStorageBytes ?? Infinity,
-      rootCacheFreshMs: init.rootCacheFreshMs ?? 5_000,
+      rootCacheFreshMs: init.rootCacheFreshMs ?? DEFAULT_ROOT_CACHE_FRESH_MS,
     }
   }
 
   get maxLeaseMs (): number { return this.init.maxLeaseMs }
 
-  /** Expiry for a lease of `ttlMs` starting now, capped. */
-  leaseEnd (ttlMs: number): number {
-    return this.now() + Math.min(ttlMs, this.init.maxLeaseMs)
+  /** Expiry for a lease of `leaseMs` starting now, capped. */
+  leaseEnd (leaseMs: number): number {
+    return this.now() + Math.min(leaseMs, this.init.maxLeaseMs)
   }
 
   /**
@@ -196,7 +204,7 @@ export class ReplicaStore {
   }
 
   /** Deletes blocks whose lease ran out; returns how many. */
-  async collectExpired (limit = 10_000): Promise<number> {
+  async collectExpired (limit = DEFAULT_COLLECT_LIMIT): Promise<number> {
     const keys = await this.blocks.expired(this.now(), limit)
     for (const key of keys) await this.blocks.delete(key)
     if (keys.length > 0) this.log('collected %d expired block(s)', keys.length)

@@ -4,10 +4,15 @@ import type { BlockService } from '../dhash/index.js'
 import { CONTENT_BLOCK } from './format.js'
 import type { NodeCodec } from './tree-store.js'
 
+/** Bytes of decoded metadata blocks a BlockReader keeps (counted at their encoded size). */
+export const DEFAULT_META_CACHE_BYTES = 32 * 1024 * 1024
+/** Bytes of data blocks a BlockReader keeps. */
+export const DEFAULT_DATA_CACHE_BYTES = 32 * 1024 * 1024
+
 export interface BlockReaderInit {
-  /** Bytes of decoded metadata blocks kept (counted at their encoded size). @default 32 MiB */
+  /** Bytes of decoded metadata blocks kept (counted at their encoded size). @default DEFAULT_META_CACHE_BYTES */
   metaCacheBytes?: number
-  /** Bytes of data blocks kept, so small reads within one block fetch it once. @default 8 MiB */
+  /** Bytes of data blocks kept, so small reads within one block fetch it once. @default DEFAULT_DATA_CACHE_BYTES */
   dataCacheBytes?: number
 }
 
@@ -23,8 +28,8 @@ export class BlockReader {
 
   constructor (private readonly blocks: Pick<BlockService, 'get'>, init: BlockReaderInit = {}) {
     // Decoded sizes are not known; the encoded size given to remember() stands in for them.
-    this.meta = new LRUCache({ maxSize: Math.max(1, init.metaCacheBytes ?? 32 * 1024 * 1024) })
-    this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? 32 * 1024 * 1024), sizeCalculation: (b) => Math.max(1, b.length) })
+    this.meta = new LRUCache({ maxSize: Math.max(1, init.metaCacheBytes ?? DEFAULT_META_CACHE_BYTES) })
+    this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? DEFAULT_DATA_CACHE_BYTES), sizeCalculation: (b) => Math.max(1, b.length) })
   }
 
   /** A decoded metadata block from the cache, if it is there. */

@@ -47,6 +47,9 @@ export async function lookupEntry (store: TreeStore, top: Key | null, name: stri
   return entry !== undefined && entry.name === name ? entry : undefined
 }
 
+/** Child directory nodes fetched ahead of the one being listed. */
+export const DEFAULT_LIST_READ_AHEAD = 8
+
 export interface ListOptions extends AbortOptions {
   /** Start after this name (a name need not exist). */
   after?: string
@@ -55,7 +58,7 @@ export interface ListOptions extends AbortOptions {
    * without reading the skipped nodes. Not together with `after`.
    */
   offset?: number
-  /** Child nodes fetched ahead of the one being listed. @default 8 */
+  /** Child nodes fetched ahead of the one being listed. @default DEFAULT_LIST_READ_AHEAD */
   readAhead?: number
 }
 
@@ -78,7 +81,7 @@ async function * listNode (store: TreeStore, node: DirNode, after: string | unde
   let i = after === undefined ? 0 : firstAtLeast(children, after)
   let skip = offset
   while (i < children.length && skip >= (children[i] as ChildRef).count) skip -= (children[i++] as ChildRef).count
-  const readAhead = options.readAhead ?? 8
+  const readAhead = options.readAhead ?? DEFAULT_LIST_READ_AHEAD
   for (let first = true; i < children.length; i++, first = false) {
     for (let j = i + 1; j <= i + readAhead && j < children.length; j++) {
       store.load((children[j] as ChildRef).key, dirNodeCodec, options).catch(() => {}) // errors surface when it is read

@@ -81,8 +81,11 @@ async function * pointersBelow (store: TreeStore, ptr: Key | null, level: number
   }
 }
 
+/** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). */
+export const DEFAULT_READ_AHEAD_BLOCKS = 8
+
 export interface ReadOptions extends AbortOptions {
-  /** Data blocks fetched in parallel ahead of the one being returned. @default 8 */
+  /** Data blocks fetched in parallel ahead of the one being returned. @default DEFAULT_READ_AHEAD_BLOCKS */
   readAhead?: number
 }
 
@@ -100,7 +103,7 @@ async function * blockParts (store: TreeStore, content: FileContent, offset: num
   const bs = content.blockSize
   const first = Math.floor(offset / bs)
   const last = Math.floor((end - 1) / bs)
-  const readAhead = Math.max(1, options.readAhead ?? 8)
+  const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD_BLOCKS)
   const queue: Array<{ index: number, bytes: Promise<Uint8Array | undefined> }> = []
   const part = (index: number, stored: Uint8Array | undefined): BlockPart => ({
     stored,

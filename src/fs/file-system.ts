@@ -19,7 +19,7 @@ export interface OpenOptions {
   exclusive?: boolean
   /** Cut the file to 0 bytes (O_TRUNC; needs `write`). @default false */
   truncate?: boolean
-  /** Permission bits of a created file. @default 0o644 */
+  /** Permission bits of a created file. @default DEFAULT_FILE_MODE (inode.ts) */
   mode?: number
 }
 

@@ -17,6 +17,10 @@ export function entryTypeOf (code: unknown, what: string): EntryType {
 
 /** Permission bits a mode keeps (no file type bits: the type is its own field). */
 export const MODE_MASK = 0o7777
+/** Permission bits of a file created without a mode. */
+export const DEFAULT_FILE_MODE = 0o644
+/** Permission bits of a directory created without a mode (and of a new volume's top). */
+export const DEFAULT_DIR_MODE = 0o755
 
 /** Attributes every inode has, and that its directory entry repeats for `ls -l`. */
 export interface Attributes {

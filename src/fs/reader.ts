@@ -19,7 +19,7 @@ export interface ReaderComponents {
 }
 
 export interface ReaderInit extends BlockReaderInit {
-  /** Data blocks fetched ahead when reading a file. @default 8 */
+  /** Data blocks fetched ahead when reading a file. @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
 }
 

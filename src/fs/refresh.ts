@@ -27,6 +27,7 @@ export interface RefreshInput {
   /** Root records of the versions to keep alive. */
   readonly records: readonly Key[]
   readonly root: { readonly key: Key, readonly bytes: Uint8Array }
+  /** Lease asked for on refresh and on puts back. @default the BlockService's */
   readonly leaseMs?: number
   readonly owner?: string
 }
@@ -56,12 +57,12 @@ export async function refreshBlocks (input: RefreshInput, options: AbortOptions 
 
   const missing = new Map<string, { key: Key, role: BlockRole }>()
   for (const u of unreadable) missing.set(toHex(u.key), u)
-  const result = await input.blocks.refresh([...reached.values()].map((k) => k.key), { ...options, ...(input.leaseMs === undefined ? {} : { ttlMs: input.leaseMs }) })
+  const result = await input.blocks.refresh([...reached.values()].map((k) => k.key), { ...options, ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }) })
   for (const key of result.missing) {
     const hex = toHex(key)
     missing.set(hex, { key, role: reached.get(hex)?.role ?? 'data' })
   }
-  const put = { ...options, ...(input.leaseMs === undefined ? {} : { ttlMs: input.leaseMs }), ...(input.owner === undefined ? {} : { owner: input.owner }) }
+  const put = { ...options, ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }), ...(input.owner === undefined ? {} : { owner: input.owner }) }
   const rootResult = await input.blocks.refresh([input.root.key], options)
   let restored = 0
   if (rootResult.missing.length > 0) {

@@ -1,7 +1,7 @@
 import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
 import type { DirEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
-import { readBytes, readRange } from './file-data.js'
+import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
 import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
@@ -21,7 +21,7 @@ export interface VersionInfo {
 }
 
 export interface SnapshotInit {
-  /** Data blocks fetched ahead when reading a file. @default 8 */
+  /** Data blocks fetched ahead when reading a file. @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
 }
 
@@ -33,7 +33,7 @@ export class Snapshot implements FileSystem {
   private readonly readAhead: number
 
   constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}) {
-    this.readAhead = init.readAheadBlocks ?? 8
+    this.readAhead = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
   }
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {

@@ -24,7 +24,7 @@ import {
 import type { DirEntry } from './dir-node.js'
 import { editDirectory, lookupEntry, type Edit } from './directory.js'
 import * as fileData from './file-data.js'
-import { MAX_TARGET_BYTES, MODE_MASK, inodeCodec, type DirInode, type FileInode, type Inode } from './inode.js'
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, MAX_TARGET_BYTES, MODE_MASK, inodeCodec, type DirInode, type FileInode, type Inode } from './inode.js'
 import { joinPath } from './names.js'
 import { dirChain, entryFor, resolve, type DirAt } from './tree-read.js'
 import type { TreeStore } from './tree-store.js'
@@ -46,7 +46,7 @@ function checkMode (mode: number): number {
 }
 
 /** A tree holding one empty directory. */
-export async function emptyTree (ctx: TreeContext, mode = 0o755): Promise<Key> {
+export async function emptyTree (ctx: TreeContext, mode = DEFAULT_DIR_MODE): Promise<Key> {
   const top: DirInode = { type: 'dir', mode: checkMode(mode), size: 0, mtimeMs: ctx.nowMs, ctimeMs: ctx.nowMs, entries: null }
   return ctx.store.save(top, inodeCodec, opts(ctx))
 }
@@ -90,7 +90,7 @@ async function link (ctx: TreeContext, top: Key, names: readonly string[], inode
 }
 
 export interface CreateOptions {
-  /** Permission bits. @default 0o644 */
+  /** Permission bits. @default DEFAULT_FILE_MODE (inode.ts) */
   mode?: number
   /** Fail with EntryExistsError if the name exists (O_EXCL); otherwise an existing file is kept. @default true */
   exclusive?: boolean
@@ -108,13 +108,13 @@ export async function createFile (ctx: TreeContext, top: Key, names: readonly st
   }
   if (names.length === 0) throw new IsADirectoryError('the top is a directory')
   const inode: FileInode = {
-    type: 'file', mode: checkMode(options.mode ?? 0o644), mtimeMs: ctx.nowMs, ctimeMs: ctx.nowMs,
+    type: 'file', mode: checkMode(options.mode ?? DEFAULT_FILE_MODE), mtimeMs: ctx.nowMs, ctimeMs: ctx.nowMs,
     ...fileData.emptyContent(options.blockSize),
   }
   return link(ctx, top, names, inode)
 }
 
-export async function mkdir (ctx: TreeContext, top: Key, names: readonly string[], mode = 0o755): Promise<Key> {
+export async function mkdir (ctx: TreeContext, top: Key, names: readonly string[], mode = DEFAULT_DIR_MODE): Promise<Key> {
   const inode: DirInode = { type: 'dir', mode: checkMode(mode), size: 0, mtimeMs: ctx.nowMs, ctimeMs: ctx.nowMs, entries: null }
   return link(ctx, top, names, inode)
 }

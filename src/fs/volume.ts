@@ -7,6 +7,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { DirEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import * as fileData from './file-data.js'
+import { DEFAULT_READ_AHEAD_BLOCKS } from './file-data.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
 import { inodeCodec, type FileInode } from './inode.js'
@@ -32,6 +33,16 @@ import { WriteBuffer, type UploadStats } from './write-buffer.js'
  * mount gathers sequential FUSE writes into.
  */
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024
+/** Changes are published at most this often (the mount's --publish-ms). */
+export const DEFAULT_PUBLISH_INTERVAL_MS = 1_000
+/** Unpublished bytes held before unreachable ones are dropped and the rest uploaded early. */
+export const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
+/** Past versions, besides the current one, whose blocks lease renewal keeps alive. */
+export const DEFAULT_KEEP_VERSIONS = 8
+/** Milliseconds between lease renewals of every block the kept versions reach: well under the lease (7 days). */
+export const DEFAULT_LEASE_REFRESH_INTERVAL_MS = 6 * 60 * 60 * 1000
+/** Data blocks a writeStream uploads between two updates of the tree. */
+export const DEFAULT_STREAM_COMMIT_BLOCKS = 64
 
 export interface VolumeComponents {
   blocks: BlockService
@@ -43,28 +54,28 @@ export interface VolumeComponents {
 }
 
 export interface VolumeInit extends BlockReaderInit {
-  /** Data block size of files created from now on (each file keeps its own). @default 256 KiB */
+  /** Data block size of files created from now on (each file keeps its own). @default DEFAULT_BLOCK_SIZE */
   blockSizeBytes?: number
-  /** Changes are published at most this often; 0 = no timer (call sync or publishOnce). @default 1_000 */
+  /** Changes are published at most this often; 0 = no timer (call sync or publishOnce). @default DEFAULT_PUBLISH_INTERVAL_MS */
   publishIntervalMs?: number
-  /** Unpublished bytes held before unreachable ones are dropped and the rest uploaded early. @default 64 MiB */
+  /** Unpublished bytes held before unreachable ones are dropped and the rest uploaded early. @default DEFAULT_WRITE_BUFFER_BYTES */
   writeBufferBytes?: number
   /** Block puts in flight at once. @default DEFAULT_UPLOADS_IN_FLIGHT (write-buffer.ts) */
   uploadsInFlight?: number
   /** Bytes of the block puts in flight. @default DEFAULT_UPLOAD_BYTES_IN_FLIGHT (write-buffer.ts) */
   uploadBytesInFlight?: number
-  /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default 8 */
+  /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
-  /** Past versions (besides the current one) that refresh keeps alive. @default 8 */
+  /** Past versions (besides the current one) that refresh keeps alive. @default DEFAULT_KEEP_VERSIONS */
   keepVersions?: number
   /**
-   * Milliseconds between lease refreshes of every block the kept versions reach (refresh());
-   * 0 = no timer. Keep it well under the lease. @default 6 hours
+   * Milliseconds between lease renewals of every block the kept versions reach (refresh());
+   * 0 = no timer. Keep it well under the lease. @default DEFAULT_LEASE_REFRESH_INTERVAL_MS (6 hours)
    */
-  refreshIntervalMs?: number
+  leaseRefreshIntervalMs?: number
   /** Lease asked for on put and refresh. @default the BlockService's */
   leaseMs?: number
-  /** Data blocks a writeStream uploads between two updates of the tree. @default 64 */
+  /** Data blocks a writeStream uploads between two updates of the tree. @default DEFAULT_STREAM_COMMIT_BLOCKS */
   streamCommitBlocks?: number
 }
 
@@ -123,6 +134,10 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private readonly blockSize: number
   /** Buffered bytes above which a change first makes room (relieve). */
   private readonly writeBufferBytes: number
+  /** Data blocks fetched ahead of a read (CFS's prefetch window). */
+  readonly readAheadBlocks: number
+  private readonly keepVersions: number
+  private readonly streamCommitBlocks: number
   private readonly handles = new Set<VolumeHandle>()
   /** Buffered blocks a streaming write has put but not linked yet: kept from pruning. */
   private readonly pins = new Map<string, number>()
@@ -141,7 +156,10 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
     this.now = components.now ?? Date.now
     this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
-    this.writeBufferBytes = init.writeBufferBytes ?? 64 * 1024 * 1024
+    this.writeBufferBytes = init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES
+    this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
+    this.keepVersions = init.keepVersions ?? DEFAULT_KEEP_VERSIONS
+    this.streamCommitBlocks = init.streamCommitBlocks ?? DEFAULT_STREAM_COMMIT_BLOCKS
     if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 1 || this.blockSize > MAX_BLOCK_BYTES) throw new RangeError('block size out of range (1 B .. 1 MiB)')
     this.owner = toHex(components.signer.publicKey)
     this.rootKey = components.verifier.rootKey(components.signer.publicKey)
@@ -153,7 +171,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
       ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }),
     })
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
-    // The refresh loop: blocks live only as long as their leases, so an owner that stays up
+    // Lease renewal: blocks live only as long as their leases, so an owner that stays up
     // (a mount, cfs backup --every) renews them; a lost block is put back if still held here.
     this.refresher = new PeriodicTask({
       round: async (options) => {
@@ -161,16 +179,14 @@ export class Volume implements FileSystem, Startable, HandleHost {
         if (report.lost.length > 0) this.log.error('refresh: %d block(s) lost on every replica', report.lost.length)
       },
       log: this.log,
-    }, { name: 'refresh', intervalMs: init.refreshIntervalMs ?? 6 * 60 * 60 * 1000, jitter: 0.2 })
+    }, { name: 'refresh', intervalMs: init.leaseRefreshIntervalMs ?? DEFAULT_LEASE_REFRESH_INTERVAL_MS, jitter: 0.2 })
     this.publisher = new PeriodicTask({ round: async () => this.publishInBackground(), log: this.log }, {
-      name: 'publish', intervalMs: init.publishIntervalMs ?? 1000, mode: 'debounce',
+      name: 'publish', intervalMs: init.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS, mode: 'debounce',
     })
   }
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
 
-  /** Data blocks fetched ahead of a read (CFS's prefetch window). */
-  get readAheadBlocks (): number { return this.init.readAheadBlocks ?? 8 }
   get streamWindowBytes (): number { return this.readAheadBlocks * this.blockSize }
 
   /** Loads the latest published version, or starts an empty tree (published by the first sync). */
@@ -365,7 +381,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
    */
   async writeStream (path: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { offset?: number, truncate?: boolean } & AbortOptions = {}): Promise<number> {
     return writeStream(this.streamHost, splitPath(path), source, {
-      ...options, blockSize: this.blockSize, commitBlocks: this.init.streamCommitBlocks ?? 64,
+      ...options, blockSize: this.blockSize, commitBlocks: this.streamCommitBlocks,
     })
   }
 
@@ -415,7 +431,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     const started = performance.now()
     const put = {
       owner: this.owner,
-      ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
+      ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     }
     const seq = (this.published?.record.seq ?? 0) + 1
@@ -457,7 +473,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     const published = this.published
     if (published === undefined) return { refreshed: 0, restored: 0, lost: [] }
     const records: Key[] = []
-    const keep = (this.init.keepVersions ?? 8) + 1
+    const keep = this.keepVersions + 1
     for await (const v of versionChain(this.store, published.record, published.recordKey, options)) {
       records.push(v.recordKey)
       if (records.length >= keep) break

@@ -16,8 +16,11 @@ export interface WalkStart {
   readonly level?: number
 }
 
+/** Blocks a walk reads at once. */
+export const DEFAULT_WALK_CONCURRENCY = 16
+
 export interface WalkOptions extends AbortOptions {
-  /** Blocks read at once. @default 16 */
+  /** Blocks read at once. @default DEFAULT_WALK_CONCURRENCY */
   concurrency?: number
   /**
    * Called for a block that cannot be read because no node has it; the walk goes on without
@@ -35,7 +38,7 @@ export interface WalkOptions extends AbortOptions {
  * already stored walks only what is new.
  */
 export async function walk (store: TreeStore, starts: readonly WalkStart[], visit: (key: Key, role: BlockRole) => boolean, options: WalkOptions = {}): Promise<void> {
-  const limit = pLimit(options.concurrency ?? 16)
+  const limit = pLimit(options.concurrency ?? DEFAULT_WALK_CONCURRENCY)
   const read = async <T>(key: Key, role: BlockRole, codec: NodeCodec<T>): Promise<T | undefined> => {
     try {
       return await limit(async () => store.load(key, codec, options))

@@ -154,7 +154,7 @@ export class WriteBuffer {
     let result: PutResult
     try {
       result = await this.components.blocks.put(CONTENT_BLOCK, entry.key, entry.bytes, {
-        ...(this.init.leaseMs === undefined ? {} : { ttlMs: this.init.leaseMs }),
+        ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }),
         ...(this.init.owner === undefined ? {} : { owner: this.init.owner }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })

@@ -37,13 +37,16 @@ export function toFuseStat (stat: Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs
   }
 }
 
+/** Files statfs reports when the space has no count: cfs has no inode table. */
+export const DEFAULT_STATFS_FILES = 1_000_000_000
+
 /** Space as the node reports it. */
 export interface SpaceInfo {
   readonly totalBytes: number
   readonly freeBytes: number
   /** Free to an unprivileged user. @default freeBytes */
   readonly availableBytes?: number
-  /** @default a large number: cfs has no inode table */
+  /** @default DEFAULT_STATFS_FILES: cfs has no inode table */
   readonly files?: number
   readonly freeFiles?: number
 }
@@ -58,7 +61,7 @@ export function toFuseStatfs (space: SpaceInfo, namemax: number): FuseNative.Sta
   let frsize = 4096
   while (space.totalBytes / frsize > UINT32_MAX && frsize < 2 ** 30) frsize *= 2
   const count = (bytes: number): number => Math.min(UINT32_MAX, Math.max(0, Math.floor(bytes / frsize)))
-  const files = Math.min(UINT32_MAX, space.files ?? 1_000_000_000)
+  const files = Math.min(UINT32_MAX, space.files ?? DEFAULT_STATFS_FILES)
   const freeFiles = Math.min(files, space.freeFiles ?? files)
   return {
     bsize: Math.max(frsize, IO_BLOCK_BYTES),

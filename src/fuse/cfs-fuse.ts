@@ -25,7 +25,7 @@ import {
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
 import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
 import { Errno, ErrnoError, toErrno } from './errno.js'
-import { SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
+import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
 const O_ACCMODE = 3
 
@@ -59,7 +59,7 @@ export interface CfsFuseComponents {
 }
 
 export interface CfsFuseInit {
-  /** Name of the snapshots directory at the top; false = none. @default '.snapshots' */
+  /** Name of the snapshots directory at the top; false = none. @default DEFAULT_SNAPSHOTS_DIR (snapshots.ts) */
   snapshotsDir?: string | false
   /** Owner shown for every entry. @default this process's uid and gid */
   owner?: Owner
@@ -124,7 +124,7 @@ export class CfsFuse {
   constructor (private readonly components: CfsFuseComponents, init: CfsFuseInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fuse')
     this.owner = init.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
-    const name = init.snapshotsDir ?? '.snapshots'
+    const name = init.snapshotsDir ?? DEFAULT_SNAPSHOTS_DIR
     this.snapshots = components.versions === undefined || name === false ? undefined : new SnapshotsDir(components.versions, { name })
     this.coalesceBytes = init.coalesceBytes ?? DEFAULT_COALESCE_BYTES
     this.maxPendingBytes = init.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES

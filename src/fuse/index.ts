@@ -1,6 +1,6 @@
 export { CfsFuse, type CfsFuseComponents, type CfsFuseInit } from './cfs-fuse.js'
 export { mountCfs, rawOptions, type MountInit, type Mounted } from './mount.js'
-export { LatestView, type LatestViewComponents, type LatestViewInit } from './latest-view.js'
+export { LatestView, DEFAULT_POLL_INTERVAL_MS, type LatestViewComponents, type LatestViewInit } from './latest-view.js'
 export { SnapshotsDir, timeName, type VersionSource, type SnapshotRoute, type SnapshotsDirInit } from './snapshots.js'
 export { Errno, ERRNO_BY_CODE, ErrnoError, toErrno, hasLongName } from './errno.js'
 export { toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'

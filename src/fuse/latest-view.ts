@@ -10,27 +10,30 @@ export interface LatestViewComponents {
   logger?: ComponentLogger
 }
 
+/** Milliseconds between looks for a newer version of a followed volume (the mount's --refresh-ms). */
+export const DEFAULT_POLL_INTERVAL_MS = 5_000
+
 export interface LatestViewInit {
-  /** Milliseconds between checks for a newer version; 0 = no timer (call refreshOnce). @default 5_000 */
-  refreshIntervalMs?: number
+  /** Milliseconds between looks for a newer version; 0 = no timer (call pollOnce). @default DEFAULT_POLL_INTERVAL_MS */
+  pollIntervalMs?: number
 }
 
 /**
  * Someone else's volume, read-only, following its latest version: every call reads the
- * newest version seen so far, and the view looks for a newer one every `refreshIntervalMs`.
+ * newest version seen so far, and the view looks for a newer one every `pollIntervalMs`.
  * A file opened on one version keeps reading that version. Every change is ReadOnlyError.
  */
 export class LatestView implements FileSystem, VersionSource, Startable {
   private current: Snapshot
   private readonly log: Logger
-  /** Looks for a newer version every refreshIntervalMs after the last look ended (no jitter). */
-  private readonly refresher: PeriodicTask
+  /** Looks for a newer version every pollIntervalMs after the last look ended (no jitter). */
+  private readonly poller: PeriodicTask
 
   private constructor (private readonly components: LatestViewComponents, first: Snapshot, init: LatestViewInit) {
     this.current = first
     this.log = (components.logger ?? createLogger()).forComponent('fuse:latest')
-    this.refresher = new PeriodicTask({ round: async (options) => this.refreshOnce(options), log: this.log }, {
-      name: 'refresh', intervalMs: init.refreshIntervalMs ?? 5_000,
+    this.poller = new PeriodicTask({ round: async (options) => this.pollOnce(options), log: this.log }, {
+      name: 'poll', intervalMs: init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     })
   }
 
@@ -42,16 +45,16 @@ export class LatestView implements FileSystem, VersionSource, Startable {
   get version (): VersionInfo | undefined { return this.current.version }
 
   async start (): Promise<void> {
-    this.refresher.start()
+    this.poller.start()
   }
 
   /** Stops the timer; a look in flight is aborted and has ended when it resolves. */
   async stop (): Promise<void> {
-    await this.refresher.stop()
+    await this.poller.stop()
   }
 
   /** Looks for a newer version; returns whether the view moved. */
-  async refreshOnce (options: AbortOptions = {}): Promise<boolean> {
+  async pollOnce (options: AbortOptions = {}): Promise<boolean> {
     const next = await this.components.reader.latest(this.components.publicKey, options)
     if ((next.version?.seq ?? 0) <= (this.current.version?.seq ?? 0)) return false
     this.log('now at version %d', next.version?.seq)

@@ -5,6 +5,15 @@ import { createLogger, type ComponentLogger } from '../core/index.js'
 import { loadFuse } from './binding.js'
 import type { CfsFuse } from './cfs-fuse.js'
 
+/** Seconds the kernel trusts attributes and names of a tree that can change. */
+export const DEFAULT_ATTR_TIMEOUT_S = 1
+/** Attribute and name timeout of an immutable tree, in seconds. */
+export const DEFAULT_IMMUTABLE_TIMEOUT_S = 3600
+/** Shown by df and mount as the source. */
+export const DEFAULT_FSNAME = 'cfs'
+/** Milliseconds before fuse-native answers ETIMEDOUT for an operation (above CfsFuse's own deadline). */
+export const DEFAULT_NATIVE_TIMEOUT_MS = 180_000
+
 export interface MountInit {
   /**
    * The tree never changes under this mount (a read-only view of one version): the kernel
@@ -19,17 +28,17 @@ export interface MountInit {
    * @default false
    */
   soleWriter?: boolean
-  /** Seconds the kernel trusts attributes and names of a tree that can change. @default 1 */
+  /** Seconds the kernel trusts attributes and names of a tree that can change. @default DEFAULT_ATTR_TIMEOUT_S */
   attrTimeoutS?: number
-  /** Attribute and name timeout of an immutable tree. @default 3600 */
+  /** Attribute and name timeout of an immutable tree. @default DEFAULT_IMMUTABLE_TIMEOUT_S */
   immutableTimeoutS?: number
   /** Let other users in (allow_other); the kernel then checks modes (default_permissions). @default false */
   allowOther?: boolean
   /** Unmount when this process dies, however it dies (auto_unmount). @default true */
   autoUnmount?: boolean
-  /** Shown by df and mount as the source. @default 'cfs' */
+  /** Shown by df and mount as the source. @default DEFAULT_FSNAME */
   fsname?: string
-  /** Milliseconds before fuse-native answers ETIMEDOUT for an operation (publishing ops excepted). @default 180_000 */
+  /** Milliseconds before fuse-native answers ETIMEDOUT for an operation (publishing ops excepted). @default DEFAULT_NATIVE_TIMEOUT_MS */
   opTimeoutMs?: number
   /** libfuse's request trace on stderr. @default false */
   debug?: boolean
@@ -44,7 +53,7 @@ export interface Mounted {
 
 /** The raw `-o` options fuse-native has no key for (or drops when falsy, like attr_timeout=0). */
 export function rawOptions (init: MountInit, readOnly: boolean): string[] {
-  const timeout = init.immutable === true ? (init.immutableTimeoutS ?? 3600) : (init.attrTimeoutS ?? 1)
+  const timeout = init.immutable === true ? (init.immutableTimeoutS ?? DEFAULT_IMMUTABLE_TIMEOUT_S) : (init.attrTimeoutS ?? DEFAULT_ATTR_TIMEOUT_S)
   const raw = [
     'big_writes', // 128 KiB writes instead of 4 KiB: ~6x the throughput (FUSE notes)
     `attr_timeout=${timeout}`,
@@ -76,11 +85,11 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
   }
   const allowOther = init.allowOther === true
   const debug = init.debug === true
-  const opTimeout = init.opTimeoutMs ?? 180_000
+  const opTimeout = init.opTimeoutMs ?? DEFAULT_NATIVE_TIMEOUT_MS
   const options: FuseNative.Options = {
     force: true,
     autoUnmount: init.autoUnmount ?? true,
-    fsname: init.fsname ?? 'cfs',
+    fsname: init.fsname ?? DEFAULT_FSNAME,
     subtype: 'cfs',
     kernelCache: init.immutable === true || init.soleWriter === true,
     allowOther,

@@ -19,14 +19,23 @@ export type SnapshotRoute =
 
 export type SyntheticStat = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs' | 'ctimeMs'>
 
+/** Name of the snapshots directory at the top of a mount. */
+export const DEFAULT_SNAPSHOTS_DIR = '.snapshots'
+/** How long a listing of versions is reused when the source has no `latestSeq`. */
+export const DEFAULT_LIST_TTL_MS = 2_000
+/** Versions listed at most (the newest). */
+export const DEFAULT_MAX_LISTED = 1_000
+/** Snapshot views kept open. */
+export const DEFAULT_CACHED_VIEWS = 16
+
 export interface SnapshotsDirInit {
-  /** Name of the directory at the top of the mount. @default '.snapshots' */
+  /** Name of the directory at the top of the mount. @default DEFAULT_SNAPSHOTS_DIR */
   name?: string
-  /** How long a listing of versions is reused when the source has no `latestSeq`. @default 2_000 */
+  /** How long a listing of versions is reused when the source has no `latestSeq`. @default DEFAULT_LIST_TTL_MS */
   listTtlMs?: number
-  /** Versions listed at most (the newest). @default 1_000 */
+  /** Versions listed at most (the newest). @default DEFAULT_MAX_LISTED */
   maxListed?: number
-  /** Snapshot views kept open. @default 16 */
+  /** Snapshot views kept open. @default DEFAULT_CACHED_VIEWS */
   cachedViews?: number
 }
 
@@ -40,16 +49,16 @@ export class SnapshotsDir {
   readonly name: string
   private listed: { atMs: number, seq: number | undefined, versions: VersionInfo[] } | undefined
   private readonly views = new Map<number, Promise<FileSystem>>()
-  private readonly ttlMs: number
+  private readonly listTtlMs: number
   private readonly maxListed: number
   private readonly cachedViews: number
   private readonly createdMs = Date.now()
 
   constructor (private readonly source: VersionSource, init: SnapshotsDirInit = {}) {
-    this.name = init.name ?? '.snapshots'
-    this.ttlMs = init.listTtlMs ?? 2_000
-    this.maxListed = init.maxListed ?? 1_000
-    this.cachedViews = init.cachedViews ?? 16
+    this.name = init.name ?? DEFAULT_SNAPSHOTS_DIR
+    this.listTtlMs = init.listTtlMs ?? DEFAULT_LIST_TTL_MS
+    this.maxListed = init.maxListed ?? DEFAULT_MAX_LISTED
+    this.cachedViews = init.cachedViews ?? DEFAULT_CACHED_VIEWS
   }
 
   /** Whether `path` is the snapshots directory or below it. */
@@ -94,7 +103,7 @@ export class SnapshotsDir {
   private async versions (options: AbortOptions): Promise<VersionInfo[]> {
     const now = Date.now()
     const seq = this.source.latestSeq?.()
-    if (this.listed !== undefined && (seq === undefined ? now - this.listed.atMs < this.ttlMs : seq === this.listed.seq)) return this.listed.versions
+    if (this.listed !== undefined && (seq === undefined ? now - this.listed.atMs < this.listTtlMs : seq === this.listed.seq)) return this.listed.versions
     const versions: VersionInfo[] = []
     for await (const v of this.source.versions(options)) {
       versions.push(v)

@@ -17,7 +17,7 @@ export interface MemoryNetworkInit {
   latencyMs?: [number, number]
   /** Probability that one message (request or response) is lost. @default 0 */
   dropRate?: number
-  /** Largest frame accepted. @default 8 MiB */
+  /** Largest frame accepted. @default DEFAULT_MAX_FRAME_BYTES (transport.ts) */
   maxFrameBytes?: number
 }
 
@@ -105,7 +105,7 @@ export interface MemoryTransportComponents { network: MemoryNetwork, logger?: Co
 export interface MemoryTransportInit {
   /** This endpoint's address on the simulated network. @default a fresh "mem-N" */
   address?: string
-  /** Deadline for requests without their own. @default 5000 */
+  /** Deadline for requests without their own. @default DEFAULT_RPC_TIMEOUT_MS (transport.ts) */
   rpcTimeoutMs?: number
 }
 

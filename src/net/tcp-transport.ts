@@ -12,6 +12,13 @@ import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
 } from './transport.js'
 
+/** Time allowed for a TCP connect before the peer counts as unreachable. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000
+/** Handlers in flight per inbound connection before the socket is no longer read. */
+export const DEFAULT_MAX_CONCURRENT_PER_CONNECTION = 64
+/** Milliseconds an idle outbound connection stays open. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
+
 /** Collaborators of a TcpTransport. */
 export interface TcpTransportComponents {
   logger?: ComponentLogger
@@ -31,19 +38,19 @@ export interface TcpTransportInit {
    * @default the listen host with the bound port
    */
   advertise?: string
-  /** Deadline for requests without their own. @default DEFAULT_RPC_TIMEOUT_MS (5000) */
+  /** Deadline for requests without their own. @default DEFAULT_RPC_TIMEOUT_MS (transport.ts) */
   rpcTimeoutMs?: number
-  /** Time allowed for a TCP connect before the peer counts as unreachable. @default 3000 */
+  /** Time allowed for a TCP connect before the peer counts as unreachable. @default DEFAULT_CONNECT_TIMEOUT_MS */
   connectTimeoutMs?: number
-  /** Largest frame sent or accepted, without the 4-byte length prefix. @default DEFAULT_MAX_FRAME_BYTES (8 MiB) */
+  /** Largest frame sent or accepted, without the 4-byte length prefix. @default DEFAULT_MAX_FRAME_BYTES (transport.ts) */
   maxFrameBytes?: number
   /**
    * Handlers in flight per inbound connection; beyond that the socket is not read until one
    * finishes and its response is written.
-   * @default 64
+   * @default DEFAULT_MAX_CONCURRENT_PER_CONNECTION
    */
   maxConcurrentPerConnection?: number
-  /** Milliseconds an outbound connection with no request in flight stays open; 0 = forever. @default 60_000 */
+  /** Milliseconds an outbound connection with no request in flight stays open; 0 = forever. @default DEFAULT_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
 }
 
@@ -83,10 +90,10 @@ export class TcpTransport implements Transport {
     this.listenAddress = init.listen === false || init.listen === '' ? undefined : init.listen
     this.advertise = init.advertise
     this.rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
-    this.connectTimeoutMs = init.connectTimeoutMs ?? 3_000
+    this.connectTimeoutMs = init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    this.maxConcurrent = init.maxConcurrentPerConnection ?? 64
-    this.idleTimeoutMs = init.idleTimeoutMs ?? 60_000
+    this.maxConcurrent = init.maxConcurrentPerConnection ?? DEFAULT_MAX_CONCURRENT_PER_CONNECTION
+    this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     if (!Number.isSafeInteger(this.maxFrameBytes) || this.maxFrameBytes < 1 || this.maxFrameBytes > MAX_DECLARABLE) {
       throw new RangeError(`maxFrameBytes must be an integer in [1, ${MAX_DECLARABLE}]`)
     }

@@ -33,6 +33,7 @@ export interface Transport extends Startable {
   request: (address: string, method: string, body: unknown, options?: RequestOptions) => Promise<unknown>
 }
 
-/** Shared limits. */
+/** Largest frame a transport sends or accepts, unless told otherwise. */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
+/** Deadline of a request that has none of its own, unless the transport is told otherwise. */
 export const DEFAULT_RPC_TIMEOUT_MS = 5_000

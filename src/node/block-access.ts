@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
-import type { BlockService } from '../dhash/index.js'
+import { DEFAULT_REPLICAS, type BlockService } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
 import { connectRing } from './ring-client.js'
 
@@ -13,7 +13,7 @@ export interface BlockAccessInit {
    * readers their rollback memory beside. @default defaultDataDir()
    */
   data?: string
-  /** Replicas asked for. @default 3 */
+  /** Replicas asked for. @default DEFAULT_REPLICAS (replica-set.ts) */
   replicas?: number
 }
 
@@ -45,13 +45,13 @@ export function embeddedNodeDir (data: string | undefined): string {
  * (puts report it as degraded: 1 of k); it is a ring like any other, which other nodes can join.
  */
 export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
-  const replicas = init.replicas ?? 3
+  const replicas = init.replicas ?? DEFAULT_REPLICAS
   if (init.ring !== undefined) {
     const ring = await connectRing({ ring: [init.ring], replicas }, logger)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
-  const node = new CfsNode({ listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
+  const node = new CfsNode({}, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
   try {
     await node.start() // closes what it opened if it fails
   } catch (err) {

@@ -18,23 +18,54 @@ export const STATUS_METHOD = 'node.status'
 export const LOOKUP_METHOD = 'node.lookup'
 const lookupRequest = z.object({ key: keySchema })
 
+/** A node's replica store and lookup-path cache, opened. */
+/** Virtual nodes per endpoint unless configured (`--vnodes`). */
+export const DEFAULT_VNODES = 1
+
+export interface CfsNodeStores {
+  blocks: BlockStore
+  cache: BlockCache
+}
+
+/**
+ * What a node is built from. Every part has the production default; simulations give the
+ * in-memory network's transport, memory stores, a seeded clock and randomness, and so run the
+ * same wiring as `cfs node`.
+ */
+export interface CfsNodeComponents {
+  /** The endpoint. @default a TcpTransport listening on `init.listen` */
+  transport?: Transport
+  /** Opens the stores (closed by stop()). @default LevelDB under `init.dataDir`, or memory without one */
+  openStores?: () => Promise<CfsNodeStores>
+  /** Milliseconds since the epoch, for leases, quotas and cached roots. @default Date.now */
+  now?: () => number
+  /** Uniform in [0, 1), for the maintenance loops' jitter. @default Math.random */
+  random?: () => number
+  logger?: ComponentLogger
+}
+
 export interface CfsNodeInit {
-  /** "host:port" to listen on; port 0 picks a free port. */
-  listen: string
+  /** "host:port" the default TCP transport listens on; port 0 picks a free port. */
+  listen?: string
   /** "host:port" of any live node of the ring to join; omitted: start a new ring. */
   join?: string
   /** Directory for this node's data (created if missing). */
   dataDir?: string
-  /** Virtual nodes on this endpoint (capacity-proportional load). @default 1 */
+  /** Virtual nodes on this endpoint (capacity-proportional load). @default DEFAULT_VNODES */
   vnodes?: number
   /** Chord tuning shared by every vnode. */
   chord?: Omit<ChordInit, 'vnode'>
-  /** Deadline of one RPC in milliseconds. @default 5000 */
+  /** Deadline of one RPC in milliseconds. @default DEFAULT_RPC_TIMEOUT_MS (net) */
   rpcTimeoutMs?: number
   /** Block layer tuning: replicas, leases, quotas, repair interval. */
   dhash?: DHashInit
   /** "host:port" for the read-only HTTP status endpoint; omitted: none. */
   http?: string
+  /**
+   * The caller forms the ring (a simulation drives joins and rounds itself): start() wires and
+   * starts every layer but neither joins nor starts a ring and runs no round. @default false
+   */
+  externalRing?: boolean
 }
 
 /**
@@ -64,12 +95,19 @@ export class CfsNode implements Startable {
   private startAbort = new AbortController()
   private stopping: Promise<void> | undefined
 
-  constructor (init: CfsNodeInit) {
-    if ((init.vnodes ?? 1) < 1) throw new RangeError('a node runs at least one vnode')
+  constructor (private readonly components: CfsNodeComponents, init: CfsNodeInit) {
+    if ((init.vnodes ?? DEFAULT_VNODES) < 1) throw new RangeError('a node runs at least one vnode')
+    if (components.transport === undefined && init.listen === undefined) throw new TypeError('a node needs a transport or an address to listen on')
     this.init = init
-    this.logger = createLogger()
+    this.logger = components.logger ?? createLogger()
     this.log = this.logger.forComponent('node')
-    this.transport = new TcpTransport({ logger: this.logger }, { listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs })
+    this.transport = components.transport ?? new TcpTransport({ logger: this.logger }, { listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs })
+  }
+
+  /** The Chord RPC service every vnode of this endpoint shares (after start). */
+  get chordServer (): ChordRpcServer {
+    if (this.server === undefined) throw new RangeError('the node is not started')
+    return this.server
   }
 
   /** The address peers reach this node at (after start). */
@@ -100,11 +138,11 @@ export class CfsNode implements Startable {
     this.startAbort = new AbortController()
     const linked = deadline([options.signal, this.startAbort.signal], Infinity)
     try {
-      const stores = await this.openStores()
+      const stores = this.components.openStores === undefined ? await this.openStores() : await this.openGiven(this.components.openStores)
       try {
         await this.transport.start()
       } catch (err) {
-        throw listenError(err, this.init.listen)
+        throw listenError(err, this.init.listen ?? this.transport.address)
       }
       throwIfAborted(linked.signal)
       await this.startLayers(stores, { signal: linked.signal })
@@ -118,15 +156,16 @@ export class CfsNode implements Startable {
     }
   }
 
-  private async startLayers (stores: { blocks: BlockStore, cache: BlockCache }, options: AbortOptions): Promise<void> {
-    const logger = createLogger(shortHex(makeNodeRef(this.address, 0).id))
+  private async startLayers (stores: CfsNodeStores, options: AbortOptions): Promise<void> {
+    const logger = this.components.logger ?? createLogger(shortHex(makeNodeRef(this.address, 0).id))
+    const random = this.components.random === undefined ? {} : { random: this.components.random }
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
     this.vnodes.length = 0 // a start after stop() builds them again
-    for (let i = 0; i < (this.init.vnodes ?? 1); i++) {
+    for (let i = 0; i < (this.init.vnodes ?? DEFAULT_VNODES); i++) {
       // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
       const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
-      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server }, { successorEndpoints, ...this.init.chord, vnode: i }))
+      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server, logger, ...random }, { successorEndpoints, ...this.init.chord, vnode: i }))
     }
     this.transport.handle(STATUS_METHOD, async () => Promise.resolve(this.status()))
     this.transport.handle(LOOKUP_METHOD, async (body) => {
@@ -134,9 +173,11 @@ export class CfsNode implements Startable {
       const r = await (this.vnodes[0] as ChordNode).lookup(key, { minSuccessors: 3 })
       return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
     })
-    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger }, this.init.dhash)
+    const dhashInit = this.components.now === undefined ? this.init.dhash : { ...this.init.dhash, now: this.components.now }
+    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, ...random }, dhashInit)
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
+    if (this.init.externalRing === true) return
     const first = this.vnodes[0] as ChordNode
     if (this.init.join !== undefined) await first.join(this.init.join, options)
     await first.stabilizeOnce(options)
@@ -151,6 +192,14 @@ export class CfsNode implements Startable {
     }
     this.log('listening on %s with %d vnode(s); %s', this.address, this.vnodes.length,
       this.init.join === undefined ? 'started a new ring' : `joined via ${this.init.join}, successor ${describeNode(first.successors()[0])}`)
+  }
+
+  /** Stores from the components' factory; stop() closes them. */
+  private async openGiven (open: () => Promise<CfsNodeStores>): Promise<CfsNodeStores> {
+    const stores = await open()
+    this.blocks = stores.blocks
+    this.cache = stores.cache
+    return stores
   }
 
   /**

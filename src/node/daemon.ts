@@ -7,7 +7,7 @@ import { CfsNode, type CfsNodeInit } from './create-node.js'
  */
 export async function runDaemon (init: CfsNodeInit): Promise<void> {
   if (process.env.DEBUG === undefined) enableLogs('cfs:*,-cfs:*:trace')
-  const node = new CfsNode(init)
+  const node = new CfsNode({}, init)
   await node.start()
   let leaving = false
   const leave = (signal: string): void => {

@@ -4,10 +4,13 @@ import { BadRequestError, keyFromHex, listenError, toHex, type Key } from '../co
 import type { BlockStore } from '../dhash/index.js'
 import type { NodeStatus } from './status.js'
 
+/** Keys listed per page of GET /keys at most. */
+export const DEFAULT_MAX_PAGE = 1000
+
 export interface HttpStatusInit {
   /** "host:port"; port 0 picks a free port. */
   listen: string
-  /** Keys listed per page at most. @default 1000 */
+  /** Keys listed per page at most. @default DEFAULT_MAX_PAGE */
   maxPage?: number
 }
 
@@ -63,7 +66,7 @@ export class HttpStatusServer {
   }
 
   private async keys (url: URL): Promise<{ keys: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }>, next: string | null }> {
-    const maxPage = this.init.maxPage ?? 1000
+    const maxPage = this.init.maxPage ?? DEFAULT_MAX_PAGE
     const limit = Math.min(maxPage, Math.max(1, Number(url.searchParams.get('limit') ?? maxPage) || maxPage))
     const after = url.searchParams.get('after')
     if (after !== null && !/^[0-9a-f]{64}$/.test(after)) throw new BadRequestError('after must be a 64-digit hex key')

@@ -1,4 +1,4 @@
-export { CfsNode, STATUS_METHOD, LOOKUP_METHOD, type CfsNodeInit } from './create-node.js'
+export { CfsNode, DEFAULT_VNODES, STATUS_METHOD, LOOKUP_METHOD, type CfsNodeComponents, type CfsNodeInit, type CfsNodeStores } from './create-node.js'
 export { runDaemon } from './daemon.js'
 export type { NodeStatus, VnodeStatus, PeerStatus } from './status.js'
 export { queryStatus, queryLookup, type LookupAnswer } from './status-client.js'

@@ -10,6 +10,8 @@ const run = promisify(execFile)
 
 /** How often a mount checks that it is still mounted (an external `fusermount -u` is not reported). */
 const WATCH_MS = 2_000
+/** Milliseconds `cfs unmount` waits for the serving process to publish and exit. */
+export const DEFAULT_UNMOUNT_TIMEOUT_MS = 120_000
 
 /**
  * Serves a mount in the foreground: prints which blocks it uses ("embedded node at ..." or
@@ -88,7 +90,7 @@ export async function spawnMountDaemon (cliPath: string, args: readonly string[]
 export interface UnmountOptions {
   /** Detach even if busy (fusermount -z) when no cfs process serves the mount. @default false */
   lazy?: boolean
-  /** Milliseconds to wait for the serving process to publish and exit. @default 120_000 */
+  /** Milliseconds to wait for the serving process to publish and exit. @default DEFAULT_UNMOUNT_TIMEOUT_MS */
   timeoutMs?: number
 }
 
@@ -100,7 +102,7 @@ export async function unmountDir (dir: string, options: UnmountOptions = {}): Pr
   const record = await findMountRecord(dir)
   if (record !== undefined) {
     process.kill(record.pid, 'SIGTERM')
-    const until = Date.now() + (options.timeoutMs ?? 120_000)
+    const until = Date.now() + (options.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS)
     while (await isAlive(record.pid)) {
       if (Date.now() > until) throw new Error(`the cfs process ${record.pid} serving ${dir} did not exit; it may still be publishing`)
       await sleep(100)

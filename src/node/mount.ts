@@ -18,12 +18,12 @@ export interface MountVolumeInit extends BlockAccessInit {
   publicKey?: Uint8Array
   /** With `publicKey`: this version only (immutable, cached by the kernel); omitted: follow the latest. */
   version?: number
-  /** Milliseconds within which a change to a read-write mount is published. @default 1_000 */
+  /** Milliseconds within which a change to a read-write mount is published. @default DEFAULT_PUBLISH_INTERVAL_MS (the Volume's) */
   publishIntervalMs?: number
   /** close() of a written file publishes before it returns, as fsync does. @default false */
   syncOnClose?: boolean
-  /** Milliseconds between checks for a newer version of a read-only mount. @default 5_000 */
-  refreshIntervalMs?: number
+  /** Milliseconds between looks for a newer version of a read-only mount. @default DEFAULT_POLL_INTERVAL_MS (LatestView's) */
+  pollIntervalMs?: number
   /** Let other users in (with the kernel checking modes). @default false */
   allowOther?: boolean
   /** Unmount when the process dies (auto_unmount). @default true */
@@ -67,7 +67,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   let version: VersionInfo | undefined
   let uploaded = (): number => 0
   if (init.key !== undefined) {
-    const owned = await openVolume({ ...access, key: init.key, volume: { publishIntervalMs: init.publishIntervalMs ?? 1_000 } })
+    const owned = await openVolume({ ...access, key: init.key, volume: init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs } })
     const volume = owned.volume
     fs = volume
     sync = async (options) => { await volume.sync(options) }
@@ -81,7 +81,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     publicKey = init.publicKey
     blocks = ro.access
     if (init.version === undefined) {
-      const latest = await LatestView.open({ reader: ro.reader, publicKey, logger }, { refreshIntervalMs: init.refreshIntervalMs ?? 5_000 })
+      const latest = await LatestView.open({ reader: ro.reader, publicKey, logger }, init.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.pollIntervalMs })
         .catch(async (err: unknown) => { await ro.close(); throw err })
       await latest.start()
       fs = latest

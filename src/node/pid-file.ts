@@ -12,6 +12,8 @@ import { sleep } from '../core/index.js'
  * the kernel released) is never believed: the next holder overwrites it.
  */
 export const PID_FILE = 'cfs.pid'
+/** How long readPidFile waits for a lock holder to write its pid. */
+export const DEFAULT_PID_WAIT_MS = 1_000
 
 export async function writePidFile (dataDir: string): Promise<void> {
   await writeFile(join(dataDir, PID_FILE), `${process.pid}\n`)
@@ -26,7 +28,7 @@ export async function removePidFile (dataDir: string): Promise<void> {
  * file just after it takes the lock, so a refused process that arrives in between waits up to
  * `waitMs` for it.
  */
-export async function readPidFile (dataDir: string, waitMs = 1_000): Promise<number | undefined> {
+export async function readPidFile (dataDir: string, waitMs = DEFAULT_PID_WAIT_MS): Promise<number | undefined> {
   const until = Date.now() + waitMs
   for (;;) {
     const text = await readFile(join(dataDir, PID_FILE), 'utf8').catch(() => '')

@@ -1,12 +1,12 @@
 import { createLogger, type ComponentLogger } from '../core/index.js'
 import { TcpTransport } from '../net/index.js'
 import { RemoteRouter } from '../chord/index.js'
-import { DHashClient, DHashRpc, type DHashClientInit } from '../dhash/index.js'
+import { DEFAULT_DHASH_RPC_TIMEOUT_MS, DHashClient, DHashRpc, type DHashClientInit } from '../dhash/index.js'
 
 export interface RingClientInit extends DHashClientInit {
   /** Ring members to start lookups at ("host:port"). */
   ring: readonly string[]
-  /** Deadline of one RPC. @default 10000 */
+  /** Deadline of one RPC (Chord and DHash alike). @default DEFAULT_DHASH_RPC_TIMEOUT_MS (dhash-rpc.ts) */
   rpcTimeoutMs?: number
 }
 
@@ -17,10 +17,11 @@ export interface RingClient {
 }
 
 export async function connectRing (init: RingClientInit, logger: ComponentLogger = createLogger('client')): Promise<RingClient> {
-  const transport = new TcpTransport({ logger }, { rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
+  const rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_DHASH_RPC_TIMEOUT_MS
+  const transport = new TcpTransport({ logger }, { rpcTimeoutMs })
   await transport.start()
-  const router = new RemoteRouter({ transport, logger }, { bootstrap: init.ring, rpcTimeoutMs: init.rpcTimeoutMs ?? 10_000 })
-  const rpc = new DHashRpc(transport, init.rpcTimeoutMs ?? 10_000)
+  const router = new RemoteRouter({ transport, logger }, { bootstrap: init.ring, rpcTimeoutMs })
+  const rpc = new DHashRpc(transport, rpcTimeoutMs)
   const blocks = new DHashClient({ router, rpc, logger }, init)
   // Repairs still in flight are abandoned at close: a command's exit does not wait on a slow
   // holder, and maintenance repairs what a reader found missing. settled() waits for them.

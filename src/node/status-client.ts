@@ -27,13 +27,18 @@ const statusSchema = z.object({
   }).optional(),
 })
 
+/** Deadline of a `cfs lookup` query to a running node (the node looks the key up on the ring). */
+export const DEFAULT_LOOKUP_QUERY_TIMEOUT_MS = 10_000
+/** Deadline of a `cfs status` query to a running node. */
+export const DEFAULT_STATUS_QUERY_TIMEOUT_MS = 5_000
+
 const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })
 
 export interface LookupAnswer { successor: PeerStatus, successors: PeerStatus[], hops: number }
 
 /** Asks a running node to look a key up on the ring. */
 export async function queryLookup (address: string, key: Key, options: AbortOptions & { timeoutMs?: number } = {}): Promise<LookupAnswer> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? 10_000 })
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_LOOKUP_QUERY_TIMEOUT_MS })
   await transport.start()
   try {
     const r = lookupSchema.safeParse(await transport.request(address, LOOKUP_METHOD, { key }, options))
@@ -47,7 +52,7 @@ export async function queryLookup (address: string, key: Key, options: AbortOpti
 
 /** Asks a running node for its status over a short-lived client connection. */
 export async function queryStatus (address: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<NodeStatus> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? 5_000 })
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_STATUS_QUERY_TIMEOUT_MS })
   await transport.start()
   try {
     const r = statusSchema.safeParse(await transport.request(address, STATUS_METHOD, {}, options))

@@ -2,7 +2,7 @@ import {
   BlockNotFoundError, RootConflictError, RootStaleError, toHex, type AbortOptions, type Key,
 } from '../../src/core/index.js'
 import {
-  BlockKind, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey, verifyBlock,
+  BlockKind, DEFAULT_LEASE_MS, DEFAULT_REPLICAS, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey, verifyBlock,
   type BlockService, type PutOptions, type PutResult, type RefreshOptions, type RefreshResult,
 } from '../../src/dhash/index.js'
 import type { RootSigner, RootVerifier } from '../../src/fs/index.js'
@@ -12,9 +12,9 @@ interface Stored { kind: BlockKind, bytes: Uint8Array, seq: number, expiresAt: n
 export interface MemoryBlockServiceInit {
   /** @default Date.now */
   now?: () => number
-  /** Lease when a put or refresh asks for none. @default 7 days */
+  /** Lease when a put or refresh asks for none. @default DEFAULT_LEASE_MS (the DHash client's) */
   leaseMs?: number
-  /** Replicas every put reports as wanted. @default 3 */
+  /** Replicas every put reports as wanted. @default DEFAULT_REPLICAS */
   wanted?: number
   /** Replicas every put reports as reached (fewer than wanted: degraded). @default wanted */
   replicas?: number
@@ -89,7 +89,7 @@ export class MemoryBlockService implements BlockService {
         throw new RootConflictError(`sequence ${current} already holds other content`)
       }
     }
-    this.blocks.set(hex, { kind, bytes: bytes.slice(), seq: verified.seq, expiresAt: this.now() + (options.ttlMs ?? this.leaseMs) })
+    this.blocks.set(hex, { kind, bytes: bytes.slice(), seq: verified.seq, expiresAt: this.now() + (options.leaseMs ?? this.leaseMs) })
     this.counts.puts++
     this.counts.putBytes += bytes.length
     if (kind === BlockKind.ROOT) {
@@ -98,7 +98,7 @@ export class MemoryBlockService implements BlockService {
       this.counts.contentPuts++
       this.putKeys.push(hex)
     }
-    const wanted = this.init.wanted ?? 3
+    const wanted = this.init.wanted ?? DEFAULT_REPLICAS
     const replicas = this.init.replicas ?? wanted
     return { key, replicas, wanted, degraded: replicas < wanted }
   }
@@ -124,7 +124,7 @@ export class MemoryBlockService implements BlockService {
         missing.push(key)
         continue
       }
-      stored.expiresAt = Math.max(stored.expiresAt, this.now() + (options.ttlMs ?? this.leaseMs))
+      stored.expiresAt = Math.max(stored.expiresAt, this.now() + (options.leaseMs ?? this.leaseMs))
       this.counts.refreshed++
     }
     return { missing }
@@ -137,7 +137,7 @@ export class MemoryBlockService implements BlockService {
     return n
   }
 
-  private get leaseMs (): number { return this.init.leaseMs ?? 7 * 24 * 3600_000 }
+  private get leaseMs (): number { return this.init.leaseMs ?? DEFAULT_LEASE_MS }
 
   private live (hex: string): Stored | undefined {
     const stored = this.blocks.get(hex)

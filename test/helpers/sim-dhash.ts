@@ -1,45 +1,85 @@
-import { compareKeys, toHex, type Key } from '../../src/core/index.js'
-import { BlockKind, DHash, MemoryBlockCache, MemoryBlockStore, contentKey, replicaSet, type DHashInit } from '../../src/dhash/index.js'
-import { makeNodeRef } from '../../src/chord/index.js'
+import { SeededRandom, compareKeys, toHex, type Key } from '../../src/core/index.js'
+import { BlockKind, MemoryBlockCache, MemoryBlockStore, contentKey, replicaSet, type DHash, type DHashInit } from '../../src/dhash/index.js'
+import { makeNodeRef, type ChordInit } from '../../src/chord/index.js'
+import type { MemoryTransport } from '../../src/net/index.js'
+import { CfsNode } from '../../src/node/index.js'
 import { SimRing, type SimHost, type SimRingInit } from './sim-ring.js'
 
 export interface SimDHashHost extends SimHost {
+  /** The host's node, wired as `cfs node` wires it (src/node/create-node.ts). */
+  readonly cfs: CfsNode
   readonly dhash: DHash
   readonly blocks: MemoryBlockStore
 }
 
 /**
- * DHash on every node of a SimRing (memory stores, no timers), with the reference placement:
- * a key's holders are the k live endpoints at and after it.
+ * A SimRing whose every host is a CfsNode (the composition root `cfs node` runs) on the
+ * in-memory network: memory stores, a seeded clock-free setup, no timers; the ring formed and
+ * driven round by round by SimRing. The reference placement: a key's holders are the k live
+ * endpoints at and after it.
  */
 export class SimDHash {
-  private readonly dhashByAddress = new Map<string, SimDHashHost>()
+  private readonly byAddress = new Map<string, { cfs: CfsNode, blocks: MemoryBlockStore }>()
+  private readonly hostByAddress = new Map<string, SimDHashHost>()
+  private ringOrUndefined: SimRing | undefined
+  private readonly random: SeededRandom
 
-  private constructor (readonly ring: SimRing, private readonly init: DHashInit & { replicas: number }) {}
+  private constructor (private readonly init: DHashInit & { replicas: number }, seed: number) {
+    this.random = new SeededRandom(seed ^ 0x5eed)
+  }
+
+  get ring (): SimRing {
+    if (this.ringOrUndefined === undefined) throw new RangeError('the ring is still forming')
+    return this.ringOrUndefined
+  }
 
   static async create (ringInit: SimRingInit, init: DHashInit & { replicas: number }): Promise<SimDHash> {
-    const sim = new SimDHash(await SimRing.create(ringInit), init)
+    const sim = new SimDHash(init, ringInit.seed)
+    sim.ringOrUndefined = await SimRing.create({ ...ringInit, spawnHost: async (transport, host) => sim.spawnNode(transport, host) })
     for (const h of sim.ring.live()) await sim.attach(h)
     return sim
   }
 
-  /** Starts DHash on a host that joined the ring by other means (create and join do this themselves). */
-  async attach (h: SimHost): Promise<SimDHashHost> {
+  /** A CfsNode on a new host's transport; SimRing forms the ring (externalRing). */
+  private async spawnNode (transport: MemoryTransport, host: { chord: ChordInit, vnodes: number }): Promise<{ server: CfsNode['chordServer'], nodes: CfsNode['vnodes'] }> {
     const blocks = new MemoryBlockStore()
-    const dhash = new DHash({ transport: h.transport, blocks, cache: new MemoryBlockCache(), vnodes: () => h.nodes },
-      { repairIntervalMs: 0, rpcTimeoutMs: 2_000, ...this.init })
-    await dhash.start()
-    const host = Object.assign(h, { dhash, blocks }) as SimDHashHost
-    this.dhashByAddress.set(h.address, host)
+    const cache = new MemoryBlockCache()
+    const cfs = new CfsNode({
+      transport,
+      openStores: async () => {
+        await blocks.open()
+        await cache.open()
+        return { blocks, cache }
+      },
+      random: () => this.random.float(),
+    }, {
+      vnodes: host.vnodes,
+      chord: host.chord,
+      dhash: { repairIntervalMs: 0, rpcTimeoutMs: 2_000, ...this.init },
+      externalRing: true,
+    })
+    await cfs.start()
+    this.byAddress.set(transport.address, { cfs, blocks })
+    return { server: cfs.chordServer, nodes: cfs.vnodes }
+  }
+
+  /** The SimDHashHost of a host SimRing made (create, join and ring.spawn all go through spawnNode). */
+  async attach (h: SimHost): Promise<SimDHashHost> {
+    const known = this.hostByAddress.get(h.address)
+    if (known !== undefined) return known
+    const built = this.byAddress.get(h.address)
+    if (built === undefined) throw new RangeError(`${h.address} was not spawned by this simulation`)
+    const host = Object.assign(h, { cfs: built.cfs, dhash: built.cfs.dhash, blocks: built.blocks }) as SimDHashHost
+    this.hostByAddress.set(h.address, host)
     return host
   }
 
   live (): SimDHashHost[] {
-    return this.ring.live().map((h) => this.dhashByAddress.get(h.address) as SimDHashHost)
+    return this.ring.live().map((h) => this.hostByAddress.get(h.address) as SimDHashHost)
   }
 
   randomLive (): SimDHashHost {
-    return this.dhashByAddress.get(this.ring.randomLive().address) as SimDHashHost
+    return this.hostByAddress.get(this.ring.randomLive().address) as SimDHashHost
   }
 
   /** A new node joins, settles and starts DHash. */
@@ -48,15 +88,15 @@ export class SimDHash {
     return this.attach(h)
   }
 
+  /** Hosts crash: they stop answering at once (the network drops them first) and keep no state. */
   async crash (hosts: SimDHashHost[]): Promise<void> {
-    for (const h of hosts) await h.dhash.stop()
     await this.ring.crash(hosts)
+    for (const h of hosts) await h.cfs.stop()
   }
 
-  /** A host leaves gracefully, as CfsNode.leave does: every vnode leaves (the first one's leave hands the blocks off), then DHash stops. */
+  /** A host leaves gracefully: CfsNode.leave (every vnode leaves, the first one's leave hands the blocks off), then it stops. */
   async leave (h: SimDHashHost): Promise<void> {
-    for (const node of h.nodes) await node.leave()
-    await h.dhash.stop()
+    await h.cfs.leave()
     await this.ring.depart(h)
   }
 
@@ -113,7 +153,7 @@ export class SimDHash {
   }
 
   async destroy (): Promise<void> {
-    for (const h of this.live()) await h.dhash.stop()
+    for (const { cfs } of this.byAddress.values()) await cfs.stop()
     await this.ring.destroy()
   }
 }

@@ -18,6 +18,12 @@ export interface SimRingInit {
   /** Virtual nodes per host (one transport, one ChordRpcServer, several ChordNodes). @default 1 */
   vnodes?: number
   chord?: ChordInit
+  /**
+   * Builds a host's Chord layer on its transport, vnodes started but not joined: how SimDHash
+   * runs every host through CfsNode, the node's real wiring. @default ChordNodes on a shared
+   * ChordRpcServer
+   */
+  spawnHost?: (transport: MemoryTransport, init: { chord: ChordInit, vnodes: number }) => Promise<{ server: ChordRpcServer, nodes: readonly ChordNode[] }>
 }
 
 export interface SimHost {
@@ -99,20 +105,24 @@ export class SimRing {
     this.nextAddress++
     const transport = this.network.createTransport(address, { rpcTimeoutMs: 2_000 })
     await transport.start()
-    const server = new ChordRpcServer(transport)
-    const nodes = Array.from({ length: this.init.vnodes ?? 1 }, (_, vnode) => new ChordNode({ transport, server }, {
+    const chord: ChordInit = {
       successorListSize: this.init.successorListSize ?? 16,
       stabilizeIntervalMs: 0,
       fixFingersIntervalMs: 0,
       checkPredecessorIntervalMs: 0,
       ...this.init.chord,
-      vnode,
-    }))
+    }
+    const vnodes = this.init.vnodes ?? 1
+    const built = this.init.spawnHost === undefined
+      ? undefined
+      : await this.init.spawnHost(transport, { chord, vnodes })
+    const server = built?.server ?? new ChordRpcServer(transport)
+    const nodes = built?.nodes ?? Array.from({ length: vnodes }, (_, vnode) => new ChordNode({ transport, server }, { ...chord, vnode }))
     const host: SimHost = { address, transport, server, node: nodes[0] as ChordNode, nodes, alive: true }
     for (const node of nodes) {
       node.onSuccessorsChanged(() => { this.changes++ })
       node.onRangeChanged(() => { this.changes++ })
-      await node.start()
+      await node.start() // a no-op for vnodes the factory started
       this.byHex.set(node.self.hex, { host, node })
     }
     this.hosts.push(host)

@@ -270,19 +270,19 @@ describe('DHash on six cfs node processes, k = 3', () => {
     forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0xff // the signature is the last field
     const otherSigner = encodeRoot(generateSecretKey(), 3, new TextEncoder().encode('not yours'))
     const stale = encodeRoot(sk, 1, new TextEncoder().encode('an older sequence number'))
-    const ttlMs = 60_000
+    const leaseMs = 60_000
 
     const refusals = {
       // Through the BlockService ...
       forgedByClient: await refusal(c.blocks.put(BlockKind.ROOT, key, forged)),
       otherByClient: await refusal(c.blocks.put(BlockKind.ROOT, key, otherSigner)),
       // ... and to the nodes directly: the primary (dhash.put) and every holder (dhash.store).
-      forgedByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: forged, ttlMs })),
-      otherByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: otherSigner, ttlMs })),
-      forgedByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: forged, expiresAt: Date.now() + ttlMs, owner: '' })))),
-      otherByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: otherSigner, expiresAt: Date.now() + ttlMs, owner: '' })))),
+      forgedByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: forged, leaseMs })),
+      otherByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: otherSigner, leaseMs })),
+      forgedByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: forged, expiresAt: Date.now() + leaseMs, owner: '' })))),
+      otherByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: otherSigner, expiresAt: Date.now() + leaseMs, owner: '' })))),
       staleByClient: await refusal(c.blocks.put(BlockKind.ROOT, key, stale)),
-      staleByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: stale, ttlMs })),
+      staleByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: stale, leaseMs })),
     }
     expect(refusals).toEqual({
       forgedByClient: 'BLOCK_INVALID',
@@ -296,7 +296,7 @@ describe('DHash on six cfs node processes, k = 3', () => {
     })
     // A node-to-node copy of an older root is ignored quietly: the stored one is the newer truth.
     for (const h of holders) {
-      expect(await rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: stale, expiresAt: Date.now() + ttlMs, owner: '' })).toBe(false)
+      expect(await rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: stale, expiresAt: Date.now() + leaseMs, owner: '' })).toBe(false)
     }
     for (const h of holders) expect(Buffer.from((await rpc.get(h.address, key, false)).bytes).equals(v2)).toBe(true)
     expect(Buffer.from(await c.blocks.get(BlockKind.ROOT, key)).equals(v2)).toBe(true)

@@ -24,8 +24,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function node (init: Partial<ConstructorParameters<typeof CfsNode>[0]> = {}): CfsNode {
-  const n = new CfsNode({ listen: '127.0.0.1:0', dataDir: dir, chord: { stabilizeIntervalMs: 0, checkPredecessorIntervalMs: 0, fixFingersIntervalMs: 0 }, dhash: { repairIntervalMs: 0 }, ...init })
+function node (init: Partial<ConstructorParameters<typeof CfsNode>[1]> = {}): CfsNode {
+  const n = new CfsNode({}, { listen: '127.0.0.1:0', dataDir: dir, chord: { stabilizeIntervalMs: 0, checkPredecessorIntervalMs: 0, fixFingersIntervalMs: 0 }, dhash: { repairIntervalMs: 0 }, ...init })
   nodes.push(n)
   return n
 }
@@ -60,8 +60,8 @@ describe('CfsNode.start', () => {
 
 describe('CfsNode lifecycle (Startable)', () => {
   /** A node with its blocks in memory (no data directory), its loops on short real timers. */
-  function memoryNode (init: Partial<ConstructorParameters<typeof CfsNode>[0]> = {}): CfsNode {
-    const n = new CfsNode({ listen: '127.0.0.1:0', chord: { stabilizeIntervalMs: 5, checkPredecessorIntervalMs: 5, fixFingersIntervalMs: 5 }, dhash: { repairIntervalMs: 5 }, ...init })
+  function memoryNode (init: Partial<ConstructorParameters<typeof CfsNode>[1]> = {}): CfsNode {
+    const n = new CfsNode({}, { listen: '127.0.0.1:0', chord: { stabilizeIntervalMs: 5, checkPredecessorIntervalMs: 5, fixFingersIntervalMs: 5 }, dhash: { repairIntervalMs: 5 }, ...init })
     nodes.push(n)
     return n
   }

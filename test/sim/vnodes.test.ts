@@ -53,7 +53,7 @@ describe('routing by the `to` vnode id', () => {
         }
         const nobody = hashKey(`not a vnode of ${h.address}`)
         expect(((await rejection(probe.request(h.address, 'chord.ping', { to: nobody }))) as { code?: string }).code, `seed=${seed}`).toBe('UNKNOWN_TARGET')
-        expect(((await rejection(probe.request(h.address, 'dhash.put', { to: nobody, items: [{ key: nobody, kind: 0, bytes: new Uint8Array(1), ttlMs: 1000 }] }))) as { code?: string }).code,
+        expect(((await rejection(probe.request(h.address, 'dhash.put', { to: nobody, items: [{ key: nobody, kind: 0, bytes: new Uint8Array(1), leaseMs: 1000 }] }))) as { code?: string }).code,
           `seed=${seed}`).toBe('UNKNOWN_TARGET')
       }
       // A block goes to the vnode whose range holds its key; sent to a sibling vnode of the
@@ -66,7 +66,7 @@ describe('routing by the `to` vnode id', () => {
         bytes = s.ring.random.bytes(64)
         key = contentKey(bytes)
       } while (!a.isResponsible(key))
-      const item = { key, kind: BlockKind.CONTENT, bytes, ttlMs: 60_000 }
+      const item = { key, kind: BlockKind.CONTENT, bytes, leaseMs: 60_000 }
       const refused = await probe.request(h.address, 'dhash.put', { to: b.self.id, items: [item] }) as { results: Array<[number, unknown]> }
       expect(refused.results[0]?.[0], `seed=${seed}: ${String(refused.results[0]?.[1])}`).toBe(8) // Status.NOT_RESPONSIBLE
       expect(await h.blocks.has(key), `seed=${seed}`).toBe(false)

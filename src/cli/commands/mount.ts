@@ -1,6 +1,8 @@
 import { basename, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError } from '../../core/index.js'
+import { DEFAULT_PUBLISH_INTERVAL_MS } from '../../fs/index.js'
+import { DEFAULT_POLL_INTERVAL_MS } from '../../fuse/index.js'
 import { defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
 import { access, accessOptions, type AccessOptions } from '../volume-options.js'
@@ -11,6 +13,7 @@ interface MountOptions extends AccessOptions {
   version?: number
   publishMs: number
   syncOnClose?: boolean
+  /** --refresh-ms: the poll for newer versions (pollIntervalMs). */
   refreshMs: number
   allowOther?: boolean
   autoUnmount: boolean
@@ -26,9 +29,9 @@ export function registerMount (program: Command): void {
     .option('--key <file>', "the owner's key file: mount read-write")
     .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
     .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
-    .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, 1_000)
+    .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, DEFAULT_PUBLISH_INTERVAL_MS)
     .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
-    .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, 5_000)
+    .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, DEFAULT_POLL_INTERVAL_MS)
     .option('--allow-other', 'let other users use the mount (the kernel then checks permissions: default_permissions)')
     .option('--no-auto-unmount', 'leave a dead mount behind if the process is killed (the next mount clears it)')
     .option('--daemon', 'detach once mounted; output goes to --log-file')
@@ -53,7 +56,7 @@ export function registerMount (program: Command): void {
         ...access(opts),
         publishIntervalMs: opts.publishMs,
         syncOnClose: opts.syncOnClose === true,
-        refreshIntervalMs: opts.refreshMs,
+        pollIntervalMs: opts.refreshMs,
         allowOther: opts.allowOther === true,
         autoUnmount: opts.autoUnmount,
         debug: opts.debugFuse === true,

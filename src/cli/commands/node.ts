@@ -1,5 +1,7 @@
 import type { Command } from 'commander'
-import { runDaemon } from '../../node/index.js'
+import { DEFAULT_STABILIZE_INTERVAL_MS } from '../../chord/index.js'
+import { DEFAULT_MAX_LEASE_MS, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS } from '../../dhash/index.js'
+import { DEFAULT_VNODES, runDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
 
 interface NodeOptions {
@@ -23,11 +25,11 @@ export function registerNode (program: Command): void {
     .requiredOption('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
     .option('--join <host:port>', 'any live node of the ring to join (omit to start a new ring)')
     .option('--data <dir>', 'data directory')
-    .option('--vnodes <n>', 'virtual nodes on this endpoint', positiveInt, 1)
-    .option('--stabilize-ms <ms>', 'milliseconds between stabilization rounds', positiveInt, 1000)
-    .option('--replicas <k>', 'replicas per block (k)', positiveInt, 3)
-    .option('--repair-ms <ms>', 'milliseconds between block maintenance rounds', positiveInt, 30_000)
-    .option('--max-lease-ms <ms>', 'longest block lease granted', positiveInt, 30 * 24 * 3600 * 1000)
+    .option('--vnodes <n>', 'virtual nodes on this endpoint', positiveInt, DEFAULT_VNODES)
+    .option('--stabilize-ms <ms>', 'milliseconds between stabilization rounds', positiveInt, DEFAULT_STABILIZE_INTERVAL_MS)
+    .option('--replicas <k>', 'replicas per block (k)', positiveInt, DEFAULT_REPLICAS)
+    .option('--repair-ms <ms>', 'milliseconds between block maintenance rounds', positiveInt, DEFAULT_REPAIR_INTERVAL_MS)
+    .option('--max-lease-ms <ms>', 'longest block lease granted', positiveInt, DEFAULT_MAX_LEASE_MS)
     .option('--quota-owner-mb <mb>', 'MiB one publishing key may store here')
     .option('--quota-source-mb <mb>', 'MiB one source address may put here per hour')
     .option('--max-storage-mb <mb>', 'MiB of replicas this node holds at most')

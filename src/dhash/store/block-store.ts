@@ -77,6 +77,9 @@ export interface BlockCacheStats {
   readonly misses: number
 }
 
+/** Bytes of blocks a lookup-path cache holds, unless told otherwise (memory and LevelDB caches alike). */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
 /**
  * Copies of blocks pushed along lookup paths (CFS caching), apart from replica storage: bounded
  * by bytes, least recently used evicted first, never counted as a replica.

@@ -2,7 +2,7 @@ import { Level } from 'level'
 import { LRUCache } from 'lru-cache'
 import { createLogger, keyFromHex, toHex, type ComponentLogger, type Key, type Logger } from '../../core/index.js'
 import { isBlockKind } from '../block.js'
-import type { BlockCache, BlockCacheStats, CachedBlock } from './block-store.js'
+import { DEFAULT_CACHE_BYTES, type BlockCache, type BlockCacheStats, type CachedBlock } from './block-store.js'
 import { KeyedLock } from './keyed-lock.js'
 import { mapStorageError } from './level-encoding.js'
 
@@ -13,14 +13,14 @@ export interface LevelBlockCacheComponents {
 export interface LevelBlockCacheInit {
   /** Directory of the cache's own LevelDB (not the replica store's): emptied on every open. */
   location: string
-  /** Bytes of blocks the cache may hold. @default 64 MiB */
+  /** Bytes of blocks the cache may hold. @default DEFAULT_CACHE_BYTES (block-store.ts) */
   maxBytes?: number
-  /** LevelDB's memtable size. @default 16 MiB */
+  /** LevelDB's memtable size. @default DEFAULT_CACHE_WRITE_BUFFER_BYTES */
   writeBufferBytes?: number
 }
 
-const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-const DEFAULT_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
+/** The cache's LevelDB memtable size. */
+export const DEFAULT_CACHE_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 /** Record header: kind (1 byte), cachedAt (float64 big-endian). */
 const HEADER_BYTES = 9
 
@@ -45,11 +45,11 @@ export class LevelBlockCache implements BlockCache {
   constructor (components: LevelBlockCacheComponents, init: LevelBlockCacheInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:cache')
     this.location = init.location
-    this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BYTES
+    this.maxBytes = init.maxBytes ?? DEFAULT_CACHE_BYTES
     this.db = new Level<Uint8Array, Uint8Array>(init.location, {
       keyEncoding: 'view',
       valueEncoding: 'view',
-      writeBufferSize: init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+      writeBufferSize: init.writeBufferBytes ?? DEFAULT_CACHE_WRITE_BUFFER_BYTES,
     })
     this.index = new LRUCache<string, number>({
       maxSize: this.maxBytes,

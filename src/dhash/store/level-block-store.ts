@@ -19,7 +19,7 @@ export interface LevelBlockStoreInit {
   /**
    * LevelDB's memtable size. The default 4 MiB gave 46–60 MB/s for 8 KiB blocks here; 64 MiB
    * gave 180–300 MB/s (fewer, larger level-0 flushes). Up to two buffers live in memory.
-   * @default 64 MiB
+   * @default DEFAULT_STORE_WRITE_BUFFER_BYTES
    */
   writeBufferBytes?: number
   /** LevelDB's cache of uncompressed table blocks. @default 8 MiB (LevelDB's own default) */
@@ -27,14 +27,15 @@ export interface LevelBlockStoreInit {
   /**
    * Blocks of at least this many bytes are kept in files beside the LevelDB, which holds
    * their metadata (key-value separation, as in WiscKey). Part of the on-disk format: a store
-   * must be reopened with the value it was written with. @default 32 KiB
+   * must be reopened with the value it was written with. @default DEFAULT_EXTERNAL_VALUE_BYTES
    */
   externalValueBytes?: number
 }
 
-const DEFAULT_EXTERNAL_VALUE_BYTES = 32 * 1024
-
-const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
+/** Blocks of at least this many bytes are kept in files beside the LevelDB. */
+export const DEFAULT_EXTERNAL_VALUE_BYTES = 32 * 1024
+/** The replica store's LevelDB memtable size. */
+export const DEFAULT_STORE_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
 /** Table files of 32 MiB instead of 2 MiB: with 1 MiB blocks, 2 MiB files hold two blocks each, so a large store outgrows the open-file limit. */
 const MAX_FILE_BYTES = 32 * 1024 * 1024
 /** Index blocks of 16 KiB instead of 4 KiB: values are 8 KiB–1 MiB, so 4 KiB blocks only add index entries. */
@@ -103,7 +104,7 @@ export class LevelBlockStore implements BlockStore {
     this.db = new Level<Uint8Array, Uint8Array>(init.location, {
       keyEncoding: 'view',
       valueEncoding: 'view',
-      writeBufferSize: init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+      writeBufferSize: init.writeBufferBytes ?? DEFAULT_STORE_WRITE_BUFFER_BYTES,
       cacheSize: init.cacheBytes,
       maxFileSize: MAX_FILE_BYTES,
       blockSize: TABLE_BLOCK_BYTES,

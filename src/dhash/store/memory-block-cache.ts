@@ -1,9 +1,9 @@
 import { LRUCache } from 'lru-cache'
 import { toHex, type Key } from '../../core/index.js'
-import type { BlockCache, BlockCacheStats, CachedBlock } from './block-store.js'
+import { DEFAULT_CACHE_BYTES, type BlockCache, type BlockCacheStats, type CachedBlock } from './block-store.js'
 
 export interface MemoryBlockCacheInit {
-  /** Bytes the cache may hold. @default 64 MiB */
+  /** Bytes the cache may hold. @default DEFAULT_CACHE_BYTES (block-store.ts) */
   maxBytes?: number
 }
 
@@ -14,7 +14,7 @@ export class MemoryBlockCache implements BlockCache {
   private misses = 0
 
   constructor (init: MemoryBlockCacheInit = {}) {
-    this.lru = new LRUCache({ maxSize: init.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.bytes.length) })
+    this.lru = new LRUCache({ maxSize: init.maxBytes ?? DEFAULT_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.bytes.length) })
   }
 
   async open (): Promise<void> {}

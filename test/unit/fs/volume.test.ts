@@ -265,7 +265,7 @@ describe('Volume', () => {
   it('renews the leases of its blocks on a timer while started, and stops with the volume', async () => {
     const blocks = new MemoryBlockService()
     const refresh = vi.spyOn(blocks, 'refresh')
-    const vol = await started(blocks, newOwner(), { refreshIntervalMs: 20 })
+    const vol = await started(blocks, newOwner(), { leaseRefreshIntervalMs: 20 })
     await vol.create('/f')
     await vol.sync()
     await vi.waitFor(() => { expect(refresh).toHaveBeenCalled() }, { timeout: 2_000 })

@@ -304,7 +304,7 @@ describe('CfsFuse operations', () => {
     const { fuse: ownerFuse, blocks, owner, volume } = await owned()
     await writeFile(ownerFuse, '/f', 'v1')
     const reader = new Reader({ blocks, verifier: owner.verifier })
-    const view = await LatestView.open({ reader, publicKey: owner.signer.publicKey }, { refreshIntervalMs: 0 })
+    const view = await LatestView.open({ reader, publicKey: owner.signer.publicKey }, { pollIntervalMs: 0 })
     const ro = new CfsFuse({ fs: view, versions: view })
     expect(ro.readOnly).toBe(true)
     expect(await readFile(ro, '/f')).toBe('v1')
@@ -320,7 +320,7 @@ describe('CfsFuse operations', () => {
     }
     await writeFile(ownerFuse, '/f', 'v2')
     expect(await readFile(ro, '/f')).toBe('v1')
-    expect(await view.refreshOnce()).toBe(true)
+    expect(await view.pollOnce()).toBe(true)
     expect(await readFile(ro, '/f')).toBe('v2')
     expect(await readFile(ro, '/.snapshots/1/f')).toBe('v1')
     void volume
