@@ -120,7 +120,7 @@ try {
       workload: 'large-file', mib, writeMBps: mbps(bytes, write), coldReadMBps: mbps(bytes, read), rereadMBps: mbps(bytes, reread),
       writeCpuMsPerMB: writeCpu, coldReadCpuMsPerMB: readCpu, pageCacheDropped: cold, verified: same,
     }, `${mib} MiB file: dd write+fsync ${mbps(bytes, write)} MB/s, ${cpuText(writeCpu, 'MB')}; cold read ${mbps(bytes, read)} MB/s, ${cpuText(readCpu, 'MB')}; ` +
-      `re-read ${mbps(bytes, reread)} MB/s; checksums ${same ? 'equal' : 'DIFFER'}${cold ? '' : ' (page cache NOT dropped: not root)'}`)
+    `re-read ${mbps(bytes, reread)} MB/s; checksums ${same ? 'equal' : 'DIFFER'}${cold ? '' : ' (page cache NOT dropped: not root)'}`)
     await rm(src)
 
     // Many small files, as shared/bench's smallfiles.mjs does it: create+write+close each, then sync.
@@ -153,8 +153,8 @@ try {
       createAndPublishFilesPerSec: perSec(n, create + published), createCpuMsPerFile: createCpu,
       coldReadFilesPerSec: perSec(n, readAll), coldReadCpuMsPerFile: readCpu2, verified: mismatches === 0,
     }, `${n} x ${size / 1024} KiB files: create+sync ${perSec(n, create)} files/s, published ${published.toFixed(2)} s later ` +
-      `(${perSec(n, create + published)} files/s in all), ${cpuText(createCpu, 'file')}; cold read ${perSec(n, readAll)} files/s, ${cpuText(readCpu2, 'file')}; ` +
-      `${mismatches === 0 ? 'all equal' : `${mismatches} DIFFER`}`)
+    `(${perSec(n, create + published)} files/s in all), ${cpuText(createCpu, 'file')}; cold read ${perSec(n, readAll)} files/s, ${cpuText(readCpu2, 'file')}; ` +
+    `${mismatches === 0 ? 'all equal' : `${mismatches} DIFFER`}`)
 
     const mountRss = Math.max(mountPeakRss, await peakRssMiB(mount.process.pid))
     const rss = await Promise.all(nodes.map(async (x) => peakRssMiB(x.process.pid)))

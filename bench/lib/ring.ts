@@ -75,7 +75,6 @@ export async function peakRssMiB (pid: number | undefined): Promise<number> {
   return await statusMiB(pid, 'VmHWM') ?? 0
 }
 
-
 /** CPU time (user + system) a process has used so far, in ms, from /proc (clock ticks of 10 ms). */
 export async function cpuMs (pid: number | undefined): Promise<number> {
   if (pid === undefined) return 0

@@ -142,10 +142,14 @@ export class ChordNode implements Router, Startable, ChordVnode {
   async join (bootstrap: NodeRef | string, options: AbortOptions = {}): Promise<void> {
     const boot = typeof bootstrap === 'string' ? makeNodeRef(bootstrap, 0) : bootstrap
     if (sameNode(boot, this.self)) return
-    const r = await this.lookupVia(boot, this.self.id, { ...options, minSuccessors: this.lookupContext.successorListSize, minEndpoints: this.successorEndpoints })
+    const r = await this.lookupVia(boot, this.self.id, {
+      ...options, minSuccessors: this.lookupContext.successorListSize, minEndpoints: this.successorEndpoints,
+    })
     const succs = r.successors.filter((n) => !sameNode(n, this.self))
     const first = succs[0]
-    this.table.setSuccessors(first === undefined ? [boot] : mergeSuccessors(this.self, first, succs.slice(1), this.lookupContext.successorListSize, this.successorEndpoints))
+    this.table.setSuccessors(
+      first === undefined ? [boot] : mergeSuccessors(this.self, first, succs.slice(1), this.lookupContext.successorListSize, this.successorEndpoints),
+    )
     this.log('joined via %s; successor %s after %d hops', describeNode(boot), describeNode(this.table.successor), r.hops)
   }
 
@@ -224,7 +228,9 @@ export class ChordNode implements Router, Startable, ChordVnode {
       this.table.remove(leaving)
       const merged = [...succs, ...this.table.successors].filter((n) => !sameNode(n, leaving))
       const first = merged[0]
-      this.table.setSuccessors(first === undefined ? [] : mergeSuccessors(this.self, first, merged.slice(1), this.lookupContext.successorListSize, this.successorEndpoints))
+      this.table.setSuccessors(
+        first === undefined ? [] : mergeSuccessors(this.self, first, merged.slice(1), this.lookupContext.successorListSize, this.successorEndpoints),
+      )
     } else {
       this.table.remove(leaving)
     }

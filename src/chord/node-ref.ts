@@ -60,7 +60,6 @@ export function describeNode (n: NodeRef | undefined): string {
   return n === undefined ? '-' : `${shortHex(n.id)}@${n.address}/${n.vnode}`
 }
 
-
 /** Wire form: { id: bytes(32), addr: "host:port", v: vnode }. */
 export const keySchema = z.custom<Key>((b) => b instanceof Uint8Array && b.length === KEY_BYTES, 'a key is 32 bytes')
 export const addressSchema = z.string().min(3).max(262).regex(/^[^\s/]+:\d{1,5}$/, 'address is host:port')

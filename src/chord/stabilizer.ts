@@ -237,4 +237,3 @@ export class Stabilizer {
     return undefined
   }
 }
-

@@ -16,12 +16,12 @@ export function accessOptions (cmd: Command): Command {
 }
 
 export function writeOptions (cmd: Command): Command {
-  return accessOptions(cmd).requiredOption('--key <file>', "the owner's key file (cfs keygen)")
+  return accessOptions(cmd).requiredOption('--key <file>', 'the owner\'s key file (cfs keygen)')
 }
 
 export function readOptions (cmd: Command): Command {
   return accessOptions(cmd)
-    .option('--pubkey <hex|file>', "read someone's volume by public key (no private key needed)")
+    .option('--pubkey <hex|file>', 'read someone\'s volume by public key (no private key needed)')
     .option('--key <file>', 'read your own volume, by its key file')
     .option('--version <n>', 'a past version by sequence number (cfs log lists them)', positiveInt)
 }
@@ -45,7 +45,10 @@ export async function withVolume<T> (opts: WriteOptions, f: (v: OwnedVolume) => 
 }
 
 /** Opens a volume for reading (by --pubkey, or --key for one's own), runs `f`, closes. */
-export async function withReader<T> (opts: ReadOptions, f: (fs: FileSystem, version: VersionInfo | undefined, ro: ReadOnlyVolume & { publicKey: Uint8Array }) => Promise<T>): Promise<T> {
+export async function withReader<T> (
+  opts: ReadOptions,
+  f: (fs: FileSystem, version: VersionInfo | undefined, ro: ReadOnlyVolume & { publicKey: Uint8Array }) => Promise<T>,
+): Promise<T> {
   const source = opts.pubkey ?? opts.key
   if (source === undefined) throw new BadRequestError('say whose volume: --pubkey HEX|FILE, or --key FILE for your own')
   const publicKey = opts.pubkey !== undefined ? await readPublicKey(opts.pubkey) : (await readKeyFile(source)).publicKey

@@ -21,7 +21,10 @@ export function checkBlockSize (bytes: Uint8Array): void {
   }
 }
 
-/** The key of a content block: BLAKE3-256 of its bytes (core/blake3.ts: ~4 GB/s for 1 MiB here, 12x node:crypto's SHA-256 on this machine without SHA extensions). */
+/**
+ * The key of a content block: BLAKE3-256 of its bytes (core/blake3.ts: ~4 GB/s for 1 MiB here,
+ * 12x node:crypto's SHA-256 on this machine without SHA extensions).
+ */
 export function contentKey (bytes: Uint8Array): Key {
   return hashKey(bytes)
 }

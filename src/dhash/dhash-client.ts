@@ -269,7 +269,15 @@ export class DHashClient implements BlockService, Startable {
    * Repairs holders that lacked the block or served bad bytes, and caches it along the path.
    * Never awaited by the reader; tracked (stop and settled wait for it) and bounded.
    */
-  private afterRead (key: Key, kind: BlockKind, bytes: Uint8Array, repair: Array<{ node: NodeRef, corrupt: boolean }>, path: readonly NodeRef[], holders: Set<string>, servedBy: NodeRef): void {
+  private afterRead (
+    key: Key,
+    kind: BlockKind,
+    bytes: Uint8Array,
+    repair: Array<{ node: NodeRef, corrupt: boolean }>,
+    path: readonly NodeRef[],
+    holders: Set<string>,
+    servedBy: NodeRef,
+  ): void {
     for (const { node, corrupt } of repair) {
       if (!this.track(async () => { await this.repair(node, key, kind, bytes, corrupt) })) {
         this.counts.repairsSkipped++
@@ -320,4 +328,3 @@ export class DHashClient implements BlockService, Startable {
     }
   }
 }
-

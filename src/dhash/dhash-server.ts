@@ -136,7 +136,9 @@ export class DHashServer {
   private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
     const results = await Promise.allSettled(req.items.map(async (item) =>
-      this.components.store.accept(item.key, item.kind, item.bytes, { expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true })))
+      this.components.store.accept(item.key, item.kind, item.bytes, {
+        expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true,
+      })))
     return { results: results.map(toOutcome) }
   }
 

@@ -146,7 +146,13 @@ export class Maintenance {
     return tally.pushed
   }
 
-  private async syncArc (address: string, arc: KeyInterval, depth: number, tally: RepairReport | { pushed: number, pulled: number }, options: AbortOptions): Promise<void> {
+  private async syncArc (
+    address: string,
+    arc: KeyInterval,
+    depth: number,
+    tally: RepairReport | { pushed: number, pulled: number },
+    options: AbortOptions,
+  ): Promise<void> {
     const { store, rpc } = this.components
     const [remote, local] = await Promise.all([rpc.digest(address, arc.from, arc.to, options), digestInterval(store.blocks, arc)])
     const bounds = splitInterval(arc)
@@ -300,4 +306,3 @@ export class Maintenance {
     return keys.filter((k) => (confirmedBy.get(toHex(k)) ?? 0) >= holders.length && holders.length >= Math.min(this.init.replicas, allHolders.length))
   }
 }
-

@@ -3,7 +3,11 @@
  * counted from offset 0 of the file, starting at `offset`: the first piece runs up to the
  * first block boundary, then whole blocks, then what is left. Holds one block at most.
  */
-export async function * alignedPieces (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, offset: number, blockSize: number): AsyncGenerator<{ offset: number, bytes: Uint8Array }> {
+export async function * alignedPieces (
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  offset: number,
+  blockSize: number,
+): AsyncGenerator<{ offset: number, bytes: Uint8Array }> {
   let at = offset
   let staged = new Uint8Array(blockSize - (offset % blockSize))
   let fill = 0

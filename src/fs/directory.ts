@@ -247,7 +247,8 @@ class LevelCursor {
   /** Moves to the next node of the level; the caller checks atLastNode first. */
   async next (options: AbortOptions): Promise<void> {
     let depth = this.frames.length - 1
-    while (depth >= 0 && (this.frames[depth] as { node: DirNode, index: number }).index === (this.frames[depth] as { node: DirNode }).node.items.length - 1) depth--
+    while (depth >= 0 &&
+      (this.frames[depth] as { node: DirNode, index: number }).index === (this.frames[depth] as { node: DirNode }).node.items.length - 1) depth--
     if (depth < 0) throw new RangeError('no node after the last one')
     this.frames.length = depth + 1
     const frame = this.frames[depth] as { node: DirNode, index: number }

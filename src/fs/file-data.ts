@@ -41,7 +41,13 @@ async function storeBlock (store: TreeStore, bytes: Uint8Array, options: AbortOp
  * The data-block pointers for blocks [from, from + count) in order, null for holes. Reads one
  * indirect block per FANOUT data blocks.
  */
-export async function * blockPointers (store: TreeStore, content: FileContent, from: number, count: number, options: AbortOptions = {}): AsyncGenerator<Key | null> {
+export async function * blockPointers (
+  store: TreeStore,
+  content: FileContent,
+  from: number,
+  count: number,
+  options: AbortOptions = {},
+): AsyncGenerator<Key | null> {
   const end = Math.min(from + count, blockCount(content.size, content.blockSize))
   if (from >= end) return
   yield * pointersBelow(store, content.data, content.depth, from, end - from, options)
@@ -61,7 +67,14 @@ export async function blockPointer (store: TreeStore, content: FileContent, inde
   return ptr
 }
 
-async function * pointersBelow (store: TreeStore, ptr: Key | null, level: number, from: number, count: number, options: AbortOptions): AsyncGenerator<Key | null> {
+async function * pointersBelow (
+  store: TreeStore,
+  ptr: Key | null,
+  level: number,
+  from: number,
+  count: number,
+  options: AbortOptions,
+): AsyncGenerator<Key | null> {
   if (level === 0) {
     yield ptr
     return
@@ -132,7 +145,13 @@ function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: numb
  * Bytes [offset, offset + length) clipped to the file, as one chunk per data block (each a
  * copy the caller may keep or write to), with up to `readAhead` blocks in flight.
  */
-export async function * readRange (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+export async function * readRange (
+  store: TreeStore,
+  content: FileContent,
+  offset: number,
+  length: number,
+  options: ReadOptions = {},
+): AsyncGenerator<Uint8Array> {
   for await (const p of blockParts(store, content, offset, length, options)) {
     const chunk = new Uint8Array(p.stop - p.start)
     copyPart(p, chunk, 0)
@@ -198,7 +217,13 @@ export async function writeRange (store: TreeStore, content: FileContent, offset
  * The file with some data-block pointers replaced and the size set to `size` (>= the current
  * size; the caller made the blocks canonical). Used by writeRange and by streaming writes.
  */
-export async function setBlocks (store: TreeStore, content: FileContent, size: number, updates: ReadonlyMap<number, Key | null>, options: AbortOptions = {}): Promise<FileContent> {
+export async function setBlocks (
+  store: TreeStore,
+  content: FileContent,
+  size: number,
+  updates: ReadonlyMap<number, Key | null>,
+  options: AbortOptions = {},
+): Promise<FileContent> {
   if (size < content.size) throw new RangeError('setBlocks does not shrink a file: truncate does')
   const grown = await growTo(store, content, size, options)
   if (updates.size === 0) return grown
@@ -216,7 +241,13 @@ async function growTo (store: TreeStore, content: FileContent, size: number, opt
   return { size, blockSize: content.blockSize, depth, data }
 }
 
-async function setBelow (store: TreeStore, ptr: Key | null, level: number, updates: ReadonlyArray<readonly [number, Key | null]>, options: AbortOptions): Promise<Key | null> {
+async function setBelow (
+  store: TreeStore,
+  ptr: Key | null,
+  level: number,
+  updates: ReadonlyArray<readonly [number, Key | null]>,
+  options: AbortOptions,
+): Promise<Key | null> {
   if (level === 0) return (updates[0] as readonly [number, Key | null])[1]
   const ptrs = ptr === null ? [] : [...(await store.load(ptr, indirectCodec, options)).ptrs]
   const each = span(level)

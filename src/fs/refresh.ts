@@ -57,7 +57,9 @@ export async function refreshBlocks (input: RefreshInput, options: AbortOptions 
 
   const missing = new Map<string, { key: Key, role: BlockRole }>()
   for (const u of unreadable) missing.set(toHex(u.key), u)
-  const result = await input.blocks.refresh([...reached.values()].map((k) => k.key), { ...options, ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }) })
+  const result = await input.blocks.refresh([...reached.values()].map((k) => k.key), {
+    ...options, ...(input.leaseMs === undefined ? {} : { leaseMs: input.leaseMs }),
+  })
   for (const key of result.missing) {
     const hex = toHex(key)
     missing.set(hex, { key, role: reached.get(hex)?.role ?? 'data' })

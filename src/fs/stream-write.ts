@@ -33,7 +33,12 @@ export interface StreamWriteOptions extends AbortOptions {
  * the tail) are merged with the file's bytes by an ordinary write. The stream never waits on
  * the volume's lock while it reads the source, and holds one block of it at a time.
  */
-export async function writeStream (host: StreamHost, names: readonly string[], source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: StreamWriteOptions): Promise<number> {
+export async function writeStream (
+  host: StreamHost,
+  names: readonly string[],
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: StreamWriteOptions,
+): Promise<number> {
   const offset = options.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('a write offset is a non-negative integer')
   const store = host.store()

@@ -301,7 +301,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
   async create (path: string, options: { mode?: number, exclusive?: boolean } & AbortOptions = {}): Promise<void> {
     const names = splitPath(path)
     await this.mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
-      blockSize: this.blockSize, ...(options.exclusive === undefined ? {} : { exclusive: options.exclusive }), ...(options.mode === undefined ? {} : { mode: options.mode }),
+      blockSize: this.blockSize,
+      ...(options.exclusive === undefined ? {} : { exclusive: options.exclusive }),
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
     }))
   }
 
@@ -379,7 +381,11 @@ export class Volume implements FileSystem, Startable, HandleHost {
    * first). Whole blocks are uploaded as they fill, a few in flight, and linked into the
    * tree every `streamCommitBlocks` blocks: memory holds one block plus the uploads.
    */
-  async writeStream (path: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { offset?: number, truncate?: boolean } & AbortOptions = {}): Promise<number> {
+  async writeStream (
+    path: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: { offset?: number, truncate?: boolean } & AbortOptions = {},
+  ): Promise<number> {
     return writeStream(this.streamHost, splitPath(path), source, {
       ...options, blockSize: this.blockSize, commitBlocks: this.streamCommitBlocks,
     })

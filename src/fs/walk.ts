@@ -37,7 +37,12 @@ export interface WalkOptions extends AbortOptions {
  * that skips keys it has seen visits each block of a DAG once, and one that stops at blocks
  * already stored walks only what is new.
  */
-export async function walk (store: TreeStore, starts: readonly WalkStart[], visit: (key: Key, role: BlockRole) => boolean, options: WalkOptions = {}): Promise<void> {
+export async function walk (
+  store: TreeStore,
+  starts: readonly WalkStart[],
+  visit: (key: Key, role: BlockRole) => boolean,
+  options: WalkOptions = {},
+): Promise<void> {
   const limit = pLimit(options.concurrency ?? DEFAULT_WALK_CONCURRENCY)
   const read = async <T>(key: Key, role: BlockRole, codec: NodeCodec<T>): Promise<T | undefined> => {
     try {

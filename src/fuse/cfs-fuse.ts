@@ -20,7 +20,8 @@
  */
 import type FuseNative from 'fuse-native'
 import {
-  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, lifetimeController, type AbortOptions, type ComponentLogger, type Logger,
+  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, lifetimeController,
+  type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
 import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
@@ -168,7 +169,13 @@ export class CfsFuse {
    * Runs one operation: whatever happens, `cb` is called exactly once with a number (and
    * the value on success), and nothing is thrown into fuse-native.
    */
-  private guard<T> (op: string, paths: readonly string[], cb: Reply<T>, work: (options: AbortOptions) => Promise<number | { value: T }>, timeoutMs?: number): void {
+  private guard<T> (
+    op: string,
+    paths: readonly string[],
+    cb: Reply<T>,
+    work: (options: AbortOptions) => Promise<number | { value: T }>,
+    timeoutMs?: number,
+  ): void {
     this.counts.ops++
     let answered = false
     const answer = (code: number, value?: T): void => {

@@ -165,7 +165,10 @@ export class CfsNode implements Startable {
     for (let i = 0; i < (this.init.vnodes ?? DEFAULT_VNODES); i++) {
       // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
       const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
-      this.vnodes.push(new ChordNode({ transport: this.transport, server: this.server, logger, ...random }, { successorEndpoints, ...this.init.chord, vnode: i }))
+      this.vnodes.push(new ChordNode(
+        { transport: this.transport, server: this.server, logger, ...random },
+        { successorEndpoints, ...this.init.chord, vnode: i },
+      ))
     }
     this.transport.handle(STATUS_METHOD, async () => Promise.resolve(this.status()))
     this.transport.handle(LOOKUP_METHOD, async (body) => {

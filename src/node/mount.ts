@@ -67,11 +67,17 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   let version: VersionInfo | undefined
   let uploaded = (): number => 0
   if (init.key !== undefined) {
-    const owned = await openVolume({ ...access, key: init.key, volume: init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs } })
+    const owned = await openVolume({
+      ...access, key: init.key, volume: init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs },
+    })
     const volume = owned.volume
     fs = volume
     sync = async (options) => { await volume.sync(options) }
-    versions = { versions: (options) => volume.versions(options), snapshot: async (seq, options) => volume.snapshot(seq, options), latestSeq: () => volume.stats.seq }
+    versions = {
+      versions: (options) => volume.versions(options),
+      snapshot: async (seq, options) => volume.snapshot(seq, options),
+      latestSeq: () => volume.stats.seq,
+    }
     blocks = owned.access
     publicKey = init.key.publicKey
     closeTree = async () => { await owned.close() }
@@ -81,7 +87,10 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     publicKey = init.publicKey
     blocks = ro.access
     if (init.version === undefined) {
-      const latest = await LatestView.open({ reader: ro.reader, publicKey, logger }, init.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.pollIntervalMs })
+      const latest = await LatestView.open(
+        { reader: ro.reader, publicKey, logger },
+        init.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.pollIntervalMs },
+      )
         .catch(async (err: unknown) => { await ro.close(); throw err })
       await latest.start()
       fs = latest

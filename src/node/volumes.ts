@@ -82,4 +82,3 @@ export async function openReader (init: OpenReaderInit): Promise<ReadOnlyVolume>
     throw err
   }
 }
-

@@ -56,7 +56,13 @@ async function client (ring: Daemon[]): Promise<RingClient> {
 }
 
 /** Polls `probe` until `done(value)`, at most `timeoutMs`; returns the value and the time taken. */
-async function waitFor<T> (what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, intervalMs = 200): Promise<{ value: T, ms: number }> {
+async function waitFor<T> (
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<{ value: T, ms: number }> {
   const started = Date.now()
   let last: T | undefined
   let lastError: unknown

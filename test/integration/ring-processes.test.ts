@@ -62,4 +62,3 @@ describe('a ring of 8 cfs node processes', () => {
     expect(d.stderr).toContain('left the ring')
   })
 })
-

@@ -33,7 +33,13 @@ async function cfs (args: string[]): Promise<Run> {
   })
 }
 
-async function waitFor<T> (what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, intervalMs = 250): Promise<{ value: T, ms: number }> {
+async function waitFor<T> (
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<{ value: T, ms: number }> {
   const started = Date.now()
   let last: T | undefined
   let lastError: unknown

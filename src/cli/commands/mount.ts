@@ -26,7 +26,7 @@ export function registerMount (program: Command): void {
   accessOptions(program.command('mount'))
     .description('mount a volume: your own read-write (--key), or anyone\'s read-only (--pubkey); prints "mounted DIR" once mounted, and publishes and unmounts on SIGINT/SIGTERM or `cfs unmount DIR`')
     .argument('<dir>', 'an empty directory to mount on')
-    .option('--key <file>', "the owner's key file: mount read-write")
+    .option('--key <file>', 'the owner\'s key file: mount read-write')
     .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
     .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
     .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, DEFAULT_PUBLISH_INTERVAL_MS)
@@ -36,7 +36,7 @@ export function registerMount (program: Command): void {
     .option('--no-auto-unmount', 'leave a dead mount behind if the process is killed (the next mount clears it)')
     .option('--daemon', 'detach once mounted; output goes to --log-file')
     .option('--log-file <file>', 'with --daemon: where output goes (default: <data>/logs/mount-<dir>.log)')
-    .option('--debug-fuse', "libfuse's trace of every request, on stderr")
+    .option('--debug-fuse', 'libfuse\'s trace of every request, on stderr')
     .action(async (dir: string, opts: MountOptions) => {
       if ((opts.key === undefined) === (opts.pubkey === undefined)) throw new BadRequestError('say whose volume: --key FILE (read-write) or --pubkey HEX|FILE (read-only)')
       if (opts.version !== undefined && opts.pubkey === undefined) throw new BadRequestError('--version goes with --pubkey (a past version is read-only)')

@@ -3,7 +3,7 @@ import { queryStatus, type NodeStatus, type PeerStatus } from '../../node/index.
 
 export function registerStatus (program: Command): void {
   program.command('status')
-    .description("print a node's id, predecessor, successor list, fingers and block storage")
+    .description('print a node\'s id, predecessor, successor list, fingers and block storage')
     .requiredOption('--node <host:port>', 'the node to ask')
     .option('--json', 'print JSON')
     .action(async (opts: { node: string, json?: boolean }) => {

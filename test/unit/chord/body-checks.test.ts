@@ -123,7 +123,12 @@ describe('fast checks at every limit', () => {
         }
       }
     }
-    expectSubset(schema, { ...body, nodes: Array.from({ length: 65 }, () => ref), fingers: Array.from({ length: 65 }, () => ref), succs: Array.from({ length: 65 }, () => ref) })
+    expectSubset(schema, {
+      ...body,
+      nodes: Array.from({ length: 65 }, () => ref),
+      fingers: Array.from({ length: 65 }, () => ref),
+      succs: Array.from({ length: 65 }, () => ref),
+    })
   })
 })
 

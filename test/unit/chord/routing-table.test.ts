@@ -354,7 +354,8 @@ describe('RoutingTable.closestPreceding (property)', () => {
         const me = ring.sorted[selfIndex % nodes.length] as NodeRef
         const t = ring.table(me, r)
         const others = nodes.filter((n) => n !== me)
-        const shuffle = <T>(xs: readonly T[], seed: number): T[] => [...xs].sort((a, b) => ((nodes.indexOf(a as never) * 7919 + seed) % 13) - ((nodes.indexOf(b as never) * 7919 + seed) % 13))
+        const shuffle = <T>(xs: readonly T[], seed: number): T[] => [...xs].sort((a, b) =>
+          ((nodes.indexOf(a as never) * 7919 + seed) % 13) - ((nodes.indexOf(b as never) * 7919 + seed) % 13))
         if (kind === 'shuffled successors') t.setSuccessors(shuffle(t.successors, r))
         if (kind === 'shuffled fingers') t.fingers.replaceAll(shuffle(t.fingers.fingers, r))
         if (kind === 'random lists') {

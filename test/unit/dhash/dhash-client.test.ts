@@ -37,7 +37,9 @@ function ring (good: Uint8Array, firstCopy: Uint8Array | undefined, store: (addr
     cache: async () => {},
   } as unknown as DHashRpc
   const router = {
-    lookup: async (k: Key): Promise<LookupResult> => ({ key: k, successor: holders[0] as ReturnType<typeof makeNodeRef>, successors: holders, path: [], hops: 0 }),
+    lookup: async (k: Key): Promise<LookupResult> => ({
+      key: k, successor: holders[0] as ReturnType<typeof makeNodeRef>, successors: holders, path: [], hops: 0,
+    }),
   }
   return { client: new DHashClient({ router, rpc }, { cachePathNodes: 0 }), stores }
 }

@@ -17,7 +17,9 @@ const hosts: Host[] = []
 async function host (address: string): Promise<Host> {
   const transport = network.createTransport(address, { rpcTimeoutMs: 60_000 })
   await transport.start()
-  const node = new ChordNode({ transport, server: new ChordRpcServer(transport) }, { stabilizeIntervalMs: 0, fixFingersIntervalMs: 0, checkPredecessorIntervalMs: 0 })
+  const node = new ChordNode({ transport, server: new ChordRpcServer(transport) }, {
+    stabilizeIntervalMs: 0, fixFingersIntervalMs: 0, checkPredecessorIntervalMs: 0,
+  })
   await node.start()
   const h = { transport, node }
   hosts.push(h)

@@ -412,7 +412,7 @@ describe('Volume', () => {
     expect(await rejection(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
   })
 
-  it("a reader's open file keeps reading its version while the owner rewrites it", async () => {
+  it('a reader\'s open file keeps reading its version while the owner rewrites it', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()
     const vol = await started(blocks, owner, { blockSizeBytes: 1024 })

@@ -20,11 +20,11 @@ async function lint (file: string, code: string): Promise<string[]> {
 
 describe('layer rule', () => {
   it('rejects an upward import (core importing chord, chord importing node)', async () => {
-    expect(await lint('src/core/probe.ts', "import { ChordNode } from '../chord/index.js'\nexport const x = ChordNode\n")).toHaveLength(1)
-    expect(await lint('src/chord/probe.ts', "import { CfsNode } from '../node/index.js'\nexport const x = CfsNode\n")).toHaveLength(1)
+    expect(await lint('src/core/probe.ts', 'import { ChordNode } from \'../chord/index.js\'\nexport const x = ChordNode\n')).toHaveLength(1)
+    expect(await lint('src/chord/probe.ts', 'import { CfsNode } from \'../node/index.js\'\nexport const x = CfsNode\n')).toHaveLength(1)
   }, 60_000)
 
   it('allows a downward import (node importing chord)', async () => {
-    expect(await lint('src/node/probe.ts', "import { ChordNode } from '../chord/index.js'\nexport const x = ChordNode\n")).toEqual([])
+    expect(await lint('src/node/probe.ts', 'import { ChordNode } from \'../chord/index.js\'\nexport const x = ChordNode\n')).toEqual([])
   }, 60_000)
 })

@@ -131,7 +131,10 @@ describe('encodeFrameParts', () => {
   )
   const largeBodyArb = fc.oneof(
     largeArb,
-    fc.record({ to: fc.uint8Array({ minLength: 32, maxLength: 32 }), items: fc.array(fc.record({ key: bytesArb, kind: fc.nat(1), bytes: largeArb, owner: fc.string() }), { maxLength: 5 }) }),
+    fc.record({
+      to: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      items: fc.array(fc.record({ key: bytesArb, kind: fc.nat(1), bytes: largeArb, owner: fc.string() }), { maxLength: 5 }),
+    }),
     fc.array(fc.array(largeArb, { maxLength: 3 }), { maxLength: 3 }),
     bodyArb,
   )
