@@ -98,3 +98,18 @@ export async function killDaemon (d: Daemon, signal: NodeJS.Signals = 'SIGKILL',
   }
   if (options.keepData !== true) await rm(d.dataDir, { recursive: true, force: true })
 }
+
+/** The keys in a node's replica store, from its HTTP /keys listing (paged); the node runs with --http. */
+export async function listKeys (d: Daemon): Promise<Set<string>> {
+  const keys = new Set<string>()
+  let after: string | null = null
+  do {
+    const url: string = `http://${d.httpAddress}/keys?limit=1000${after === null ? '' : `&after=${after}`}`
+    const res = await fetch(url)
+    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
+    const body = await res.json() as { keys: Array<{ key: string }>, next: string | null }
+    for (const k of body.keys) keys.add(k.key)
+    after = body.next
+  } while (after !== null)
+  return keys
+}

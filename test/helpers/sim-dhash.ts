@@ -131,6 +131,17 @@ export class SimDHash {
     return out.sort()
   }
 
+  /** Keys whose live holders are not exactly their reference holders, as `key want=… have=…`. */
+  async misplaced (keys: readonly Key[]): Promise<string[]> {
+    const bad: string[] = []
+    for (const key of keys) {
+      const want = this.referenceHolders(key)
+      const have = await this.holders(key)
+      if (JSON.stringify(want) !== JSON.stringify(have)) bad.push(`${toHex(key).slice(0, 12)} want=${want.join(',')} have=${have.join(',')}`)
+    }
+    return bad
+  }
+
   /** One maintenance round on every live node, in ring order. */
   async repairRound (): Promise<{ pushed: number, pulled: number, handedOff: number }> {
     const t = { pushed: 0, pulled: 0, handedOff: 0 }

@@ -11,7 +11,8 @@ import {
   BlockKind, DHashRpc, LevelBlockStore, contentKey, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey,
 } from '../../src/dhash/index.js'
 import { connectRing, queryStatus, type RingClient } from '../../src/node/index.js'
-import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { CFS_BIN, killDaemon, listKeys, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { waitFor } from '../helpers/poll.js'
 
 /*
  * DHash across real `cfs node` processes on 127.0.0.1, each with its own LevelDB directory.
@@ -55,32 +56,6 @@ async function client (ring: Daemon[]): Promise<RingClient> {
   return c
 }
 
-/** Polls `probe` until `done(value)`, at most `timeoutMs`; returns the value and the time taken. */
-async function waitFor<T> (
-  what: string,
-  probe: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs: number,
-  intervalMs = 200,
-): Promise<{ value: T, ms: number }> {
-  const started = Date.now()
-  let last: T | undefined
-  let lastError: unknown
-  while (true) {
-    try {
-      last = await probe()
-      if (done(last)) return { value: last, ms: Date.now() - started }
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() - started > timeoutMs) {
-      const detail = last === undefined ? String(lastError) : JSON.stringify(last).slice(0, 2_000)
-      throw new Error(`${what}: not done after ${timeoutMs} ms; last: ${detail}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-}
-
 /** The k live nodes at and after `keyHex` in ring (id) order. */
 function referenceHolders (live: Daemon[], keyHex: string, k = K): Daemon[] {
   const sorted = [...live].sort((a, b) => (a.id < b.id ? -1 : 1))
@@ -105,21 +80,6 @@ async function ringErrors (live: Daemon[], depth = K): Promise<string[]> {
 
 async function waitForRing (live: Daemon[]): Promise<number> {
   return (await waitFor('ring settles', async () => ringErrors(live), (bad) => bad.length === 0, 20_000)).ms
-}
-
-/** The keys in a node's replica store, from its HTTP /keys listing (paged). */
-async function listKeys (d: Daemon): Promise<Set<string>> {
-  const keys = new Set<string>()
-  let after: string | null = null
-  do {
-    const url: string = `http://${d.httpAddress}/keys?limit=1000${after === null ? '' : `&after=${after}`}`
-    const res = await fetch(url)
-    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
-    const body = await res.json() as { keys: Array<{ key: string }>, next: string | null }
-    for (const k of body.keys) keys.add(k.key)
-    after = body.next
-  } while (after !== null)
-  return keys
 }
 
 /**

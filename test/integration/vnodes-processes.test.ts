@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type Key } from '../../src/core/index.js'
 import { BlockKind, contentKey } from '../../src/dhash/index.js'
 import { connectRing, queryStatus } from '../../src/node/index.js'
-import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { CFS_BIN, killDaemon, listKeys, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { waitFor } from '../helpers/poll.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 
 /*
@@ -31,44 +32,6 @@ async function cfs (args: string[]): Promise<Run> {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
     })
   })
-}
-
-async function waitFor<T> (
-  what: string,
-  probe: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<{ value: T, ms: number }> {
-  const started = Date.now()
-  let last: T | undefined
-  let lastError: unknown
-  while (true) {
-    try {
-      last = await probe()
-      if (done(last)) return { value: last, ms: Date.now() - started }
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`${what}: not done after ${timeoutMs} ms; last: ${last === undefined ? String(lastError) : JSON.stringify(last).slice(0, 2_000)}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-}
-
-async function listKeys (d: Daemon): Promise<Set<string>> {
-  const keys = new Set<string>()
-  let after: string | null = null
-  do {
-    const url: string = `http://${d.httpAddress}/keys?limit=1000${after === null ? '' : `&after=${after}`}`
-    const res = await fetch(url)
-    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
-    const body = await res.json() as { keys: Array<{ key: string }>, next: string | null }
-    for (const k of body.keys) keys.add(k.key)
-    after = body.next
-  } while (after !== null)
-  return keys
 }
 
 /** Every live vnode (id, address), sorted by id, from the nodes' own status. */

@@ -8,23 +8,13 @@ import { SimDHash, type SimDHashHost } from '../helpers/sim-dhash.js'
 let sim: SimDHash | undefined
 afterEach(async () => { await sim?.destroy(); sim = undefined })
 
-async function misplaced (s: SimDHash, keys: Key[]): Promise<string[]> {
-  const bad: string[] = []
-  for (const key of keys) {
-    const want = s.referenceHolders(key)
-    const have = await s.holders(key)
-    if (JSON.stringify(want) !== JSON.stringify(have)) bad.push(`${toHex(key).slice(0, 12)} want=${want.join(',')} have=${have.join(',')}`)
-  }
-  return bad
-}
-
 describe('DHash on a 200-node ring, k = 3', () => {
   it('seed 11: puts land on exactly the k reference holders', async () => {
     const seed = 11
     sim = await SimDHash.create({ nodes: 200, seed }, { replicas: 3 })
     const puts = await sim.putRandom(500, 512)
     expect(puts.every((p) => p.replicas === 3), `seed=${seed}`).toBe(true)
-    expect(await misplaced(sim, puts.map((p) => p.key)), `seed=${seed}`).toEqual([])
+    expect(await sim.misplaced(puts.map((p) => p.key)), `seed=${seed}`).toEqual([])
   })
 
   it('seed 12: churn; after repair every block has exactly k live replicas and none is lost', async () => {
@@ -51,7 +41,7 @@ describe('DHash on a 200-node ring, k = 3', () => {
       }
       report.push({ round, crashed: victims.length, joined: 3, repairRounds, lost })
       expect(lost, `seed=${seed} round ${round}`).toBe(0)
-      expect(await misplaced(s, keys), `seed=${seed} round ${round}`).toEqual([])
+      expect(await s.misplaced(keys), `seed=${seed} round ${round}`).toEqual([])
     }
     console.log(`dhash churn seed=${seed}:`, JSON.stringify(report))
   })

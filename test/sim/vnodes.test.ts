@@ -15,16 +15,6 @@ afterEach(async () => {
   sim = undefined
 })
 
-async function misplaced (s: SimDHash, keys: readonly Key[]): Promise<string[]> {
-  const bad: string[] = []
-  for (const key of keys) {
-    const want = s.referenceHolders(key)
-    const have = await s.holders(key)
-    if (JSON.stringify(want) !== JSON.stringify(have)) bad.push(`${toHex(key).slice(0, 12)} want=${want.join(',')} have=${have.join(',')}`)
-  }
-  return bad
-}
-
 async function readable (s: SimDHash, keys: readonly Key[]): Promise<number> {
   let ok = 0
   for (const key of keys) {
@@ -101,7 +91,7 @@ describe('placement on distinct endpoints', () => {
     const puts = await s.putRandom(400, 256)
     expect(puts.filter((p) => p.replicas !== 3).length, `seed=${seed}`).toBe(0)
     const keys = puts.map((p) => p.key)
-    expect(await misplaced(s, keys), `seed=${seed}`).toEqual([])
+    expect(await s.misplaced(keys), `seed=${seed}`).toEqual([])
     // One store per endpoint: a host holds a key once, whichever of its vnodes placed it.
     let copies = 0
     for (const h of s.live()) copies += h.blocks.stats().blocks
@@ -123,7 +113,7 @@ describe('failures and departures of whole hosts', () => {
       await s.ring.fixFingers()
       expect(s.ring.inconsistentNodes(), `seed=${seed} round ${round}`).toEqual([])
       const rounds = await s.repairUntilQuiet()
-      expect(await misplaced(s, keys), `seed=${seed} round ${round} after ${rounds} repair rounds`).toEqual([])
+      expect(await s.misplaced(keys), `seed=${seed} round ${round} after ${rounds} repair rounds`).toEqual([])
     }
     expect(await readable(s, keys), `seed=${seed}`).toBe(keys.length)
   })
@@ -144,7 +134,7 @@ describe('failures and departures of whole hosts', () => {
     await s.ring.stabilize(30)
     expect(s.ring.inconsistentNodes(), `seed=${seed}`).toEqual([])
     await s.repairUntilQuiet()
-    expect(await misplaced(s, keys), `seed=${seed}`).toEqual([])
+    expect(await s.misplaced(keys), `seed=${seed}`).toEqual([])
   })
 })
 
