@@ -10,10 +10,10 @@
 // (that needs root; the output says when it was not permitted).
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { scratch, spawnMount, type MountProcess, type Scratch } from '../test/fuse/helpers.js'
+import { fsyncDir, scratch, spawnMount, type MountProcess, type Scratch } from '../test/fuse/helpers.js'
 import { waitForRing } from '../test/helpers/ring-settled.js'
 import { dropCaches, sha256File, writeRandomFile } from './lib/files.js'
 import { cpuMs, peakRssMiB, startRing, stopRing, type BenchNode } from './lib/ring.js'
@@ -42,16 +42,6 @@ async function timed (f: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()
   await f()
   return (performance.now() - t0) / 1000
-}
-
-/** fsync of a directory: the mount publishes the tree (fsyncdir). */
-async function fsyncDir (dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }
 
 const mbps = (bytes: number, seconds: number): number => Number((bytes / 1e6 / seconds).toFixed(1))

@@ -105,7 +105,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
     }
     // Each round runs with its task's signal, which the task's stop() aborts.
     const task = (name: string, intervalMs: number, round: (o: AbortOptions) => Promise<void>): PeriodicTask =>
-      new PeriodicTask({ round, log: this.log, ...(components.random === undefined ? {} : { random: components.random }) }, { name, intervalMs, jitter: 0.2 })
+      new PeriodicTask({ round, log: this.log, random: components.random }, { name, intervalMs, jitter: 0.2 })
     this.tasks = [
       task('stabilize', init.stabilizeIntervalMs ?? DEFAULT_STABILIZE_INTERVAL_MS, async (o) => this.stabilizeOnce(o)),
       task('fix-fingers', init.fixFingersIntervalMs ?? DEFAULT_FIX_FINGERS_INTERVAL_MS, async (o) => this.fixFingersOnce(o)),

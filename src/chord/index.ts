@@ -1,12 +1,11 @@
 export type { Router, KeyRange } from './router.js'
 export type { LookupResult, LookupOptions } from './lookup.js'
 export {
-  ChordNode, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_FIX_FINGERS_INTERVAL_MS, DEFAULT_CHECK_PREDECESSOR_INTERVAL_MS, DEFAULT_CHORD_RPC_TIMEOUT_MS,
+  ChordNode, DEFAULT_STABILIZE_INTERVAL_MS,
   type ChordComponents, type ChordInit,
 } from './chord-node.js'
 export { ChordRpcServer } from './rpc/server.js'
 export { makeNodeRef, nodeIdFor, sameNode, describeNode, toWire, fromWire, nodeRefSchema, keySchema, type NodeRef, type NodeRefWire } from './node-ref.js'
 export { parseRequest, parseResponse } from './messages.js'
 export { DEFAULT_SUCCESSOR_ENDPOINTS, DEFAULT_SUCCESSOR_LIST_SIZE, MAX_SUCCESSORS } from './successor-list.js'
-export { DEFAULT_MAX_LOOKUP_HOPS } from './lookup.js'
-export { RemoteRouter, DEFAULT_REMOTE_RPC_TIMEOUT_MS, DEFAULT_MAX_KNOWN, type RemoteRouterInit } from './remote-router.js'
+export { RemoteRouter, type RemoteRouterInit } from './remote-router.js'

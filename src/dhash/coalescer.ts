@@ -58,9 +58,6 @@ export class Coalescer<Item, Result> {
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BATCH_BYTES
   }
 
-  /** Whether stop() was called (and start() not since). */
-  get stopped (): boolean { return this.lifetime === undefined }
-
   /** Accepts submissions again after stop(); a no-op while open. */
   start (): void {
     this.lifetime ??= lifetimeController()

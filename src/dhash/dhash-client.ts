@@ -68,8 +68,8 @@ export class DHashClient implements BlockService, Startable {
   private readonly rtt = new Map<string, number>()
   /** Repairs and path-cache pushes after reads: never awaited by the reader, always tracked. */
   private readonly background = new Set<Promise<void>>()
+  /** Aborted by stop(): no background work starts, and what is in flight is abandoned. */
   private lifetime = lifetimeController()
-  private stopping = false
   private counts = { badCopiesRead: 0, repairsSent: 0, repaired: 0, repairsFailed: 0, repairsSkipped: 0 }
 
   constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
@@ -83,17 +83,16 @@ export class DHashClient implements BlockService, Startable {
 
   /** Accepts background work again after stop(). */
   async start (): Promise<void> {
-    this.stopping = false
     if (this.lifetime.signal.aborted) this.lifetime = lifetimeController()
   }
 
   /**
-   * Starts no more background work and waits for what is in flight: each repair ends within its
-   * RPC deadlines. With `abort`, repairs in flight are abandoned instead (shutdown).
+   * Starts no more background work and abandons what is in flight (a command's exit does not
+   * wait on a slow holder; maintenance repairs what a reader found missing). Call settled()
+   * first to let repairs finish.
    */
-  async stop (options: { abort?: boolean } = {}): Promise<void> {
-    this.stopping = true
-    if (options.abort === true) this.lifetime.abort()
+  async stop (): Promise<void> {
+    this.lifetime.abort()
     await this.settled()
   }
 
@@ -123,8 +122,8 @@ export class DHashClient implements BlockService, Startable {
         return { key, replicas: r.replicas, wanted: r.wanted, degraded: r.replicas < r.wanted }
       } catch (err) {
         throwIfAborted(options.signal)
-        // Our own shutdown (DHashRpc stopped) is not a primary to route around.
-        if (this.components.rpc.stopped) throw err
+        // Our own shutdown is not a primary to route around (the client stops before its RPCs).
+        if (this.lifetime.signal.aborted) throw err
         if (!isCfsError(err) || !(isUnreachable(err) || err.code === 'NOT_RESPONSIBLE')) throw err
         lastError = err
         this.arcs.forget(primary)
@@ -297,7 +296,7 @@ export class DHashClient implements BlockService, Startable {
 
   /** Runs `work` in the background unless stopping or at the bound; returns whether it runs. */
   private track (work: () => Promise<void>): boolean {
-    if (this.stopping || this.background.size >= MAX_BACKGROUND) return false
+    if (this.lifetime.signal.aborted || this.background.size >= MAX_BACKGROUND) return false
     const p = work().finally(() => { this.background.delete(p) })
     this.background.add(p)
     return true

@@ -52,9 +52,6 @@ export class DHashRpc {
     }, { maxItems: MAX_BATCH_BLOCKS })
   }
 
-  /** Whether stop() was called (and start() not since): a SHUTTING_DOWN from a put or store is then ours, not the peer's. */
-  get stopped (): boolean { return this.puts.stopped }
-
   /** Accepts puts and stores again after stop(); a new DHashRpc is open already. */
   start (): void {
     this.puts.start()

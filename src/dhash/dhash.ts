@@ -77,7 +77,7 @@ export class DHash implements Startable {
     }, { replicas: this.k })
     const router = { lookup: async (...args: Parameters<Router['lookup']>) => (components.vnodes()[0] as Router).lookup(...args) }
     this.client = new DHashClient({ router, rpc: this.rpc, logger }, { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) })
-    this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log, ...(components.random === undefined ? {} : { random: components.random }) }, { name: 'repair', intervalMs: init.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS, jitter: 0.2 })
+    this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log, random: components.random }, { name: 'repair', intervalMs: init.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS, jitter: 0.2 })
   }
 
   async start (): Promise<void> {
@@ -101,7 +101,7 @@ export class DHash implements Startable {
     if (!this.started) return
     this.started = false
     await this.task.stop()
-    await this.client.stop({ abort: true })
+    await this.client.stop()
     for (const u of this.unsubscribe.splice(0)) u()
     this.server.close()
     await this.rpc.stop()

@@ -1,10 +1,7 @@
 export {
-  Volume, DEFAULT_BLOCK_SIZE, DEFAULT_PUBLISH_INTERVAL_MS, DEFAULT_WRITE_BUFFER_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_LEASE_REFRESH_INTERVAL_MS,
-  DEFAULT_STREAM_COMMIT_BLOCKS, type VolumeComponents, type VolumeInit, type VolumeStats,
+  Volume, DEFAULT_BLOCK_SIZE, DEFAULT_PUBLISH_INTERVAL_MS,
+  type VolumeComponents, type VolumeInit, type VolumeStats,
 } from './volume.js'
-export { DEFAULT_READ_AHEAD_BLOCKS } from './file-data.js'
-export { DEFAULT_META_CACHE_BYTES, DEFAULT_DATA_CACHE_BYTES } from './block-reader.js'
-export { DEFAULT_UPLOADS_IN_FLIGHT, DEFAULT_UPLOAD_BYTES_IN_FLIGHT } from './write-buffer.js'
 export { Reader, type ReaderComponents, type ReaderInit } from './reader.js'
 export { Snapshot, type VersionInfo, type SnapshotInit } from './snapshot.js'
 export { JsonFileSeenRoots, MemorySeenRoots, SEEN_ROOTS_FILE, type SeenRoots } from './seen-roots.js'

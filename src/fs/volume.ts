@@ -7,7 +7,6 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { DirEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import * as fileData from './file-data.js'
-import { DEFAULT_READ_AHEAD_BLOCKS } from './file-data.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
 import { inodeCodec, type FileInode } from './inode.js'
@@ -97,9 +96,6 @@ export interface VolumeStats {
 
 interface Published { readonly record: RootRecord, readonly recordKey: Key, readonly bytes: Uint8Array }
 
-/** A publication asked for and not yet begun: every sync() that arrives before it begins joins it. */
-interface Commit { started: boolean, readonly done: Promise<VersionInfo | undefined> }
-
 /**
  * The owner's side of a volume: the current tree (published or not), one mutex over every
  * change to it, batched publication of signed roots, and lease renewal.
@@ -123,7 +119,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   /** One publication at a time (sequence numbers); changes do not wait for it. */
   private readonly publishLock = new Mutex()
   /** The next publication, while it has not begun. */
-  private queued: Commit | undefined
+  private queued: Promise<VersionInfo | undefined> | undefined
   /** The top being published: its buffered blocks are kept from pruning until it is stored. */
   private publishing: Key | undefined
   private readonly reader: BlockReader
@@ -157,7 +153,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.now = components.now ?? Date.now
     this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
     this.writeBufferBytes = init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES
-    this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
+    this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
     this.keepVersions = init.keepVersions ?? DEFAULT_KEEP_VERSIONS
     this.streamCommitBlocks = init.streamCommitBlocks ?? DEFAULT_STREAM_COMMIT_BLOCKS
     if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 1 || this.blockSize > MAX_BLOCK_BYTES) throw new RangeError('block size out of range (1 B .. 1 MiB)')
@@ -165,10 +161,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.rootKey = components.verifier.rootKey(components.signer.publicKey)
     this.reader = new BlockReader(components.blocks, init)
     this.buffer = new WriteBuffer(components, {
-      owner: this.owner,
+      ...this.putOptions(),
       ...(init.uploadsInFlight === undefined ? {} : { uploadsInFlight: init.uploadsInFlight }),
       ...(init.uploadBytesInFlight === undefined ? {} : { uploadBytesInFlight: init.uploadBytesInFlight }),
-      ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }),
     })
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
     // Lease renewal: blocks live only as long as their leases, so an owner that stays up
@@ -419,27 +414,23 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   /** The publication that has not begun yet, or a new one queued behind the one in flight. */
   private async commit (): Promise<VersionInfo | undefined> {
-    if (this.queued !== undefined && !this.queued.started) return this.queued.done
-    const entry: { started: boolean, done?: Promise<VersionInfo | undefined> } = { started: false }
-    entry.done = this.publishLock.run(async () => {
-      entry.started = true
+    if (this.queued !== undefined) return this.queued
+    // Mutex.run starts the task on a later tick, never inside this call: the queue is set first.
+    const done = this.publishLock.run(async () => {
+      this.queued = undefined
       return this.publishTree({ signal: this.shutdown.signal })
     })
-    this.queued = entry as Commit
-    return entry.done
+    this.queued = done
+    return done
   }
 
   private async publishTree (options: AbortOptions): Promise<VersionInfo | undefined> {
     if (this.conflict !== undefined) throw this.conflict
     // The tree of this moment: a change in progress assigns `top` only once it is whole.
     const top = this.currentTop
-    if (this.published !== undefined && keysEqual(top, this.published.record.top)) return undefined
+    if (!this.isDirty()) return undefined
     const started = performance.now()
-    const put = {
-      owner: this.owner,
-      ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    }
+    const put = { ...this.putOptions(), ...(options.signal === undefined ? {} : { signal: options.signal }) }
     const seq = (this.published?.record.seq ?? 0) + 1
     const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
     const recordBytes = rootRecordCodec.encode(record)

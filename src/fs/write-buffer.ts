@@ -32,6 +32,9 @@ export interface UploadStats {
   readonly failures: number
 }
 
+/** A put waiting for a slot. */
+interface Waiter { readonly bytes: number, readonly start: () => void }
+
 interface Pending {
   readonly key: Key
   readonly bytes: Uint8Array
@@ -60,7 +63,7 @@ export class WriteBuffer {
   private active = 0
   private activeBytes = 0
   /** Puts waiting for a slot, first come first served. */
-  private readonly waiters: Array<{ bytes: number, start: () => void }> = []
+  private readonly waiters: Waiter[] = []
   private readonly inFlight: number
   private readonly bytesInFlight: number
   private counts = { puts: 0, bytes: 0, degraded: 0, failures: 0 }
@@ -183,8 +186,7 @@ export class WriteBuffer {
   /** Takes a slot for a put of `bytes`, waiting behind earlier puts until one fits. */
   private async acquire (bytes: number): Promise<void> {
     if (this.waiters.length === 0 && this.fits(bytes)) {
-      this.active++
-      this.activeBytes += bytes
+      this.take(bytes)
       return
     }
     // The slot is taken on this put's behalf by release(), in arrival order.
@@ -194,11 +196,15 @@ export class WriteBuffer {
   private release (bytes: number): void {
     this.active--
     this.activeBytes -= bytes
-    while (this.waiters.length > 0 && this.fits((this.waiters[0] as { bytes: number }).bytes)) {
-      const next = this.waiters.shift() as { bytes: number, start: () => void }
-      this.active++
-      this.activeBytes += next.bytes
+    for (let next = this.waiters[0]; next !== undefined && this.fits(next.bytes); next = this.waiters[0]) {
+      this.waiters.shift()
+      this.take(next.bytes)
       next.start()
     }
+  }
+
+  private take (bytes: number): void {
+    this.active++
+    this.activeBytes += bytes
   }
 }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import {
-  ShuttingDownError, StoreLockedError, createLogger, deadline, isCfsError, listenError, shortHex, throwIfAborted,
+  ShuttingDownError, StoreLockedError, createLogger, deadline, isCfsError, shortHex, throwIfAborted,
   type AbortOptions, type ComponentLogger, type Logger, type Startable,
 } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
@@ -18,10 +18,10 @@ export const STATUS_METHOD = 'node.status'
 export const LOOKUP_METHOD = 'node.lookup'
 const lookupRequest = z.object({ key: keySchema })
 
-/** A node's replica store and lookup-path cache, opened. */
 /** Virtual nodes per endpoint unless configured (`--vnodes`). */
 export const DEFAULT_VNODES = 1
 
+/** A node's replica store and lookup-path cache, opened. */
 export interface CfsNodeStores {
   blocks: BlockStore
   cache: BlockCache
@@ -139,11 +139,7 @@ export class CfsNode implements Startable {
     const linked = deadline([options.signal, this.startAbort.signal], Infinity)
     try {
       const stores = this.components.openStores === undefined ? await this.openStores() : await this.openGiven(this.components.openStores)
-      try {
-        await this.transport.start()
-      } catch (err) {
-        throw listenError(err, this.init.listen ?? this.transport.address)
-      }
+      await this.transport.start() // a failure to listen comes as ADDRESS_IN_USE or LISTEN_FAILED
       throwIfAborted(linked.signal)
       await this.startLayers(stores, { signal: linked.signal })
       throwIfAborted(linked.signal)
@@ -158,15 +154,15 @@ export class CfsNode implements Startable {
 
   private async startLayers (stores: CfsNodeStores, options: AbortOptions): Promise<void> {
     const logger = this.components.logger ?? createLogger(shortHex(makeNodeRef(this.address, 0).id))
-    const random = this.components.random === undefined ? {} : { random: this.components.random }
+    const random = this.components.random
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
     this.vnodes.length = 0 // a start after stop() builds them again
+    // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
+    const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
     for (let i = 0; i < (this.init.vnodes ?? DEFAULT_VNODES); i++) {
-      // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
-      const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
       this.vnodes.push(new ChordNode(
-        { transport: this.transport, server: this.server, logger, ...random },
+        { transport: this.transport, server: this.server, logger, random },
         { successorEndpoints, ...this.init.chord, vnode: i },
       ))
     }
@@ -177,7 +173,7 @@ export class CfsNode implements Startable {
       return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
     })
     const dhashInit = this.components.now === undefined ? this.init.dhash : { ...this.init.dhash, now: this.components.now }
-    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, ...random }, dhashInit)
+    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, random }, dhashInit)
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
     if (this.init.externalRing === true) return
@@ -211,7 +207,7 @@ export class CfsNode implements Startable {
    * LevelDB lock is what makes a data directory one process's: whoever takes it writes the
    * pid file, and whoever is refused it names that process (pid-file.ts).
    */
-  private async openStores (): Promise<{ blocks: BlockStore, cache: BlockCache }> {
+  private async openStores (): Promise<CfsNodeStores> {
     const dir = this.init.dataDir
     if (dir === undefined) {
       this.log('no data directory: blocks are kept in memory')

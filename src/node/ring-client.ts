@@ -25,5 +25,5 @@ export async function connectRing (init: RingClientInit, logger: ComponentLogger
   const blocks = new DHashClient({ router, rpc, logger }, init)
   // Repairs still in flight are abandoned at close: a command's exit does not wait on a slow
   // holder, and maintenance repairs what a reader found missing. settled() waits for them.
-  return { blocks, close: async () => { await blocks.stop({ abort: true }); await rpc.stop(); await transport.stop() } }
+  return { blocks, close: async () => { await blocks.stop(); await rpc.stop(); await transport.stop() } }
 }

@@ -161,6 +161,16 @@ export async function writeSynced (path: string, data: string | Uint8Array): Pro
   }
 }
 
+/** fsync of a directory (fsyncdir): once this returns, the mount has published the tree. */
+export async function fsyncDir (dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
 /** Milliseconds since `start`, rounded: for the timings the tests print. */
 export function since (start: number): number {
   return Math.round(performance.now() - start)

@@ -1,9 +1,8 @@
-import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
-import { forceUnmount, fuseUnavailable, ok, scratch, sh, since, spawnMount, type MountProcess, type Scratch } from './helpers.js'
+import { forceUnmount, fsyncDir, fuseUnavailable, ok, scratch, sh, since, spawnMount, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 const repo = fileURLToPath(new URL('../..', import.meta.url))
@@ -49,9 +48,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount on --vnodes 4 processes${u
     const t0 = performance.now()
     owner = await spawnMount(s, rw, ['--key', s.keyFile, '--ring', (nodes[1] as Daemon).address, '--data', await s.dir('owner-data')])
     await ok(`cp -a ${TREE.join(' ')} ${rw}/`)
-    const dir = await open(rw, 'r')
-    await dir.sync() // fsyncdir: published
-    await dir.close()
+    await fsyncDir(rw) // published
     expect((await sh(`diff -r ${repo}/node_modules/lru-cache ${rw}/lru-cache`)).code).toBe(0)
     const copied = since(t0)
 

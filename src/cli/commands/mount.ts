@@ -1,9 +1,7 @@
 import { basename, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError } from '../../core/index.js'
-import { DEFAULT_PUBLISH_INTERVAL_MS } from '../../fs/index.js'
-import { DEFAULT_POLL_INTERVAL_MS } from '../../fuse/index.js'
-import { defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
+import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_PUBLISH_INTERVAL_MS, defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
 import { access, accessOptions, type AccessOptions } from '../volume-options.js'
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { DEFAULT_STABILIZE_INTERVAL_MS } from '../../chord/index.js'
-import { DEFAULT_MAX_LEASE_MS, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS } from '../../dhash/index.js'
-import { DEFAULT_VNODES, runDaemon } from '../../node/index.js'
+import {
+  DEFAULT_MAX_LEASE_MS, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_VNODES, runDaemon,
+} from '../../node/index.js'
 import { positiveInt } from '../options.js'
 
 interface NodeOptions {

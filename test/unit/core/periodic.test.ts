@@ -34,8 +34,16 @@ function silentLog (): Logger & { errors: unknown[][] } {
   return log
 }
 
-function task (round: (options: AbortOptions) => Promise<unknown>, init: PeriodicTaskInit): PeriodicTask {
-  return new PeriodicTask({ round, log: silentLog() }, { name: 'test', ...init })
+function task (round: (options: AbortOptions) => Promise<unknown>, init: PeriodicTaskInit, random?: () => number): PeriodicTask {
+  return new PeriodicTask({ round, log: silentLog(), random }, { name: 'test', ...init })
+}
+
+/** The `n`th round starts exactly `ms` from now: not at ms - 1, at ms. */
+async function expectStartAt (r: { starts: unknown[] }, ms: number, n: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms - 1)
+  expect(r.starts).toHaveLength(n - 1)
+  await vi.advanceTimersByTimeAsync(1)
+  expect(r.starts).toHaveLength(n)
 }
 
 /** Whether `p` has settled once every queued microtask and timer at this instant has run. */
@@ -57,36 +65,24 @@ describe('PeriodicTask, repeat mode', () => {
     const r = heldRounds()
     const t = task(r.round, { intervalMs: 100 })
     t.start()
-    await vi.advanceTimersByTimeAsync(99)
-    expect(r.starts).toHaveLength(0)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(r.starts).toHaveLength(1)
+    await expectStartAt(r, 100, 1)
     // The round takes long: no second round begins while it runs.
     await vi.advanceTimersByTimeAsync(1_000)
     expect(r.starts).toHaveLength(1)
     r.finish()
-    await vi.advanceTimersByTimeAsync(99)
-    expect(r.starts).toHaveLength(1)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(r.starts).toHaveLength(2)
+    await expectStartAt(r, 100, 2)
     r.finish()
     await t.stop()
   })
 
   it('waits within [1 - jitter, 1 + jitter) × intervalMs', async () => {
     const r = heldRounds()
-    vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValueOnce(0.999)
-    const t = task(r.round, { intervalMs: 1_000, jitter: 0.2 })
+    const draws = [0, 0.999]
+    const t = task(r.round, { intervalMs: 1_000, jitter: 0.2 }, () => draws.shift() as number)
     t.start()
-    await vi.advanceTimersByTimeAsync(799)
-    expect(r.starts).toHaveLength(0)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(r.starts).toHaveLength(1)
+    await expectStartAt(r, 800, 1)
     r.finish()
-    await vi.advanceTimersByTimeAsync(1_198)
-    expect(r.starts).toHaveLength(1)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(r.starts).toHaveLength(2)
+    await expectStartAt(r, 1_199, 2)
     r.finish()
     await t.stop()
   })

@@ -7,7 +7,7 @@ import type { StoreItem } from '../../../src/dhash/messages.js'
 /*
  * Repair on read: a reader that finds a holder's copy missing or bad hands it a good one. The
  * repair is never awaited by the read, but it is tracked: settled() waits for it, a holder that
- * is briefly unreachable is tried again, and stop({ abort }) abandons what is in flight.
+ * is briefly unreachable is tried again, and stop() abandons what is in flight.
  */
 
 const holders = ['10.0.0.1:1', '10.0.0.2:1', '10.0.0.3:1'].map((a) => makeNodeRef(a))
@@ -68,11 +68,11 @@ describe('DHashClient repair on read', () => {
     expect(stores[0]?.item.repair).toBeUndefined()
   })
 
-  it('stop({ abort }) abandons repairs in flight and starts no more', async () => {
+  it('stop() abandons repairs in flight and starts no more', async () => {
     const { client, stores } = ring(good, bad, async () => new Promise<boolean>(() => {})) // never answers
     await client.get(BlockKind.CONTENT, contentKey(good))
     expect(stores).toHaveLength(1)
-    await client.stop({ abort: true }) // returns although the store never answered
+    await client.stop() // returns although the store never answered
     await client.get(BlockKind.CONTENT, contentKey(good))
     expect(stores).toHaveLength(1)
     expect(client.stats.repairsSent).toBe(1)
