@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ENTRY_NOT_FOUND' | 'ENTRY_EXISTS' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY' | 'DIRECTORY_NOT_EMPTY'
   | 'INVALID_NAME' | 'READ_ONLY' | 'NOT_SUPPORTED'
   | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED'
+  | 'UNSUPPORTED_FORMAT' | 'ATTRIBUTE_NOT_FOUND' | 'ATTRIBUTE_EXISTS' | 'ATTRIBUTE_TOO_LARGE'
 
 export abstract class CfsError extends Error {
   abstract readonly code: ErrorCode
@@ -50,6 +51,17 @@ export class DirectoryNotEmptyError extends CfsError { readonly code = 'DIRECTOR
 export class InvalidNameError extends CfsError { readonly code = 'INVALID_NAME' }
 export class ReadOnlyError extends CfsError { readonly code = 'READ_ONLY' }
 export class NotSupportedError extends CfsError { readonly code = 'NOT_SUPPORTED' }
+/** A block of a file-tree format this version does not read (an older volume): refused, never guessed at. */
+export class UnsupportedFormatError extends CfsError { readonly code = 'UNSUPPORTED_FORMAT' }
+/** No extended attribute of that name (ENODATA). */
+export class AttributeNotFoundError extends CfsError { readonly code = 'ATTRIBUTE_NOT_FOUND' }
+/** An extended attribute of that name exists and XATTR_CREATE was asked (EEXIST). */
+export class AttributeExistsError extends CfsError { readonly code = 'ATTRIBUTE_EXISTS' }
+/** An extended attribute value over its limit (E2BIG), or all of an inode's over theirs (ENOSPC). */
+export class AttributeTooLargeError extends CfsError {
+  readonly code = 'ATTRIBUTE_TOO_LARGE'
+  constructor (message: string, readonly total = false) { super(message) }
+}
 /** Another process (or another store in this one) holds the LevelDB's lock: its data directory is in use. */
 export class StoreLockedError extends CfsError { readonly code = 'STORE_LOCKED' }
 /** A store holds a record its code did not write, or LevelDB reports corruption. */

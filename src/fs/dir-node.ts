@@ -1,16 +1,36 @@
 import { BlockInvalidError, isCfsError, type Key } from '../core/index.js'
 import { decodeCbor, encodeCbor } from './codec.js'
-import { Fields, checkKey, checkUint } from './format.js'
-import { MODE_MASK, TYPE_CODES, entryTypeOf, type Attributes, type EntryType } from './inode.js'
+import { FS_FORMAT_VERSION, Fields, checkKey, checkUint } from './format.js'
+import { ATTRIBUTE_FIELDS, TOP_INO, TYPE_CODES, decodeAttributes, encodeAttributes, entryTypeOf, type Attributes, type EntryType } from './inode.js'
 import { checkName, compareNames } from './names.js'
 import type { NodeCodec } from './tree-store.js'
 
-/** A directory entry: a name, what it is, its inode's key, and the inode's attributes. */
-export interface DirEntry extends Attributes {
+/**
+ * A directory entry whose inode has one name: the entry holds the inode's key and repeats its
+ * attributes, so `ls -l` reads no inode.
+ */
+export interface InodeEntry extends Attributes {
   readonly name: string
   readonly type: EntryType
   /** Key of the entry's inode. */
   readonly key: Key
+}
+
+/**
+ * A directory entry of an inode with more than one name (a hard link): the inode and its
+ * attributes are in the volume's inode table (tree.ts), found by number.
+ */
+export interface LinkEntry {
+  readonly name: string
+  readonly type: EntryType
+  readonly ino: number
+  readonly key: null
+}
+
+export type DirEntry = InodeEntry | LinkEntry
+
+export function isLinkEntry (entry: DirEntry): entry is LinkEntry {
+  return entry.key === null
 }
 
 /** A pointer from an inner directory node to a child node. */
@@ -85,22 +105,22 @@ export function boundaryHash (level: number, name: string): number {
 }
 
 function encodeItem (item: DirItem): unknown[] {
-  if ('name' in item) return [item.name, TYPE_CODES[item.type], item.key, item.mode, item.size, item.mtimeMs, item.ctimeMs]
-  return [item.last, item.key, item.count]
+  if (!('name' in item)) return [item.last, item.key, item.count]
+  if (item.key === null) return [item.name, TYPE_CODES[item.type], item.ino]
+  return [item.name, TYPE_CODES[item.type], item.key, ...encodeAttributes(item)]
 }
 
 function decodeEntry (raw: unknown, what: string): DirEntry {
-  if (!Array.isArray(raw) || raw.length !== 7) throw new BlockInvalidError(`${what}: not an entry`)
-  const [name, type, key, mode, size, mtime, ctime] = raw as unknown[]
-  const m = checkUint(mode, `${what}.mode`)
-  if (m > MODE_MASK) throw new BlockInvalidError(`${what}: mode out of range`)
-  if (typeof mtime !== 'number' || !Number.isSafeInteger(mtime) || typeof ctime !== 'number' || !Number.isSafeInteger(ctime)) {
-    throw new BlockInvalidError(`${what}: times are not integers`)
+  if (!Array.isArray(raw) || (raw.length !== 3 && raw.length !== 3 + ATTRIBUTE_FIELDS)) throw new BlockInvalidError(`${what}: not an entry`)
+  const name = checkedName(raw[0], what)
+  const type = entryTypeOf(raw[1], what)
+  if (raw.length === 3) {
+    const ino = checkUint(raw[2], `${what}.ino`)
+    if (ino <= TOP_INO) throw new BlockInvalidError(`${what}: inode number out of range`)
+    if (type === 'dir') throw new BlockInvalidError(`${what}: a directory has one name`)
+    return { name, type, ino, key: null }
   }
-  return {
-    name: checkedName(name, what), type: entryTypeOf(type, what), key: checkKey(key, `${what}.key`),
-    mode: m, size: checkUint(size, `${what}.size`), mtimeMs: mtime, ctimeMs: ctime,
-  }
+  return { name, type, key: checkKey(raw[2], `${what}.key`), ...decodeAttributes(raw.slice(3), what) }
 }
 
 function decodeChild (raw: unknown, what: string): ChildRef {
@@ -124,7 +144,7 @@ function checkedName (name: unknown, what: string): string {
 
 export const dirNodeCodec: NodeCodec<DirNode> = {
   name: 'directory node',
-  encode: (node: DirNode): Uint8Array => encodeCbor({ v: 1, t: 'dir', level: node.level, items: node.items.map(encodeItem) }),
+  encode: (node: DirNode): Uint8Array => encodeCbor({ v: FS_FORMAT_VERSION, t: 'dir', level: node.level, items: node.items.map(encodeItem) }),
   decode (bytes: Uint8Array, what: string): DirNode {
     const f = Fields.of(decodeCbor(bytes, what), 'dir', what).only('level', 'items')
     const level = f.uint('level')

@@ -1,6 +1,8 @@
 import type { AbortOptions } from '../core/index.js'
-import type { DirEntry } from './dir-node.js'
+import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
+import type { Owner, SpecialType } from './inode.js'
+import type { SetTimes, XattrMode } from './tree.js'
 import type { Stat } from './tree-read.js'
 
 export interface ReadStreamOptions extends AbortOptions {
@@ -21,6 +23,14 @@ export interface OpenOptions {
   truncate?: boolean
   /** Permission bits of a created file. @default DEFAULT_FILE_MODE (inode.ts) */
   mode?: number
+  /** Owner of a created file. @default the volume's (VolumeInit.owner) */
+  owner?: Owner
+}
+
+/** Who creates an inode: its owner (the caller's uid and gid on a mount). */
+export interface OwnerOptions extends AbortOptions {
+  /** @default the volume's owner (VolumeInit.owner) */
+  owner?: Owner
 }
 
 /**
@@ -49,22 +59,36 @@ export interface FileHandle {
 export interface FileSystem {
   /** Attributes of what is at `path` (lstat: a final symbolic link is not followed). */
   stat: (path: string, options?: AbortOptions) => Promise<Stat>
-  /** The entries of a directory in name order, streamed. */
-  readdir: (path: string, options?: ListOptions) => AsyncIterable<DirEntry>
+  /** The entries of a directory in name order with their attributes, streamed. */
+  readdir: (path: string, options?: ListOptions) => AsyncIterable<InodeEntry>
   readlink: (path: string, options?: AbortOptions) => Promise<string>
+  /** One extended attribute's value (AttributeNotFoundError: ENODATA). */
+  getxattr: (path: string, name: string, options?: AbortOptions) => Promise<Uint8Array>
+  /** The names of an inode's extended attributes, sorted. */
+  listxattr: (path: string, options?: AbortOptions) => Promise<string[]>
   read: (file: string | FileHandle, offset: number, length: number, options?: AbortOptions) => Promise<Uint8Array>
   readStream: (path: string, options?: ReadStreamOptions) => AsyncIterable<Uint8Array>
   open: (path: string, options?: OpenOptions & AbortOptions) => Promise<FileHandle>
 
   /** An empty file; with `exclusive: false` an existing file is left as it is. */
-  create: (path: string, options?: { mode?: number, exclusive?: boolean } & AbortOptions) => Promise<void>
-  mkdir: (path: string, options?: { mode?: number } & AbortOptions) => Promise<void>
-  symlink: (target: string, path: string, options?: AbortOptions) => Promise<void>
+  create: (path: string, options?: { mode?: number, exclusive?: boolean } & OwnerOptions) => Promise<void>
+  mkdir: (path: string, options?: { mode?: number } & OwnerOptions) => Promise<void>
+  symlink: (target: string, path: string, options?: OwnerOptions) => Promise<void>
+  /** A fifo, socket or device node (`rdev`: a device's number). */
+  mknod: (path: string, type: SpecialType, options?: { mode?: number, rdev?: number } & OwnerOptions) => Promise<void>
+  /** A new name for the non-directory at `existing` (link(2)). */
+  link: (existing: string, path: string, options?: AbortOptions) => Promise<void>
   unlink: (path: string, options?: AbortOptions) => Promise<void>
   rmdir: (path: string, options?: AbortOptions) => Promise<void>
   rename: (from: string, to: string, options?: AbortOptions) => Promise<void>
   chmod: (path: string, mode: number, options?: AbortOptions) => Promise<void>
-  setTimes: (path: string, mtimeMs: number, options?: AbortOptions) => Promise<void>
+  /** Sets the owner and/or group; undefined leaves one as it is. */
+  chown: (path: string, uid: number | undefined, gid: number | undefined, options?: AbortOptions) => Promise<void>
+  /** Sets the access and/or modification time (nanoseconds); ctime becomes now. */
+  setTimes: (path: string, times: SetTimes, options?: AbortOptions) => Promise<void>
+  /** Sets an extended attribute; `mode` is XATTR_CREATE / XATTR_REPLACE / neither. */
+  setxattr: (path: string, name: string, value: Uint8Array, mode?: XattrMode, options?: AbortOptions) => Promise<void>
+  removexattr: (path: string, name: string, options?: AbortOptions) => Promise<void>
   truncate: (path: string, size: number, options?: AbortOptions) => Promise<void>
   write: (file: string | FileHandle, offset: number, data: Uint8Array, options?: AbortOptions) => Promise<number>
   /** Writes a stream at `offset` (default 0), holding only a few blocks in memory. Returns bytes written. */

@@ -1,11 +1,11 @@
-import { BlockInvalidError, KEY_BYTES, type Key } from '../core/index.js'
+import { BlockInvalidError, KEY_BYTES, UnsupportedFormatError, type Key } from '../core/index.js'
 import type { BlockKind } from '../dhash/index.js'
 
 /**
  * Version of every file-tree block format (docs/PROTOCOL.md#file-tree-formats). A reader
  * refuses blocks of another version instead of guessing at them.
  */
-export const FS_FORMAT_VERSION = 1
+export const FS_FORMAT_VERSION = 2
 
 /**
  * Largest block the block layer stores: dhash's MAX_BLOCK_BYTES (fs may import dhash types
@@ -27,6 +27,10 @@ export class Fields {
       throw new BlockInvalidError(`${what}: not a map`)
     }
     const fields = new Fields(value as Record<string, unknown>, what)
+    if (fields.map.v === 1) {
+      // Format 1 had no owners, link counts or inode numbers: its trees cannot be read as format 2.
+      throw new UnsupportedFormatError(`${what} is in file-tree format 1, written by cfs 0.1; this cfs reads format ${FS_FORMAT_VERSION} only: copy the files out with cfs 0.1 (cfs get) and in again`)
+    }
     if (fields.map.v !== FS_FORMAT_VERSION) throw new BlockInvalidError(`${what}: unknown format version ${String(fields.map.v)}`)
     if (fields.map.t !== type) throw new BlockInvalidError(`${what}: not a ${type} block`)
     return fields
@@ -49,6 +53,11 @@ export class Fields {
     const v = this.map[name]
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new BlockInvalidError(`${this.what}.${name}: not an integer`)
     return v
+  }
+
+  /** The field as decoded, for the caller to check. */
+  raw (name: string): unknown {
+    return this.map[name]
   }
 
   string (name: string): string {

@@ -1,6 +1,6 @@
 import { BlockInvalidError, type Key } from '../core/index.js'
 import { decodeCbor, encodeCbor } from './codec.js'
-import { Fields, checkKey } from './format.js'
+import { FS_FORMAT_VERSION, Fields, checkKey } from './format.js'
 import type { NodeCodec } from './tree-store.js'
 
 /**
@@ -41,7 +41,7 @@ export interface Indirect {
 
 export const indirectCodec: NodeCodec<Indirect> = {
   name: 'indirect',
-  encode: (node: Indirect): Uint8Array => encodeCbor({ v: 1, t: 'ind', level: node.level, ptrs: node.ptrs }),
+  encode: (node: Indirect): Uint8Array => encodeCbor({ v: FS_FORMAT_VERSION, t: 'ind', level: node.level, ptrs: node.ptrs }),
   decode (bytes: Uint8Array, what: string): Indirect {
     const f = Fields.of(decodeCbor(bytes, what), 'ind', what).only('level', 'ptrs')
     const level = f.uint('level')

@@ -1,6 +1,6 @@
 import { BlockInvalidError, type Key } from '../core/index.js'
 import { decodeCbor, encodeCbor } from './codec.js'
-import { Fields } from './format.js'
+import { FS_FORMAT_VERSION, Fields } from './format.js'
 import type { NodeCodec } from './tree-store.js'
 
 /**
@@ -20,7 +20,7 @@ export interface RootRecord {
 
 export const rootRecordCodec: NodeCodec<RootRecord> = {
   name: 'root record',
-  encode: (r: RootRecord): Uint8Array => encodeCbor({ v: 1, t: 'root', seq: r.seq, time: r.timeMs, top: r.top, prev: r.prev }),
+  encode: (r: RootRecord): Uint8Array => encodeCbor({ v: FS_FORMAT_VERSION, t: 'root', seq: r.seq, time: r.timeMs, top: r.top, prev: r.prev }),
   decode (bytes: Uint8Array, what: string): RootRecord {
     const f = Fields.of(decodeCbor(bytes, what), 'root', what).only('seq', 'time', 'top', 'prev')
     const seq = f.uint('seq')

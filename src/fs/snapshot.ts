@@ -1,13 +1,13 @@
 import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
-import type { DirEntry } from './dir-node.js'
+import type { InodeEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
 import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { splitPath } from './names.js'
-import { asFile } from './tree.js'
-import { resolve, resolveEntry, statOf, type Stat } from './tree-read.js'
+import { asFile, getXattr } from './tree.js'
+import { loadTopDir, resolve, resolveEntry, resolveLinked, statOf, type Stat } from './tree-read.js'
 import type { TreeStore } from './tree-store.js'
 
 /** One published version of a volume. */
@@ -42,15 +42,33 @@ export class Snapshot implements FileSystem {
       const { key, inode } = await resolve(this.store, this.top, [], options)
       return statOf(key, inode)
     }
-    // The entry repeats the inode's attributes: no need to read the inode.
-    const { type, key, mode, size, mtimeMs, ctimeMs } = await resolveEntry(this.store, this.top, names, options)
-    return { type, key, mode, size, mtimeMs, ctimeMs }
+    // The entry (or the inode table, for a hard link) repeats the inode's attributes: no need to read the inode.
+    const { name: _, ...stat } = await resolveEntry(this.store, this.top, names, options)
+    return stat
   }
 
-  async * readdir (path: string, options: ListOptions = {}): AsyncGenerator<DirEntry> {
+  /** Entries in name order, with their inodes' attributes (a hard link's from the inode table). */
+  async * readdir (path: string, options: ListOptions = {}): AsyncGenerator<InodeEntry> {
     const { inode } = await resolve(this.store, this.top, splitPath(path), options)
     if (inode.type !== 'dir') throw new NotADirectoryError(`not a directory: ${path}`)
-    yield * listEntries(this.store, inode.entries, options)
+    let top: Awaited<ReturnType<typeof loadTopDir>> | undefined
+    for await (const entry of listEntries(this.store, inode.entries, options)) {
+      if (entry.key !== null) {
+        yield entry
+        continue
+      }
+      top ??= await loadTopDir(this.store, this.top, options)
+      yield await resolveLinked(this.store, top.inode, entry, options)
+    }
+  }
+
+  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array> {
+    return getXattr(this.store, this.top, splitPath(path), name, options)
+  }
+
+  async listxattr (path: string, options: AbortOptions = {}): Promise<string[]> {
+    const { inode } = await resolve(this.store, this.top, splitPath(path), options)
+    return inode.xattrs.map(([n]) => n)
   }
 
   async readlink (path: string, options: AbortOptions = {}): Promise<string> {
@@ -87,8 +105,13 @@ export class Snapshot implements FileSystem {
   async unlink (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async rmdir (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async rename (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async mknod (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async link (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async chmod (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async chown (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async setTimes (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async setxattr (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
+  async removexattr (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async truncate (): Promise<void> { throw new ReadOnlyError('this tree is read-only') }
   async write (): Promise<number> { throw new ReadOnlyError('this tree is read-only') }
   async writeStream (): Promise<number> { throw new ReadOnlyError('this tree is read-only') }

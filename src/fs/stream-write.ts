@@ -57,7 +57,7 @@ export async function writeStream (
     updates = new Map()
     try {
       await host.mutate(options, async (ctx, top) => tree.updateFile(ctx, top, names, async (file) =>
-        tree.withContent(file, await fileData.setBlocks(store, file, Math.max(size, file.size), batch, options), ctx.nowMs)))
+        tree.withContent(file, await fileData.setBlocks(store, file, Math.max(size, file.size), batch, options), ctx.nowNs)))
     } finally {
       for (const key of batch.values()) if (key !== null) host.unpin(key)
     }

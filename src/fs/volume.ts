@@ -4,12 +4,12 @@ import {
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
-import type { DirEntry } from './dir-node.js'
+import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import * as fileData from './file-data.js'
-import type { FileHandle, FileSystem, OpenOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
-import { inodeCodec, type FileInode } from './inode.js'
+import { inodeCodec, msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
 
 import { splitPath } from './names.js'
 import type { RootSigner, RootVerifier } from './ports.js'
@@ -55,6 +55,8 @@ export interface VolumeComponents {
 export interface VolumeInit extends BlockReaderInit {
   /** Data block size of files created from now on (each file keeps its own). @default DEFAULT_BLOCK_SIZE */
   blockSizeBytes?: number
+  /** Owner of inodes created without one (and of a new volume's top). @default this process's uid and gid */
+  owner?: Owner
   /** Changes are published at most this often; 0 = no timer (call sync or publishOnce). @default DEFAULT_PUBLISH_INTERVAL_MS */
   publishIntervalMs?: number
   /** Unpublished bytes held before unreachable ones are dropped and the rest uploaded early. @default DEFAULT_WRITE_BUFFER_BYTES */
@@ -115,6 +117,9 @@ interface Published { readonly record: RootRecord, readonly recordKey: Key, read
 export class Volume implements FileSystem, Startable, HandleHost {
   private readonly log: Logger
   private readonly now: () => number
+  /** The last change time given out: every change gets a later one, so ctime always moves. */
+  private lastNs = 0n
+  private readonly defaultOwner: Owner
   private readonly mutex = new Mutex()
   /** One publication at a time (sequence numbers); changes do not wait for it. */
   private readonly publishLock = new Mutex()
@@ -151,6 +156,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   constructor (private readonly components: VolumeComponents, private readonly init: VolumeInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
     this.now = components.now ?? Date.now
+    this.defaultOwner = init.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
     this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
     this.writeBufferBytes = init.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES
     this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
@@ -193,7 +199,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
       this.published = root
       this.top = root.record.top
     } else {
-      this.top = await tree.emptyTree({ store: this.store, nowMs: this.now() })
+      this.top = await tree.emptyTree(this.context({}))
     }
     this.started = true
     this.refresher.start()
@@ -252,8 +258,16 @@ export class Volume implements FileSystem, Startable, HandleHost {
     return this.view().stat(path, options)
   }
 
-  readdir (path: string, options: ListOptions = {}): AsyncIterable<DirEntry> {
+  readdir (path: string, options: ListOptions = {}): AsyncIterable<InodeEntry> {
     return this.view().readdir(path, options)
+  }
+
+  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array> {
+    return this.view().getxattr(path, name, options)
+  }
+
+  async listxattr (path: string, options: AbortOptions = {}): Promise<string[]> {
+    return this.view().listxattr(path, options)
   }
 
   async readlink (path: string, options: AbortOptions = {}): Promise<string> {
@@ -293,7 +307,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   // ---- changes ----
 
-  async create (path: string, options: { mode?: number, exclusive?: boolean } & AbortOptions = {}): Promise<void> {
+  async create (path: string, options: { mode?: number, exclusive?: boolean } & OwnerOptions = {}): Promise<void> {
     const names = splitPath(path)
     await this.mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
       blockSize: this.blockSize,
@@ -302,14 +316,25 @@ export class Volume implements FileSystem, Startable, HandleHost {
     }))
   }
 
-  async mkdir (path: string, options: { mode?: number } & AbortOptions = {}): Promise<void> {
+  async mkdir (path: string, options: { mode?: number } & OwnerOptions = {}): Promise<void> {
     const names = splitPath(path)
     await this.mutate(options, async (ctx, top) => tree.mkdir(ctx, top, names, options.mode))
   }
 
-  async symlink (target: string, path: string, options: AbortOptions = {}): Promise<void> {
+  async symlink (target: string, path: string, options: OwnerOptions = {}): Promise<void> {
     const names = splitPath(path)
     await this.mutate(options, async (ctx, top) => tree.symlink(ctx, top, target, names))
+  }
+
+  async mknod (path: string, type: SpecialType, options: { mode?: number, rdev?: number } & OwnerOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.mknod(ctx, top, names, type, options.mode ?? 0o644, options.rdev ?? 0))
+  }
+
+  async link (existing: string, path: string, options: AbortOptions = {}): Promise<void> {
+    const from = splitPath(existing)
+    const to = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.link(ctx, top, from, to))
   }
 
   async unlink (path: string, options: AbortOptions = {}): Promise<void> {
@@ -345,9 +370,24 @@ export class Volume implements FileSystem, Startable, HandleHost {
     await this.mutate(options, async (ctx, top) => tree.chmod(ctx, top, names, mode))
   }
 
-  async setTimes (path: string, mtimeMs: number, options: AbortOptions = {}): Promise<void> {
+  async chown (path: string, uid: number | undefined, gid: number | undefined, options: AbortOptions = {}): Promise<void> {
     const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.setTimes(ctx, top, names, mtimeMs))
+    await this.mutate(options, async (ctx, top) => tree.chown(ctx, top, names, uid, gid))
+  }
+
+  async setTimes (path: string, times: tree.SetTimes, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.setTimes(ctx, top, names, times))
+  }
+
+  async setxattr (path: string, name: string, value: Uint8Array, mode: tree.XattrMode = 'either', options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.setXattr(ctx, top, names, name, value, mode))
+  }
+
+  async removexattr (path: string, name: string, options: AbortOptions = {}): Promise<void> {
+    const names = splitPath(path)
+    await this.mutate(options, async (ctx, top) => tree.removeXattr(ctx, top, names, name))
   }
 
   async truncate (path: string, size: number, options: AbortOptions = {}): Promise<void> {
@@ -365,7 +405,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
     await this.mutate(options, async (ctx, top) => {
       if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data)
-      handle.detached = tree.withContent(handle.detached, await fileData.writeRange(this.store, handle.detached, offset, data, options), ctx.nowMs)
+      handle.detached = tree.withContent(handle.detached, await fileData.writeRange(this.store, handle.detached, offset, data, options), ctx.nowNs)
       return top
     })
     return data.length
@@ -502,7 +542,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
   async truncateHandle (handle: VolumeHandle, size: number, options: AbortOptions): Promise<void> {
     await this.mutate(options, async (ctx, top) => {
       if (handle.detached === undefined) return tree.truncate(ctx, top, handle.names, size)
-      handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.store, handle.detached, size, options), ctx.nowMs)
+      const file = handle.detached
+      handle.detached = tree.withContent(file, await fileData.truncate(this.store, file, size, options), ctx.nowNs, size !== file.size)
       return top
     })
   }
@@ -542,10 +583,23 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   /** Runs one change under the mutex, then keeps the write buffer within bounds. */
-  private async mutate (options: AbortOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>): Promise<void> {
+  /**
+   * What a change needs: the store, a time later than any given out before (the wall clock's
+   * millisecond, then a nanosecond more per change within it), and the owner of new inodes.
+   */
+  private context (options: OwnerOptions): tree.TreeContext {
+    const wall = msToNs(this.now())
+    this.lastNs = wall > this.lastNs ? wall : this.lastNs + 1n
+    return {
+      store: this.store, nowNs: this.lastNs, owner: options.owner ?? this.defaultOwner,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }
+  }
+
+  private async mutate (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>): Promise<void> {
     await this.mutex.run(async () => {
       const top = this.currentTop
-      const ctx = { store: this.store, nowMs: this.now(), ...(options.signal === undefined ? {} : { signal: options.signal }) }
+      const ctx = this.context(options)
       const next = await change(ctx, top)
       if (!keysEqual(next, top)) {
         this.top = next

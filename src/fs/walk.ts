@@ -69,13 +69,18 @@ export async function walk (
         const inode = await read(key, role, inodeCodec)
         if (inode === undefined) return
         if (inode.type === 'dir' && inode.entries !== null) next.push({ key: inode.entries, role: 'dir' })
+        // The top's inode table is an entry tree like a directory's.
+        if (inode.type === 'dir' && inode.table !== undefined && inode.table.links !== null) next.push({ key: inode.table.links, role: 'dir' })
         if (inode.type === 'file' && inode.data !== null) next.push(inode.depth === 0 ? { key: inode.data, role: 'data' } : { key: inode.data, role: 'indirect', level: inode.depth })
         break
       }
       case 'dir': {
         const node = await read(key, role, dirNodeCodec)
         if (node === undefined) return
-        for (const item of node.items) next.push(node.level === 0 ? { key: (item as DirEntry).key, role: 'inode' } : { key: (item as ChildRef).key, role: 'dir' })
+        for (const item of node.items) {
+          if (node.level > 0) next.push({ key: (item as ChildRef).key, role: 'dir' })
+          else if ((item as DirEntry).key !== null) next.push({ key: (item as DirEntry).key as Key, role: 'inode' }) // a hard link's inode is reached through the table
+        }
         break
       }
       case 'indirect': {

@@ -36,7 +36,8 @@ async function getTree (fs: FileSystem, path: string, local: string, counts: Get
     await chmod(local, st.mode & 0o7777)
     counts.files++
   }
-  if (st.type !== 'symlink') await utimes(local, new Date(st.mtimeMs), new Date(st.mtimeMs))
+  // Seconds as a double: Node's utimes keeps about a microsecond of them.
+  if (st.type !== 'symlink') await utimes(local, Number(st.atimeNs) / 1e9, Number(st.mtimeNs) / 1e9)
 }
 
 export function registerGet (program: Command): void {

@@ -35,11 +35,12 @@ async function isDir (volume: Volume, path: string): Promise<boolean> {
  * mtime match what the volume holds is not read at all (cfs backup).
  */
 export async function putTree (volume: Volume, local: string, target: string, counts: PutCounts, progress: Progress, skipUnchanged = false): Promise<void> {
-  const st = await lstat(local)
+  const st = await lstat(local, { bigint: true })
+  const mode = Number(st.mode) & 0o7777
   if (st.isDirectory()) {
-    if (!await isDir(volume, target)) await volume.mkdir(target, { mode: st.mode & 0o7777 })
+    if (!await isDir(volume, target)) await volume.mkdir(target, { mode: mode })
     for (const name of (await readdir(local)).sort()) await putTree(volume, join(local, name), joinCfs(target, name), counts, progress, skipUnchanged)
-    await volume.chmod(target, st.mode & 0o7777)
+    await volume.chmod(target, mode)
     counts.dirs++
   } else if (st.isSymbolicLink()) {
     const to = await readlink(local)
@@ -49,9 +50,9 @@ export async function putTree (volume: Volume, local: string, target: string, co
   } else if (st.isFile()) {
     if (skipUnchanged) {
       const old = await volume.stat(target).catch(() => undefined)
-      if (old?.type === 'file' && old.size === st.size && old.mtimeMs === Math.floor(st.mtimeMs)) {
+      if (old?.type === 'file' && old.size === Number(st.size) && old.mtimeNs === st.mtimeNs) {
         counts.skipped++
-        progress.add(st.size)
+        progress.add(Number(st.size))
         return
       }
     }
@@ -61,8 +62,8 @@ export async function putTree (volume: Volume, local: string, target: string, co
     const source = counted(createReadStream(local, { highWaterMark: 1024 * 1024 }), progress)
     // Creates the file if missing and empties it, in the same change as the first write.
     counts.bytes += await volume.writeStream(target, source, { truncate: true })
-    await volume.chmod(target, st.mode & 0o7777)
-    await volume.setTimes(target, Math.floor(st.mtimeMs))
+    await volume.chmod(target, mode)
+    await volume.setTimes(target, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs })
     counts.files++
   } else {
     process.stderr.write(`cfs: skipping ${local}: not a file, directory or symbolic link\n`)

@@ -3,23 +3,27 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { toHex } from '../../core/index.js'
-import type { DirEntry, Stat } from '../../fs/index.js'
+import { nsToMs, type InodeEntry, type Stat } from '../../fs/index.js'
 import { cfsPath, joinCfs, readOptions, withReader, type ReadOptions } from '../volume-options.js'
 
-const TYPE_CHAR: Record<string, string> = { dir: 'd', file: '-', symlink: 'l' }
+const TYPE_CHAR: Record<string, string> = { dir: 'd', file: '-', symlink: 'l', fifo: 'p', socket: 's', chardev: 'c', blockdev: 'b' }
 
 function modeString (type: string, mode: number): string {
   const bits = 'rwxrwxrwx'.split('').map((c, i) => ((mode >> (8 - i)) & 1) === 1 ? c : '-').join('')
   return (TYPE_CHAR[type] ?? '?') + bits
 }
 
-function longLine (e: DirEntry | (Stat & { name: string })): string {
-  const time = new Date(e.mtimeMs).toISOString().replace('T', ' ').slice(0, 19)
-  return `${modeString(e.type, e.mode)} ${String(e.size).padStart(12)} ${time} ${e.name}`
+function longLine (e: InodeEntry): string {
+  const time = new Date(nsToMs(e.mtimeNs)).toISOString().replace('T', ' ').slice(0, 19)
+  return `${modeString(e.type, e.mode)} ${String(e.nlink).padStart(3)} ${String(e.uid).padStart(6)} ${String(e.gid).padStart(6)} ${String(e.size).padStart(12)} ${time} ${e.name}`
 }
 
 function statJson (s: Stat): Record<string, unknown> {
-  return { type: s.type, mode: s.mode, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, key: toHex(s.key) }
+  return {
+    type: s.type, ino: s.ino, mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, size: s.size, rdev: s.rdev,
+    // Nanoseconds as strings: JSON numbers lose them.
+    atimeNs: String(s.atimeNs), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), key: toHex(s.key),
+  }
 }
 
 export function registerReadCommands (program: Command): void {
@@ -67,7 +71,7 @@ export function registerReadCommands (program: Command): void {
         const j = { path, ...statJson(st), ...(target === undefined ? {} : { target }) }
         process.stdout.write(opts.json === true
           ? JSON.stringify(j) + '\n'
-          : `${path}: ${st.type}${target === undefined ? '' : ` -> ${target}`}, mode ${(st.mode & 0o7777).toString(8)}, ${st.size} bytes, modified ${new Date(st.mtimeMs).toISOString()}, inode ${toHex(st.key)}\n`)
+          : `${path}: ${st.type}${target === undefined ? '' : ` -> ${target}`}, mode ${(st.mode & 0o7777).toString(8)}, ${st.size} bytes, modified ${new Date(nsToMs(st.mtimeNs)).toISOString()}, inode ${toHex(st.key)}\n`)
       })
     })
 

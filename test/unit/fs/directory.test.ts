@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { asKey, toHex, type Key } from '../../../src/core/index.js'
-import { MAX_ITEMS, dirNodeCodec, isBoundary, type DirEntry } from '../../../src/fs/dir-node.js'
+import { MAX_ITEMS, dirNodeCodec, isBoundary, type InodeEntry } from '../../../src/fs/dir-node.js'
 import { buildDirectory, editDirectory, listEntries, lookupEntry, type Edit } from '../../../src/fs/directory.js'
 import { compareNames } from '../../../src/fs/names.js'
 import { MapTreeStore, collect } from './helpers.js'
@@ -21,11 +21,14 @@ function keyFor (id: string): Key {
   return key
 }
 
-function entry (name: string, n = 0): DirEntry {
-  return { name, type: 'file', key: keyFor(`${name}/${n}`), mode: 0o644, size: n, mtimeMs: 1000 + n, ctimeMs: 1000 + n }
+function entry (name: string, n = 0): InodeEntry {
+  return {
+    name, type: 'file', key: keyFor(`${name}/${n}`), ino: 2 + n, mode: 0o644, uid: 0, gid: 0, nlink: 1, size: n, rdev: 0,
+    atimeNs: 1000n, mtimeNs: BigInt(1000 + n), ctimeNs: BigInt(1000 + n),
+  }
 }
 
-function sorted (entries: Iterable<DirEntry>): DirEntry[] {
+function sorted (entries: Iterable<InodeEntry>): InodeEntry[] {
   return [...entries].sort((a, b) => compareNames(a.name, b.name))
 }
 
@@ -53,7 +56,7 @@ describe('directory entry tree', () => {
         const model = new Map(initial.map((n) => [n, entry(n)]))
         let top = await buildDirectory(store, sorted(model.values()))
         for (const batch of batches) {
-          const edits = new Map<string, Edit<DirEntry>>()
+          const edits = new Map<string, Edit<InodeEntry>>()
           for (const o of batch) {
             const item = o.del ? null : entry(o.name, o.n)
             edits.set(o.name, { name: o.name, item })

@@ -1,7 +1,7 @@
 import { encode } from 'cborg'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BlockInvalidError, InvalidNameError, hashKey } from '../../../src/core/index.js'
+import { BlockInvalidError, InvalidNameError, UnsupportedFormatError, hashKey } from '../../../src/core/index.js'
 import { BlockKind, MAX_BLOCK_BYTES as DHASH_MAX } from '../../../src/dhash/index.js'
 import { decodeCbor, encodeCbor } from '../../../src/fs/codec.js'
 import { dirNodeCodec, type DirNode } from '../../../src/fs/dir-node.js'
@@ -26,7 +26,7 @@ describe('file tree formats', () => {
   })
 
   it('refuse a non-canonical encoding of a valid value', () => {
-    const record = { v: 1, t: 'root', seq: 1, time: 5, top: k('t'), prev: null }
+    const record = { v: 2, t: 'root', seq: 1, time: 5, top: k('t'), prev: null }
     const canonical = encodeCbor(record)
     expect(rootRecordCodec.decode(canonical, 'r')).toEqual({ seq: 1, timeMs: 5, top: k('t'), prev: null })
     // Same map, keys in length-first (RFC 7049) order instead of bytewise: another encoding.
@@ -39,24 +39,46 @@ describe('file tree formats', () => {
   })
 
   it('round-trip every block type and reject malformed ones', () => {
+    const attrs = { ino: 7, uid: 1000, gid: 100, nlink: 1, rdev: 0, atimeNs: 3n, mtimeNs: 1n, ctimeNs: 2n, xattrs: [] }
     const inodes: Inode[] = [
-      { type: 'file', mode: 0o644, size: 300_000, mtimeMs: 1, ctimeMs: 2, blockSize: 262_144, depth: 1, data: k('d') },
-      { type: 'file', mode: 0o600, size: 0, mtimeMs: -5, ctimeMs: 2, blockSize: 8192, depth: 0, data: null },
-      { type: 'dir', mode: 0o755, size: 2, mtimeMs: 1, ctimeMs: 2, entries: k('e') },
-      { type: 'symlink', mode: 0o777, size: 4, mtimeMs: 1, ctimeMs: 2, target: 'a/bc' },
+      { type: 'file', ...attrs, mode: 0o644, size: 300_000, blockSize: 262_144, depth: 1, data: k('d') },
+      // Before 1970 and after 2038, to the nanosecond; setuid; extended attributes.
+      { type: 'file', ...attrs, mode: 0o4755, size: 0, mtimeNs: -5_000_000_001n, ctimeNs: 4_102_444_800_123_456_789n, blockSize: 8192, depth: 0, data: null, xattrs: [['user.a', Uint8Array.of(1)], ['user.b', new Uint8Array(0)]] },
+      { type: 'dir', ...attrs, mode: 0o1777, nlink: 3, size: 2, entries: k('e') },
+      { type: 'dir', ...attrs, ino: 1, mode: 0o755, nlink: 2, size: 0, entries: null, table: { links: k('l'), nextIno: 9 } },
+      { type: 'symlink', ...attrs, mode: 0o777, size: 4, target: 'a/bc' },
+      { type: 'chardev', ...attrs, mode: 0o600, size: 0, rdev: 0x0501 },
+      { type: 'fifo', ...attrs, mode: 0o644, nlink: 2, size: 0 },
     ]
     for (const inode of inodes) expect(inodeCodec.decode(inodeCodec.encode(inode), 'i')).toEqual(inode)
     const bad: Inode[] = [
       { ...inodes[0]!, depth: 2 } as Inode, // the depth follows from the size
       { ...inodes[1]!, data: k('x') } as Inode, // an empty file has no data
-      { ...inodes[3]!, size: 9 }, // a link's size is its target's length
+      { ...inodes[4]!, size: 9 }, // a link's size is its target's length
       { ...inodes[0]!, mode: 0o17777 },
+      { ...inodes[0]!, nlink: 0 },
+      { ...inodes[0]!, ino: 0 },
+      { ...inodes[2]!, nlink: 1 }, // a directory has . and its name
+      { ...inodes[3]!, table: { links: null, nextIno: 1 } } as Inode, // numbers are given out above the top's
+      { ...inodes[1]!, xattrs: [['user.b', Uint8Array.of(1)], ['user.a', Uint8Array.of(1)]] }, // sorted by name
     ]
     for (const inode of bad) expect(thrown(() => inodeCodec.decode(inodeCodec.encode(inode), 'i'))).toBeInstanceOf(BlockInvalidError)
-    expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 2, t: 'inode' }), 'i'))).toBeInstanceOf(BlockInvalidError)
-    expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 1, t: 'dir', level: 0, items: [] }), 'i'))).toBeInstanceOf(BlockInvalidError)
+    expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 3, t: 'inode' }), 'i'))).toBeInstanceOf(BlockInvalidError)
+    expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 2, t: 'dir', level: 0, items: [] }), 'i'))).toBeInstanceOf(BlockInvalidError)
+    // Format 1 (cfs 0.1) is refused by name, not guessed at.
+    const old = thrown(() => inodeCodec.decode(encodeCbor({ v: 1, t: 'inode', type: 1, mode: 0o644, size: 0, mtime: 1, ctime: 1, bs: 8192, depth: 0, data: null }), 'i'))
+    expect(old).toBeInstanceOf(UnsupportedFormatError)
+    expect((old as Error).message).toMatch(/format 1.*cfs get/)
 
-    const leaf: DirNode = { level: 0, items: [{ name: 'a', type: 'file', key: k('1'), mode: 0o644, size: 3, mtimeMs: 1, ctimeMs: 1 }, { name: 'b', type: 'dir', key: k('2'), mode: 0o755, size: 0, mtimeMs: 1, ctimeMs: 1 }] }
+    const a = { ino: 2, uid: 0, gid: 0, nlink: 1, rdev: 0, atimeNs: 1n, mtimeNs: 1n, ctimeNs: 1n }
+    const leaf: DirNode = {
+      level: 0,
+      items: [
+        { name: 'a', type: 'file', key: k('1'), ...a, mode: 0o644, size: 3 },
+        { name: 'b', type: 'dir', key: k('2'), ...a, ino: 3, nlink: 2, mode: 0o755, size: 0 },
+        { name: 'c', type: 'file', ino: 4, key: null }, // a hard link: the inode is in the table
+      ],
+    }
     expect(dirNodeCodec.decode(dirNodeCodec.encode(leaf), 'n')).toEqual(leaf)
     const inner: DirNode = { level: 1, items: [{ last: 'm', key: k('3'), count: 10 }, { last: 'z', key: k('4'), count: 1 }] }
     expect(dirNodeCodec.decode(dirNodeCodec.encode(inner), 'n')).toEqual(inner)

@@ -63,7 +63,8 @@ export class FsModel {
   }
 
   mkdir (names: readonly string[], now: number): void {
-    this.link(names, { type: 'dir', mode: 0o755, mtimeMs: now, ctimeMs: now, children: new Map() }, now)
+    const setgid = names.length > 0 && (this.dir(names.slice(0, -1)).mode & 0o2000) !== 0 // inherited, as on Linux
+    this.link(names, { type: 'dir', mode: setgid ? 0o2755 : 0o755, mtimeMs: now, ctimeMs: now, children: new Map() }, now)
   }
 
   create (names: readonly string[], exclusive: boolean, now: number): void {
@@ -114,6 +115,7 @@ export class FsModel {
     }
     src.children.delete(from.at(-1)!)
     this.touch(src, now)
+    moved.ctimeMs = now
     dst.children.set(to.at(-1)!, moved)
     this.touch(dst, now)
   }
@@ -141,9 +143,11 @@ export class FsModel {
     const f = this.file(names)
     const data = new Uint8Array(size)
     data.set(f.data.subarray(0, size))
+    if (size !== f.data.length) { // truncate(2) changes the times only with the size
+      f.mtimeMs = now
+      f.ctimeMs = now
+    }
     f.data = data
-    f.mtimeMs = now
-    f.ctimeMs = now
   }
 
   chmod (names: readonly string[], mode: number, now: number): void {
@@ -165,7 +169,7 @@ function cloneNode (n: MNode): MNode {
 }
 
 /** A plain, comparable picture of a tree: path -> attributes and contents. */
-export type Dump = Record<string, { type: string, mode: number, size: number, mtimeMs: number, ctimeMs: number, content?: string }>
+export type Dump = Record<string, { type: string, mode: number, size: number, nlink: number, mtimeMs: number, ctimeMs: number, content?: string }>
 
 export function dumpModel (model: FsModel): Dump {
   const out: Dump = {}
@@ -173,6 +177,7 @@ export function dumpModel (model: FsModel): Dump {
     const size = n.type === 'file' ? n.data.length : n.type === 'dir' ? n.children.size : Buffer.byteLength(n.target)
     out[path === '' ? '/' : path] = {
       type: n.type, mode: n.mode, size, mtimeMs: n.mtimeMs, ctimeMs: n.ctimeMs,
+      nlink: n.type === 'dir' ? 2 + [...n.children.values()].filter((c) => c.type === 'dir').length : 1,
       ...(n.type === 'file' ? { content: Buffer.from(n.data).toString('hex') } : n.type === 'symlink' ? { content: n.target } : {}),
     }
     if (n.type === 'dir') for (const [name, c] of n.children) visit(`${path}/${name}`, c)

@@ -1,5 +1,5 @@
 import { hashKey, toHex, type Key } from '../../../src/core/index.js'
-import type { FileSystem } from '../../../src/fs/index.js'
+import { nsToMs, type FileSystem } from '../../../src/fs/index.js'
 import type { NodeCodec, TreeStore } from '../../../src/fs/tree-store.js'
 import type { Dump } from './fs-model.js'
 
@@ -69,7 +69,7 @@ export async function dumpFs (fs: FileSystem): Promise<Dump> {
   const out: Dump = {}
   const visit = async (path: string): Promise<void> => {
     const st = await fs.stat(path === '' ? '/' : path)
-    const entry: Dump[string] = { type: st.type, mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
+    const entry: Dump[string] = { type: st.type, mode: st.mode, size: st.size, nlink: st.nlink, mtimeMs: nsToMs(st.mtimeNs), ctimeMs: nsToMs(st.ctimeNs) }
     if (st.type === 'file') entry.content = Buffer.from(await fs.read(path, 0, st.size + 1)).toString('hex')
     if (st.type === 'symlink') entry.content = await fs.readlink(path)
     out[path === '' ? '/' : path] = entry

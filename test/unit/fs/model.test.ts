@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isCfsError, toHex } from '../../../src/core/index.js'
-import { Reader, Volume } from '../../../src/fs/index.js'
+import { Reader, Volume, msToNs } from '../../../src/fs/index.js'
 import type { BlockService } from '../../../src/dhash/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
 import { SimDHash } from '../../helpers/sim-dhash.js'
@@ -52,7 +52,7 @@ async function apply (vol: Volume, o: Op): Promise<void> {
     case 'rename': return vol.rename(p, '/' + o.to.join('/'))
     case 'symlink': return vol.symlink(o.target, p)
     case 'chmod': return vol.chmod(p, o.mode)
-    case 'setTimes': return vol.setTimes(p, o.mtimeMs)
+    case 'setTimes': return vol.setTimes(p, { mtimeNs: msToNs(o.mtimeMs) })
     case 'publish': await vol.publishOnce(); return
   }
 }
