@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job, from a fresh checkout: install what is missing (Debian's libfuse2 and fuse, the
-# npm packages), build, make an owner key if there is none, start an embedded local node and
-# mount the owner's volume read-write, copy a sample in, list it, and show the published
-# versions. Then it unmounts (publishing first); KEEP=1 leaves the volume mounted.
+# The main job, from a fresh checkout: install what is missing (Debian's libfuse3-dev and fuse3,
+# the npm packages, the FUSE binding), build, make an owner key if there is none, start an
+# embedded local node and mount the owner's volume read-write, copy a sample in, list it, and
+# show the published versions. Then it unmounts (publishing first); KEEP=1 leaves it mounted.
 #   bash scripts/demo.sh            # mounts at ~/cfs-demo (or $CFS_MOUNT)
 set -euo pipefail
 cd "$(dirname "$0")/.."

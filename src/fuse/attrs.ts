@@ -1,29 +1,71 @@
-import type FuseNative from 'fuse-native'
+import { createHash } from 'node:crypto'
+import type Fuse from 'fuse-napi'
 import type { EntryType, Stat } from '../fs/index.js'
 
 export const S_IFREG = 0o100000
 export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
+export const S_IFIFO = 0o010000
+export const S_IFSOCK = 0o140000
+export const S_IFCHR = 0o020000
+export const S_IFBLK = 0o060000
 export const S_IFMT = 0o170000
 export const PERMISSION_BITS = 0o7777
 
 /**
- * Preferred I/O size reported in st_blksize: what one FUSE write carries with big_writes, so
- * cp and friends write in pieces the kernel passes on whole.
+ * Preferred I/O size reported in st_blksize, and the largest write the mount asks the kernel
+ * for (max_write): cp and friends write in pieces the kernel passes on whole, one data block each.
  */
-export const IO_BLOCK_BYTES = 128 * 1024
+export const IO_BLOCK_BYTES = 1024 * 1024
 
-/** UTIME_NOW and UTIME_OMIT both arrive as this many milliseconds (tv_sec 0, tv_nsec ~2^30). */
-export const UTIME_SPECIAL_MS = 1073
-
-const TYPE_BITS: Readonly<Record<EntryType, number>> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK }
+const TYPE_BITS: Readonly<Record<EntryType, number>> = {
+  file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, chardev: S_IFCHR, blockdev: S_IFBLK,
+}
 
 export interface Owner { readonly uid: number, readonly gid: number }
 
-/** Attributes the kernel gets: cfs keeps no owner (everything is the mounting user's) and no atime (it is the mtime). */
-export function toFuseStat (stat: Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs' | 'ctimeMs'>, owner: Owner): FuseNative.Stat {
+/** What toFuseStat needs, and the inode number to show (see inoIn). */
+export type StatInput = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeNs' | 'ctimeNs'>
+
+const NS_PER_S = 1_000_000_000n
+const HIGH_BIT = 1n << 63n
+
+/**
+ * Inode numbers of what is not in the mounted tree, kept apart from the tree's own (which are
+ * small): the high bit set, then 63 bits of the SHA-256 of `parts`. The mount sets libfuse's
+ * use_ino (patches/), so st_ino is what getattr says: a past version's entries must not show
+ * the numbers of the live tree's (find and du would take /.snapshots/N for a loop back to /).
+ */
+export function syntheticIno (...parts: ReadonlyArray<string | number>): bigint {
+  const h = createHash('sha256').update(parts.join('\0')).digest().readBigUInt64LE(0)
+  return HIGH_BIT | (h & (HIGH_BIT - 1n))
+}
+
+/** Nanoseconds since the epoch as a timespec. */
+export function nsToTimespec (ns: bigint): Fuse.Timespec {
+  let seconds = ns / NS_PER_S
+  let nanoseconds = ns % NS_PER_S
+  if (nanoseconds < 0n) {
+    seconds -= 1n
+    nanoseconds += NS_PER_S
+  }
+  return { seconds: Number(seconds), nanoseconds: Number(nanoseconds) }
+}
+
+/** A timespec as nanoseconds since the epoch (UTIME_NOW and UTIME_OMIT are the caller's). */
+export function timespecToNs (t: Fuse.Timespec): bigint {
+  return BigInt(t.seconds) * NS_PER_S + BigInt(t.nanoseconds)
+}
+
+/**
+ * Attributes the kernel gets: shown as the mounting user's (the owner given), with one link
+ * and the mtime as the atime, as cfs has shown them so far.
+ */
+export function toFuseStat (stat: StatInput, owner: Owner, ino: number | bigint): Fuse.Stats {
+  const mtime = nsToTimespec(stat.mtimeNs)
   return {
     mode: TYPE_BITS[stat.type] | (stat.mode & PERMISSION_BITS),
+    ino,
     uid: owner.uid,
     gid: owner.gid,
     size: stat.size,
@@ -31,9 +73,9 @@ export function toFuseStat (stat: Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs
     nlink: 1,
     blksize: IO_BLOCK_BYTES,
     blocks: Math.ceil(stat.size / 512),
-    atime: stat.mtimeMs,
-    mtime: stat.mtimeMs,
-    ctime: stat.ctimeMs,
+    atime: mtime,
+    mtime,
+    ctime: nsToTimespec(stat.ctimeNs),
   }
 }
 
@@ -51,24 +93,21 @@ export interface SpaceInfo {
   readonly freeFiles?: number
 }
 
-const UINT32_MAX = 0xffff_ffff
+/** Fragment size of statfs's block counts (64-bit through fuse-napi and libfuse 3: no need to grow it). */
+export const STATFS_FRAGMENT_BYTES = 4096
 
-/**
- * statfs numbers: fuse-native passes each as an unsigned 32-bit integer, so the fragment size
- * grows (a power of two from 4 KiB) until the block counts fit.
- */
-export function toFuseStatfs (space: SpaceInfo, namemax: number): FuseNative.Statfs {
-  let frsize = 4096
-  while (space.totalBytes / frsize > UINT32_MAX && frsize < 2 ** 30) frsize *= 2
-  const count = (bytes: number): number => Math.min(UINT32_MAX, Math.max(0, Math.floor(bytes / frsize)))
-  const files = Math.min(UINT32_MAX, space.files ?? DEFAULT_STATFS_FILES)
-  const freeFiles = Math.min(files, space.freeFiles ?? files)
+/** statfs numbers, in 4 KiB fragments. */
+export function toFuseStatfs (space: SpaceInfo, namemax: number): Fuse.Statfs {
+  const count = (n: number): number => Math.max(0, Math.floor(n))
+  const blocks = (bytes: number): number => count(bytes / STATFS_FRAGMENT_BYTES)
+  const files = count(space.files ?? DEFAULT_STATFS_FILES)
+  const freeFiles = Math.min(files, count(space.freeFiles ?? files))
   return {
-    bsize: Math.max(frsize, IO_BLOCK_BYTES),
-    frsize,
-    blocks: count(space.totalBytes),
-    bfree: count(space.freeBytes),
-    bavail: count(space.availableBytes ?? space.freeBytes),
+    bsize: IO_BLOCK_BYTES,
+    frsize: STATFS_FRAGMENT_BYTES,
+    blocks: blocks(space.totalBytes),
+    bfree: blocks(space.freeBytes),
+    bavail: blocks(space.availableBytes ?? space.freeBytes),
     files,
     ffree: freeFiles,
     favail: freeFiles,

@@ -1,10 +1,12 @@
 /**
- * DEV DOCS: FUSE operations over a cfs FileSystem (fuse-native 2.2.6, libfuse 2.9).
+ * DEV DOCS: FUSE operations over a cfs FileSystem (fuse-napi 2.3.1, libfuse 3).
  *
  * Every operation is a path-based call on the FileSystem; open files are FileHandles kept
- * by a small fd table. Three rules come from how fuse-native behaves (docs/FUSE.md):
- * - A handler must never throw and must always call back with a number: `guard` runs each
- *   one as a promise, turns any failure into a negative errno (errno.ts), and answers once.
+ * by a small fd table. Three rules come from how the binding behaves (docs/FUSE.md):
+ * - A handler must always answer, once, with a number: `guard` runs each one as a promise,
+ *   turns any failure into a negative errno (errno.ts), and answers once. (fuse-napi turns a
+ *   throw into EIO itself, but a handler that never answers holds a request worker until the
+ *   binding's timeout.)
  * - Publication is a local file system's durability: fsync, fdatasync and fsyncdir publish the
  *   volume (sync) before answering, so an fsync'd file is in a signed root; concurrent ones
  *   share one publication. close() (`flush`; `release` is asynchronous to it) only hands the
@@ -18,17 +20,21 @@
  * then answers EOPNOTSUPP itself; chown is accepted and ignored (cfs stores no owner: every
  * entry belongs to the mounting user).
  */
-import type FuseNative from 'fuse-native'
+import type Fuse from 'fuse-napi'
 import {
   InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, lifetimeController,
   type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
-import { PERMISSION_BITS, S_IFMT, S_IFREG, UTIME_SPECIAL_MS, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
+import { IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
 import { Errno, ErrnoError, toErrno } from './errno.js'
 import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
 const O_ACCMODE = 3
+const O_TRUNC = 0o1000
+/** UTIME_NOW and UTIME_OMIT, as the nanoseconds of a utimensat time (Fuse.UTIME_NOW, Fuse.UTIME_OMIT). */
+export const UTIME_NOW = (1 << 30) - 1
+export const UTIME_OMIT = (1 << 30) - 2
 
 /** Deadline of one publication (fsync; flush with syncOnClose): EIO after it. */
 export const DEFAULT_SYNC_TIMEOUT_MS = 600_000
@@ -100,13 +106,60 @@ interface Pending {
 }
 
 type Reply<T> = (code: number, value?: T) => void
+type Done = (code: number) => void
 
 /**
- * The FUSE operations for one mounted tree, as fuse-native wants them (`ops`). No kernel is
+ * The operations cfs gives fuse-napi (a subset of its `Fuse.OPERATIONS`). Paths are never null:
+ * the mount sets neither nullPathOk nor noPath. Positions, sizes and handles arrive as numbers,
+ * or as bigints past 2^53.
+ */
+export interface CfsOperations {
+  /** Asks the kernel for writes of up to IO_BLOCK_BYTES (max_write). */
+  initWithConfig: (connection: Readonly<Fuse.ConnectionInfo>, cb: (code: number, config?: Fuse.InitConfig) => void) => void
+  statfs: (path: string, cb: (code: number, statfs?: Fuse.Statfs) => void) => void
+  getattr: (path: string, cb: (code: number, stat?: Fuse.Stats) => void) => void
+  readdir: (path: string, cb: (code: number, names?: string[]) => void) => void
+  readlink: (path: string, cb: (code: number, target?: string) => void) => void
+  open: (path: string, flags: number, cb: (code: number, fd?: number) => void) => void
+  /** No flags: the kernel has already done the O_EXCL lookup. */
+  create: (path: string, mode: number, cb: (code: number, fd?: number) => void) => void
+  /** cb(bytesRead) */
+  read: (path: string, fd: Fuse.FileHandle, buffer: Buffer, length: number, position: Fuse.Int64, cb: (bytes: number) => void) => void
+  /** cb(bytesWritten); the buffer is the binding's once answered. */
+  write: (path: string, fd: Fuse.FileHandle, buffer: Buffer, length: number, position: Fuse.Int64, cb: (bytes: number) => void) => void
+  flush: (path: string, fd: Fuse.FileHandle, cb: Done) => void
+  fsync: (path: string, dataSync: boolean, fd: Fuse.FileHandle, cb: Done) => void
+  fsyncdir: (path: string, dataSync: boolean, fd: Fuse.FileHandle, cb: Done) => void
+  release: (path: string, fd: Fuse.FileHandle, cb: Done) => void
+  truncate: (path: string, size: Fuse.Int64, cb: Done) => void
+  ftruncate: (path: string, fd: Fuse.FileHandle, size: Fuse.Int64, cb: Done) => void
+  /** Nanosecond times; UTIME_NOW or UTIME_OMIT as the nanoseconds. */
+  utimensWithTimespec: (path: string, atime: Readonly<Fuse.Timespec>, mtime: Readonly<Fuse.Timespec>, cb: Done) => void
+  chmod: (path: string, mode: number, cb: Done) => void
+  chown: (path: string, uid: number, gid: number, cb: Done) => void
+  mknod: (path: string, mode: number, dev: Fuse.Uint64, cb: Done) => void
+  unlink: (path: string, cb: Done) => void
+  rmdir: (path: string, cb: Done) => void
+  mkdir: (path: string, mode: number, cb: Done) => void
+  /** renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE) are not supported: EINVAL. */
+  renameWithFlags: (src: string, dest: string, flags: number, cb: Done) => void
+  link: (src: string, dest: string, cb: Done) => void
+  symlink: (target: string, path: string, cb: Done) => void
+}
+
+/** A position, size or handle from the binding as a number: EFBIG past 2^53 (a bigint). */
+function toNumber (v: number | bigint): number {
+  if (typeof v === 'number') return v
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new ErrnoError(Errno.EFBIG, 'beyond 2^53')
+  return Number(v)
+}
+
+/**
+ * The FUSE operations for one mounted tree, as fuse-napi wants them (`ops`). No kernel is
  * needed to call them, which is how the unit tests drive them; mount.ts mounts them.
  */
 export class CfsFuse {
-  readonly ops: FuseNative.Operations
+  readonly ops: CfsOperations
   private readonly log: Logger
   private readonly files = new Map<number, OpenFile>()
   private nextFd = 1
@@ -167,7 +220,7 @@ export class CfsFuse {
 
   /**
    * Runs one operation: whatever happens, `cb` is called exactly once with a number (and
-   * the value on success), and nothing is thrown into fuse-native.
+   * the value on success), and nothing is thrown into the binding.
    */
   private guard<T> (
     op: string,
@@ -220,8 +273,8 @@ export class CfsFuse {
     return this.components.fs
   }
 
-  private file (fd: number): OpenFile {
-    const f = this.files.get(fd)
+  private file (fd: Fuse.FileHandle): OpenFile {
+    const f = this.files.get(Number(fd))
     if (f === undefined) throw new ErrnoError(Errno.EBADF, 'no such open file')
     return f
   }
@@ -258,9 +311,9 @@ export class CfsFuse {
   }
 
   /**
-   * A write: sequential pieces (128 KiB each with big_writes) are gathered and given to the
-   * volume `coalesceBytes` at a time. That spares the volume hashing and linking a half-filled
-   * block for every piece, and re-linking the file for every 128 KiB.
+   * A write: sequential pieces (one per write(2), up to max_write: IO_BLOCK_BYTES) are gathered
+   * and given to the volume `coalesceBytes` at a time. That spares the volume hashing and
+   * linking a half-filled block for every small write, and re-linking the file for each.
    */
   private async write (f: OpenFile, position: number, data: Uint8Array, options: AbortOptions): Promise<number> {
     const n = await f.lock.run(async () => {
@@ -281,7 +334,7 @@ export class CfsFuse {
         grown.set(q.bytes.subarray(0, q.length))
         q.bytes = grown
       }
-      q.bytes.set(data, q.length) // a copy: fuse-native reuses its buffer once we answer
+      q.bytes.set(data, q.length) // a copy: the binding reuses its buffer once we answer
       q.length += data.length
       this.pendingBytes += data.length
       if (q.length === this.coalesceBytes) await this.writeOut(f, options)
@@ -291,13 +344,23 @@ export class CfsFuse {
     return n
   }
 
-  private makeOps (): FuseNative.Operations {
+  private makeOps (): CfsOperations {
     return {
+      initWithConfig: (connection, cb) => {
+        this.guard('init', [], cb, async () => {
+          const maxWrite = Math.min(IO_BLOCK_BYTES, connection.maxWrite)
+          this.log('kernel protocol 7.%d; asking max_write %d', connection.protoMinor, maxWrite)
+          return { value: { maxWrite } }
+        })
+      },
+
       getattr: (path, cb) => {
         this.guard('getattr', [path], cb, async (options) => {
           const r = await this.route(path, options)
-          if (r.kind !== 'tree') return { value: toFuseStat(r.stat, this.owner) }
-          return { value: toFuseStat(await r.fs.stat(r.path, options), this.owner) }
+          if (r.kind !== 'tree') return { value: toFuseStat(r.stat, this.owner, syntheticIno(path)) }
+          const stat = await r.fs.stat(r.path, options)
+          // A past version's inode numbers are its own: apart from the live tree's and each other's.
+          return { value: toFuseStat(stat, this.owner, r.seq === undefined ? stat.ino : syntheticIno(r.seq, stat.ino)) }
         })
       },
 
@@ -328,8 +391,11 @@ export class CfsFuse {
           const r = write ? { kind: 'tree' as const, fs: this.writable(path), path } : await this.route(path, options)
           if (r.kind === 'top') throw new IsADirectoryError('is a directory')
           if (r.kind === 'link') throw new NotSupportedError('a symbolic link is not opened')
-          const handle = await r.fs.open(r.path, { write, signal: options.signal })
-          return { value: this.addFile(handle, write, false) }
+          // libfuse 3 asks the kernel for atomic_o_trunc: O_TRUNC comes with the open, not as a truncate first.
+          const truncate = write && (flags & O_TRUNC) !== 0
+          if (truncate) await this.drain(options) // as for a truncate: gathered writes first
+          const handle = await r.fs.open(r.path, { write, truncate, signal: options.signal })
+          return { value: this.addFile(handle, write, truncate) }
         })
       },
 
@@ -343,10 +409,11 @@ export class CfsFuse {
 
       read: (path, fd, buffer, length, position, cb) => {
         this.guard('read', [path], cb, async (options) => {
-          const f = this.files.get(fd)
+          const f = this.files.get(Number(fd))
+          const at = toNumber(position)
           const bytes = f !== undefined
-            ? await f.handle.read(position, length, options)
-            : await this.readByPath(path, position, length, options)
+            ? await f.handle.read(at, length, options)
+            : await this.readByPath(path, at, length, options)
           const n = Math.min(bytes.length, length)
           buffer.set(bytes.subarray(0, n))
           return n
@@ -357,16 +424,16 @@ export class CfsFuse {
         this.guard('write', [path], cb, async (options) => {
           const f = this.file(fd)
           if (!f.writable) throw new ErrnoError(Errno.EBADF, 'no such open file')
-          // The buffer is fuse-native's until we answer; what is kept is copied. A plain
+          // The buffer is the binding's until we answer; what is kept is copied. A plain
           // Uint8Array view, not a Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
           const data = new Uint8Array(buffer.buffer, buffer.byteOffset, Math.min(length, buffer.length))
-          return this.write(f, position, data, options)
+          return this.write(f, toNumber(position), data, options)
         })
       },
 
       truncate: (path, size, cb) => {
         this.guard('truncate', [path], cb, async (options) => {
-          await this.writable(path).truncate(path, size, options)
+          await this.writable(path).truncate(path, toNumber(size), options)
           return 0
         })
       },
@@ -375,7 +442,7 @@ export class CfsFuse {
         this.guard('ftruncate', [path], cb, async (options) => {
           const f = this.file(fd)
           if (!f.writable) throw new ReadOnlyError('the file is open read-only')
-          await f.handle.truncate(size, options)
+          await f.handle.truncate(toNumber(size), options)
           f.dirty = true
           return 0
         })
@@ -384,17 +451,17 @@ export class CfsFuse {
       flush: (path, fd, cb) => {
         // Gathered writes are written out first (DRAINS): a later read sees them, and the
         // publish timer takes them.
-        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(fd) : 0, this.syncTimeoutMs)
+        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(Number(fd)) : 0, this.syncTimeoutMs)
       },
 
-      fsync: (path, _datasync, fd, cb) => {
+      fsync: (path, _dataSync, fd, cb) => {
         this.guard('fsync', [path], cb, async () => {
           // Whether or not this handle wrote: the file's name and attributes become durable too.
-          return this.publishFile(fd, true)
+          return this.publishFile(Number(fd), true)
         }, this.syncTimeoutMs)
       },
 
-      fsyncdir: (path, _datasync, _fd, cb) => {
+      fsyncdir: (path, _dataSync, _fd, cb) => {
         this.guard('fsyncdir', [path], cb, async () => {
           await this.publish()
           return 0
@@ -403,9 +470,9 @@ export class CfsFuse {
 
       release: (path, fd, cb) => {
         this.guard('release', [path], cb, async () => {
-          const f = this.files.get(fd)
+          const f = this.files.get(Number(fd))
           if (f === undefined) return 0
-          this.files.delete(fd)
+          this.files.delete(Number(fd))
           // Written after the last flush (a shared mapping): the publish timer takes it.
           await f.handle.close()
           return 0
@@ -433,10 +500,12 @@ export class CfsFuse {
         })
       },
 
-      rename: (src, dest, cb) => {
+      renameWithFlags: (src, dest, flags, cb) => {
         this.guard('rename', [src, dest], cb, async (options) => {
           this.writable(src)
-          await this.writable(dest).rename(src, dest, options)
+          const fs = this.writable(dest)
+          if (flags !== 0) return Errno.EINVAL // RENAME_NOREPLACE, RENAME_EXCHANGE: mv and friends fall back to rename
+          await fs.rename(src, dest, options)
           return 0
         })
       },
@@ -479,13 +548,14 @@ export class CfsFuse {
         })
       },
 
-      utimens: (path, atime, mtime, cb) => {
+      utimensWithTimespec: (path, atime, mtime, cb) => {
         this.guard('utimens', [path], cb, async (options) => {
-          // UTIME_NOW and UTIME_OMIT arrive alike (binding.ts). With a real atime beside it,
-          // it is taken for OMIT (`touch -a -d X`: the mtime stays); otherwise for NOW (`touch`).
-          if (mtime === UTIME_SPECIAL_MS && atime !== UTIME_SPECIAL_MS) return 0
-          const mtimeMs = mtime === UTIME_SPECIAL_MS ? Date.now() : Math.round(mtime)
-          await this.writable(path).setTimes(path, mtimeMs, options)
+          const fs = this.writable(path)
+          const nowNs = BigInt(Date.now()) * 1_000_000n
+          // UTIME_OMIT leaves that time as it is (`touch -m`, `touch -a`); UTIME_NOW is now.
+          const time = (t: Readonly<Fuse.Timespec>): bigint | undefined =>
+            t.nanoseconds === UTIME_OMIT ? undefined : t.nanoseconds === UTIME_NOW ? nowNs : timespecToNs(t)
+          await fs.setTimes(path, { atimeNs: time(atime), mtimeNs: time(mtime) }, options)
           return 0
         })
       },

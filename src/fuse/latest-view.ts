@@ -1,7 +1,7 @@
 import {
   PeriodicTask, ReadOnlyError, createLogger, type AbortOptions, type ComponentLogger, type Logger, type Startable,
 } from '../core/index.js'
-import type { DirEntry, FileHandle, FileSystem, ListOptions, OpenOptions, ReadStreamOptions, Reader, Snapshot, Stat, VersionInfo } from '../fs/index.js'
+import type { InodeEntry, FileHandle, FileSystem, ListOptions, OpenOptions, ReadStreamOptions, Reader, Snapshot, Stat, VersionInfo } from '../fs/index.js'
 import type { VersionSource } from './snapshots.js'
 
 export interface LatestViewComponents {
@@ -77,8 +77,10 @@ export class LatestView implements FileSystem, VersionSource, Startable {
   // ---- FileSystem: reads go to the current version ----
 
   async stat (path: string, options?: AbortOptions): Promise<Stat> { return this.current.stat(path, options) }
-  readdir (path: string, options?: ListOptions): AsyncIterable<DirEntry> { return this.current.readdir(path, options) }
+  readdir (path: string, options?: ListOptions): AsyncIterable<InodeEntry> { return this.current.readdir(path, options) }
   async readlink (path: string, options?: AbortOptions): Promise<string> { return this.current.readlink(path, options) }
+  async getxattr (path: string, name: string, options?: AbortOptions): Promise<Uint8Array> { return this.current.getxattr(path, name, options) }
+  async listxattr (path: string, options?: AbortOptions): Promise<string[]> { return this.current.listxattr(path, options) }
   async read (file: string | FileHandle, offset: number, length: number, options?: AbortOptions): Promise<Uint8Array> {
     return this.current.read(file, offset, length, options)
   }
@@ -92,8 +94,13 @@ export class LatestView implements FileSystem, VersionSource, Startable {
   async unlink (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async rmdir (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async rename (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async mknod (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async link (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async chmod (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async chown (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async setTimes (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async setxattr (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
+  async removexattr (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async truncate (): Promise<void> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async write (): Promise<number> { throw new ReadOnlyError('a volume mounted by public key is read-only') }
   async writeStream (): Promise<number> { throw new ReadOnlyError('a volume mounted by public key is read-only') }

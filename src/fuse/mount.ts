@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import type FuseNative from 'fuse-native'
+import type Fuse from 'fuse-napi'
 import { createLogger, type ComponentLogger } from '../core/index.js'
 import { loadFuse } from './binding.js'
 import type { CfsFuse } from './cfs-fuse.js'
@@ -11,8 +11,13 @@ export const DEFAULT_ATTR_TIMEOUT_S = 1
 export const DEFAULT_IMMUTABLE_TIMEOUT_S = 3600
 /** Shown by df and mount as the source. */
 export const DEFAULT_FSNAME = 'cfs'
-/** Milliseconds before fuse-native answers ETIMEDOUT for an operation (above CfsFuse's own deadline). */
+/** Milliseconds before fuse-napi answers ETIMEDOUT for an operation (above CfsFuse's own deadline). */
 export const DEFAULT_NATIVE_TIMEOUT_MS = 180_000
+/**
+ * Kernel requests served at once (fuse-napi's native request workers, 1-64). Handlers are
+ * asynchronous, so a slow one (a read from the ring, a publication) does not hold up the others.
+ */
+export const DEFAULT_MAX_CONCURRENCY = 16
 
 export interface MountInit {
   /**
@@ -38,8 +43,10 @@ export interface MountInit {
   autoUnmount?: boolean
   /** Shown by df and mount as the source. @default DEFAULT_FSNAME */
   fsname?: string
-  /** Milliseconds before fuse-native answers ETIMEDOUT for an operation (publishing ops excepted). @default DEFAULT_NATIVE_TIMEOUT_MS */
+  /** Milliseconds before fuse-napi answers ETIMEDOUT for an operation (publishing ops excepted). @default DEFAULT_NATIVE_TIMEOUT_MS */
   opTimeoutMs?: number
+  /** Kernel requests served at once (1-64). @default DEFAULT_MAX_CONCURRENCY */
+  maxConcurrency?: number
   /** libfuse's request trace on stderr. @default false */
   debug?: boolean
   logger?: ComponentLogger
@@ -51,68 +58,74 @@ export interface Mounted {
   unmount: () => Promise<void>
 }
 
-/** The raw `-o` options fuse-native has no key for (or drops when falsy, like attr_timeout=0). */
-export function rawOptions (init: MountInit, readOnly: boolean): string[] {
+/** fuse-napi's options for a mount. */
+export function mountOptions (init: MountInit): Fuse.OPTIONS {
   const timeout = init.immutable === true ? (init.immutableTimeoutS ?? DEFAULT_IMMUTABLE_TIMEOUT_S) : (init.attrTimeoutS ?? DEFAULT_ATTR_TIMEOUT_S)
-  const raw = [
-    'big_writes', // 128 KiB writes instead of 4 KiB: ~6x the throughput (FUSE notes)
-    `attr_timeout=${timeout}`,
-    `entry_timeout=${timeout}`,
-  ]
-  if (readOnly) raw.push('ro')
-  return raw
-}
-
-/**
- * Mounts the operations at `dir`. A dead mount left there by a killed process is cleared
- * first (fuse-native `force`); a live one, or a directory that is not empty, is an error
- * that says so (libfuse itself only says "fuse failed").
- */
-export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}): Promise<Mounted> {
-  const log = (init.logger ?? createLogger()).forComponent('fuse:mount')
-  const mnt = resolve(dir)
-  await checkMountpoint(mnt)
-  const { Fuse, patched, reason } = await loadFuse()
-  if (!patched) log.error('utimens sees only the atime (%s): copied files will not keep their mtimes', reason)
-  const raw = rawOptions(init, fuse.readOnly)
-  class CfsFuseNative extends Fuse {
-    protected override _fuseOptions (): string {
-      // fuse-native adds libfuse's `debug` (every request on stderr, single-threaded) whenever
-      // $DEBUG holds a `*`, as ours does for cfs:* logs: only an explicit ask turns it on.
-      const base = super._fuseOptions().replace(/^-o/, '').split(',').filter((o) => o !== '' && o !== 'debug')
-      return `-o${[...base, ...raw, ...(debug ? ['debug'] : [])].join(',')}`
-    }
-  }
   const allowOther = init.allowOther === true
-  const debug = init.debug === true
   const opTimeout = init.opTimeoutMs ?? DEFAULT_NATIVE_TIMEOUT_MS
-  const options: FuseNative.Options = {
+  return {
     force: true,
     autoUnmount: init.autoUnmount ?? true,
     fsname: init.fsname ?? DEFAULT_FSNAME,
     subtype: 'cfs',
     kernelCache: init.immutable === true || init.soleWriter === true,
+    attrTimeout: timeout,
+    entryTimeout: timeout,
     allowOther,
     // Without the kernel checking modes, allow_other would let anyone read and write anything.
     defaultPermissions: allowOther,
+    maxConcurrency: init.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+    debug: init.debug === true,
     // Publishing waits for the whole upload: it has its own deadline (CfsFuse syncTimeoutMs).
     timeout: { default: opTimeout, flush: false, fsync: false, fsyncdir: false, release: false },
   }
-  const native = new CfsFuseNative(mnt, fuse.ops, options)
+}
+
+/** The `-o` options fuse-napi has no key for. */
+export function rawOptions (readOnly: boolean): string[] {
+  return readOnly ? ['ro'] : []
+}
+
+/**
+ * Mounts the operations at `dir`. A dead mount left there by a killed process is cleared
+ * first (fuse-napi `force`); a live one, or a directory that is not empty, is an error
+ * that says so.
+ */
+export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}): Promise<Mounted> {
+  const log = (init.logger ?? createLogger()).forComponent('fuse:mount')
+  const mnt = resolve(dir)
+  await checkMountpoint(mnt)
+  const Fuse = loadFuse()
+  const options = mountOptions(init)
+  const raw = rawOptions(fuse.readOnly)
+  const debug = init.debug === true
+  const baseOptions = (Fuse.prototype as unknown as { _fuseOptions: (this: Fuse) => string })._fuseOptions
+  class CfsFuseNapi extends Fuse {
+    // fuse-napi 2.3.1 builds the `-o` string here (a private method: the version is pinned).
+    // It adds libfuse's `debug` (every request on stderr) whenever $DEBUG holds a `*`, as ours
+    // does for cfs:* logs: only an explicit ask turns it on. `ro` has no option key.
+    _fuseOptions (): string {
+      const base = baseOptions.call(this).replace(/^-o/, '').split(',').filter((o) => o !== '' && (debug || o !== 'debug'))
+      const all = [...base, ...raw]
+      return all.length > 0 ? `-o${all.join(',')}` : ''
+    }
+  }
+  // Paths are strings: the options set neither nullPathOk nor noPath (CfsOperations).
+  const native = new CfsFuseNapi(mnt, fuse.ops as Fuse.OPERATIONS, options)
   await new Promise<void>((resolve, reject) => {
     native.mount((err) => {
-      if (err === null) resolve()
+      if (err === null || err === undefined) resolve()
       else reject(mountError(mnt, err))
     })
   })
-  log('mounted %s (%s)', mnt, raw.join(','))
+  log('mounted %s (%s)', mnt, baseOptions.call(native).replace(/^-o/, '') + (raw.length > 0 ? `,${raw.join(',')}` : ''))
   let unmounting: Promise<void> | undefined
   return {
     dir: mnt,
     unmount: async () => {
       unmounting ??= new Promise<void>((resolve, reject) => {
         native.unmount((err) => {
-          if (err === null) resolve()
+          if (err === null || err === undefined) resolve()
           else reject(new Error(`could not unmount ${mnt}: ${err.message}`, { cause: err }))
         })
       })
@@ -137,5 +150,5 @@ async function checkMountpoint (mnt: string): Promise<void> {
 
 function mountError (mnt: string, err: Error): Error {
   if (/in use/i.test(err.message)) return new Error(`${mnt} is mounted already (cfs unmount ${mnt})`, { cause: err })
-  return new Error(`could not mount ${mnt}: ${err.message} (is /dev/fuse there, and fusermount installed?)`, { cause: err })
+  return new Error(`could not mount ${mnt}: ${err.message} (is /dev/fuse there, and fusermount3 installed?)`, { cause: err })
 }

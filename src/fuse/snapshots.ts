@@ -1,5 +1,5 @@
 import { EntryNotFoundError, type AbortOptions } from '../core/index.js'
-import type { FileSystem, Stat, VersionInfo } from '../fs/index.js'
+import { msToNs, type FileSystem, type Stat, type VersionInfo } from '../fs/index.js'
 
 /** Past versions of the mounted volume: what the Volume (or a Reader bound to a key) offers. */
 export interface VersionSource {
@@ -15,9 +15,9 @@ export interface VersionSource {
 export type SnapshotRoute =
   | { readonly kind: 'top', readonly stat: SyntheticStat }
   | { readonly kind: 'link', readonly stat: SyntheticStat, readonly target: string }
-  | { readonly kind: 'tree', readonly fs: FileSystem, readonly path: string }
+  | { readonly kind: 'tree', readonly fs: FileSystem, readonly path: string, readonly seq?: number }
 
-export type SyntheticStat = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeMs' | 'ctimeMs'>
+export type SyntheticStat = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeNs' | 'ctimeNs'>
 
 /** Name of the snapshots directory at the top of a mount. */
 export const DEFAULT_SNAPSHOTS_DIR = '.snapshots'
@@ -71,24 +71,25 @@ export class SnapshotsDir {
     const rest = path.slice(this.name.length + 2)
     const versions = await this.versions(options)
     if (rest === '') {
-      const timeMs = versions[0]?.timeMs ?? this.createdMs
-      return { kind: 'top', stat: { type: 'dir', mode: 0o555, size: versions.length * 2, mtimeMs: timeMs, ctimeMs: timeMs } }
+      const time = msToNs(versions[0]?.timeMs ?? this.createdMs)
+      return { kind: 'top', stat: { type: 'dir', mode: 0o555, size: versions.length * 2, mtimeNs: time, ctimeNs: time } }
     }
     const slash = rest.indexOf('/')
     const first = slash < 0 ? rest : rest.slice(0, slash)
     const inner = slash < 0 ? '/' : rest.slice(slash)
     if (/^[1-9][0-9]*$/.test(first)) {
       const seq = Number(first)
-      return { kind: 'tree', fs: await this.view(seq, options), path: inner }
+      return { kind: 'tree', fs: await this.view(seq, options), path: inner, seq }
     }
     const byTime = versions.find((v) => timeName(v) === first)
     if (byTime === undefined) throw new EntryNotFoundError(`no version named ${first}`)
     if (slash >= 0) {
       // The kernel follows the link itself; a path through it only comes from odd callers.
-      return { kind: 'tree', fs: await this.view(byTime.seq, options), path: inner }
+      return { kind: 'tree', fs: await this.view(byTime.seq, options), path: inner, seq: byTime.seq }
     }
     const target = String(byTime.seq)
-    return { kind: 'link', target, stat: { type: 'symlink', mode: 0o777, size: target.length, mtimeMs: byTime.timeMs, ctimeMs: byTime.timeMs } }
+    const time = msToNs(byTime.timeMs)
+    return { kind: 'link', target, stat: { type: 'symlink', mode: 0o777, size: target.length, mtimeNs: time, ctimeNs: time } }
   }
 
   /** Names in the snapshots directory: each version's number, then its time. */

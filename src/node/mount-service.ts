@@ -111,10 +111,10 @@ export async function unmountDir (dir: string, options: UnmountOptions = {}): Pr
   }
   if (!await isCfsMounted(dir)) throw new Error(`${resolve(dir)} is not a cfs mount`)
   try {
-    await run('fusermount', [options.lazy === true ? '-uz' : '-u', resolve(dir)])
+    await run('fusermount3', [options.lazy === true ? '-uz' : '-u', resolve(dir)])
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? ''
-    throw new Error(`fusermount could not unmount ${dir}: ${stderr.trim() || (err as Error).message}${options.lazy === true ? '' : ' (busy? try --lazy)'}`)
+    throw new Error(`fusermount3 could not unmount ${dir}: ${stderr.trim() || (err as Error).message}${options.lazy === true ? '' : ' (busy? try --lazy)'}`)
   }
   return 'detached'
 }

@@ -8,7 +8,7 @@ const unavailable = await fuseUnavailable()
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount, or dist/ not built):
+// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which, and the reason is in the suite's name. CI has all three
 // (scripts/install-deps.sh installs fuse), so there it always runs.
 describe.skipIf(unavailable !== undefined)(`cfs mount: kill -9 mid-copy${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {

@@ -21,8 +21,8 @@ export async function fuseUnavailable (): Promise<string | undefined> {
   } catch {
     return 'not built (npm run build)'
   }
-  const r = await sh('command -v fusermount')
-  return r.code === 0 ? undefined : 'no fusermount'
+  const r = await sh('command -v fusermount3')
+  return r.code === 0 ? undefined : 'no fusermount3'
 }
 
 export interface ShResult { code: number, stdout: string, stderr: string }
@@ -147,7 +147,7 @@ export async function spawnMount (s: Scratch, dir: string, args: string[], timeo
 
 /** Detaches whatever is mounted at `dir` (a dead mount after a SIGKILL); ignores "not mounted". */
 export async function forceUnmount (dir: string): Promise<void> {
-  await sh(`fusermount -uz ${JSON.stringify(dir)}`)
+  await sh(`fusermount3 -uz ${JSON.stringify(dir)}`)
 }
 
 /** Writes a file and fsyncs it before closing: once this returns, the mount has published it. */

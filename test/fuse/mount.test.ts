@@ -5,7 +5,7 @@ import { CFS_BIN, forceUnmount, fuseUnavailable, hasCommand, ok, scratch, sh, sp
 
 const unavailable = await fuseUnavailable()
 
-// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount, or dist/ not built):
+// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which, and the reason is in the suite's name. CI has all three
 // (scripts/install-deps.sh installs fuse), so there it always runs.
 describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through the kernel${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {

@@ -15,7 +15,7 @@ const TREE = ['lru-cache', 'debug'].map((p) => `${repo}/node_modules/${p}`)
  * directory); a reader's mount by public key through another node sees the same bytes; after
  * one process (all four of its vnodes) is killed, the reader still reads everything.
  */
-// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount, or dist/ not built):
+// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse).
 describe.skipIf(unavailable !== undefined)(`cfs mount on --vnodes 4 processes${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
   const nodes: Daemon[] = []

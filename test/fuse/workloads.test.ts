@@ -14,7 +14,7 @@ function listing (dir: string): string {
   return `cd ${dir} && find . -mindepth 1 \\( -type d -printf '%P d %m - %Ts\\n' \\) -o -printf '%P %y %m %s %Ts\\n' | LC_ALL=C sort`
 }
 
-// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount, or dist/ not built):
+// Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which, and the reason is in the suite's name. CI has all three
 // (scripts/install-deps.sh installs fuse), so there it always runs.
 describe.skipIf(unavailable !== undefined)(`cfs mount: real workloads${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
