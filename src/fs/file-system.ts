@@ -2,7 +2,7 @@ import type { AbortOptions } from '../core/index.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import type { Owner, SpecialType } from './inode.js'
-import type { SetTimes, XattrMode } from './tree.js'
+import type { RenameMode, SetTimes, XattrMode } from './tree.js'
 import type { Stat } from './tree-read.js'
 
 export interface ReadStreamOptions extends AbortOptions {
@@ -19,7 +19,7 @@ export interface OpenOptions {
   create?: boolean
   /** With `create`: fail with EntryExistsError if it exists (O_EXCL). @default false */
   exclusive?: boolean
-  /** Cut the file to 0 bytes (O_TRUNC; needs `write`). @default false */
+  /** Cut the file to 0 bytes (O_TRUNC; as on Linux, also for a read-only open). @default false */
   truncate?: boolean
   /** Permission bits of a created file. @default DEFAULT_FILE_MODE (inode.ts) */
   mode?: number
@@ -80,7 +80,8 @@ export interface FileSystem {
   link: (existing: string, path: string, options?: AbortOptions) => Promise<void>
   unlink: (path: string, options?: AbortOptions) => Promise<void>
   rmdir: (path: string, options?: AbortOptions) => Promise<void>
-  rename: (from: string, to: string, options?: AbortOptions) => Promise<void>
+  /** `mode`: renameat2's RENAME_NOREPLACE ('noreplace') or RENAME_EXCHANGE ('exchange'). @default 'replace' */
+  rename: (from: string, to: string, options?: { mode?: RenameMode } & AbortOptions) => Promise<void>
   chmod: (path: string, mode: number, options?: AbortOptions) => Promise<void>
   /** Sets the owner and/or group; undefined leaves one as it is. */
   chown: (path: string, uid: number | undefined, gid: number | undefined, options?: AbortOptions) => Promise<void>

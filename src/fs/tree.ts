@@ -319,7 +319,11 @@ export async function rmdir (ctx: TreeContext, top: Key, names: readonly string[
  * InvalidNameError (EINVAL). Renaming an entry onto itself, or onto another name of the same
  * inode, does nothing. The moved inode's ctime changes, as on Linux.
  */
-export async function rename (ctx: TreeContext, top: Key, from: readonly string[], to: readonly string[]): Promise<Key> {
+/** renameat2's flags: RENAME_NOREPLACE (fail with EntryExistsError if `to` exists), RENAME_EXCHANGE (swap). */
+export type RenameMode = 'replace' | 'noreplace' | 'exchange'
+
+export async function rename (ctx: TreeContext, top: Key, from: readonly string[], to: readonly string[], mode: RenameMode = 'replace'): Promise<Key> {
+  if (mode === 'exchange') return exchange(ctx, top, from, to)
   if (from.length === 0 || to.length === 0) throw new InvalidNameError('the top directory cannot be renamed or replaced')
   const fromName = from.at(-1) as string
   const toName = to.at(-1) as string
@@ -334,6 +338,7 @@ export async function rename (ctx: TreeContext, top: Key, from: readonly string[
     throw new InvalidNameError(`cannot move ${joinPath(from)} into itself`)
   }
   const replaced = await lookupEntry(ctx.store, (toChain.at(-1) as DirAt).inode.entries, toName, opts(ctx))
+  if (replaced !== undefined && mode === 'noreplace') throw new EntryExistsError(`already exists: ${joinPath(to)}`)
   if (replaced !== undefined) {
     if (moved.type === 'dir' && replaced.type !== 'dir') throw new NotADirectoryError(`not a directory: ${joinPath(to)}`)
     if (moved.type !== 'dir' && replaced.type === 'dir') throw new IsADirectoryError(`is a directory: ${joinPath(to)}`)
@@ -343,17 +348,8 @@ export async function rename (ctx: TreeContext, top: Key, from: readonly string[
   const movedDir = moved.type === 'dir' ? 1 : 0
   const replacedDir = replaced?.type === 'dir' ? 1 : 0
   const added = replaced === undefined ? 1 : 0
-  /** The moved entry under its new name, its inode's ctime now (in the table for a hard link). */
-  const arrive = async (table: TableEdit): Promise<DirEntry> => {
-    if (moved.key === null) {
-      const inode = await load(ctx, (await table.resolve(moved)).key)
-      const next = { ...inode, ctimeNs: ctx.nowNs }
-      table.set(await save(ctx, next), next)
-      return linkEntry(toName, moved.type, moved.ino)
-    }
-    const inode = { ...await load(ctx, moved.key), ctimeNs: ctx.nowNs }
-    return entryFor(toName, await save(ctx, inode), inode)
-  }
+  /** The moved entry under its new name, its inode's ctime now. */
+  const arrive = async (table: TableEdit): Promise<DirEntry> => touched(ctx, table, moved, toName)
   if (samePath(fromDir, toDir)) {
     return updateDir(ctx, top, fromDir, async ({ inode: dir }, table) => {
       if (replaced !== undefined) await dropName(ctx, table, replaced)
@@ -370,6 +366,49 @@ export async function rename (ctx: TreeContext, top: Key, from: readonly string[
     if (replaced !== undefined) await dropName(ctx, table, replaced)
     return editEntries(ctx, dir, [{ name: toName, item: arriving as DirEntry }], added, movedDir - replacedDir, true)
   })
+}
+
+/** The entry at `names` with its inode's ctime now (in the table for a hard link), named `name`. */
+async function touched (ctx: TreeContext, table: TableEdit, entry: DirEntry, name: string): Promise<DirEntry> {
+  if (entry.key === null) {
+    const inode = await load(ctx, (await table.resolve(entry)).key)
+    const next = { ...inode, ctimeNs: ctx.nowNs }
+    table.set(await save(ctx, next), next)
+    return linkEntry(name, entry.type, entry.ino)
+  }
+  const inode = { ...await load(ctx, entry.key), ctimeNs: ctx.nowNs }
+  return entryFor(name, await save(ctx, inode), inode)
+}
+
+/**
+ * Swaps two entries (RENAME_EXCHANGE): both must exist, and neither may be above the other
+ * (InvalidNameError). Both inodes' ctimes and both directories' times change.
+ */
+async function exchange (ctx: TreeContext, top: Key, a: readonly string[], b: readonly string[]): Promise<Key> {
+  if (a.length === 0 || b.length === 0) throw new InvalidNameError('the top directory cannot be exchanged')
+  const aDir = a.slice(0, -1)
+  const bDir = b.slice(0, -1)
+  const aName = a.at(-1) as string
+  const bName = b.at(-1) as string
+  const aEntry = await lookupEntry(ctx.store, (await dirChain(ctx.store, top, aDir, opts(ctx))).at(-1)?.inode.entries ?? null, aName, opts(ctx))
+  const bEntry = await lookupEntry(ctx.store, (await dirChain(ctx.store, top, bDir, opts(ctx))).at(-1)?.inode.entries ?? null, bName, opts(ctx))
+  if (aEntry === undefined) throw new EntryNotFoundError(`no such file or directory: ${joinPath(a)}`)
+  if (bEntry === undefined) throw new EntryNotFoundError(`no such file or directory: ${joinPath(b)}`)
+  if (samePath(a, b)) return top
+  const inside = (x: readonly string[], y: readonly string[]): boolean => y.length > x.length && samePath(x, y.slice(0, x.length))
+  if (inside(a, b) || inside(b, a)) throw new InvalidNameError(`cannot exchange ${joinPath(a)} with an entry inside it`)
+  // A directory moving to the other parent takes its `..` link with it.
+  const aDirs = (aEntry.type === 'dir' ? 1 : 0) - (bEntry.type === 'dir' ? 1 : 0)
+  if (samePath(aDir, bDir)) {
+    return updateDir(ctx, top, aDir, async ({ inode: dir }, table) => editEntries(ctx, dir, [
+      { name: aName, item: await touched(ctx, table, bEntry, aName) },
+      { name: bName, item: await touched(ctx, table, aEntry, bName) },
+    ], 0, 0, true))
+  }
+  const first = await updateDir(ctx, top, aDir, async ({ inode: dir }, table) =>
+    editEntries(ctx, dir, [{ name: aName, item: await touched(ctx, table, bEntry, aName) }], 0, -aDirs, true))
+  return updateDir(ctx, first, bDir, async ({ inode: dir }, table) =>
+    editEntries(ctx, dir, [{ name: bName, item: await touched(ctx, table, aEntry, bName) }], 0, aDirs, true))
 }
 
 function samePath (a: readonly string[], b: readonly string[]): boolean {
@@ -420,10 +459,13 @@ export async function write (ctx: TreeContext, top: Key, names: readonly string[
   return updateFile(ctx, top, names, async (file) => withContent(file, await fileData.writeRange(ctx.store, file, offset, bytes, opts(ctx)), ctx.nowNs))
 }
 
-/** Cuts or extends a file; its times change only when its size does (as truncate(2) on Linux). */
-export async function truncate (ctx: TreeContext, top: Key, names: readonly string[], size: number): Promise<Key> {
+/**
+ * Cuts or extends a file. As on Linux, truncate(2) changes its times only when the size
+ * changes; ftruncate and open with O_TRUNC always do (`touch`).
+ */
+export async function truncate (ctx: TreeContext, top: Key, names: readonly string[], size: number, touch = false): Promise<Key> {
   return updateFile(ctx, top, names, async (file) =>
-    withContent(file, await fileData.truncate(ctx.store, file, size, opts(ctx)), ctx.nowNs, size !== file.size))
+    withContent(file, await fileData.truncate(ctx.store, file, size, opts(ctx)), ctx.nowNs, touch || size !== file.size))
 }
 
 export async function chmod (ctx: TreeContext, top: Key, names: readonly string[], mode: number): Promise<Key> {
@@ -439,16 +481,17 @@ export async function chown (ctx: TreeContext, top: Key, names: readonly string[
 }
 
 export interface SetTimes {
-  /** Nanoseconds since the epoch; undefined leaves it as it is. */
-  readonly atimeNs?: bigint | undefined
-  readonly mtimeNs?: bigint | undefined
+  /** Nanoseconds since the epoch, or 'now' (UTIME_NOW); undefined leaves it as it is (UTIME_OMIT). */
+  readonly atimeNs?: bigint | 'now' | undefined
+  readonly mtimeNs?: bigint | 'now' | undefined
 }
 
 /** Sets the access and/or modification time; ctime becomes now unless neither is set. */
 export async function setTimes (ctx: TreeContext, top: Key, names: readonly string[], times: SetTimes): Promise<Key> {
   if (times.atimeNs === undefined && times.mtimeNs === undefined) return top
+  const time = (t: bigint | 'now' | undefined, old: bigint): bigint => t === undefined ? old : t === 'now' ? ctx.nowNs : t
   return updateInode(ctx, top, names, async (inode) => ({
-    ...inode, atimeNs: times.atimeNs ?? inode.atimeNs, mtimeNs: times.mtimeNs ?? inode.mtimeNs, ctimeNs: ctx.nowNs,
+    ...inode, atimeNs: time(times.atimeNs, inode.atimeNs), mtimeNs: time(times.mtimeNs, inode.mtimeNs), ctimeNs: ctx.nowNs,
   }))
 }
 

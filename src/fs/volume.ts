@@ -292,14 +292,14 @@ export class Volume implements FileSystem, Startable, HandleHost {
   async open (path: string, options: OpenOptions & AbortOptions = {}): Promise<FileHandle> {
     const names = splitPath(path)
     const write = options.write === true
-    if (options.truncate === true && !write) throw new TypeError('truncate needs write')
     if (options.create === true) {
       await this.mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
         blockSize: this.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
       }))
     }
     tree.asFile((await resolve(this.store, this.currentTop, names, options)).inode, names)
-    if (options.truncate === true) await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, 0))
+    // O_TRUNC: the times change even when the file was empty (as on Linux).
+    if (options.truncate === true) await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, 0, true))
     const handle = new VolumeHandle(this, names, write)
     this.handles.add(handle)
     return handle
@@ -351,15 +351,18 @@ export class Volume implements FileSystem, Startable, HandleHost {
     await this.mutate(options, async (ctx, top) => tree.rmdir(ctx, top, names))
   }
 
-  async rename (from: string, to: string, options: AbortOptions = {}): Promise<void> {
+  async rename (from: string, to: string, options: { mode?: tree.RenameMode } & AbortOptions = {}): Promise<void> {
     const src = splitPath(from)
     const dst = splitPath(to)
+    const mode = options.mode ?? 'replace'
     await this.mutate(options, async (ctx, top) => {
-      const next = await tree.rename(ctx, top, src, dst)
+      const next = await tree.rename(ctx, top, src, dst, mode)
       if (next === top) return top
-      await this.detachHandles(top, dst) // a file that was replaced
+      if (mode !== 'exchange') await this.detachHandles(top, dst) // a file that was replaced
       for (const h of this.handles) {
-        if (h.detached === undefined && startsWith(h.names, src)) h.names = [...dst, ...h.names.slice(src.length)]
+        if (h.detached !== undefined) continue
+        if (startsWith(h.names, src)) h.names = [...dst, ...h.names.slice(src.length)]
+        else if (mode === 'exchange' && startsWith(h.names, dst)) h.names = [...src, ...h.names.slice(dst.length)]
       }
       return next
     })
@@ -541,9 +544,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   async truncateHandle (handle: VolumeHandle, size: number, options: AbortOptions): Promise<void> {
     await this.mutate(options, async (ctx, top) => {
-      if (handle.detached === undefined) return tree.truncate(ctx, top, handle.names, size)
-      const file = handle.detached
-      handle.detached = tree.withContent(file, await fileData.truncate(this.store, file, size, options), ctx.nowNs, size !== file.size)
+      // ftruncate: the times change even when the size does not (as on Linux).
+      if (handle.detached === undefined) return tree.truncate(ctx, top, handle.names, size, true)
+      handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.store, handle.detached, size, options), ctx.nowNs)
       return top
     })
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type Fuse from 'fuse-napi'
-import type { EntryType, Stat } from '../fs/index.js'
+import type { EntryType, SpecialType, Stat } from '../fs/index.js'
 
 export const S_IFREG = 0o100000
 export const S_IFDIR = 0o040000
@@ -24,8 +24,17 @@ const TYPE_BITS: Readonly<Record<EntryType, number>> = {
 
 export interface Owner { readonly uid: number, readonly gid: number }
 
-/** What toFuseStat needs, and the inode number to show (see inoIn). */
-export type StatInput = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeNs' | 'ctimeNs'>
+/** The special file types by their S_IFMT bits (mknod). */
+export const SPECIAL_TYPES: ReadonlyMap<number, SpecialType> = new Map([
+  [S_IFIFO, 'fifo'], [S_IFSOCK, 'socket'], [S_IFCHR, 'chardev'], [S_IFBLK, 'blockdev'],
+])
+
+/**
+ * What toFuseStat needs. Entries of the snapshots directory itself (not of a version) have
+ * no inode: they get the mount owner's uid and gid, one link (two for a directory), and the
+ * mtime as the atime.
+ */
+export type StatInput = Pick<Stat, 'type' | 'mode' | 'size' | 'mtimeNs' | 'ctimeNs' | 'uid' | 'gid'> & Partial<Pick<Stat, 'nlink' | 'rdev' | 'atimeNs'>>
 
 const NS_PER_S = 1_000_000_000n
 const HIGH_BIT = 1n << 63n
@@ -57,24 +66,20 @@ export function timespecToNs (t: Fuse.Timespec): bigint {
   return BigInt(t.seconds) * NS_PER_S + BigInt(t.nanoseconds)
 }
 
-/**
- * Attributes the kernel gets: shown as the mounting user's (the owner given), with one link
- * and the mtime as the atime, as cfs has shown them so far.
- */
-export function toFuseStat (stat: StatInput, owner: Owner, ino: number | bigint): Fuse.Stats {
-  const mtime = nsToTimespec(stat.mtimeNs)
+/** Attributes the kernel gets: the inode's own, with `ino` as st_ino. */
+export function toFuseStat (stat: StatInput, ino: number | bigint): Fuse.Stats {
   return {
     mode: TYPE_BITS[stat.type] | (stat.mode & PERMISSION_BITS),
     ino,
-    uid: owner.uid,
-    gid: owner.gid,
+    uid: stat.uid,
+    gid: stat.gid,
     size: stat.size,
-    // Directories say 1, as btrfs does: "unknown", so find does not count subdirectories by it.
-    nlink: 1,
+    nlink: stat.nlink ?? (stat.type === 'dir' ? 2 : 1),
+    rdev: stat.rdev ?? 0,
     blksize: IO_BLOCK_BYTES,
     blocks: Math.ceil(stat.size / 512),
-    atime: mtime,
-    mtime,
+    atime: nsToTimespec(stat.atimeNs ?? stat.mtimeNs),
+    mtime: nsToTimespec(stat.mtimeNs),
     ctime: nsToTimespec(stat.ctimeNs),
   }
 }

@@ -1,17 +1,37 @@
 /**
  * Loads fuse-napi, the FUSE binding (libfuse 3). scripts/install-deps.sh builds it from source
- * with patches/fuse-napi+2.3.1.patch (use_ino: st_ino comes from getattr); its loader prefers
- * that build (build/Release/fuse.node) to any prebuild.
+ * with patches/fuse-napi+2.3.1.patch; its loader prefers that build (build/Release/fuse.node)
+ * to any prebuild. The patch does two things fuse-napi has no option for:
+ * - use_ino: st_ino comes from getattr, so hard links share an inode number;
+ * - invalidation by path: fuse_native_invalidate_entry with parent 2^64 - 1 and a whole path
+ *   calls libfuse's fuse_invalidate_path (the kernel drops that inode's attributes and
+ *   pages). fuse-napi's own invalidateEntry finds a parent by its st_ino, which use_ino makes
+ *   differ from libfuse's node ids.
  */
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import type Fuse from 'fuse-napi'
 
 const require = createRequire(import.meta.url)
 
-let loaded: typeof Fuse | undefined
+/** The native calls mount.ts uses beyond fuse-napi's API (pinned to 2.3.1 with the patch). */
+export interface NativeBinding {
+  fuse_native_invalidate_entry: (thread: unknown, parent: bigint, name: string, done: (result: number) => void) => void
+}
 
-/** fuse-napi, loaded once per process (on the first mount, not on import). */
-export function loadFuse (): typeof Fuse {
-  loaded ??= require('fuse-napi') as typeof Fuse
+/** parent = this: `name` is a whole path (the patch). */
+export const INVALIDATE_BY_PATH = 2n ** 64n - 1n
+
+let loaded: { Fuse: typeof Fuse, native: NativeBinding } | undefined
+
+/** fuse-napi and its native binding, loaded once per process (on the first mount, not on import). */
+export function loadFuse (): { Fuse: typeof Fuse, native: NativeBinding } {
+  if (loaded === undefined) {
+    const binding = require('fuse-napi') as typeof Fuse
+    const root = dirname(require.resolve('fuse-napi'))
+    // The same module fuse-napi loaded (Node caches a native module by its file).
+    const { loadNativeBinding } = require(join(root, 'lib', 'native-binding.js')) as { loadNativeBinding: (root: string) => NativeBinding }
+    loaded = { Fuse: binding, native: loadNativeBinding(root) }
+  }
   return loaded
 }

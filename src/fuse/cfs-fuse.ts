@@ -15,10 +15,12 @@
  * - Unlinking an open file arrives as a rename to `.fuse_hidden*` (the Volume moves the open
  *   handle with it) and the unlink follows the release.
  *
- * What is not supported answers clearly: hard links and device/fifo/socket nodes EPERM;
- * extended attributes are not implemented, so libfuse answers ENOSYS once and the kernel
- * then answers EOPNOTSUPP itself; chown is accepted and ignored (cfs stores no owner: every
- * entry belongs to the mounting user).
+ * - New inodes belong to the caller (fuse-napi's context(): the uid and gid of the process
+ *   asking), so with allow_other every local user creates files of their own; the kernel
+ *   checks permissions against the stored owners and modes (default_permissions).
+ *
+ * Extended attributes of the user, trusted and security namespaces are stored with the inode;
+ * other namespaces (system.*: POSIX ACLs) answer EOPNOTSUPP (docs/FUSE.md says why).
  */
 import type Fuse from 'fuse-napi'
 import {
@@ -26,12 +28,30 @@ import {
   type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
-import { IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo } from './attrs.js'
+import {
+  IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo,
+} from './attrs.js'
 import { Errno, ErrnoError, toErrno } from './errno.js'
+import { LinkedNames } from './linked-names.js'
 import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
 const O_ACCMODE = 3
 const O_TRUNC = 0o1000
+const RENAME_NOREPLACE = 1
+const RENAME_EXCHANGE = 2
+const XATTR_CREATE = 1
+const XATTR_REPLACE = 2
+/** chown's "leave this id as it is" (-1 as an unsigned 32-bit integer). */
+const UNCHANGED_ID = 0xffff_ffff
+/** Namespaces of extended attributes stored (the kernel checks who may set trusted.* and security.*). */
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+
+/** An extended attribute name's errno before any lookup: a bare namespace is EINVAL, another namespace ENOTSUP. */
+function xattrNameError (name: string): number | undefined {
+  const ns = XATTR_NAMESPACES.find((n) => name.startsWith(n))
+  if (ns === undefined) return Errno.ENOTSUP
+  return name.length === ns.length ? Errno.EINVAL : undefined
+}
 /** UTIME_NOW and UTIME_OMIT, as the nanoseconds of a utimensat time (Fuse.UTIME_NOW, Fuse.UTIME_OMIT). */
 export const UTIME_NOW = (1 << 30) - 1
 export const UTIME_OMIT = (1 << 30) - 2
@@ -68,7 +88,10 @@ export interface CfsFuseComponents {
 export interface CfsFuseInit {
   /** Name of the snapshots directory at the top; false = none. @default DEFAULT_SNAPSHOTS_DIR (snapshots.ts) */
   snapshotsDir?: string | false
-  /** Owner shown for every entry. @default this process's uid and gid */
+  /**
+   * Owner of new inodes when the caller is not known (no kernel: unit tests), and of the
+   * snapshots directory's own entries. @default this process's uid and gid
+   */
   owner?: Owner
   /**
    * close() of a file written through the handle publishes before it returns, as fsync does.
@@ -105,6 +128,24 @@ interface Pending {
   length: number
 }
 
+/** What the mount gives CfsFuse once the binding exists (mount.ts attach()). */
+export interface KernelLink {
+  /** The caller of the request in progress (fuse-napi's context(), valid across the handler's awaits). */
+  readonly caller: () => Owner | null | undefined
+  /** Drops the kernel's attributes and pages of the inode at a path (not one the request in progress holds). */
+  readonly invalidate: (path: string) => Promise<void>
+  /**
+   * The kernel may keep a file's pages across opens: every change passes through this mount
+   * (the owner's). Not for hard-linked files, whose other names the kernel does not connect.
+   */
+  readonly keepCache: boolean
+}
+
+/** Operations after which the kernel's view of other names of a hard-linked inode is stale. */
+const CHANGES_INODE: ReadonlySet<string> = new Set([
+  'flush', 'truncate', 'ftruncate', 'chmod', 'chown', 'utimens', 'setxattr', 'removexattr', 'link', 'unlink', 'rename',
+])
+
 type Reply<T> = (code: number, value?: T) => void
 type Done = (code: number) => void
 
@@ -120,9 +161,10 @@ export interface CfsOperations {
   getattr: (path: string, cb: (code: number, stat?: Fuse.Stats) => void) => void
   readdir: (path: string, cb: (code: number, names?: string[]) => void) => void
   readlink: (path: string, cb: (code: number, target?: string) => void) => void
-  open: (path: string, flags: number, cb: (code: number, fd?: number) => void) => void
+  /** The handle, and whether the kernel may keep the file's cached pages (KernelLink.keepCache). */
+  open: (path: string, flags: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
   /** No flags: the kernel has already done the O_EXCL lookup. */
-  create: (path: string, mode: number, cb: (code: number, fd?: number) => void) => void
+  create: (path: string, mode: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
   /** cb(bytesRead) */
   read: (path: string, fd: Fuse.FileHandle, buffer: Buffer, length: number, position: Fuse.Int64, cb: (bytes: number) => void) => void
   /** cb(bytesWritten); the buffer is the binding's once answered. */
@@ -141,10 +183,16 @@ export interface CfsOperations {
   unlink: (path: string, cb: Done) => void
   rmdir: (path: string, cb: Done) => void
   mkdir: (path: string, mode: number, cb: Done) => void
-  /** renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE) are not supported: EINVAL. */
+  /** renameat2 flags: RENAME_NOREPLACE, RENAME_EXCHANGE; RENAME_WHITEOUT is EINVAL. */
   renameWithFlags: (src: string, dest: string, flags: number, cb: Done) => void
   link: (src: string, dest: string, cb: Done) => void
   symlink: (target: string, path: string, cb: Done) => void
+  /** flags: XATTR_CREATE, XATTR_REPLACE; position is for macOS resource forks (always 0 here). */
+  setxattr: (path: string, name: string, value: Buffer, position: number, flags: number, cb: Done) => void
+  /** The binding sizes the caller's buffer (size 0 asks the size; ERANGE when too small). */
+  getxattr: (path: string, name: string, position: number, cb: (code: number, value?: Buffer) => void) => void
+  listxattr: (path: string, cb: (code: number, names?: string[]) => void) => void
+  removexattr: (path: string, name: string, cb: Done) => void
 }
 
 /** A position, size or handle from the binding as a number: EFBIG past 2^53 (a bigint). */
@@ -160,6 +208,9 @@ function toNumber (v: number | bigint): number {
  */
 export class CfsFuse {
   readonly ops: CfsOperations
+  private kernel: KernelLink = { caller: () => undefined, invalidate: async () => {}, keepCache: false }
+  /** Names of hard-linked inodes the kernel holds (linked-names.ts). */
+  private readonly linked = new LinkedNames()
   private readonly log: Logger
   private readonly files = new Map<number, OpenFile>()
   private nextFd = 1
@@ -247,7 +298,9 @@ export class CfsFuse {
     // An async wrapper: a handler that throws before its first await rejects too.
     const pending = (async () => {
       if (DRAINS.has(op)) await this.drain({ signal: d.signal })
-      return work({ signal: d.signal })
+      const r = await work({ signal: d.signal })
+      if (r === 0 && CHANGES_INODE.has(op)) await this.afterChange(op, paths)
+      return r
     })()
     pending.then((r) => {
       this.log.trace('%s %s: %s in %s ms', op, paths.join(' '), typeof r === 'number' ? r : 0, (performance.now() - started).toFixed(1))
@@ -258,6 +311,29 @@ export class CfsFuse {
       this.log.trace('%s %s: %d (%s) in %s ms', op, paths.join(' '), code, (err as Error).message, (performance.now() - started).toFixed(1))
       answer(code)
     }).finally(() => { d.dispose() })
+  }
+
+  /** The mount's kernel side: mount.ts calls it once the binding exists. */
+  attach (kernel: KernelLink): void {
+    this.kernel = kernel
+  }
+
+  /**
+   * After a change through `paths`, the kernel drops what it holds of the other names of the
+   * same inodes (hard links), before the request is answered: the caller's next stat of any
+   * name is fresh. Those are other kernel inodes than the ones the request holds locked.
+   */
+  private async afterChange (op: string, paths: readonly string[]): Promise<void> {
+    if (this.linked.size === 0) return
+    const stale = new Set(paths.flatMap((p) => this.linked.others(p)))
+    if (op === 'unlink') this.linked.forget(paths[0] as string)
+    if (op === 'rename') {
+      this.linked.forget(paths[1] as string, true)
+      this.linked.move(paths[0] as string, paths[1] as string)
+    }
+    // The kernel refreshes the names an operation went through, except a link's source.
+    for (const p of op === 'link' ? paths.slice(1) : paths) stale.delete(p)
+    await Promise.all([...stale].map(async (p) => this.kernel.invalidate(p)))
   }
 
   /** The tree for a path: the mounted one, or a version under the snapshots directory. */
@@ -357,10 +433,11 @@ export class CfsFuse {
       getattr: (path, cb) => {
         this.guard('getattr', [path], cb, async (options) => {
           const r = await this.route(path, options)
-          if (r.kind !== 'tree') return { value: toFuseStat(r.stat, this.owner, syntheticIno(path)) }
+          if (r.kind !== 'tree') return { value: toFuseStat({ ...r.stat, ...this.owner }, syntheticIno(path)) }
           const stat = await r.fs.stat(r.path, options)
+          if (r.seq === undefined) this.linked.note(path, stat.ino, stat.nlink, stat.type === 'dir')
           // A past version's inode numbers are its own: apart from the live tree's and each other's.
-          return { value: toFuseStat(stat, this.owner, r.seq === undefined ? stat.ino : syntheticIno(r.seq, stat.ino)) }
+          return { value: toFuseStat(stat, r.seq === undefined ? stat.ino : syntheticIno(r.seq, stat.ino)) }
         })
       },
 
@@ -391,19 +468,24 @@ export class CfsFuse {
           const r = write ? { kind: 'tree' as const, fs: this.writable(path), path } : await this.route(path, options)
           if (r.kind === 'top') throw new IsADirectoryError('is a directory')
           if (r.kind === 'link') throw new NotSupportedError('a symbolic link is not opened')
-          // libfuse 3 asks the kernel for atomic_o_trunc: O_TRUNC comes with the open, not as a truncate first.
-          const truncate = write && (flags & O_TRUNC) !== 0
+          // libfuse 3 asks the kernel for atomic_o_trunc: O_TRUNC comes with the open, not as a
+          // truncate first. Linux truncates even for O_RDONLY (the kernel checked write permission).
+          const truncate = (flags & O_TRUNC) !== 0
+          const fs = truncate ? this.writable(path) : r.fs
           if (truncate) await this.drain(options) // as for a truncate: gathered writes first
-          const handle = await r.fs.open(r.path, { write, truncate, signal: options.signal })
-          return { value: this.addFile(handle, write, truncate) }
+          const handle = await fs.open(r.path, { write, truncate, signal: options.signal })
+          const fd = this.addFile(handle, write, truncate)
+          if (r.seq !== undefined) return { value: { fd, keepCache: true } } // a past version never changes
+          if (!this.kernel.keepCache) return { value: fd }
+          return { value: { fd, keepCache: (await handle.stat(options)).nlink === 1 } }
         })
       },
 
       create: (path, mode, cb) => {
         this.guard('create', [path], cb, async (options) => {
           const fs = this.writable(path)
-          const handle = await fs.open(path, { write: true, create: true, mode: mode & PERMISSION_BITS, signal: options.signal })
-          return { value: this.addFile(handle, true, false) }
+          const handle = await fs.open(path, { write: true, create: true, mode: mode & PERMISSION_BITS, owner: this.creator(), signal: options.signal })
+          return { value: { fd: this.addFile(handle, true, false), keepCache: this.kernel.keepCache } }
         })
       },
 
@@ -481,7 +563,7 @@ export class CfsFuse {
 
       mkdir: (path, mode, cb) => {
         this.guard('mkdir', [path], cb, async (options) => {
-          await this.writable(path).mkdir(path, { mode: mode & PERMISSION_BITS, ...options })
+          await this.writable(path).mkdir(path, { mode: mode & PERMISSION_BITS, owner: this.creator(), ...options })
           return 0
         })
       },
@@ -504,31 +586,44 @@ export class CfsFuse {
         this.guard('rename', [src, dest], cb, async (options) => {
           this.writable(src)
           const fs = this.writable(dest)
-          if (flags !== 0) return Errno.EINVAL // RENAME_NOREPLACE, RENAME_EXCHANGE: mv and friends fall back to rename
-          await fs.rename(src, dest, options)
+          const mode = flags === 0 ? 'replace' : flags === RENAME_NOREPLACE ? 'noreplace' : flags === RENAME_EXCHANGE ? 'exchange' : undefined
+          if (mode === undefined) return Errno.EINVAL // RENAME_WHITEOUT, or both at once
+          await fs.rename(src, dest, { mode, ...options })
           return 0
         })
       },
 
       symlink: (target, path, cb) => {
         this.guard('symlink', [path], cb, async (options) => {
-          await this.writable(path).symlink(target, path, options)
+          await this.writable(path).symlink(target, path, { owner: this.creator(), ...options })
           return 0
         })
       },
 
-      link: (_src, dest, cb) => {
-        this.guard('link', [dest], cb, async () => {
-          this.writable(dest)
-          return Errno.EPERM // no hard links: one name per inode
+      link: (src, dest, cb) => {
+        this.guard('link', [src, dest], cb, async (options) => {
+          this.writable(src)
+          const fs = this.writable(dest)
+          await fs.link(src, dest, options)
+          const { ino, nlink } = await fs.stat(dest, options)
+          this.linked.note(src, ino, nlink, false)
+          this.linked.note(dest, ino, nlink, false)
+          return 0
         })
       },
 
-      mknod: (path, mode, _dev, cb) => {
+      mknod: (path, mode, dev, cb) => {
         this.guard('mknod', [path], cb, async (options) => {
           const fs = this.writable(path)
-          if ((mode & S_IFMT) !== S_IFREG) return Errno.EPERM // no devices, fifos or sockets
-          await fs.create(path, { mode: mode & PERMISSION_BITS, exclusive: true, ...options })
+          const owner = this.creator()
+          const format = mode & S_IFMT
+          if (format === S_IFREG) {
+            await fs.create(path, { mode: mode & PERMISSION_BITS, exclusive: true, owner, ...options })
+            return 0
+          }
+          const type = SPECIAL_TYPES.get(format)
+          if (type === undefined) return Errno.EINVAL
+          await fs.mknod(path, type, { mode: mode & PERMISSION_BITS, rdev: toNumber(dev), owner, ...options })
           return 0
         })
       },
@@ -540,10 +635,53 @@ export class CfsFuse {
         })
       },
 
-      chown: (path, _uid, _gid, cb) => {
+      chown: (path, uid, gid, cb) => {
         this.guard('chown', [path], cb, async (options) => {
+          // The kernel has checked who may (default_permissions) and sends the setuid/setgid
+          // clearing that follows as a chmod of its own.
+          const id = (n: number): number | undefined => (n >>> 0) === UNCHANGED_ID ? undefined : n >>> 0
+          await this.writable(path).chown(path, id(uid), id(gid), options)
+          return 0
+        })
+      },
+
+      setxattr: (path, name, value, _position, flags, cb) => {
+        this.guard('setxattr', [path], cb, async (options) => {
           const fs = this.writable(path)
-          await fs.stat(path, options) // no owner is stored: accepted (cp -a, rsync -a, tar as root) if the entry exists
+          const bad = xattrNameError(name)
+          if (bad !== undefined) return bad
+          if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0 || flags === (XATTR_CREATE | XATTR_REPLACE)) return Errno.EINVAL
+          const mode = flags === XATTR_CREATE ? 'create' : flags === XATTR_REPLACE ? 'replace' : 'either'
+          // A copy: the binding's buffer is not ours once answered.
+          await fs.setxattr(path, name, Uint8Array.from(value), mode, options)
+          return 0
+        })
+      },
+
+      getxattr: (path, name, _position, cb) => {
+        this.guard('getxattr', [path], cb, async (options) => {
+          const bad = xattrNameError(name)
+          if (bad !== undefined) return bad
+          const r = await this.route(path, options)
+          if (r.kind !== 'tree') return Errno.ENODATA
+          const value = await r.fs.getxattr(r.path, name, options)
+          return { value: Buffer.from(value.buffer, value.byteOffset, value.length) }
+        })
+      },
+
+      listxattr: (path, cb) => {
+        this.guard('listxattr', [path], cb, async (options) => {
+          const r = await this.route(path, options)
+          return { value: r.kind === 'tree' ? await r.fs.listxattr(r.path, options) : [] }
+        })
+      },
+
+      removexattr: (path, name, cb) => {
+        this.guard('removexattr', [path], cb, async (options) => {
+          const fs = this.writable(path)
+          const bad = xattrNameError(name)
+          if (bad !== undefined) return bad
+          await fs.removexattr(path, name, options)
           return 0
         })
       },
@@ -551,10 +689,9 @@ export class CfsFuse {
       utimensWithTimespec: (path, atime, mtime, cb) => {
         this.guard('utimens', [path], cb, async (options) => {
           const fs = this.writable(path)
-          const nowNs = BigInt(Date.now()) * 1_000_000n
-          // UTIME_OMIT leaves that time as it is (`touch -m`, `touch -a`); UTIME_NOW is now.
-          const time = (t: Readonly<Fuse.Timespec>): bigint | undefined =>
-            t.nanoseconds === UTIME_OMIT ? undefined : t.nanoseconds === UTIME_NOW ? nowNs : timespecToNs(t)
+          // UTIME_OMIT leaves that time as it is (`touch -m`, `touch -a`); UTIME_NOW is the volume's now.
+          const time = (t: Readonly<Fuse.Timespec>): bigint | 'now' | undefined =>
+            t.nanoseconds === UTIME_OMIT ? undefined : t.nanoseconds === UTIME_NOW ? 'now' : timespecToNs(t)
           await fs.setTimes(path, { atimeNs: time(atime), mtimeNs: time(mtime) }, options)
           return 0
         })
@@ -569,6 +706,11 @@ export class CfsFuse {
         })
       },
     }
+  }
+
+  /** Who asks: the owner of inodes the operation creates. */
+  private creator (): Owner {
+    return this.kernel.caller() ?? this.owner
   }
 
   private async readByPath (path: string, position: number, length: number, options: AbortOptions): Promise<Uint8Array> {

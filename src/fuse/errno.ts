@@ -1,4 +1,4 @@
-import { isCfsError, type ErrorCode, type Logger } from '../core/index.js'
+import { AttributeTooLargeError, isCfsError, type ErrorCode, type Logger } from '../core/index.js'
 import { MAX_NAME_BYTES } from '../fs/index.js'
 
 /** Linux errno values, negated as FUSE wants them. */
@@ -6,6 +6,7 @@ export const Errno = {
   EPERM: -1,
   ENOENT: -2,
   EIO: -5,
+  E2BIG: -7,
   EBADF: -9,
   EACCES: -13,
   EEXIST: -17,
@@ -40,6 +41,10 @@ export const ERRNO_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   INVALID_NAME: Errno.EINVAL,
   READ_ONLY: Errno.EROFS,
   NOT_SUPPORTED: Errno.EPERM,
+  ATTRIBUTE_NOT_FOUND: Errno.ENODATA,
+  ATTRIBUTE_EXISTS: Errno.EEXIST,
+  ATTRIBUTE_TOO_LARGE: Errno.E2BIG,
+  UNSUPPORTED_FORMAT: Errno.EIO,
   STORAGE_FULL: Errno.ENOSPC,
   QUOTA_EXCEEDED: Errno.EDQUOT,
   BLOCK_TOO_LARGE: Errno.EFBIG,
@@ -50,7 +55,7 @@ export const ERRNO_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
 }
 
 /** Codes that mean the volume or the ring is in trouble: logged, not just answered. */
-const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED'])
+const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED', 'UNSUPPORTED_FORMAT'])
 
 /** A failure that is an errno and nothing else (EBADF for an unknown handle). */
 export class ErrnoError extends Error {
@@ -77,6 +82,8 @@ export function toErrno (err: unknown, paths: readonly string[] = [], log?: Logg
     return Errno.EIO
   }
   if (err.code === 'INVALID_NAME' && paths.some(hasLongName)) return Errno.ENAMETOOLONG
+  // All of an inode's extended attributes over their limit: no room, as ext4 says.
+  if (err instanceof AttributeTooLargeError && err.total) return Errno.ENOSPC
   if (LOUD.has(err.code)) log?.error('%s: %s (%s)', paths.join(' -> '), err.message, err.code)
   return ERRNO_BY_CODE[err.code] ?? Errno.EIO
 }

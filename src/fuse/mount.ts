@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type Fuse from 'fuse-napi'
 import { createLogger, type ComponentLogger } from '../core/index.js'
-import { loadFuse } from './binding.js'
+import { INVALIDATE_BY_PATH, loadFuse } from './binding.js'
 import type { CfsFuse } from './cfs-fuse.js'
 
 /** Seconds the kernel trusts attributes and names of a tree that can change. */
@@ -29,7 +29,8 @@ export interface MountInit {
   /**
    * Every change to the tree passes through this mount (the owner's read-write mount: another
    * writer of the same key is refused with a conflict), so the kernel's copy of a file's pages
-   * is never stale and may be kept across opens (kernel_cache) as well.
+   * is never stale and may be kept across opens, file by file (KernelLink.keepCache: not for
+   * hard-linked files).
    * @default false
    */
   soleWriter?: boolean
@@ -68,7 +69,8 @@ export function mountOptions (init: MountInit): Fuse.OPTIONS {
     autoUnmount: init.autoUnmount ?? true,
     fsname: init.fsname ?? DEFAULT_FSNAME,
     subtype: 'cfs',
-    kernelCache: init.immutable === true || init.soleWriter === true,
+    // The owner's mount keeps pages per file instead (CfsFuse open: not for hard links).
+    kernelCache: init.immutable === true,
     attrTimeout: timeout,
     entryTimeout: timeout,
     allowOther,
@@ -95,7 +97,7 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
   const log = (init.logger ?? createLogger()).forComponent('fuse:mount')
   const mnt = resolve(dir)
   await checkMountpoint(mnt)
-  const Fuse = loadFuse()
+  const { Fuse, native: binding } = loadFuse()
   const options = mountOptions(init)
   const raw = rawOptions(fuse.readOnly)
   const debug = init.debug === true
@@ -112,6 +114,23 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
   }
   // Paths are strings: the options set neither nullPathOk nor noPath (CfsOperations).
   const native = new CfsFuseNapi(mnt, fuse.ops as Fuse.OPERATIONS, options)
+  fuse.attach({
+    // New inodes belong to whoever asks (the request's uid and gid), not to the mounting user.
+    caller: () => native.context(),
+    invalidate: async (path) => new Promise<void>((resolve) => {
+      // fuse-napi's invalidateEntry would look the parent up by its st_ino (binding.ts).
+      const thread = (native as unknown as { _thread: unknown })._thread
+      if (thread === null || thread === undefined) {
+        resolve()
+        return
+      }
+      binding.fuse_native_invalidate_entry(thread, INVALIDATE_BY_PATH, path, (result) => {
+        if (result !== 0 && result !== -2) log('dropping %s from the kernel cache: errno %d', path, -result) // -2: not cached, nothing to do
+        resolve()
+      })
+    }),
+    keepCache: init.soleWriter === true,
+  })
   await new Promise<void>((resolve, reject) => {
     native.mount((err) => {
       if (err === null || err === undefined) resolve()

@@ -118,6 +118,25 @@ describe('POSIX rules of the tree', () => {
     expect(str(await now.read('/f', 0, 10))).toBe('v2')
   })
 
+  it('rename with noreplace refuses an existing name; exchange swaps two entries, moving link counts with directories', async () => {
+    const { vol } = await fresh()
+    await vol.mkdir('/a')
+    await vol.mkdir('/a/sub')
+    await vol.mkdir('/b')
+    await vol.create('/b/f')
+    await vol.write('/b/f', 0, text('file'))
+    expect(await code(vol.rename('/b/f', '/a/sub', { mode: 'noreplace' }))).toBe('ENTRY_EXISTS')
+    const sub = await vol.stat('/a/sub')
+    await vol.rename('/a/sub', '/b/f', { mode: 'exchange' })
+    expect(await vol.stat('/b/f')).toMatchObject({ type: 'dir', ino: sub.ino })
+    expect(str(await vol.read('/a/sub', 0, 10))).toBe('file')
+    expect((await vol.stat('/a')).nlink).toBe(2)
+    expect((await vol.stat('/b')).nlink).toBe(3)
+    expect((await vol.stat('/b/f')).ctimeNs).toBeGreaterThan(sub.ctimeNs)
+    expect(await code(vol.rename('/b', '/b/f', { mode: 'exchange' }))).toBe('INVALID_NAME') // one inside the other
+    expect(await code(vol.rename('/a/sub', '/nope', { mode: 'exchange' }))).toBe('ENTRY_NOT_FOUND')
+  })
+
   it('directories count their subdirectories; the top is inode 1', async () => {
     const { vol } = await fresh()
     expect(await vol.stat('/')).toMatchObject({ ino: 1, nlink: 2, uid: 1000, gid: 100 })
