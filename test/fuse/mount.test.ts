@@ -1,7 +1,7 @@
 import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CFS_BIN, forceUnmount, fuseUnavailable, hasCommand, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { CFS_BIN, forceUnmount, fuseUnavailable, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 
