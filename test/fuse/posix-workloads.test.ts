@@ -108,10 +108,18 @@ describe.skipIf(unavailable !== undefined || !isRoot)(`cfs mount: POSIX workload
     expect(await ok(`cd ${mnt}/clone && git status --porcelain && git log --oneline | wc -l`)).toBe('2\n')
   })
 
-  it('the tree reads the same after a remount (hard links and owners were published)', async () => {
+  it('the tree reads the same after a remount, and through a read-only mount by public key', async () => {
     const before = await listing(`${mnt}/cp`)
     await m.stop()
     m = await spawnMount(s, mnt, ['--key', s.keyFile])
     expect(await listing(`${mnt}/cp`)).toBe(before)
+    const ro = await s.dir('ro')
+    const reader = await spawnMount(s, ro, ['--pubkey', s.publicKey, '--ring', m.nodeAddress as string])
+    try {
+      expect(await listing(`${ro}/cp`)).toBe(before) // owners, modes, links, times, xattrs
+    } finally {
+      await reader.stop()
+      await forceUnmount(ro)
+    }
   })
 })

@@ -3,7 +3,9 @@
  * ctime, setgid directories, special files, extended attributes and nanosecond times.
  */
 import { describe, expect, it } from 'vitest'
-import { isCfsError, toHex, type ErrorCode } from '../../../src/core/index.js'
+import { UnsupportedFormatError, hashKey, isCfsError, toHex, type ErrorCode } from '../../../src/core/index.js'
+import { encodeCbor } from '../../../src/fs/codec.js'
+import { CONTENT_BLOCK, ROOT_BLOCK } from '../../../src/fs/format.js'
 import { Volume, type Stat } from '../../../src/fs/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
 import { collect } from './helpers.js'
@@ -254,5 +256,25 @@ describe('POSIX rules of the tree', () => {
     expect(await published.stat('/f')).toMatchObject({ atimeNs: past, mtimeNs: future })
     await vol.setTimes('/f', { mtimeNs: 1n })
     expect(await vol.stat('/f')).toMatchObject({ atimeNs: past, mtimeNs: 1n })
+  })
+})
+
+describe('a volume of file-tree format 1', () => {
+  it('is refused at start with a message that says what to do, and nothing is written to it', async () => {
+    const owner = newOwner()
+    const blocks = new MemoryBlockService()
+    // What cfs 0.1 published: a format 1 root record naming a format 1 top directory.
+    const top = encodeCbor({ v: 1, t: 'inode', type: 2, mode: 0o755, size: 0, mtime: 1, ctime: 1, entries: null })
+    await blocks.put(CONTENT_BLOCK, hashKey(top), top)
+    const record = encodeCbor({ v: 1, t: 'root', seq: 1, time: 1, top: hashKey(top), prev: null })
+    await blocks.put(CONTENT_BLOCK, hashKey(record), record)
+    const rootKey = owner.verifier.rootKey(owner.signer.publicKey)
+    await blocks.put(ROOT_BLOCK, rootKey, owner.signer.sign(1, record), { expectSeq: 0 })
+    const vol = new Volume({ blocks, signer: owner.signer, verifier: owner.verifier }, { publishIntervalMs: 0 })
+    const err = await vol.start().then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UnsupportedFormatError)
+    expect((err as Error).message).toMatch(/format 1.*cfs get/)
+    const root = await blocks.get(ROOT_BLOCK, rootKey)
+    expect(owner.verifier.decodeRoot(rootKey, root).seq).toBe(1) // untouched
   })
 })
