@@ -62,8 +62,11 @@ export interface FileSystem {
   /** The entries of a directory in name order with their attributes, streamed. */
   readdir: (path: string, options?: ListOptions) => AsyncIterable<InodeEntry>
   readlink: (path: string, options?: AbortOptions) => Promise<string>
-  /** One extended attribute's value (AttributeNotFoundError: ENODATA). */
-  getxattr: (path: string, name: string, options?: AbortOptions) => Promise<Uint8Array>
+  /**
+   * One extended attribute's value; undefined when there is none (ENODATA). Not an error: the
+   * kernel asks for `security.capability` before every write of a file.
+   */
+  getxattr: (path: string, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
   /** The names of an inode's extended attributes, sorted. */
   listxattr: (path: string, options?: AbortOptions) => Promise<string[]>
   read: (file: string | FileHandle, offset: number, length: number, options?: AbortOptions) => Promise<Uint8Array>

@@ -62,7 +62,7 @@ export class Snapshot implements FileSystem {
     }
   }
 
-  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array> {
+  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
     return getXattr(this.store, this.top, splitPath(path), name, options)
   }
 

@@ -528,10 +528,10 @@ export function checkXattrName (name: string): void {
   if (Buffer.byteLength(name) > MAX_XATTR_NAME_BYTES) throw new AttributeTooLargeError(`an extended attribute name is at most ${MAX_XATTR_NAME_BYTES} bytes`)
 }
 
-/** The value of one extended attribute of the inode at a path. */
-export async function getXattr (store: TreeStore, top: Key, names: readonly string[], name: string, options: AbortOptions = {}): Promise<Uint8Array> {
+/** The value of one extended attribute of the inode at a path; undefined when it has none of that name. */
+export async function getXattr (
+  store: TreeStore, top: Key, names: readonly string[], name: string, options: AbortOptions = {},
+): Promise<Uint8Array | undefined> {
   const { inode } = await resolve(store, top, names, options)
-  const found = inode.xattrs.find(([n]) => n === name)
-  if (found === undefined) throw new AttributeNotFoundError(`no extended attribute ${name}`)
-  return found[1]
+  return inode.xattrs.find(([n]) => n === name)?.[1]
 }

@@ -30,7 +30,7 @@ export class VolumeHandle implements FileHandle {
   /** Sequential read-ahead state of this open file. */
   readonly readAhead: ReadAhead
   /** The file as last resolved, and the tree and names it was resolved in (reads reuse it while both stand). */
-  resolved: { readonly top: Key, readonly names: readonly string[], readonly file: FileInode } | undefined
+  resolved: { readonly top: Key, readonly names: readonly string[], readonly file: FileInode, readonly key: Key } | undefined
 
   constructor (private readonly host: HandleHost, public names: string[], readonly writable: boolean) {
     this.readAhead = new ReadAhead(host.readAheadBlocks)

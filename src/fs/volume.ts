@@ -262,7 +262,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     return this.view().readdir(path, options)
   }
 
-  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array> {
+  async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
     return this.view().getxattr(path, name, options)
   }
 
@@ -297,10 +297,13 @@ export class Volume implements FileSystem, Startable, HandleHost {
         blockSize: this.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
       }))
     }
-    tree.asFile((await resolve(this.store, this.currentTop, names, options)).inode, names)
+    const top = this.currentTop
+    const { key, inode } = await resolve(this.store, top, names, options)
+    const file = tree.asFile(inode, names)
     // O_TRUNC: the times change even when the file was empty (as on Linux).
     if (options.truncate === true) await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, 0, true))
     const handle = new VolumeHandle(this, names, write)
+    handle.resolved = { top, names, file, key }
     this.handles.add(handle)
     return handle
   }
@@ -532,8 +535,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
     if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
-    const { key, inode } = await resolve(this.store, this.currentTop, handle.names, options)
-    return statOf(key, inode)
+    await this.handleFile(handle, options)
+    const r = handle.resolved as NonNullable<VolumeHandle['resolved']>
+    return statOf(r.key, r.file)
   }
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
@@ -556,8 +560,9 @@ export class Volume implements FileSystem, Startable, HandleHost {
     const top = this.currentTop
     const r = handle.resolved
     if (r !== undefined && r.top === top && r.names === handle.names) return r.file
-    const file = tree.asFile((await resolve(this.store, top, handle.names, options)).inode, handle.names)
-    handle.resolved = { top, names: handle.names, file }
+    const { key, inode } = await resolve(this.store, top, handle.names, options)
+    const file = tree.asFile(inode, handle.names)
+    handle.resolved = { top, names: handle.names, file, key }
     return file
   }
 

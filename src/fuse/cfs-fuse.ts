@@ -665,6 +665,7 @@ export class CfsFuse {
           const r = await this.route(path, options)
           if (r.kind !== 'tree') return Errno.ENODATA
           const value = await r.fs.getxattr(r.path, name, options)
+          if (value === undefined) return Errno.ENODATA
           return { value: Buffer.from(value.buffer, value.byteOffset, value.length) }
         })
       },

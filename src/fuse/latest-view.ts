@@ -79,7 +79,7 @@ export class LatestView implements FileSystem, VersionSource, Startable {
   async stat (path: string, options?: AbortOptions): Promise<Stat> { return this.current.stat(path, options) }
   readdir (path: string, options?: ListOptions): AsyncIterable<InodeEntry> { return this.current.readdir(path, options) }
   async readlink (path: string, options?: AbortOptions): Promise<string> { return this.current.readlink(path, options) }
-  async getxattr (path: string, name: string, options?: AbortOptions): Promise<Uint8Array> { return this.current.getxattr(path, name, options) }
+  async getxattr (path: string, name: string, options?: AbortOptions): Promise<Uint8Array | undefined> { return this.current.getxattr(path, name, options) }
   async listxattr (path: string, options?: AbortOptions): Promise<string[]> { return this.current.listxattr(path, options) }
   async read (file: string | FileHandle, offset: number, length: number, options?: AbortOptions): Promise<Uint8Array> {
     return this.current.read(file, offset, length, options)

@@ -11,8 +11,6 @@ export const DEFAULT_ATTR_TIMEOUT_S = 1
 export const DEFAULT_IMMUTABLE_TIMEOUT_S = 3600
 /** Shown by df and mount as the source. */
 export const DEFAULT_FSNAME = 'cfs'
-/** Milliseconds before fuse-napi answers ETIMEDOUT for an operation (above CfsFuse's own deadline). */
-export const DEFAULT_NATIVE_TIMEOUT_MS = 180_000
 /**
  * Kernel requests served at once (fuse-napi's native request workers, 1-64). Handlers are
  * asynchronous, so a slow one (a read from the ring, a publication) does not hold up the others.
@@ -44,8 +42,6 @@ export interface MountInit {
   autoUnmount?: boolean
   /** Shown by df and mount as the source. @default DEFAULT_FSNAME */
   fsname?: string
-  /** Milliseconds before fuse-napi answers ETIMEDOUT for an operation (publishing ops excepted). @default DEFAULT_NATIVE_TIMEOUT_MS */
-  opTimeoutMs?: number
   /** Kernel requests served at once (1-64). @default DEFAULT_MAX_CONCURRENCY */
   maxConcurrency?: number
   /** libfuse's request trace on stderr. @default false */
@@ -63,7 +59,6 @@ export interface Mounted {
 export function mountOptions (init: MountInit): Fuse.OPTIONS {
   const timeout = init.immutable === true ? (init.immutableTimeoutS ?? DEFAULT_IMMUTABLE_TIMEOUT_S) : (init.attrTimeoutS ?? DEFAULT_ATTR_TIMEOUT_S)
   const allowOther = init.allowOther === true
-  const opTimeout = init.opTimeoutMs ?? DEFAULT_NATIVE_TIMEOUT_MS
   return {
     force: true,
     autoUnmount: init.autoUnmount ?? true,
@@ -78,8 +73,9 @@ export function mountOptions (init: MountInit): Fuse.OPTIONS {
     defaultPermissions: allowOther,
     maxConcurrency: init.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
     debug: init.debug === true,
-    // Publishing waits for the whole upload: it has its own deadline (CfsFuse syncTimeoutMs).
-    timeout: { default: opTimeout, flush: false, fsync: false, fsyncdir: false, release: false },
+    // None of fuse-napi's own (a timer per request): CfsFuse answers every request by its
+    // deadline (opTimeoutMs, syncTimeoutMs for publications).
+    timeout: false,
   }
 }
 
