@@ -45,6 +45,45 @@ export function deadline (parents: Array<AbortSignal | undefined>, ms: number): 
   }
 }
 
+/**
+ * Deadlines for many short operations at the cost of a few: operations that start within the
+ * same `windowMs` share one signal, which aborts (TimeoutError) `ms` + `windowMs` after the
+ * window opened, so each operation gets at least `ms`, or when `parent` aborts. One timer
+ * per window and one listener on `parent` in all, instead of a controller, a timer and a
+ * listener per operation (FUSE requests arrive by the thousand per second).
+ */
+export class SharedDeadline {
+  private window: { readonly signal: AbortSignal, readonly closes: number } | undefined
+  private readonly open = new Set<AbortController>()
+
+  constructor (private readonly parent: AbortSignal, private readonly ms: number, private readonly windowMs = 1000) {
+    parent.addEventListener('abort', () => {
+      for (const ctl of this.open) ctl.abort(parent.reason)
+      this.open.clear()
+    }, { once: true })
+  }
+
+  /** The signal for an operation starting now. */
+  signal (): AbortSignal {
+    const now = performance.now()
+    if (this.window !== undefined && now < this.window.closes) return this.window.signal
+    const ctl = new AbortController()
+    setMaxListeners(0, ctl.signal)
+    if (this.parent.aborted) {
+      ctl.abort(this.parent.reason)
+    } else if (Number.isFinite(this.ms)) {
+      this.open.add(ctl)
+      const timer = setTimeout(() => {
+        this.open.delete(ctl)
+        ctl.abort(new TimeoutError(`deadline of ${this.ms} ms exceeded`))
+      }, this.ms + this.windowMs)
+      timer.unref()
+    }
+    this.window = { signal: ctl.signal, closes: now + this.windowMs }
+    return ctl.signal
+  }
+}
+
 /** Rejects with the signal's reason when it aborts first; removes its listener either way. */
 export async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (signal == null) return promise

@@ -24,7 +24,7 @@
  */
 import type Fuse from 'fuse-napi'
 import {
-  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, createLogger, deadline, lifetimeController,
+  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline, lifetimeController,
   type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
@@ -217,6 +217,8 @@ export class CfsFuse {
   private readonly snapshots: SnapshotsDir | undefined
   private readonly owner: Owner
   private shutdown = lifetimeController()
+  /** Deadlines of requests (a signal shared by those that start within a second). */
+  private deadlines: { op: SharedDeadline, sync: SharedDeadline }
   private counts = { ops: 0, errors: 0, syncs: 0 }
   private readonly pendingFiles = new Set<OpenFile>()
   private pendingBytes = 0
@@ -236,6 +238,7 @@ export class CfsFuse {
     this.syncTimeoutMs = init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS
     this.opTimeoutMs = init.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS
     this.syncOnClose = init.syncOnClose === true
+    this.deadlines = this.newDeadlines()
     this.ops = this.makeOps()
   }
 
@@ -254,6 +257,11 @@ export class CfsFuse {
     this.files.clear()
     await Promise.allSettled(open.map(async (f) => f.handle.close()))
     this.shutdown = lifetimeController()
+    this.deadlines = this.newDeadlines()
+  }
+
+  private newDeadlines (): { op: SharedDeadline, sync: SharedDeadline } {
+    return { op: new SharedDeadline(this.shutdown.signal, this.opTimeoutMs), sync: new SharedDeadline(this.shutdown.signal, this.syncTimeoutMs) }
   }
 
   /** Publishes now, within the sync deadline. */
@@ -278,7 +286,8 @@ export class CfsFuse {
     paths: readonly string[],
     cb: Reply<T>,
     work: (options: AbortOptions) => Promise<number | { value: T }>,
-    timeoutMs?: number,
+    /** Under the publication deadline (syncTimeoutMs) instead of opTimeoutMs. */
+    sync = false,
   ): void {
     this.counts.ops++
     let answered = false
@@ -293,12 +302,12 @@ export class CfsFuse {
         this.log.error('%s %s: callback threw: %s', op, paths.join(' '), (err as Error).message)
       }
     }
-    const d = deadline([this.shutdown.signal], timeoutMs ?? this.opTimeoutMs)
+    const signal = (sync ? this.deadlines.sync : this.deadlines.op).signal()
     const started = performance.now()
     // An async wrapper: a handler that throws before its first await rejects too.
     const pending = (async () => {
-      if (DRAINS.has(op)) await this.drain({ signal: d.signal })
-      const r = await work({ signal: d.signal })
+      if (DRAINS.has(op)) await this.drain({ signal })
+      const r = await work({ signal })
       if (r === 0 && CHANGES_INODE.has(op)) await this.afterChange(op, paths)
       return r
     })()
@@ -310,7 +319,7 @@ export class CfsFuse {
       const code = toErrno(err, paths, this.log)
       this.log.trace('%s %s: %d (%s) in %s ms', op, paths.join(' '), code, (err as Error).message, (performance.now() - started).toFixed(1))
       answer(code)
-    }).finally(() => { d.dispose() })
+    })
   }
 
   /** The mount's kernel side: mount.ts calls it once the binding exists. */
@@ -533,21 +542,21 @@ export class CfsFuse {
       flush: (path, fd, cb) => {
         // Gathered writes are written out first (DRAINS): a later read sees them, and the
         // publish timer takes them.
-        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(Number(fd)) : 0, this.syncTimeoutMs)
+        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(Number(fd)) : 0, true)
       },
 
       fsync: (path, _dataSync, fd, cb) => {
         this.guard('fsync', [path], cb, async () => {
           // Whether or not this handle wrote: the file's name and attributes become durable too.
           return this.publishFile(Number(fd), true)
-        }, this.syncTimeoutMs)
+        }, true)
       },
 
       fsyncdir: (path, _dataSync, _fd, cb) => {
         this.guard('fsyncdir', [path], cb, async () => {
           await this.publish()
           return 0
-        }, this.syncTimeoutMs)
+        }, true)
       },
 
       release: (path, fd, cb) => {

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { deadline, raceSignal, throwIfAborted } from '../../../src/core/abort.js'
+import { SharedDeadline, deadline, raceSignal, throwIfAborted } from '../../../src/core/abort.js'
 import { AbortError, TimeoutError } from '../../../src/core/errors.js'
 
 const abortListeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
@@ -73,6 +73,42 @@ describe('deadline', () => {
     parent.abort(new Error('stop'))
     expect(d.signal.aborted).toBe(true)
     d.dispose()
+  })
+})
+
+describe('SharedDeadline', () => {
+  beforeEach(() => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }) })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('gives operations of one window one signal, which aborts no sooner than the deadline of the last of them', () => {
+    const parent = new AbortController()
+    const d = new SharedDeadline(parent.signal, 100, 10)
+    const first = d.signal()
+    vi.advanceTimersByTime(9)
+    expect(d.signal()).toBe(first) // the same window
+    vi.advanceTimersByTime(1)
+    const second = d.signal()
+    expect(second).not.toBe(first)
+    vi.advanceTimersByTime(99) // 109 ms after the first window opened, 100 after its last operation began
+    expect(first.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(first.aborted).toBe(true)
+    expect(first.reason).toBeInstanceOf(TimeoutError)
+    expect(second.aborted).toBe(false)
+    expect(abortListeners(parent.signal)).toBe(1) // one listener in all
+  })
+
+  it('aborts every open window with the parent, and starts aborted once the parent is', () => {
+    const parent = new AbortController()
+    const d = new SharedDeadline(parent.signal, 1_000, 10)
+    const a = d.signal()
+    vi.advanceTimersByTime(20)
+    const b = d.signal()
+    const reason = new Error('stopping')
+    parent.abort(reason)
+    expect([a.reason, b.reason]).toEqual([reason, reason])
+    vi.advanceTimersByTime(20)
+    expect(d.signal().reason).toBe(reason)
   })
 })
 
