@@ -1,3 +1,5 @@
+import { isCfsError, type ErrorCode } from '../../src/core/index.js'
+
 /** Runs `f` and returns what it threw (or 'no error'), so a test can name the exact class. */
 export function thrown (f: () => unknown): unknown {
   try {
@@ -16,4 +18,15 @@ export async function rejection (p: Promise<unknown>): Promise<unknown> {
     return err
   }
   return 'no error'
+}
+
+/** The CfsError code `p` rejects with, or 'ok'; anything else is rethrown. */
+export async function errorCode (p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
+  try {
+    await p
+    return 'ok'
+  } catch (err) {
+    if (isCfsError(err)) return err.code
+    throw err
+  }
 }

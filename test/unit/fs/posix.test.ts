@@ -3,12 +3,13 @@
  * ctime, setgid directories, special files, extended attributes and nanosecond times.
  */
 import { describe, expect, it } from 'vitest'
-import { UnsupportedFormatError, hashKey, isCfsError, toHex, type ErrorCode } from '../../../src/core/index.js'
+import { UnsupportedFormatError, hashKey, toHex } from '../../../src/core/index.js'
 import { encodeCbor } from '../../../src/fs/codec.js'
 import { CONTENT_BLOCK, ROOT_BLOCK } from '../../../src/fs/format.js'
 import { Volume, type Stat } from '../../../src/fs/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
 import { collect } from './helpers.js'
+import { errorCode } from '../../helpers/thrown.js'
 
 async function fresh (): Promise<{ vol: Volume, blocks: MemoryBlockService, owner: ReturnType<typeof newOwner> }> {
   const owner = newOwner()
@@ -22,15 +23,7 @@ async function fresh (): Promise<{ vol: Volume, blocks: MemoryBlockService, owne
   return { vol, blocks, owner }
 }
 
-async function code (p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    if (isCfsError(err)) return err.code
-    throw err
-  }
-}
+const code = errorCode
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const str = (b: Uint8Array): string => new TextDecoder().decode(b)

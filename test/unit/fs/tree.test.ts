@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { isCfsError, toHex, type ErrorCode } from '../../../src/core/index.js'
+import { toHex } from '../../../src/core/index.js'
 import { Volume } from '../../../src/fs/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
+import { errorCode } from '../../helpers/thrown.js'
 
 async function fresh (): Promise<{ vol: Volume, blocks: MemoryBlockService }> {
   const owner = newOwner()
@@ -12,15 +13,7 @@ async function fresh (): Promise<{ vol: Volume, blocks: MemoryBlockService }> {
   return { vol, blocks }
 }
 
-async function code (p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    if (isCfsError(err)) return err.code
-    throw err
-  }
-}
+const code = errorCode
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
