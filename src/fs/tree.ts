@@ -27,7 +27,7 @@
  * setTimes only (noatime: reading changes nothing).
  */
 import {
-  AttributeExistsError, AttributeNotFoundError, AttributeTooLargeError, DirectoryNotEmptyError, EntryExistsError,
+  AttributeExistsError, AttributeNotFoundError, AttributeTooLargeError, BlockInvalidError, DirectoryNotEmptyError, EntryExistsError,
   EntryNotFoundError, InvalidNameError, IsADirectoryError, NotADirectoryError, NotSupportedError, type AbortOptions, type Key,
 } from '../core/index.js'
 import type { DirEntry, InodeEntry, LinkEntry } from './dir-node.js'
@@ -111,7 +111,8 @@ class TableEdit {
     const name = inoName(entry.ino)
     const pending = this.edits.get(name)
     const found = pending !== undefined ? pending.item : await lookupEntry(this.ctx.store, this.top.table?.links ?? null, name, opts(this.ctx))
-    if (found === undefined || found === null || found.key === null) throw new EntryNotFoundError(`inode ${entry.ino} is not in the inode table`)
+    // A name of an inode the table does not hold: the tree is damaged, not the name missing.
+    if (found === undefined || found === null || found.key === null) throw new BlockInvalidError(`inode ${entry.ino} is not in the inode table`)
     return { ...found, name: entry.name }
   }
 

@@ -22,8 +22,6 @@ const TYPE_BITS: Readonly<Record<EntryType, number>> = {
   file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, chardev: S_IFCHR, blockdev: S_IFBLK,
 }
 
-export interface Owner { readonly uid: number, readonly gid: number }
-
 /** The special file types by their S_IFMT bits (mknod). */
 export const SPECIAL_TYPES: ReadonlyMap<number, SpecialType> = new Map([
   [S_IFIFO, 'fifo'], [S_IFSOCK, 'socket'], [S_IFCHR, 'chardev'], [S_IFBLK, 'blockdev'],

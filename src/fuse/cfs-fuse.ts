@@ -27,9 +27,9 @@ import {
   InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline, lifetimeController,
   type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
-import { MAX_NAME_BYTES, type FileHandle, type FileSystem } from '../fs/index.js'
+import { MAX_NAME_BYTES, type FileHandle, type FileSystem, type Owner } from '../fs/index.js'
 import {
-  IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type Owner, type SpaceInfo,
+  IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type SpaceInfo,
 } from './attrs.js'
 import { Errno, ErrnoError, toErrno } from './errno.js'
 import { LinkedNames } from './linked-names.js'
