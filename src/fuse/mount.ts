@@ -17,6 +17,9 @@ export const DEFAULT_FSNAME = 'cfs'
  */
 export const DEFAULT_MAX_CONCURRENCY = 16
 
+/** Longest a request waits for the kernel to drop the other names of a hard-linked inode. */
+export const INVALIDATE_WAIT_MS = 5_000
+
 export interface MountInit {
   /**
    * The tree never changes under this mount (a read-only view of one version): the kernel
@@ -120,7 +123,13 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
         resolve()
         return
       }
+      // The request waits for this: never longer than INVALIDATE_WAIT_MS, whatever the kernel does.
+      const timer = setTimeout(() => {
+        log('dropping %s from the kernel cache: no answer after %d ms, going on', path, INVALIDATE_WAIT_MS)
+        resolve()
+      }, INVALIDATE_WAIT_MS)
       binding.fuse_native_invalidate_entry(thread, INVALIDATE_BY_PATH, path, (result) => {
+        clearTimeout(timer)
         if (result !== 0 && result !== -2) log('dropping %s from the kernel cache: errno %d', path, -result) // -2: not cached, nothing to do
         resolve()
       })
