@@ -36,6 +36,9 @@ import { LinkedNames } from './linked-names.js'
 import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
 const O_ACCMODE = 3
+const S_ISUID = 0o4000
+const S_ISGID = 0o2000
+const S_IXGRP = 0o010
 const O_TRUNC = 0o1000
 const RENAME_NOREPLACE = 1
 const RENAME_EXCHANGE = 2
@@ -483,6 +486,7 @@ export class CfsFuse {
           const fs = truncate ? this.writable(path) : r.fs
           if (truncate) await this.drain(options) // as for a truncate: gathered writes first
           const handle = await fs.open(r.path, { write, truncate, signal: options.signal })
+          if (truncate) await this.dropPrivileges(fs, r.path, options)
           const fd = this.addFile(handle, write, truncate)
           if (r.seq !== undefined) return { value: { fd, keepCache: true } } // a past version never changes
           if (!this.kernel.keepCache) return { value: fd }
@@ -716,6 +720,19 @@ export class CfsFuse {
         })
       },
     }
+  }
+
+  /**
+   * What the kernel does for every other truncate but leaves to the file system with
+   * atomic_o_trunc: an O_TRUNC by someone other than root clears setuid, and setgid when the
+   * group may execute (Linux's setattr_should_drop_suidgid).
+   */
+  private async dropPrivileges (fs: FileSystem, path: string, options: AbortOptions): Promise<void> {
+    const caller = this.kernel.caller()
+    if (caller === null || caller === undefined || caller.uid === 0) return
+    const { mode } = await fs.stat(path, options)
+    const kept = mode & ~(S_ISUID | ((mode & S_IXGRP) !== 0 ? S_ISGID : 0))
+    if (kept !== mode) await fs.chmod(path, kept, options)
   }
 
   /** Who asks: the owner of inodes the operation creates. */
