@@ -1,11 +1,13 @@
 import { decode, encode, rfc8949EncodeOptions, type DecodeOptions } from 'cborg'
 import { BlockInvalidError } from '../core/index.js'
+import { CborWriter } from './cbor-writer.js'
 
 /**
  * The one serialization of every file-tree block except raw file data: deterministic CBOR
  * (RFC 8949 core deterministic encoding: shortest integers and lengths, map keys sorted
- * bytewise, no tags, no indefinite lengths), by cborg. Equal values give equal bytes, so
- * equal trees give equal block keys.
+ * bytewise, no tags, no indefinite lengths), by cborg, with a direct writer for the plain
+ * values blocks are made of (cbor-writer.ts: the same bytes, faster). Equal values give equal
+ * bytes, so equal trees give equal block keys.
  */
 const DECODE: DecodeOptions = {
   strict: true,
@@ -17,8 +19,11 @@ const DECODE: DecodeOptions = {
   rejectDuplicateMapKeys: true,
 }
 
+const writer = new CborWriter()
+
 export function encodeCbor (value: unknown): Uint8Array {
-  return encode(value, rfc8949EncodeOptions)
+  // The direct writer for the plain values blocks are made of; cborg for anything else.
+  return writer.encode(value) ?? encode(value, rfc8949EncodeOptions)
 }
 
 /**
