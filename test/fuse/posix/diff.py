@@ -631,8 +631,9 @@ def compare(prev_a, prev_b, cur_a, cur_b, clocks, opts, stats, op=None):
     # system: the kernel keeps no times of its own for FUSE inodes, S_NOCMTIME).
     fifo_io = op.get('path') if op is not None and op.get('k') in ('open', 'write', 'read') else None
     # chown(path, -1, -1) changes only the ctime; libfuse's path API has no call for that, so no
-    # file system under it sees one (tmpfs moves the ctime, POSIX lets it stay).
-    noop_chown = op.get('path') if op is not None and op.get('k') == 'chown' and op.get('uid') == -1 and op.get('gid') == -1 else None
+    # file system under it sees one (tmpfs moves the ctime, POSIX lets it stay). Its inode may
+    # have other names, or be a symlink's target: no ctime is compared after such an op.
+    noop_chown = op is not None and op.get('k') == 'chown' and op.get('uid') == -1 and op.get('gid') == -1
     pa, pb = set(cur_a), set(cur_b)
     if pa != pb:
         diffs.append({'what': 'paths', 'only_a': sorted(pa - pb), 'only_b': sorted(pb - pa)})
@@ -657,13 +658,13 @@ def compare(prev_a, prev_b, cur_a, cur_b, clocks, opts, stats, op=None):
             if ea.get(f) != eb.get(f):
                 diffs.append({'path': p, 'what': f, 'a': ea.get(f), 'b': eb.get(f)})
         io_on_fifo = stat.S_ISFIFO(sa.st_mode) and fifo_io is not None  # any fifo: the open may have followed a symlink
-        unseen = io_on_fifo or p == noop_chown
+        unseen = io_on_fifo
         # A write or truncate by another user drops setuid/setgid. Linux changes the mode without
         # the ctime; through FUSE the kernel sends the new mode as a chmod, which moves it.
         was = prev_a.get(p, {}).get('st')
         killpriv = op is not None and op.get('k') in ('write', 'truncate', 'open') and was is not None and was.st_mode != sa.st_mode
         diffs.extend(compare_times(p, prev_a.get(p), prev_b.get(p), sa, sb, None if unseen else clocks, opts, stats,
-                                   skip=('ctime',) if killpriv else ()))
+                                   skip=('ctime',) if killpriv or noop_chown else ()))
     diffs.extend(compare_identity(common, cur_a, cur_b))
     return diffs
 
