@@ -10,7 +10,7 @@ export type { FileSystem, FileHandle, OpenOptions, ReadStreamOptions } from './f
 export type { Stat } from './tree-read.js'
 export type { DirEntry, InodeEntry } from './dir-node.js'
 export type { ListOptions } from './directory.js'
-export { nsToMs, msToNs, type EntryType, type SpecialType, type Owner } from './inode.js'
+export { nsToMs, msToNs, encodeTime, S_ISUID, S_ISGID, type EntryType, type SpecialType, type Owner } from './inode.js'
 export type { RenameMode, SetTimes, XattrMode } from './tree.js'
 export type { RefreshReport } from './refresh.js'
 export type { UploadStats } from './write-buffer.js'

@@ -535,13 +535,12 @@ export class Volume implements FileSystem, Startable, HandleHost {
 
   async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
     if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
-    await this.handleFile(handle, options)
-    const r = handle.resolved as NonNullable<VolumeHandle['resolved']>
-    return statOf(r.key, r.file)
+    const { key, file } = await this.handleFile(handle, options)
+    return statOf(key, file)
   }
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
-    const file = handle.detached ?? await this.handleFile(handle, options)
+    const file = handle.detached ?? (await this.handleFile(handle, options)).file
     handle.readAhead.after(this.store, file, offset, length)
     return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })
   }
@@ -556,14 +555,13 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   /** The file a handle names in the current tree; resolved again only after a change or a rename. */
-  private async handleFile (handle: VolumeHandle, options: AbortOptions): Promise<FileInode> {
+  private async handleFile (handle: VolumeHandle, options: AbortOptions): Promise<NonNullable<VolumeHandle['resolved']>> {
     const top = this.currentTop
     const r = handle.resolved
-    if (r !== undefined && r.top === top && r.names === handle.names) return r.file
+    if (r !== undefined && r.top === top && r.names === handle.names) return r
     const { key, inode } = await resolve(this.store, top, handle.names, options)
-    const file = tree.asFile(inode, handle.names)
-    handle.resolved = { top, names: handle.names, file, key }
-    return file
+    handle.resolved = { top, names: handle.names, file: tree.asFile(inode, handle.names), key }
+    return handle.resolved
   }
 
   closeHandle (handle: VolumeHandle): void {

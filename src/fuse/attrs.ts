@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type Fuse from 'fuse-napi'
-import type { EntryType, SpecialType, Stat } from '../fs/index.js'
+import { encodeTime, type EntryType, type SpecialType, type Stat } from '../fs/index.js'
 
 export const S_IFREG = 0o100000
 export const S_IFDIR = 0o040000
@@ -48,15 +48,10 @@ export function syntheticIno (...parts: ReadonlyArray<string | number>): bigint 
   return HIGH_BIT | (h & (HIGH_BIT - 1n))
 }
 
-/** Nanoseconds since the epoch as a timespec. */
+/** Nanoseconds since the epoch as a timespec (the format's own split: seconds, then 0..999999999 ns). */
 export function nsToTimespec (ns: bigint): Fuse.Timespec {
-  let seconds = ns / NS_PER_S
-  let nanoseconds = ns % NS_PER_S
-  if (nanoseconds < 0n) {
-    seconds -= 1n
-    nanoseconds += NS_PER_S
-  }
-  return { seconds: Number(seconds), nanoseconds: Number(nanoseconds) }
+  const [seconds, nanoseconds] = encodeTime(ns)
+  return { seconds, nanoseconds }
 }
 
 /** A timespec as nanoseconds since the epoch (UTIME_NOW and UTIME_OMIT are the caller's). */

@@ -27,7 +27,7 @@ import {
   InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline, lifetimeController,
   type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
-import { MAX_NAME_BYTES, type FileHandle, type FileSystem, type Owner } from '../fs/index.js'
+import { MAX_NAME_BYTES, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner } from '../fs/index.js'
 import {
   IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type SpaceInfo,
 } from './attrs.js'
@@ -36,8 +36,6 @@ import { LinkedNames } from './linked-names.js'
 import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
 const O_ACCMODE = 3
-const S_ISUID = 0o4000
-const S_ISGID = 0o2000
 const S_IXGRP = 0o010
 const O_TRUNC = 0o1000
 const RENAME_NOREPLACE = 1

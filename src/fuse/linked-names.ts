@@ -19,6 +19,10 @@ export class LinkedNames {
       this.forget(path)
       return
     }
+    this.add(path, ino)
+  }
+
+  private add (path: string, ino: number): void {
     const known = this.inoByPath.get(path)
     if (known === ino) return
     if (known !== undefined) this.forget(path)
@@ -53,7 +57,7 @@ export class LinkedNames {
   move (from: string, to: string): void {
     const moved = this.under(from).map((p) => [p, this.inoByPath.get(p) as number] as const)
     this.forget(from, true)
-    for (const [p, ino] of moved) this.note(to + p.slice(from.length), ino, 2, false)
+    for (const [p, ino] of moved) this.add(to + p.slice(from.length), ino)
   }
 
   get size (): number {

@@ -16,7 +16,7 @@ const TREE = ['lru-cache', 'debug'].map((p) => `${repo}/node_modules/${p}`)
  * one process (all four of its vnodes) is killed, the reader still reads everything.
  */
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
-// fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse).
+// fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
 describe.skipIf(unavailable !== undefined)(`cfs mount on --vnodes 4 processes${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
   const nodes: Daemon[] = []
   let s: Scratch
