@@ -30,6 +30,11 @@ export interface RefreshResult {
   readonly missing: Key[]
 }
 
+export interface WatchOptions extends AbortOptions {
+  /** How long the holders hold one watch before answering "nothing newer". @default the service's */
+  waitMs?: number
+}
+
 /**
  * The narrow interface the file tree sees: verified blocks by key. Every block returned has
  * been checked against its key (content hash, or root signature and key).
@@ -39,4 +44,11 @@ export interface BlockService {
   get: (kind: BlockKind, key: Key, options?: AbortOptions) => Promise<Uint8Array>
   has: (key: Key, options?: AbortOptions) => Promise<boolean>
   refresh: (keys: readonly Key[], options?: RefreshOptions) => Promise<RefreshResult>
+  /**
+   * Waits for a root of `key` newer than sequence number `after`: its bytes (verified: key,
+   * signature, a higher sequence number) as soon as one of its holders stores one, or
+   * undefined when the wait ends first. Throws when no holder would take the watch (BusyError
+   * when all refused it). Absent where nothing pushes: callers poll `get` instead.
+   */
+  watchRoot?: (key: Key, after: number, options?: WatchOptions) => Promise<Uint8Array | undefined>
 }

@@ -1,11 +1,11 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, isCfsError, isUnreachable, keyBefore, lifetimeController,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, deadline, isCfsError, isUnreachable, keyBefore, lifetimeController,
   shortHex, sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
 import { BlockKind, checkBlockSize } from './block.js'
-import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult } from './block-service.js'
+import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
 import { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
@@ -32,6 +32,8 @@ export interface DHashClientInit {
 export const DEFAULT_LEASE_MS = 7 * DAY_MS
 /** Lookup-path nodes a fetched block is pushed to (CFS caching). */
 export const DEFAULT_CACHE_PATH_NODES = 2
+/** How long one watch of a root waits at its holders (below the holders' MAX_WATCH_MS). */
+export const DEFAULT_WATCH_MS = 20_000
 
 interface Located { successors: readonly NodeRef[], path: readonly NodeRef[] }
 
@@ -53,6 +55,8 @@ const MAX_BACKGROUND = 64
 /** Tries of one repair store that fails with the holder unreachable (it may be restarting). */
 const REPAIR_ATTEMPTS = 3
 const REPAIR_RETRY_MS = 200
+/** Lookups one watchRoot makes again after finding a holder unreachable. */
+const WATCH_LOOKUPS = 2
 
 /**
  * BlockService over DHash: puts go to the key's primary, which replicates to k-1 successors;
@@ -163,6 +167,65 @@ export class DHashClient implements BlockService, Startable {
       }
     }
     return { missing }
+  }
+
+  /**
+   * Watches the root at all its holders at once (dhash.watch): the first verified root newer
+   * than `after` wins and the other watches are dropped. Every call locates the holders
+   * afresh, so a watcher follows the root to new holders as the ring changes; a holder that
+   * cannot be reached (or goes away: its connection closes) has the key looked up again at
+   * once, and the holder that took its place is watched too.
+   */
+  async watchRoot (key: Key, after: number, options: WatchOptions = {}): Promise<Uint8Array | undefined> {
+    const waitMs = options.waitMs ?? DEFAULT_WATCH_MS
+    const won = new AbortController()
+    const round = deadline([options.signal, this.lifetime.signal, won.signal], Infinity)
+    const watched = new Set<string>()
+    const errors: Error[] = []
+    let pending = 0
+    let lookups = 0
+    try {
+      const first = await new Promise<Uint8Array | undefined>((resolve, reject) => {
+        const settleOne = (): void => {
+          if (--pending > 0) return
+          const error = errors[0]
+          if (error !== undefined && errors.length >= watched.size) reject(error)
+          else resolve(undefined)
+        }
+        const watchAll = (again: boolean): void => {
+          pending++
+          lookups++
+          this.locate(key, again, { signal: round.signal }).then((where) => {
+            for (const node of replicaSet(where.successors, this.k)) watchAt(node)
+          }, (err: unknown) => { if (!round.signal.aborted) errors.push(asError(err)) }).finally(settleOne)
+        }
+        const watchAt = (node: NodeRef): void => {
+          if (watched.has(node.address)) return
+          watched.add(node.address)
+          pending++
+          this.components.rpc.watch(node.address, key, after, waitMs, { signal: round.signal }).then((bytes) => {
+            if (bytes === undefined) return
+            // A holder's answer is checked as any root: key, signature, and newer than ours.
+            if (verifyBlock(key, BlockKind.ROOT, bytes).seq <= after) throw new BlockInvalidError(`${node.address} answered a watch with version ${after} or older`)
+            resolve(bytes)
+            won.abort()
+          }).catch((err: unknown) => {
+            if (round.signal.aborted) return
+            errors.push(asError(err))
+            if (isCfsError(err) && isUnreachable(err) && lookups <= WATCH_LOOKUPS) {
+              this.arcs.forget(node)
+              watchAll(true)
+            }
+          }).finally(settleOne)
+        }
+        watchAll(false)
+      })
+      throwIfAborted(options.signal)
+      return first
+    } finally {
+      won.abort()
+      round.dispose()
+    }
   }
 
   /**
@@ -326,4 +389,8 @@ export class DHashClient implements BlockService, Startable {
       }
     }
   }
+}
+
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
 }

@@ -5,7 +5,7 @@ import type { BlockKind } from './block.js'
 import { Coalescer } from './coalescer.js'
 import {
   DHashMethod, MAX_BATCH_BLOCKS, digestResponse, emptyResponse, extendResponse, getResponse, hasResponse, keysResponse,
-  putResponse, refreshResponse, storeResponse, type PutItem, type StoreItem,
+  putResponse, refreshResponse, storeResponse, watchResponse, type PutItem, type StoreItem,
 } from './messages.js'
 
 /** Deadline of one DHash RPC (a batch of blocks may be several MiB). */
@@ -105,6 +105,15 @@ export class DHashRpc {
 
   async digest (address: string, from: Key, to: Key, options: RpcOptions = {}): Promise<Array<[number, Key]>> {
     return parseResponse(digestResponse, await this.call(address, DHashMethod.DIGEST, { from, to }, options), DHashMethod.DIGEST).buckets
+  }
+
+  /**
+   * A long poll for a root newer than `after` (dhash.watch): its bytes, unverified, or
+   * undefined once `waitMs` passed. The RPC's deadline is `waitMs` plus the usual one.
+   */
+  async watch (address: string, key: Key, after: number, waitMs: number, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
+    const answer = await this.call(address, DHashMethod.WATCH, { key, after, waitMs }, { ...options, timeoutMs: waitMs + this.rpcTimeoutMs })
+    return parseResponse(watchResponse, answer, DHashMethod.WATCH).bytes
   }
 
   async keys (address: string, from: Key, to: Key, limit: number, options: RpcOptions = {}): Promise<{ keys: Key[], more: boolean }> {

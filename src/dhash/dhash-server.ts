@@ -8,11 +8,12 @@ import { BlockKind } from './block.js'
 import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
 import {
   DHashMethod, MAX_BATCH_KEYS, cacheRequest, digestRequest, extendRequest, getRequest, hasRequest, keysRequest,
-  putRequest, refreshRequest, storeRequest, type StoreItem,
+  putRequest, refreshRequest, storeRequest, watchRequest, type StoreItem,
 } from './messages.js'
 import { digestInterval } from './range-digest.js'
 import { replicaSet } from './replica-set.js'
 import type { ReplicaStore } from './replica-store.js'
+import { MAX_WATCH_MS, RootWatchers, type RootWatchersInit } from './root-watch.js'
 import { verifyBlock } from './verify.js'
 
 export interface DHashServerComponents {
@@ -27,6 +28,8 @@ export interface DHashServerComponents {
 export interface DHashServerInit {
   /** Replicas per block. */
   replicas: number
+  /** Bounds on open dhash.watch long polls. */
+  watchers?: RootWatchersInit
 }
 
 /**
@@ -37,9 +40,13 @@ export class DHashServer {
   private readonly log: Logger
   private readonly methods: string[] = []
   private leaving = false
+  private readonly watchers: RootWatchers
+  private readonly unwatch: () => void
 
   constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
+    this.watchers = new RootWatchers(init.watchers)
+    this.unwatch = components.store.onRootStored((key, seq, bytes) => { this.watchers.notify(key, seq, bytes) })
     const t = components.transport
     const serve = (method: string, handler: (body: unknown, ctx: RequestContext) => Promise<unknown>): void => {
       t.handle(method, handler)
@@ -54,7 +61,11 @@ export class DHashServer {
     serve(DHashMethod.CACHE, async (body) => this.cache(body))
     serve(DHashMethod.DIGEST, async (body) => this.digest(body))
     serve(DHashMethod.KEYS, async (body) => this.keys(body))
+    serve(DHashMethod.WATCH, async (body, ctx) => this.watch(body, ctx))
   }
+
+  /** Open dhash.watch long polls. */
+  get watching (): number { return this.watchers.size }
 
   /**
    * The endpoint is handing its blocks off to leave: from now on it confirms no copies. A
@@ -67,6 +78,8 @@ export class DHashServer {
 
   close (): void {
     for (const m of this.methods) this.components.transport.unhandle(m)
+    this.unwatch()
+    this.watchers.close()
   }
 
   private checkResponsible (router: Router, key: Key): void {
@@ -227,6 +240,22 @@ export class DHashServer {
   private async digest (body: unknown): Promise<{ buckets: Array<[number, Key]> }> {
     const req = parseRequest(digestRequest, body)
     return { buckets: await digestInterval(this.components.store.blocks, { from: req.from, to: req.to }) }
+  }
+
+  /**
+   * Holds the question until a root of the key newer than `after` is stored here (answered
+   * with its bytes, which the watcher verifies as any root) or the wait is over (answered
+   * with none). A watcher that disconnects is dropped at once.
+   */
+  private async watch (body: unknown, ctx: RequestContext): Promise<{ bytes?: Uint8Array }> {
+    const req = parseRequest(watchRequest, body)
+    const { store } = this.components
+    const held = async (): Promise<{ seq: number, bytes: Uint8Array } | undefined> => {
+      const b = await store.read(req.key)
+      return b === undefined || b.kind !== BlockKind.ROOT ? undefined : { seq: b.seq, bytes: b.bytes }
+    }
+    const bytes = await this.watchers.wait(req.key, req.after, Math.min(req.waitMs, MAX_WATCH_MS), held, ctx.signal)
+    return bytes === undefined ? {} : { bytes }
   }
 
   private async keys (body: unknown): Promise<{ keys: Key[], more: boolean }> {

@@ -29,6 +29,8 @@ export interface DHashInit extends ReplicaStoreInit {
   rpcTimeoutMs?: number
   /** Lease the node's own client asks for. @default DEFAULT_LEASE_MS */
   leaseMs?: number
+  /** Open dhash.watch long polls of one root this node keeps at most; 0 refuses them all. @default DEFAULT_MAX_WATCHERS_PER_ROOT */
+  maxWatchersPerRoot?: number
 }
 
 export interface DHashStats {
@@ -36,6 +38,8 @@ export interface DHashStats {
   store: BlockStoreStats
   cache: BlockCacheStats & { hitRate: number }
   corruptDropped: number
+  /** Readers waiting here for a root's next version (dhash.watch). */
+  watching: number
   /** Absent until the first maintenance round finishes. */
   lastRepair?: RepairReport
 }
@@ -67,7 +71,9 @@ export class DHash implements Startable {
       const hex = toHex(id)
       return components.vnodes().find((v) => v.self.hex === hex)
     }
-    this.server = new DHashServer({ transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger }, { replicas: this.k })
+    this.server = new DHashServer({ transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger }, {
+      replicas: this.k, ...(init.maxWatchersPerRoot === undefined ? {} : { watchers: { maxPerRoot: init.maxWatchersPerRoot } }),
+    })
     this.maintenance = new Maintenance({
       store: this.store,
       rpc: this.rpc,
@@ -132,6 +138,7 @@ export class DHash implements Startable {
       store: this.store.blocks.stats(),
       cache: { ...cache, hitRate: lookups === 0 ? 0 : cache.hits / lookups },
       corruptDropped: this.store.stats().corruptDropped,
+      watching: this.server.watching,
       ...(this.maintenance.lastReport === undefined ? {} : { lastRepair: this.maintenance.lastReport }),
     }
   }

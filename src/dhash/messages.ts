@@ -20,6 +20,8 @@ export const DHashMethod = {
   DIGEST: 'dhash.digest',
   /** The keys stored in a range, in ring order. */
   KEYS: 'dhash.keys',
+  /** A long poll: answer with the root of `key` once one newer than `after` is stored here. */
+  WATCH: 'dhash.watch',
 } as const
 
 /** Keys per batch request (has, refresh, extend, keys). */
@@ -83,3 +85,8 @@ export const keysRequest = z.object({ from: keySchema, to: keySchema, limit: z.n
 export const keysResponse = z.object({ keys: keyList, more: z.boolean() })
 
 export const emptyResponse = z.object({}).passthrough()
+
+/** `after`: the sequence number the watcher has (0: none); `waitMs`: how long to hold the question (capped by the holder). */
+export const watchRequest = z.object({ key: keySchema, after: ms, waitMs: ms })
+/** The newer root's bytes, or none when the time ran out first. */
+export const watchResponse = z.object({ bytes: blockBytes.optional() })

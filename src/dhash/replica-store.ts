@@ -72,6 +72,7 @@ export class ReplicaStore {
   private windowStart = 0
   private corruptDropped = 0
   private readonly lock = new KeyedLock()
+  private readonly rootListeners = new Set<(key: Key, seq: number, bytes: Uint8Array) => void>()
 
   constructor (components: { blocks: BlockStore, cache: BlockCache, logger?: ComponentLogger }, init: ReplicaStoreInit = {}) {
     this.blocks = components.blocks
@@ -143,7 +144,17 @@ export class ReplicaStore {
     this.checkCapacity(key, owner, growth, options.source)
     await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
     if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
+    if (kind === BlockKind.ROOT) for (const listener of this.rootListeners) listener(key, verified.seq, bytes)
     return true
+  }
+
+  /**
+   * Calls `listener` each time a newer root is stored here, however it came (a put, a replica
+   * copy, repair); returns the function that removes it.
+   */
+  onRootStored (listener: (key: Key, seq: number, bytes: Uint8Array) => void): () => void {
+    this.rootListeners.add(listener)
+    return () => { this.rootListeners.delete(listener) }
   }
 
   /**

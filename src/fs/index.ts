@@ -4,6 +4,7 @@ export {
 } from './volume.js'
 export { Reader, type ReaderComponents, type ReaderInit } from './reader.js'
 export { Snapshot, type VersionInfo, type SnapshotInit } from './snapshot.js'
+export { diffTrees, DEFAULT_DIFF_LIMIT, type DiffOptions, type TreeChanges } from './tree-diff.js'
 export { JsonFileSeenRoots, MemorySeenRoots, SEEN_ROOTS_FILE, type SeenRoots } from './seen-roots.js'
 export type { RootSigner, RootVerifier } from './ports.js'
 export type { FileSystem, FileHandle, OpenOptions, ReadStreamOptions } from './file-system.js'

@@ -1,17 +1,18 @@
 import {
-  EntryNotFoundError, RootStaleError, createLogger, toHex, type AbortOptions, type ComponentLogger, type Logger,
+  EntryNotFoundError, NotSupportedError, RootStaleError, createLogger, toHex, type AbortOptions, type ComponentLogger, type Logger,
 } from '../core/index.js'
-import type { BlockService } from '../dhash/index.js'
+import type { BlockService, WatchOptions } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { RootVerifier } from './ports.js'
 import { ReadOnlyStore } from './read-only-store.js'
 import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
 import { Snapshot } from './snapshot.js'
 import type { VersionInfo } from './snapshot.js'
-import { fetchRoot, findVersion, versionChain, versionOf, type SignedRoot } from './versions.js'
+import { checkRoot, fetchRoot, findVersion, versionChain, versionOf, type SignedRoot } from './versions.js'
 
 export interface ReaderComponents {
-  blocks: Pick<BlockService, 'get'>
+  /** Roots are followed by `watchRoot` where the service has it (Reader.watch). */
+  blocks: Pick<BlockService, 'get' | 'watchRoot'>
   verifier: RootVerifier
   /** Highest sequence numbers accepted so far; use JsonFileSeenRoots to survive restarts. @default in memory */
   seen?: SeenRoots
@@ -45,6 +46,24 @@ export class Reader {
     return this.snapshot(versionOf(root.record, root.recordKey))
   }
 
+  /** Whether `watch` can wait for new versions (the BlockService pushes roots). */
+  get canWatch (): boolean { return this.components.blocks.watchRoot !== undefined }
+
+  /**
+   * Waits for a version newer than `after`: the new latest version as soon as a holder of the
+   * root stores it, or undefined when the wait ends first. Checked as `latest` is (signature,
+   * record, never older than a version already seen). Throws when no holder takes the watch
+   * (BusyError if all refused) or where the service cannot push (NotSupportedError).
+   */
+  async watch (publicKey: Uint8Array, after: number, options: WatchOptions = {}): Promise<Snapshot | undefined> {
+    const { blocks, verifier } = this.components
+    if (blocks.watchRoot === undefined) throw new NotSupportedError('this block service cannot watch roots')
+    const bytes = await blocks.watchRoot(verifier.rootKey(publicKey), after, options)
+    if (bytes === undefined) return undefined
+    const root = await this.accept(publicKey, checkRoot(verifier, publicKey, bytes))
+    return this.snapshot(versionOf(root.record, root.recordKey))
+  }
+
   /** The version with this sequence number, found through the `prev` links. */
   async version (publicKey: Uint8Array, seq: number, options: AbortOptions = {}): Promise<Snapshot> {
     return this.snapshot(await findVersion(this.versions(publicKey, options), seq))
@@ -63,6 +82,11 @@ export class Reader {
   private async root (publicKey: Uint8Array, options: AbortOptions): Promise<SignedRoot> {
     const root = await fetchRoot(this.components.blocks, this.components.verifier, publicKey, options)
     if (root === undefined) throw new EntryNotFoundError('no volume is published under this key')
+    return this.accept(publicKey, root)
+  }
+
+  /** Refuses a root older than one already seen for the key (rollback), and remembers it. */
+  private async accept (publicKey: Uint8Array, root: SignedRoot): Promise<SignedRoot> {
     const keyHex = toHex(this.components.verifier.rootKey(publicKey))
     const seen = await this.seen.get(keyHex)
     if (root.record.seq < seen) {

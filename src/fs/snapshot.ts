@@ -9,6 +9,7 @@ import { splitPath } from './names.js'
 import { asFile, getXattr } from './tree.js'
 import { loadTopDir, resolve, resolveEntry, resolveLinked, statOf, type Stat } from './tree-read.js'
 import type { TreeStore } from './tree-store.js'
+import { diffTrees, type DiffOptions, type TreeChanges } from './tree-diff.js'
 
 /** One published version of a volume. */
 export interface VersionInfo {
@@ -60,6 +61,11 @@ export class Snapshot implements FileSystem {
       top ??= await loadTopDir(this.store, this.top, options)
       yield await resolveLinked(this.store, top.inode, entry, options)
     }
+  }
+
+  /** What changed from `older` (another version of the same volume, read through the same store) to this one. */
+  async changesSince (older: Snapshot, options: DiffOptions = {}): Promise<TreeChanges> {
+    return diffTrees(this.store, older.top, this.top, options)
   }
 
   async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {

@@ -28,7 +28,12 @@ export async function fetchRoot (blocks: Pick<BlockService, 'get'>, verifier: Ro
     if (isCfsError(err, 'BLOCK_NOT_FOUND')) return undefined
     throw err
   }
-  const root = verifier.decodeRoot(key, bytes)
+  return checkRoot(verifier, publicKey, bytes)
+}
+
+/** Checks root bytes of `publicKey`'s volume, however they came (a get, a watch). */
+export function checkRoot (verifier: RootVerifier, publicKey: Uint8Array, bytes: Uint8Array): SignedRoot {
+  const root = verifier.decodeRoot(verifier.rootKey(publicKey), bytes)
   if (!keysEqual(root.publicKey, publicKey)) throw new BlockInvalidError('the root is signed by another key')
   const record = rootRecordCodec.decode(root.payload, 'root record')
   if (record.seq !== root.seq) throw new BlockInvalidError(`root record says version ${record.seq}, the signature ${root.seq}`)

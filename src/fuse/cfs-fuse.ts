@@ -142,6 +142,9 @@ export interface KernelLink {
   readonly keepCache: boolean
 }
 
+/** Kernel invalidations in flight at once (invalidate). */
+const INVALIDATE_BATCH = 64
+
 /** Operations after which the kernel's view of other names of a hard-linked inode is stale. */
 const CHANGES_INODE: ReadonlySet<string> = new Set([
   'flush', 'truncate', 'ftruncate', 'chmod', 'chown', 'utimens', 'setxattr', 'removexattr', 'link', 'unlink', 'rename',
@@ -344,6 +347,17 @@ export class CfsFuse {
     // The kernel refreshes the names an operation went through, except a link's source.
     for (const p of op === 'link' ? paths.slice(1) : paths) stale.delete(p)
     await Promise.all([...stale].map(async (p) => this.kernel.invalidate(p)))
+  }
+
+  /**
+   * Drops what the kernel cached of these paths (attributes, pages), a few at a time: the
+   * tree under them changed without a request of this mount (a followed volume moved to a
+   * newer version). Paths the kernel does not hold cost one quick refusal each.
+   */
+  async invalidate (paths: readonly string[]): Promise<void> {
+    for (let i = 0; i < paths.length; i += INVALIDATE_BATCH) {
+      await Promise.all(paths.slice(i, i + INVALIDATE_BATCH).map(async (p) => this.kernel.invalidate(p)))
+    }
   }
 
   /** The tree for a path: the mounted one, or a version under the snapshots directory. */

@@ -10,6 +10,6 @@ export { mountVolume, findMountRecord, isCfsMounted, type MountVolumeInit, type 
 export { runMount, spawnMountDaemon, unmountDir, type UnmountOptions } from './mount-service.js'
 // The defaults the CLI shows for its flags: the CLI sees the layers below through node.
 export { DEFAULT_STABILIZE_INTERVAL_MS } from '../chord/index.js'
-export { DEFAULT_MAX_LEASE_MS, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS } from '../dhash/index.js'
+export { DEFAULT_MAX_LEASE_MS, DEFAULT_MAX_WATCHERS_PER_ROOT, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS } from '../dhash/index.js'
 export { DEFAULT_PUBLISH_INTERVAL_MS } from '../fs/index.js'
 export { DEFAULT_POLL_INTERVAL_MS } from '../fuse/index.js'

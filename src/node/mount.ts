@@ -24,6 +24,8 @@ export interface MountVolumeInit extends BlockAccessInit {
   syncOnClose?: boolean
   /** Milliseconds between looks for a newer version of a read-only mount. @default DEFAULT_POLL_INTERVAL_MS (LatestView's) */
   pollIntervalMs?: number
+  /** A read-only mount is also told of new versions by the root's holders (dhash.watch), besides polling. @default true */
+  watch?: boolean
   /** Let other users in (with the kernel checking modes). @default false */
   allowOther?: boolean
   /** Unmount when the process dies (auto_unmount). @default true */
@@ -62,6 +64,8 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   let sync: ((options?: AbortOptions) => Promise<void>) | undefined
   let versions: VersionSource
   let blocks: BlockAccess
+  /** Set once the tree is open; a followed volume that moves before then has nothing cached to drop. */
+  const kernel: { fuse?: CfsFuse } = {}
   let closeTree: () => Promise<void>
   let publicKey: Uint8Array
   let version: VersionInfo | undefined
@@ -88,8 +92,9 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     blocks = ro.access
     if (init.version === undefined) {
       const latest = await LatestView.open(
-        { reader: ro.reader, publicKey, logger },
-        init.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.pollIntervalMs },
+        // Attributes and pages the kernel holds of what the new version changed are dropped.
+        { reader: ro.reader, publicKey, logger, onMoved: async (changes) => { await kernel.fuse?.invalidate(changes.paths) } },
+        { ...(init.pollIntervalMs === undefined ? {} : { pollIntervalMs: init.pollIntervalMs }), watch: init.watch ?? true },
       )
         .catch(async (err: unknown) => { await ro.close(); throw err })
       await latest.start()
@@ -115,6 +120,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     space: async () => space(blocks, init.data, uploaded()),
     logger,
   }, { syncOnClose: init.syncOnClose === true })
+  kernel.fuse = fuse
   let mounted: Mounted
   try {
     mounted = await mountCfs(dir, fuse, {

@@ -20,6 +20,7 @@ const statusSchema = z.object({
     store: z.object({ blocks: z.number(), bytes: z.number() }),
     cache: z.object({ entries: z.number(), bytes: z.number(), hits: z.number(), misses: z.number(), hitRate: z.number() }),
     corruptDropped: z.number(),
+    watching: z.number().int().min(0),
     lastRepair: z.object({
       pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(), scrubbed: z.number(), corrupt: z.number(),
       finishedAt: z.number(), durationMs: z.number(),

@@ -3,8 +3,9 @@ import {
 } from '../../src/core/index.js'
 import {
   BlockKind, DEFAULT_LEASE_MS, DEFAULT_REPLICAS, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey, verifyBlock,
-  type BlockService, type PutOptions, type PutResult, type RefreshOptions, type RefreshResult,
+  type BlockService, type PutOptions, type PutResult, type RefreshOptions, type RefreshResult, type WatchOptions,
 } from '../../src/dhash/index.js'
+import { RootWatchers } from '../../src/dhash/root-watch.js'
 import type { RootSigner, RootVerifier } from '../../src/fs/index.js'
 
 interface Stored { kind: BlockKind, bytes: Uint8Array, seq: number, expiresAt: number }
@@ -46,6 +47,7 @@ export class MemoryBlockService implements BlockService {
   /** The next n puts fail with this error. */
   private failures: { n: number, error: Error } | undefined
   private readonly now: () => number
+  private readonly watchers = new RootWatchers()
 
   constructor (private readonly init: MemoryBlockServiceInit = {}) {
     this.now = init.now ?? Date.now
@@ -94,6 +96,7 @@ export class MemoryBlockService implements BlockService {
     this.counts.putBytes += bytes.length
     if (kind === BlockKind.ROOT) {
       this.counts.rootPuts++
+      this.watchers.notify(key, verified.seq, bytes)
     } else {
       this.counts.contentPuts++
       this.putKeys.push(hex)
@@ -110,6 +113,15 @@ export class MemoryBlockService implements BlockService {
     if (stored === undefined || stored.kind !== kind) throw new BlockNotFoundError(`no block ${toHex(key).slice(0, 8)}`)
     verifyBlock(key, kind, stored.bytes)
     return stored.bytes
+  }
+
+  /** As DHashClient.watchRoot, with this map as the only holder. */
+  async watchRoot (key: Key, after: number, options: WatchOptions = {}): Promise<Uint8Array | undefined> {
+    const held = async (): Promise<{ seq: number, bytes: Uint8Array } | undefined> => {
+      const stored = this.live(toHex(key))
+      return stored?.kind === BlockKind.ROOT ? { seq: stored.seq, bytes: stored.bytes } : undefined
+    }
+    return this.watchers.wait(key, after, options.waitMs ?? 60_000, held, options.signal)
   }
 
   async has (key: Key): Promise<boolean> {

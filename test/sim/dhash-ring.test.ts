@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { toHex, type Key } from '../../src/core/index.js'
-import { BlockKind, contentKey } from '../../src/dhash/index.js'
+import { BlockKind, contentKey, encodeRoot, generateSecretKey, publicKeyOf, rootKey } from '../../src/dhash/index.js'
 import { SimDHash, type SimDHashHost } from '../helpers/sim-dhash.js'
+import { waitFor } from '../helpers/poll.js'
+import { errorCode } from '../helpers/thrown.js'
 
 // Seeded simulations of DHash over the in-memory network. Failures print the seed.
 
@@ -88,5 +90,63 @@ describe('DHash integrity on a 20-node ring, k = 3', () => {
     await s.repairUntilQuiet()
     const copy = await victim.blocks.get(key)
     expect(copy !== undefined && toHex(contentKey(copy.bytes)) === toHex(key), `seed=${seed}`).toBe(true)
+  })
+})
+
+describe('Root watches on a 20-node ring, k = 3', () => {
+  const sk = generateSecretKey()
+  const rk = rootKey(publicKeyOf(sk))
+  const root = (seq: number): Uint8Array => encodeRoot(sk, seq, new TextEncoder().encode(`version ${seq}`))
+  const hexOf = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : toHex(b))
+  const watchers = (s: SimDHash): number => s.live().reduce((n, h) => n + h.dhash.stats().watching, 0)
+
+  it('seed 16: a watcher is told of a newer root as soon as it is put, and follows the root to new holders after a crash', async () => {
+    const seed = 16
+    sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
+    const s = sim
+    const owner = s.randomLive()
+    await owner.dhash.client.put(BlockKind.ROOT, rk, root(1))
+    const reader = s.live().find((h) => h !== owner && !s.referenceHolders(rk).includes(h.address)) as SimDHashHost
+
+    // Nothing newer: the watch waits at all k holders, then answers nothing.
+    expect(await reader.dhash.client.watchRoot(rk, 1, { waitMs: 50 }), `seed=${seed}`).toBeUndefined()
+
+    const watching = reader.dhash.client.watchRoot(rk, 1, { waitMs: 60_000 })
+    await waitFor('a watch at each of the 3 holders', async () => watchers(s) === 3, (ok) => ok, 10_000, 5)
+    await owner.dhash.client.put(BlockKind.ROOT, rk, root(2))
+    expect(hexOf(await watching), `seed=${seed}`).toBe(toHex(root(2)))
+    await waitFor('the other watches dropped', async () => watchers(s) === 0, (ok) => ok, 10_000, 5)
+
+    // Already behind: answered at once.
+    expect(hexOf(await reader.dhash.client.watchRoot(rk, 1, { waitMs: 60_000 })), `seed=${seed}`).toBe(toHex(root(2)))
+
+    // A holder crashes while watched: the others still answer; the next watch finds the new holder.
+    const first = reader.dhash.client.watchRoot(rk, 2, { waitMs: 60_000 })
+    await waitFor('a watch at each of the 3 holders', async () => watchers(s) === 3, (ok) => ok, 10_000, 5)
+    const victim = s.live().find((h) => h.address === s.referenceHolders(rk)[0]) as SimDHashHost
+    await s.crash([victim])
+    await s.ring.stabilize(10)
+    await s.repairUntilQuiet()
+    await owner.dhash.client.put(BlockKind.ROOT, rk, root(3))
+    expect(hexOf(await first), `seed=${seed}`).toBe(toHex(root(3)))
+    const second = reader.dhash.client.watchRoot(rk, 3, { waitMs: 60_000 })
+    await waitFor('a watch at each of the 3 live holders', async () => watchers(s) === 3, (ok) => ok, 10_000, 5)
+    const holders = new Set(s.referenceHolders(rk))
+    expect(s.live().filter((h) => h.dhash.stats().watching > 0).every((h) => holders.has(h.address)), `seed=${seed}`).toBe(true)
+    await owner.dhash.client.put(BlockKind.ROOT, rk, root(4))
+    expect(hexOf(await second), `seed=${seed}`).toBe(toHex(root(4)))
+  })
+
+  it('seed 17: a holder that answers a watch with a forged or old root is not believed', async () => {
+    const seed = 17
+    sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
+    const s = sim
+    const owner = s.randomLive()
+    await owner.dhash.client.put(BlockKind.ROOT, rk, root(5))
+    const reader = s.live().find((h) => h !== owner) as SimDHashHost
+    // Another key's root stored under this key is refused on put: a forged root cannot reach a watcher.
+    const forged = encodeRoot(generateSecretKey(), 6, new TextEncoder().encode('forged'))
+    expect(await errorCode(owner.dhash.client.put(BlockKind.ROOT, rk, forged))).toBe('BLOCK_INVALID')
+    expect(await reader.dhash.client.watchRoot(rk, 5, { waitMs: 50 }), `seed=${seed}`).toBeUndefined()
   })
 })

@@ -13,6 +13,8 @@ interface MountOptions extends AccessOptions {
   syncOnClose?: boolean
   /** --refresh-ms: the poll for newer versions (pollIntervalMs). */
   refreshMs: number
+  /** --no-watch: follow by polling only. */
+  watch: boolean
   allowOther?: boolean
   autoUnmount: boolean
   daemon?: boolean
@@ -30,6 +32,7 @@ export function registerMount (program: Command): void {
     .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, DEFAULT_PUBLISH_INTERVAL_MS)
     .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
     .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, DEFAULT_POLL_INTERVAL_MS)
+    .option('--no-watch', 'read-only: follow by polling only, instead of also being told of new versions by the nodes holding the root')
     .option('--allow-other', 'let other users use the mount (the kernel then checks permissions: default_permissions)')
     .option('--no-auto-unmount', 'leave a dead mount behind if the process is killed (the next mount clears it)')
     .option('--daemon', 'detach once mounted; output goes to --log-file')
@@ -55,6 +58,7 @@ export function registerMount (program: Command): void {
         publishIntervalMs: opts.publishMs,
         syncOnClose: opts.syncOnClose === true,
         pollIntervalMs: opts.refreshMs,
+        watch: opts.watch,
         allowOther: opts.allowOther === true,
         autoUnmount: opts.autoUnmount,
         debug: opts.debugFuse === true,

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import {
-  DEFAULT_MAX_LEASE_MS, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_VNODES, runDaemon,
+  DEFAULT_MAX_LEASE_MS, DEFAULT_MAX_WATCHERS_PER_ROOT, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_VNODES, runDaemon,
 } from '../../node/index.js'
-import { positiveInt } from '../options.js'
+import { nonNegativeInt, positiveInt } from '../options.js'
 
 interface NodeOptions {
   listen: string
@@ -16,6 +16,7 @@ interface NodeOptions {
   quotaOwnerMb?: string
   quotaSourceMb?: string
   maxStorageMb?: string
+  maxWatchersPerRoot: number
   http?: string
 }
 
@@ -33,6 +34,7 @@ export function registerNode (program: Command): void {
     .option('--quota-owner-mb <mb>', 'MiB one publishing key may store here')
     .option('--quota-source-mb <mb>', 'MiB one source address may put here per hour')
     .option('--max-storage-mb <mb>', 'MiB of replicas this node holds at most')
+    .option('--max-watchers-per-root <n>', 'readers one root may have waiting here for its next version; more are told to poll (0: none)', nonNegativeInt, DEFAULT_MAX_WATCHERS_PER_ROOT)
     .option('--http <host:port>', 'serve read-only status JSON over HTTP (GET /status, /keys)')
     .action(async (opts: NodeOptions) => {
       const mib = (v: string | undefined): number | undefined => (v === undefined ? undefined : positiveInt(v) * 1024 * 1024)
@@ -49,6 +51,7 @@ export function registerNode (program: Command): void {
           maxBytesPerOwner: mib(opts.quotaOwnerMb),
           maxBytesPerSource: mib(opts.quotaSourceMb),
           maxStorageBytes: mib(opts.maxStorageMb),
+          maxWatchersPerRoot: opts.maxWatchersPerRoot,
         },
         chord: {
           stabilizeIntervalMs: opts.stabilizeMs,
