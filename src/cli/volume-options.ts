@@ -5,7 +5,7 @@ import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { positiveInt } from './options.js'
 
 export interface AccessOptions { ring?: string, data?: string }
-export interface WriteOptions extends AccessOptions { key: string }
+export interface WriteOptions extends AccessOptions { key: string, minReplicas?: number }
 export interface ReadOptions extends AccessOptions { key?: string, pubkey?: string, version?: number }
 
 /** --ring and --data: every command that touches a volume takes them. */
@@ -16,7 +16,12 @@ export function accessOptions (cmd: Command): Command {
 }
 
 export function writeOptions (cmd: Command): Command {
-  return accessOptions(cmd).requiredOption('--key <file>', 'the owner\'s key file (cfs keygen)')
+  return minReplicasOption(accessOptions(cmd).requiredOption('--key <file>', 'the owner\'s key file (cfs keygen)'))
+}
+
+/** --min-replicas: holders every block and root must reach before a publication counts. */
+export function minReplicasOption (cmd: Command): Command {
+  return cmd.option('--min-replicas <n>', 'holders each block and the root must reach for a publication (fsync) to succeed (default: a majority of k through --ring, 1 on the embedded node)', positiveInt)
 }
 
 export function readOptions (cmd: Command): Command {
@@ -29,7 +34,11 @@ export function readOptions (cmd: Command): Command {
 /** Opens the owner's volume, runs `f`, publishes (sync), and always closes. */
 export async function withVolume<T> (opts: WriteOptions, f: (v: OwnedVolume) => Promise<T>): Promise<T> {
   // No publish timer: a command publishes once, at the end, or not at all if it fails.
-  const owned = await openVolume({ key: await readKeyFile(opts.key), ...access(opts), volume: { publishIntervalMs: 0 } })
+  const owned = await openVolume({
+    key: await readKeyFile(opts.key),
+    ...access(opts),
+    volume: { publishIntervalMs: 0, ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }) },
+  })
   let result: T
   try {
     result = await f(owned)

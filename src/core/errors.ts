@@ -6,7 +6,7 @@ export type ErrorCode =
   | 'ABORTED' | 'TIMEOUT' | 'NODE_UNREACHABLE' | 'PROTOCOL_ERROR' | 'REMOTE_ERROR' | 'UNKNOWN_METHOD'
   | 'BAD_REQUEST' | 'UNKNOWN_TARGET' | 'BUSY' | 'SHUTTING_DOWN' | 'LOOKUP_FAILED' | 'NOT_RESPONSIBLE'
   | 'BLOCK_NOT_FOUND' | 'BLOCK_INVALID' | 'BLOCK_TOO_LARGE' | 'ROOT_STALE' | 'ROOT_CONFLICT'
-  | 'QUOTA_EXCEEDED' | 'STORAGE_FULL'
+  | 'QUOTA_EXCEEDED' | 'STORAGE_FULL' | 'TOO_FEW_REPLICAS'
   | 'ENTRY_NOT_FOUND' | 'ENTRY_EXISTS' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY' | 'DIRECTORY_NOT_EMPTY'
   | 'INVALID_NAME' | 'READ_ONLY' | 'NOT_SUPPORTED'
   | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED'
@@ -43,6 +43,8 @@ export class RootStaleError extends CfsError { readonly code = 'ROOT_STALE' }
 export class RootConflictError extends CfsError { readonly code = 'ROOT_CONFLICT' }
 export class QuotaExceededError extends CfsError { readonly code = 'QUOTA_EXCEEDED' }
 export class StorageFullError extends CfsError { readonly code = 'STORAGE_FULL' }
+/** A block or root reached fewer holders than the configured minimum: not durable enough to acknowledge. */
+export class TooFewReplicasError extends CfsError { readonly code = 'TOO_FEW_REPLICAS' }
 export class EntryNotFoundError extends CfsError { readonly code = 'ENTRY_NOT_FOUND' }
 export class EntryExistsError extends CfsError { readonly code = 'ENTRY_EXISTS' }
 export class NotADirectoryError extends CfsError { readonly code = 'NOT_A_DIRECTORY' }

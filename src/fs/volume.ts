@@ -2,7 +2,7 @@ import {
   Mutex, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, lifetimeController, raceSignal, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
 } from '../core/index.js'
-import type { BlockService } from '../dhash/index.js'
+import type { BlockService, PutOptions, PutResult } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
@@ -23,7 +23,7 @@ import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkOptions, type WalkStart } from './walk.js'
 import { writeStream, type StreamHost } from './stream-write.js'
-import { WriteBuffer, type UploadStats } from './write-buffer.js'
+import { WriteBuffer, checkReplicas, type UploadStats } from './write-buffer.js'
 
 /**
  * Default data block size. On a real ring the cost per block dominates (docs/PROTOCOL.md,
@@ -78,6 +78,12 @@ export interface VolumeInit extends BlockReaderInit {
   leaseMs?: number
   /** Data blocks a writeStream uploads between two updates of the tree. @default DEFAULT_STREAM_COMMIT_BLOCKS */
   streamCommitBlocks?: number
+  /**
+   * Holders every block and the signed root must reach for a publication (and so fsync) to
+   * succeed; with fewer it fails (TooFewReplicasError) and the change waits for the next one.
+   * @default a majority of the k the block layer wants (minReplicasFor: 2 of 3)
+   */
+  minReplicas?: number
 }
 
 export interface VolumeStats {
@@ -146,6 +152,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private started = false
   private top: Key | undefined
   private published: Published | undefined
+  /** The published root reached fewer holders than the minimum: put it again before anything else. */
+  private rootShort = false
   private conflict: RootConflictError | undefined
   private publishes = 0
   private degradedRoots = 0
@@ -170,6 +178,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
       ...this.putOptions(),
       ...(init.uploadsInFlight === undefined ? {} : { uploadsInFlight: init.uploadsInFlight }),
       ...(init.uploadBytesInFlight === undefined ? {} : { uploadBytesInFlight: init.uploadBytesInFlight }),
+      ...(init.minReplicas === undefined ? {} : { minReplicas: init.minReplicas }),
     })
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
     // Lease renewal: blocks live only as long as their leases, so an owner that stays up
@@ -474,9 +483,11 @@ export class Volume implements FileSystem, Startable, HandleHost {
     if (this.conflict !== undefined) throw this.conflict
     // The tree of this moment: a change in progress assigns `top` only once it is whole.
     const top = this.currentTop
+    const put = { ...this.putOptions(), ...(options.signal === undefined ? {} : { signal: options.signal }) }
+    // Holders that missed the last root would refuse the next one (its expectSeq): they get it first.
+    if (this.rootShort && this.published !== undefined) await this.putRoot(this.published.bytes, undefined, put)
     if (!this.isDirty()) return undefined
     const started = performance.now()
-    const put = { ...this.putOptions(), ...(options.signal === undefined ? {} : { signal: options.signal }) }
     const seq = (this.published?.record.seq ?? 0) + 1
     const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
     const recordBytes = rootRecordCodec.encode(record)
@@ -487,25 +498,43 @@ export class Volume implements FileSystem, Startable, HandleHost {
       // The record goes out with the tree: the signed root below names it only once all are stored.
       await this.uploadBelow([{ key: top, role: 'inode' }], options, [recordKey])
       const bytes = this.components.signer.sign(seq, recordBytes)
-      try {
-        const result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, expectSeq: seq - 1 })
-        if (result.degraded) this.degradedRoots++
-      } catch (err) {
-        if (isCfsError(err, 'ROOT_CONFLICT') || isCfsError(err, 'ROOT_STALE')) {
-          this.conflict = new RootConflictError(`another writer published this volume after version ${seq - 1}; changes since are kept here, unpublished`, { cause: err })
-          this.log.error('%s', this.conflict.message)
-          throw this.conflict
-        }
-        throw err
-      }
-      this.published = { record, recordKey, bytes }
-      this.publishes++
+      await this.putRoot(bytes, seq - 1, put, () => {
+        // Some holders took it: this sequence number is used, whether or not enough did.
+        this.published = { record, recordKey, bytes }
+        this.publishes++
+      })
     } finally {
       this.publishing = undefined
     }
     await this.mutex.run(async () => this.prune(options))
     this.log('published version %d in %d ms', seq, Math.round(performance.now() - started))
     return versionOf(record, recordKey)
+  }
+
+  /**
+   * Puts a signed root (`expectSeq`: only over that sequence number). `stored` runs once any
+   * holder has it. Reaching fewer holders than the minimum is TooFewReplicasError, and the
+   * root is put again (without expectSeq) before the next publication; another writer's root
+   * is RootConflictError, from then on.
+   */
+  private async putRoot (bytes: Uint8Array, expectSeq: number | undefined, put: PutOptions, stored?: () => void): Promise<void> {
+    let result: PutResult
+    try {
+      result = await this.components.blocks.put(ROOT_BLOCK, this.rootKey, bytes, { ...put, ...(expectSeq === undefined ? {} : { expectSeq }) })
+    } catch (err) {
+      if (isCfsError(err, 'ROOT_CONFLICT') || isCfsError(err, 'ROOT_STALE')) {
+        const seq = this.published?.record.seq ?? 0
+        this.conflict = new RootConflictError(`another writer published this volume after version ${seq}; changes since are kept here, unpublished`, { cause: err })
+        this.log.error('%s', this.conflict.message)
+        throw this.conflict
+      }
+      throw err
+    }
+    stored?.()
+    if (result.degraded) this.degradedRoots++
+    this.rootShort = true
+    checkReplicas(result, this.init.minReplicas, 'root')
+    this.rootShort = false
   }
 
   /**

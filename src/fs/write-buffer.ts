@@ -1,4 +1,4 @@
-import { toHex, type AbortOptions, type Key } from '../core/index.js'
+import { TooFewReplicasError, shortHex, toHex, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockService, PutResult } from '../dhash/index.js'
 import { CONTENT_BLOCK } from './format.js'
 
@@ -19,6 +19,21 @@ export interface WriteBufferInit {
   leaseMs?: number
   /** Hex public key the blocks are accounted to. */
   owner?: string
+  /** Holders a put must reach to count as done; fewer fail it (TooFewReplicasError). @default minReplicasFor (a majority of k) */
+  minReplicas?: number
+}
+
+/** The holders a block must reach by default: a majority of the k wanted (2 of 3). */
+export function minReplicasFor (wanted: number): number {
+  return Math.floor(wanted / 2) + 1
+}
+
+/** Fails a put or root put that reached fewer than `min` holders (min undefined: a majority of those wanted). */
+export function checkReplicas (result: PutResult, min: number | undefined, what: string): void {
+  const need = Math.min(min ?? minReplicasFor(result.wanted), result.wanted)
+  if (result.replicas < need) {
+    throw new TooFewReplicasError(`${what} ${shortHex(result.key)} reached ${result.replicas} of ${result.wanted} holders; ${need} needed`)
+  }
 }
 
 /** Counts of what the buffer sent. */
@@ -28,7 +43,7 @@ export interface UploadStats {
   readonly bytes: number
   /** Acknowledged puts that reached fewer replicas than wanted. */
   readonly degraded: number
-  /** Puts that failed (the block stays buffered and is tried again). */
+  /** Puts that failed, short of the minimum of holders included (the block stays buffered and is tried again). */
   readonly failures: number
 }
 
@@ -161,6 +176,8 @@ export class WriteBuffer {
         ...(this.init.owner === undefined ? {} : { owner: this.init.owner }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
+      // Too few holders: the block stays buffered and the next publication puts it again.
+      checkReplicas(result, this.init.minReplicas, 'block')
     } catch (err) {
       this.counts.failures++
       entry.upload = undefined

@@ -49,13 +49,14 @@ export const ERRNO_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   QUOTA_EXCEEDED: Errno.EDQUOT,
   BLOCK_TOO_LARGE: Errno.EFBIG,
   ROOT_CONFLICT: Errno.EIO,
+  TOO_FEW_REPLICAS: Errno.EIO,
   TIMEOUT: Errno.EIO,
   NODE_UNREACHABLE: Errno.EIO,
   ABORTED: Errno.EIO,
 }
 
 /** Codes that mean the volume or the ring is in trouble: logged, not just answered. */
-const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED', 'UNSUPPORTED_FORMAT'])
+const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TOO_FEW_REPLICAS', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED', 'UNSUPPORTED_FORMAT'])
 
 /** A failure that is an errno and nothing else (EBADF for an unknown handle). */
 export class ErrnoError extends Error {

@@ -20,6 +20,8 @@ export interface MountVolumeInit extends BlockAccessInit {
   version?: number
   /** Milliseconds within which a change to a read-write mount is published. @default DEFAULT_PUBLISH_INTERVAL_MS (the Volume's) */
   publishIntervalMs?: number
+  /** Holders each block and root must reach for fsync to succeed. @default openVolume's */
+  minReplicas?: number
   /** close() of a written file publishes before it returns, as fsync does. @default false */
   syncOnClose?: boolean
   /** Milliseconds between looks for a newer version of a read-only mount. @default DEFAULT_POLL_INTERVAL_MS (LatestView's) */
@@ -72,7 +74,12 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   let uploaded = (): number => 0
   if (init.key !== undefined) {
     const owned = await openVolume({
-      ...access, key: init.key, volume: init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs },
+      ...access,
+      key: init.key,
+      volume: {
+        ...(init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs }),
+        ...(init.minReplicas === undefined ? {} : { minReplicas: init.minReplicas }),
+      },
     })
     const volume = owned.volume
     fs = volume

@@ -6,6 +6,9 @@ import type { OwnerKey } from './key-file.js'
 
 export const rootVerifier: RootVerifier = { rootKey, decodeRoot }
 
+/** Holders a publication must reach through an embedded node (a ring of one), unless told otherwise. */
+export const EMBEDDED_MIN_REPLICAS = 1
+
 export interface OpenVolumeInit extends BlockAccessInit {
   key: OwnerKey
   volume?: VolumeInit
@@ -28,7 +31,11 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
     signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
     verifier: rootVerifier,
     logger,
-  }, init.volume)
+  }, {
+    // An embedded node is a ring of one: one copy is all it can hold (puts say so, degraded).
+    ...(access.node === undefined ? {} : { minReplicas: EMBEDDED_MIN_REPLICAS }),
+    ...init.volume,
+  })
   try {
     await volume.start()
   } catch (err) {

@@ -3,13 +3,14 @@ import type { Command } from 'commander'
 import { BadRequestError } from '../../core/index.js'
 import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_PUBLISH_INTERVAL_MS, defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
-import { access, accessOptions, type AccessOptions } from '../volume-options.js'
+import { access, accessOptions, minReplicasOption, type AccessOptions } from '../volume-options.js'
 
 interface MountOptions extends AccessOptions {
   key?: string
   pubkey?: string
   version?: number
   publishMs: number
+  minReplicas?: number
   syncOnClose?: boolean
   /** --refresh-ms: the poll for newer versions (pollIntervalMs). */
   refreshMs: number
@@ -23,7 +24,7 @@ interface MountOptions extends AccessOptions {
 }
 
 export function registerMount (program: Command): void {
-  accessOptions(program.command('mount'))
+  minReplicasOption(accessOptions(program.command('mount')))
     .description('mount a volume: your own read-write (--key), or anyone\'s read-only (--pubkey); prints "mounted DIR" once mounted, and publishes and unmounts on SIGINT/SIGTERM or `cfs unmount DIR`')
     .argument('<dir>', 'an empty directory to mount on')
     .option('--key <file>', 'the owner\'s key file: mount read-write')
@@ -56,6 +57,7 @@ export function registerMount (program: Command): void {
         ...(opts.version === undefined ? {} : { version: opts.version }),
         ...access(opts),
         publishIntervalMs: opts.publishMs,
+        ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
         syncOnClose: opts.syncOnClose === true,
         pollIntervalMs: opts.refreshMs,
         watch: opts.watch,
