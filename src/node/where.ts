@@ -152,11 +152,12 @@ export async function where (init: WhereInit, options: AbortOptions = {}): Promi
       ...(init.concurrency === undefined ? {} : { concurrency: init.concurrency }),
       ...(init.timeoutMs === undefined ? {} : { timeoutMs: init.timeoutMs }),
     })
-    const out = listed.map((b, i): WhereBlock => {
+    const out = listed.map(({ key, kind, ...b }, i): WhereBlock => {
       const check = checks[i] as ReplicaCheck
       return {
+        key: toHex(key),
+        kind,
         ...b,
-        key: toHex(b.key),
         holders: check.holders.map((h) => ({
           address: h.node.address, id: h.node.hex, vnode: h.node.vnode, answer: h.answer, ...(h.error === undefined ? {} : { error: h.error }),
         })),
