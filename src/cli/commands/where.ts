@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
-import { BadRequestError } from '../../core/index.js'
-import { readKeyFile, readPublicKey, where, type WhereBlock, type WhereReport } from '../../node/index.js'
-import { access, cfsPath, readOptions, type ReadOptions } from '../volume-options.js'
+import { where, type WhereBlock, type WhereReport } from '../../node/index.js'
+import { access, cfsPath, readOptions, volumeKey, type ReadOptions } from '../volume-options.js'
 
 /** A path's own blocks (inode, indirect, data, entry nodes) listed without --blocks; the rest are counted. */
 export const DEFAULT_LISTED_BLOCKS = 16
@@ -13,11 +12,8 @@ export function registerWhere (program: Command): void {
     .option('--blocks', `list every block (default: the first ${DEFAULT_LISTED_BLOCKS} of the path's own, the rest counted)`)
     .option('--json', 'print the whole report as JSON')
     .action(async (p: string, opts: ReadOptions & { blocks?: boolean, json?: boolean }) => {
-      const source = opts.pubkey ?? opts.key
-      if (source === undefined) throw new BadRequestError('say whose volume: --pubkey HEX|FILE, or --key FILE for your own')
-      const publicKey = opts.pubkey !== undefined ? await readPublicKey(opts.pubkey) : (await readKeyFile(source)).publicKey
       const report = await where({
-        publicKey, path: cfsPath(p), ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }),
+        publicKey: await volumeKey(opts), path: cfsPath(p), ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }),
       })
       process.stdout.write(opts.json === true ? JSON.stringify(report) + '\n' : formatWhere(report, opts.blocks === true ? Infinity : DEFAULT_LISTED_BLOCKS))
     })
@@ -29,7 +25,9 @@ export function registerWhere (program: Command): void {
  */
 export function formatWhere (r: WhereReport, listed: number): string {
   const lines = [`${r.path}: ${r.verdict} (${r.blocks.length} blocks: ${countsText(r.blocks)})`]
-  const what = r.type === undefined ? 'not reached' : `${r.type}${r.type === 'file' ? ` of ${r.size ?? 0} bytes` : ''}`
+  const what = r.type === undefined
+    ? 'not reached'
+    : r.type === 'file' ? `file of ${r.size ?? 0} bytes` : r.type === 'dir' ? `directory of ${r.size ?? 0} entries` : r.type
   lines.push(`version ${r.version.seq} (${new Date(r.version.timeMs).toISOString()}) of ${r.publicKey}, ${what}, ${r.replicas} replicas wanted`)
   if (!r.complete) lines.push('a block could not be read: the blocks below it are not listed')
   let own = 0
