@@ -12,6 +12,7 @@ import { registerWriteCommands } from './commands/write-commands.js'
 import { registerBackup } from './commands/backup.js'
 import { registerMount } from './commands/mount.js'
 import { registerUnmount } from './commands/unmount.js'
+import { registerWhere } from './commands/where.js'
 
 /**
  * Exit codes: 0 ok, 1 the operation failed (no such file, not empty, ...), 2 usage (bad
@@ -55,6 +56,7 @@ export async function main (argv: string[]): Promise<void> {
   registerBackup(program)
   registerMount(program)
   registerUnmount(program)
+  registerWhere(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {

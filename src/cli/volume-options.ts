@@ -58,15 +58,20 @@ export async function withReader<T> (
   opts: ReadOptions,
   f: (fs: FileSystem, version: VersionInfo | undefined, ro: ReadOnlyVolume & { publicKey: Uint8Array }) => Promise<T>,
 ): Promise<T> {
-  const source = opts.pubkey ?? opts.key
-  if (source === undefined) throw new BadRequestError('say whose volume: --pubkey HEX|FILE, or --key FILE for your own')
-  const publicKey = opts.pubkey !== undefined ? await readPublicKey(opts.pubkey) : (await readKeyFile(source)).publicKey
+  const publicKey = await volumeKey(opts)
   const ro: ReadOnlyVolume = await openReader({ publicKey, ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }) })
   try {
     return await f(ro.fs, ro.version, Object.assign(ro, { publicKey }))
   } finally {
     await ro.close()
   }
+}
+
+/** The public key of the volume a reading command names: --pubkey, or --key for one's own. */
+export async function volumeKey (opts: Pick<ReadOptions, 'key' | 'pubkey'>): Promise<Uint8Array> {
+  if (opts.pubkey !== undefined) return readPublicKey(opts.pubkey)
+  if (opts.key === undefined) throw new BadRequestError('say whose volume: --pubkey HEX|FILE, or --key FILE for your own')
+  return (await readKeyFile(opts.key)).publicKey
 }
 
 /** The --ring and --data a command was given, for openVolume/openReader. */

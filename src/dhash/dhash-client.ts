@@ -8,6 +8,7 @@ import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
+import { checkReplicas, type CheckReplicasOptions, type ReplicaCheck } from './replica-check.js'
 import { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
 import { DAY_MS } from './replica-store.js'
 import { verifyBlock } from './verify.js'
@@ -26,6 +27,11 @@ export interface DHashClientInit {
   leaseMs?: number
   /** Lookup-path nodes a fetched block is pushed to (CFS caching); 0 disables. @default DEFAULT_CACHE_PATH_NODES */
   cachePathNodes?: number
+  /**
+   * Whether a read hands the block to holders that lacked it or served bad bytes. Off for a
+   * client that only looks (`cfs where`), so that it does not change what it reports. @default true
+   */
+  readRepair?: boolean
 }
 
 /** Lease a client asks for on put and refresh. */
@@ -67,6 +73,7 @@ export class DHashClient implements BlockService, Startable {
   private readonly k: number
   private readonly leaseMs: number
   private readonly cachePathNodes: number
+  private readonly readRepair: boolean
   private readonly arcs = new ArcCache()
   /** Smoothed round-trip time per address (ms), to read from the closest holder first. */
   private readonly rtt = new Map<string, number>()
@@ -81,6 +88,7 @@ export class DHashClient implements BlockService, Startable {
     this.k = init.replicas ?? DEFAULT_REPLICAS
     this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
     this.cachePathNodes = init.cachePathNodes ?? DEFAULT_CACHE_PATH_NODES
+    this.readRepair = init.readRepair ?? true
   }
 
   get stats (): DHashClientStats { return { ...this.counts } }
@@ -229,6 +237,17 @@ export class DHashClient implements BlockService, Startable {
   }
 
   /**
+   * For each key, the k nodes that should hold it (as puts place it) and what each answers when
+   * asked whether it does (`cfs where`; see replica-check.ts).
+   */
+  async checkReplicas (keys: readonly Key[], options: CheckReplicasOptions = {}): Promise<ReplicaCheck[]> {
+    return checkReplicas({
+      holders: async (key, o) => replicaSet((await this.locate(key, false, o)).successors, this.k),
+      has: async (address, batch, o) => this.components.rpc.has(address, batch, o),
+    }, keys, this.k, options)
+  }
+
+  /**
    * The key's successor list (and lookup path), from the arc cache when it is fresh. The list
    * names k distinct endpoints when the ring has them (replicaSet counts an endpoint's vnodes
    * once). `again`: skip the cache and have the answer verified (LookupOptions.verify).
@@ -340,7 +359,7 @@ export class DHashClient implements BlockService, Startable {
     holders: Set<string>,
     servedBy: NodeRef,
   ): void {
-    for (const { node, corrupt } of repair) {
+    for (const { node, corrupt } of this.readRepair ? repair : []) {
       if (!this.track(async () => { await this.repair(node, key, kind, bytes, corrupt) })) {
         this.counts.repairsSkipped++
         this.log('repair of %s on %s not sent: %d repairs in flight (maintenance will)', shortHex(key), node.address, this.background.size)

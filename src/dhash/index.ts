@@ -8,6 +8,10 @@ export { DHashRpc, DEFAULT_DHASH_RPC_TIMEOUT_MS } from './dhash-rpc.js'
 export { DHashMethod } from './messages.js'
 export { DEFAULT_MAX_WATCHERS_PER_ROOT, MAX_WATCH_MS } from './root-watch.js'
 export { DEFAULT_REPLICAS, replicaSet } from './replica-set.js'
+export {
+  checkReplicas, replicaHealth, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_TIMEOUT_MS,
+  type CheckReplicasOptions, type HolderAnswer, type HolderState, type ReplicaCheck, type ReplicaCheckComponents, type ReplicaHealth,
+} from './replica-check.js'
 export { ReplicaStore, DAY_MS, DEFAULT_MAX_LEASE_MS, type ReplicaStoreInit } from './replica-store.js'
 export { DEFAULT_REPAIR_INTERVAL_MS, type RepairReport } from './maintenance.js'
 export type { BlockStore, BlockCache, StoredBlock, BlockMeta, KeyInterval } from './store/block-store.js'

@@ -17,3 +17,6 @@ export type { RefreshReport } from './refresh.js'
 export type { UploadStats } from './write-buffer.js'
 export { checkName, MAX_NAME_BYTES } from './names.js'
 export { FS_FORMAT_VERSION } from './format.js'
+export {
+  listPathBlocks, DEFAULT_LIST_CONCURRENCY, type ListedBlock, type ListedRole, type ListPathOptions, type PathBlocks,
+} from './path-blocks.js'

@@ -5,3 +5,4 @@ export { SnapshotsDir, timeName, type VersionSource, type SnapshotRoute, type Sn
 export { Errno, ERRNO_BY_CODE, ErrnoError, toErrno, hasLongName } from './errno.js'
 export { toFuseStat, toFuseStatfs, type SpaceInfo } from './attrs.js'
 export { loadFuse } from './binding.js'
+export { DEFAULT_SNAPSHOTS_DIR } from './snapshots.js'

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
-import { DEFAULT_REPLICAS, type BlockService } from '../dhash/index.js'
+import { DEFAULT_REPLICAS, type DHashClient, type DHashClientInit } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
 import { connectRing } from './ring-client.js'
 
@@ -15,10 +15,13 @@ export interface BlockAccessInit {
   data?: string
   /** Replicas asked for. @default DEFAULT_REPLICAS (replica-set.ts) */
   replicas?: number
+  /** How the client of a `ring` reads: `cfs where` turns read repair and path caching off. @default DHashClient's */
+  client?: Pick<DHashClientInit, 'readRepair' | 'cachePathNodes'>
 }
 
 export interface BlockAccess {
-  readonly blocks: BlockService
+  /** A BlockService, and what else the DHash client answers (`checkReplicas`). */
+  readonly blocks: DHashClient
   /** What the blocks go through, for the user: "ring via HOST:PORT" or "embedded node at DIR". */
   readonly description: string
   /** The embedded node, if one was started (a mount may serve it to others). */
@@ -47,7 +50,7 @@ export function embeddedNodeDir (data: string | undefined): string {
 export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
   const replicas = init.replicas ?? DEFAULT_REPLICAS
   if (init.ring !== undefined) {
-    const ring = await connectRing({ ring: [init.ring], replicas }, logger)
+    const ring = await connectRing({ ring: [init.ring], replicas, ...init.client }, logger)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
