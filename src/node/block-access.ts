@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
 import { DEFAULT_REPLICAS, type BlockService } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
+import type { ScrapeableMetrics } from './metrics.js'
 import { connectRing } from './ring-client.js'
 
 export interface BlockAccessInit {
@@ -15,6 +16,8 @@ export interface BlockAccessInit {
   data?: string
   /** Replicas asked for. @default DEFAULT_REPLICAS (replica-set.ts) */
   replicas?: number
+  /** Where the ring client, or the embedded node's every layer, is counted (a mount's /metrics). @default none */
+  metrics?: ScrapeableMetrics
 }
 
 export interface BlockAccess {
@@ -47,11 +50,11 @@ export function embeddedNodeDir (data: string | undefined): string {
 export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
   const replicas = init.replicas ?? DEFAULT_REPLICAS
   if (init.ring !== undefined) {
-    const ring = await connectRing({ ring: [init.ring], replicas }, logger)
+    const ring = await connectRing({ ring: [init.ring], replicas }, logger, init.metrics)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
-  const node = new CfsNode({}, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
+  const node = new CfsNode({ metrics: init.metrics }, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
   try {
     await node.start() // closes what it opened if it fails
   } catch (err) {

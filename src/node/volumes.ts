@@ -28,6 +28,7 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
     signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
     verifier: rootVerifier,
     logger,
+    metrics: init.metrics,
   }, init.volume)
   try {
     await volume.start()
