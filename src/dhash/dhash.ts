@@ -143,7 +143,7 @@ export class DHash implements Startable {
     metrics.collect({ name: 'cfs_dhash_cache_blocks', help: 'Blocks in the lookup-path cache', type: 'gauge', collect: (r) => { r(cache.stats().entries) } })
     metrics.collect({ name: 'cfs_dhash_cache_bytes', help: 'Bytes in the lookup-path cache', type: 'gauge', collect: (r) => { r(cache.stats().bytes) } })
     metrics.collect({
-      name: 'cfs_dhash_cache_lookups_total',
+      name: 'cfs_dhash_cache_reads_total',
       help: 'Lookup-path cache reads, by result (hit, miss)',
       labelNames: ['result'],
       type: 'counter',

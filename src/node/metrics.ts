@@ -30,6 +30,8 @@ export class PromMetrics implements ScrapeableMetrics {
   private readonly made = new Map<string, { kind: Kind, metric: Metric }>()
   /** The current callback of each collected metric (a re-registration replaces it). */
   private readonly collectors = new Map<string, (report: Report) => void>()
+  /** Histogram series shown at 0 since first bound. */
+  private readonly zeroed = new Set<string>()
 
   constructor (init: PromMetricsInit = {}) {
     if (init.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
@@ -43,7 +45,8 @@ export class PromMetrics implements ScrapeableMetrics {
 
   counter (options: MetricOptions): CounterPort & Labeled<CounterPort> {
     const c = this.make('counter', options, () => new Counter(this.config(options))) as Counter
-    return { inc: (v) => { c.inc(v ?? 1) }, labels: (...values) => c.labels(...values) }
+    // A series bound is shown from then on, at 0 until counted (rate() has a start).
+    return { inc: (v) => { c.inc(v ?? 1) }, labels: (...values) => { const child = c.labels(...values); child.inc(0); return child } }
   }
 
   gauge (options: MetricOptions): GaugePort & Labeled<GaugePort> {
@@ -58,7 +61,19 @@ export class PromMetrics implements ScrapeableMetrics {
 
   histogram (options: HistogramOptions): HistogramPort & Labeled<HistogramPort> {
     const h = this.make('histogram', options, () => new Histogram({ ...this.config(options), buckets: [...(options.buckets ?? DEFAULT_SECONDS_BUCKETS)] })) as Histogram
-    return { observe: (v) => { h.observe(v) }, labels: (...values) => h.labels(...values) }
+    const names = options.labelNames ?? []
+    return {
+      observe: (v) => { h.observe(v) },
+      labels: (...values) => {
+        // zero() would wipe a series already there: only the first binding of one shows it.
+        const series = [options.name, ...values].join('\0')
+        if (!this.zeroed.has(series)) {
+          this.zeroed.add(series)
+          h.zero(Object.fromEntries(names.map((n, i) => [n, values[i] ?? ''])))
+        }
+        return h.labels(...values)
+      },
+    }
   }
 
   collect (options: CollectOptions): void {

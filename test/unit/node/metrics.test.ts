@@ -32,6 +32,9 @@ describe('PromMetrics', () => {
     h.labels('read').observe(0.05)
     h.labels('read').observe(0.5)
     h.labels('read').observe(5)
+    byKind.labels('root', 'ok') // bound, never counted: shown at 0
+    m.histogram({ name: 'cfs_test_duration_seconds', help: 'durations', labelNames: ['op'], buckets: [0.1, 1] }).labels('read') // bound again: kept
+    m.histogram({ name: 'cfs_test_duration_seconds', help: 'durations', labelNames: ['op'], buckets: [0.1, 1] }).labels('write')
     const text = await m.scrape()
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/)
     expect(text).toContain('# TYPE cfs_test_puts_total counter')
@@ -44,6 +47,8 @@ describe('PromMetrics', () => {
     expect(family(s, 'cfs_test_duration_seconds').type).toBe('HISTOGRAM')
     expect(buckets(s, 'cfs_test_duration_seconds', { op: 'read' })).toEqual({ 0.1: 1, 1: 2, '+Inf': 3 })
     expect(observations(s, 'cfs_test_duration_seconds', { op: 'read' })).toBe(3)
+    expect(buckets(s, 'cfs_test_duration_seconds', { op: 'write' })).toEqual({ 0.1: 0, 1: 0, '+Inf': 0 })
+    expect(family(s, 'cfs_test_puts_total').metrics.find((x) => x.labels?.kind === 'root' && x.labels.outcome === 'ok')?.value).toBe('0')
     expect(Number(s.series.get('cfs_test_duration_seconds_sum')?.metrics[0]?.value)).toBeCloseTo(5.55)
   })
 
