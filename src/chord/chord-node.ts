@@ -1,10 +1,10 @@
 import {
-  Listeners, PeriodicTask, ShuttingDownError, betweenHex, createLogger, shortHex, throwIfAborted,
-  type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
+  Listeners, NO_METRICS, PeriodicTask, ShuttingDownError, betweenHex, createLogger, shortHex, throwIfAborted,
+  type AbortOptions, type ComponentLogger, type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
 import { DEFAULT_SUCCESSOR_ENDPOINTS, DEFAULT_SUCCESSOR_LIST_SIZE, mergeSuccessors } from './successor-list.js'
@@ -28,6 +28,8 @@ export interface ChordComponents {
   logger?: ComponentLogger
   /** Uniform in [0, 1), for the maintenance loops' jitter. @default Math.random */
   random?: () => number
+  /** Where lookups are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
 
 export interface ChordInit {
@@ -88,6 +90,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
       maxHops: init.maxLookupHops ?? DEFAULT_MAX_LOOKUP_HOPS,
       successorListSize,
       log: logger.forComponent('chord:lookup'),
+      metrics: lookupMetrics(components.metrics ?? NO_METRICS),
     }
     this.stabilizer = new Stabilizer({
       table: this.table,

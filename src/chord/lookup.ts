@@ -1,5 +1,6 @@
 import {
-  LookupFailedError, betweenHex, closerTo, shortHex, toHex, isUnreachable, throwIfAborted, type AbortOptions, type Key, type Logger,
+  LookupFailedError, betweenHex, closerTo, secondsSince, shortHex, toHex, isUnreachable, throwIfAborted,
+  type AbortOptions, type Counter, type Histogram, type Key, type Logger, type Metrics,
 } from '../core/index.js'
 import type { ChordClient } from './chord-client.js'
 import { DEFAULT_NEXT_COUNT } from './messages.js'
@@ -55,6 +56,29 @@ export interface LookupContext {
   readonly maxHops: number
   readonly successorListSize: number
   readonly log: Logger
+  readonly metrics: LookupMetrics
+}
+
+/** What every lookup of a node (or of a client outside the ring) counts. */
+export interface LookupMetrics {
+  readonly ok: Counter
+  readonly failed: Counter
+  readonly hops: Histogram
+  readonly seconds: Histogram
+}
+
+/** Buckets of the routing RPCs one lookup sent. */
+export const LOOKUP_HOPS_BUCKETS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 64]
+
+/** The lookup instruments (every vnode of an endpoint shares them). */
+export function lookupMetrics (metrics: Metrics): LookupMetrics {
+  const lookups = metrics.counter({ name: 'cfs_chord_lookups_total', help: 'Iterative lookups ended, by outcome (ok, failed); aborted ones are not counted', labelNames: ['outcome'] })
+  return {
+    ok: lookups.labels('ok'),
+    failed: lookups.labels('failed'),
+    hops: metrics.histogram({ name: 'cfs_chord_lookup_hops', help: 'Routing RPCs (chord.next) a successful lookup sent; 0 when the own tables answered', buckets: LOOKUP_HOPS_BUCKETS }),
+    seconds: metrics.histogram({ name: 'cfs_chord_lookup_duration_seconds', help: 'Duration of successful lookups' }),
+  }
 }
 
 /**
@@ -63,6 +87,20 @@ export interface LookupContext {
  * dies mid-lookup is skipped (and dropped from the tables) and the next best one is asked.
  */
 export async function iterativeLookup (ctx: LookupContext, key: Key, start: NextHop, options: LookupOptions = {}): Promise<LookupResult> {
+  const started = performance.now()
+  try {
+    const r = await walk(ctx, key, start, options)
+    ctx.metrics.ok.inc()
+    ctx.metrics.hops.observe(r.hops)
+    ctx.metrics.seconds.observe(secondsSince(started))
+    return r
+  } catch (err) {
+    if (options.signal?.aborted !== true) ctx.metrics.failed.inc()
+    throw err
+  }
+}
+
+async function walk (ctx: LookupContext, key: Key, start: NextHop, options: LookupOptions): Promise<LookupResult> {
   const self = ctx.table.self
   if (start.done) return finish(ctx, key, start.nodes, [], 0, options)
   const candidates: NodeRef[] = [] // closest to the key first

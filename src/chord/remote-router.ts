@@ -1,7 +1,7 @@
-import { betweenHex, closerTo, createLogger, toHex, type ComponentLogger, type Key } from '../core/index.js'
+import { NO_METRICS, betweenHex, closerTo, createLogger, toHex, type ComponentLogger, type Key, type Metrics } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { makeNodeRef, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
 import { DEFAULT_SUCCESSOR_LIST_SIZE } from './successor-list.js'
@@ -32,7 +32,7 @@ export class RemoteRouter {
   private readonly bootstrap: NodeRef[]
   private readonly maxKnown: number
 
-  constructor (components: { transport: Transport, logger?: ComponentLogger }, init: RemoteRouterInit) {
+  constructor (components: { transport: Transport, logger?: ComponentLogger, metrics?: Metrics }, init: RemoteRouterInit) {
     if (init.bootstrap.length === 0) throw new RangeError('a remote router needs at least one ring member')
     const logger = components.logger ?? createLogger()
     // The client's own id is outside the ring; it only keeps lookups from routing to itself.
@@ -46,6 +46,7 @@ export class RemoteRouter {
       maxHops: DEFAULT_MAX_LOOKUP_HOPS,
       successorListSize: init.successorListSize ?? DEFAULT_SUCCESSOR_LIST_SIZE,
       log: logger.forComponent('chord:remote'),
+      metrics: lookupMetrics(components.metrics ?? NO_METRICS),
     }
     this.bootstrap = init.bootstrap.map((a) => makeNodeRef(a, 0))
     this.maxKnown = init.maxKnown ?? DEFAULT_MAX_KNOWN

@@ -1,6 +1,7 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, compareKeys, createLogger, deadline, isCfsError, isUnreachable, keyBefore, lifetimeController,
-  shortHex, sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, NO_METRICS, compareKeys, createLogger, deadline, isCfsError, isUnreachable, keyBefore,
+  lifetimeController, secondsSince, shortHex, sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Key,
+  type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
@@ -18,6 +19,8 @@ export interface DHashClientComponents {
   router: Pick<Router, 'lookup'>
   rpc: DHashRpc
   logger?: ComponentLogger
+  /** Where puts, gets and read repairs are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
 
 export interface DHashClientInit {
@@ -55,6 +58,42 @@ export interface DHashClientStats {
   readonly repairsSkipped: number
 }
 
+/** The client's instruments, bound to their label values once. */
+interface ClientMetrics {
+  /** By BlockKind (0 content, 1 root). */
+  readonly puts: ReadonlyArray<{ ok: Counter, degraded: Counter, failed: Counter, seconds: Histogram }>
+  readonly gets: ReadonlyArray<{ ok: Counter, notFound: Counter, failed: Counter, seconds: Histogram }>
+  readonly putBytes: Counter
+  readonly getBytes: Counter
+  readonly replicasMissing: Counter
+  readonly copiesMissing: Counter
+  readonly copiesCorrupt: Counter
+  readonly locateCached: Counter
+  readonly locateLookup: Counter
+}
+
+const KIND_LABELS = ['content', 'root'] as const
+
+function clientMetrics (metrics: Metrics): ClientMetrics {
+  const puts = metrics.counter({ name: 'cfs_dhash_client_puts_total', help: 'Block puts by kind and outcome (ok; degraded: fewer replicas than wanted; failed)', labelNames: ['kind', 'outcome'] })
+  const putSeconds = metrics.histogram({ name: 'cfs_dhash_client_put_duration_seconds', help: 'Duration of acknowledged block puts (lookup, primary and its replicas), by kind', labelNames: ['kind'] })
+  const gets = metrics.counter({ name: 'cfs_dhash_client_gets_total', help: 'Block gets by kind and outcome (ok, not_found, failed)', labelNames: ['kind', 'outcome'] })
+  const getSeconds = metrics.histogram({ name: 'cfs_dhash_client_get_duration_seconds', help: 'Duration of successful block gets (lookup and verification included), by kind', labelNames: ['kind'] })
+  const copies = metrics.counter({ name: 'cfs_dhash_client_copies_missing_total', help: 'Holders a read found lacking the block or, for a root, an older one (missing), or serving bad bytes (corrupt); each is sent a repair store', labelNames: ['reason'] })
+  const locates = metrics.counter({ name: 'cfs_dhash_client_locates_total', help: 'Where a key\'s holders came from: the client\'s arc cache (cache) or a lookup', labelNames: ['source'] })
+  return {
+    puts: KIND_LABELS.map((k) => ({ ok: puts.labels(k, 'ok'), degraded: puts.labels(k, 'degraded'), failed: puts.labels(k, 'failed'), seconds: putSeconds.labels(k) })),
+    gets: KIND_LABELS.map((k) => ({ ok: gets.labels(k, 'ok'), notFound: gets.labels(k, 'not_found'), failed: gets.labels(k, 'failed'), seconds: getSeconds.labels(k) })),
+    putBytes: metrics.counter({ name: 'cfs_dhash_client_put_bytes_total', help: 'Bytes of acknowledged block puts' }),
+    getBytes: metrics.counter({ name: 'cfs_dhash_client_get_bytes_total', help: 'Bytes of blocks got' }),
+    replicasMissing: metrics.counter({ name: 'cfs_dhash_client_replicas_missing_total', help: 'Replicas acknowledged puts fell short of (wanted minus stored); maintenance makes them up' }),
+    copiesMissing: copies.labels('missing'),
+    copiesCorrupt: copies.labels('corrupt'),
+    locateCached: locates.labels('cache'),
+    locateLookup: locates.labels('lookup'),
+  }
+}
+
 const PUT_ATTEMPTS = 3
 /** Repair stores and path-cache pushes in flight at once; more are left to maintenance. */
 const MAX_BACKGROUND = 64
@@ -82,6 +121,7 @@ export class DHashClient implements BlockService, Startable {
   /** Aborted by stop(): no background work starts, and what is in flight is abandoned. */
   private lifetime = lifetimeController()
   private counts = { badCopiesRead: 0, repairsSent: 0, repaired: 0, repairsFailed: 0, repairsSkipped: 0 }
+  private readonly metrics: ClientMetrics
 
   constructor (private readonly components: DHashClientComponents, init: DHashClientInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:client')
@@ -89,6 +129,15 @@ export class DHashClient implements BlockService, Startable {
     this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
     this.cachePathNodes = init.cachePathNodes ?? DEFAULT_CACHE_PATH_NODES
     this.readRepair = init.readRepair ?? true
+    const metrics = components.metrics ?? NO_METRICS
+    this.metrics = clientMetrics(metrics)
+    metrics.collect({
+      name: 'cfs_dhash_client_read_repairs_total',
+      help: 'Repair stores after reads, by outcome (repaired, failed; skipped: too many in flight, left to maintenance)',
+      labelNames: ['outcome'],
+      type: 'counter',
+      collect: (r) => { const c = this.counts; r(c.repaired, 'repaired'); r(c.repairsFailed, 'failed'); r(c.repairsSkipped, 'skipped') },
+    })
   }
 
   get stats (): DHashClientStats { return { ...this.counts } }
@@ -114,6 +163,27 @@ export class DHashClient implements BlockService, Startable {
   }
 
   async put (kind: BlockKind, key: Key, bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const m = this.metrics.puts[kind] as ClientMetrics['puts'][number]
+    const started = performance.now()
+    let r: PutResult
+    try {
+      r = await this.putOnce(kind, key, bytes, options)
+    } catch (err) {
+      if (options.signal?.aborted !== true) m.failed.inc()
+      throw err
+    }
+    m.seconds.observe(secondsSince(started))
+    this.metrics.putBytes.inc(bytes.length)
+    if (r.degraded) {
+      m.degraded.inc()
+      this.metrics.replicasMissing.inc(r.wanted - r.replicas)
+    } else {
+      m.ok.inc()
+    }
+    return r
+  }
+
+  private async putOnce (kind: BlockKind, key: Key, bytes: Uint8Array, options: PutOptions): Promise<PutResult> {
     // The primary verifies (and refuses a block that does not match its key); the caller
     // hashed the block to name it, so it is not hashed a third time here.
     checkBlockSize(bytes)
@@ -147,8 +217,21 @@ export class DHashClient implements BlockService, Startable {
   }
 
   async get (kind: BlockKind, key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
-    const where = await this.locate(key, false, options)
-    return kind === BlockKind.ROOT ? this.getNewestRoot(key, where, options) : this.getContent(key, where, options)
+    const m = this.metrics.gets[kind] as ClientMetrics['gets'][number]
+    const started = performance.now()
+    let bytes: Uint8Array
+    try {
+      const where = await this.locate(key, false, options)
+      bytes = kind === BlockKind.ROOT ? await this.getNewestRoot(key, where, options) : await this.getContent(key, where, options)
+    } catch (err) {
+      if (isCfsError(err, 'BLOCK_NOT_FOUND')) m.notFound.inc()
+      else if (options.signal?.aborted !== true) m.failed.inc()
+      throw err
+    }
+    m.ok.inc()
+    m.seconds.observe(secondsSince(started))
+    this.metrics.getBytes.inc(bytes.length)
+    return bytes
   }
 
   async has (key: Key, options: AbortOptions = {}): Promise<boolean> {
@@ -255,8 +338,12 @@ export class DHashClient implements BlockService, Startable {
   private async locate (key: Key, again: boolean, options: AbortOptions): Promise<Located> {
     if (!again) {
       const cached = this.arcs.find(key)
-      if (cached !== undefined) return { successors: cached, path: [] }
+      if (cached !== undefined) {
+        this.metrics.locateCached.inc()
+        return { successors: cached, path: [] }
+      }
     }
+    this.metrics.locateLookup.inc()
     const r = await this.components.router.lookup(key, { ...options, minSuccessors: this.k + 1, minEndpoints: this.k, verify: again })
     // The last node asked answered "my successor has it" unless it was the successor itself:
     // then every key after it up to the successor shares the answer.
@@ -360,6 +447,8 @@ export class DHashClient implements BlockService, Startable {
     servedBy: NodeRef,
   ): void {
     for (const { node, corrupt } of this.readRepair ? repair : []) {
+      if (corrupt) this.metrics.copiesCorrupt.inc()
+      else this.metrics.copiesMissing.inc()
       if (!this.track(async () => { await this.repair(node, key, kind, bytes, corrupt) })) {
         this.counts.repairsSkipped++
         this.log('repair of %s on %s not sent: %d repairs in flight (maintenance will)', shortHex(key), node.address, this.background.size)

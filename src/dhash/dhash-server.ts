@@ -1,6 +1,6 @@
 import {
-  BlockNotFoundError, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, shortHex, toHex,
-  type AbortOptions, type ComponentLogger, type Key, type Logger,
+  BlockNotFoundError, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, secondsSince, shortHex, toHex,
+  type AbortOptions, type ComponentLogger, type Counter, type Key, type Logger, type Metrics,
 } from '../core/index.js'
 import type { RequestContext, Transport } from '../net/index.js'
 import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
@@ -23,6 +23,8 @@ export interface DHashServerComponents {
   /** The vnode a request's `to` names, or undefined. */
   vnode: (id: Key) => Router | undefined
   logger?: ComponentLogger
+  /** Where requests served, blocks stored and replications are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
 
 export interface DHashServerInit {
@@ -42,14 +44,40 @@ export class DHashServer {
   private leaving = false
   private readonly watchers: RootWatchers
   private readonly unwatch: () => void
+  private readonly stored: { put: Counter, store: Counter }
+  private readonly replications: { ok: Counter, failed: Counter }
 
   constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
+    const metrics = components.metrics ?? NO_METRICS
+    const requests = metrics.counter({ name: 'cfs_dhash_server_requests_total', help: 'DHash requests served, by method and outcome (ok, error)', labelNames: ['method', 'outcome'] })
+    const seconds = metrics.histogram({ name: 'cfs_dhash_server_request_duration_seconds', help: 'Time to serve a DHash request, by method', labelNames: ['method'] })
+    const stored = metrics.counter({
+      name: 'cfs_dhash_server_blocks_stored_total', help: 'Blocks written to this node\'s store, by how they came: put (as primary) or store (replication, repair, hand-off)', labelNames: ['via'],
+    })
+    this.stored = { put: stored.labels('put'), store: stored.labels('store') }
+    const replications = metrics.counter({ name: 'cfs_dhash_server_replications_total', help: 'Copies a primary sent to the other holders on put, by outcome (ok, failed: a replica missing)', labelNames: ['outcome'] })
+    this.replications = { ok: replications.labels('ok'), failed: replications.labels('failed') }
     this.watchers = new RootWatchers(init.watchers)
     this.unwatch = components.store.onRootStored((key, seq, bytes) => { this.watchers.notify(key, seq, bytes) })
     const t = components.transport
     const serve = (method: string, handler: (body: unknown, ctx: RequestContext) => Promise<unknown>): void => {
-      t.handle(method, handler)
+      const ok = requests.labels(method, 'ok')
+      const error = requests.labels(method, 'error')
+      const took = seconds.labels(method)
+      t.handle(method, async (body, ctx) => {
+        const started = performance.now()
+        try {
+          const r = await handler(body, ctx)
+          ok.inc()
+          return r
+        } catch (err) {
+          error.inc()
+          throw err
+        } finally {
+          took.observe(secondsSince(started))
+        }
+      })
       this.methods.push(method)
     }
     serve(DHashMethod.PUT, async (body, ctx) => this.put(body, ctx))
@@ -122,10 +150,11 @@ export class DHashServer {
         source,
       })
       if (item.kind === BlockKind.CONTENT) {
-        const [acks] = await Promise.all([this.replicate(others, copy, ctx.signal), stored])
+        const [acks, isNew] = await Promise.all([this.replicate(others, copy, ctx.signal), stored])
+        if (isNew) this.stored.put.inc()
         return 1 + acks
       }
-      await stored
+      if (await stored) this.stored.put.inc()
       return 1 + await this.replicate(others, copy, ctx.signal)
     }))
     return { wanted: this.init.replicas, results: results.map(toOutcome) }
@@ -137,8 +166,10 @@ export class DHashServer {
       try {
         // A root's owner is its signer whatever is claimed: each holder derives it again.
         await this.components.rpc.store(n.address, item, { signal })
+        this.replications.ok.inc()
         return 1
       } catch (err) {
+        this.replications.failed.inc()
         this.log('replica %s of %s failed: %s', n.address, shortHex(item.key), (err as Error).message)
         return 0
       }
@@ -148,10 +179,13 @@ export class DHashServer {
 
   private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
-    const results = await Promise.allSettled(req.items.map(async (item) =>
-      this.components.store.accept(item.key, item.kind, item.bytes, {
+    const results = await Promise.allSettled(req.items.map(async (item) => {
+      const isNew = await this.components.store.accept(item.key, item.kind, item.bytes, {
         expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true,
-      })))
+      })
+      if (isNew) this.stored.store.inc()
+      return isNew
+    }))
     return { results: results.map(toOutcome) }
   }
 

@@ -1,4 +1,4 @@
-import { PeriodicTask, createLogger, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable } from '../core/index.js'
+import { NO_METRICS, PeriodicTask, createLogger, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger, type Metrics, type Startable } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import type { Router } from '../chord/index.js'
 import { DHashClient } from './dhash-client.js'
@@ -18,6 +18,8 @@ export interface DHashComponents {
   logger?: ComponentLogger
   /** Uniform in [0, 1), for the repair loop's jitter. @default Math.random */
   random?: () => number
+  /** Where the block layer is counted (client, server, maintenance, store). @default NO_METRICS */
+  metrics?: Metrics
 }
 
 export interface DHashInit extends ReplicaStoreInit {
@@ -71,18 +73,23 @@ export class DHash implements Startable {
       const hex = toHex(id)
       return components.vnodes().find((v) => v.self.hex === hex)
     }
-    this.server = new DHashServer({ transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger }, {
-      replicas: this.k, ...(init.maxWatchersPerRoot === undefined ? {} : { watchers: { maxPerRoot: init.maxWatchersPerRoot } }),
-    })
+    const metrics = components.metrics ?? NO_METRICS
+    this.server = new DHashServer(
+      { transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger, metrics },
+      { replicas: this.k, ...(init.maxWatchersPerRoot === undefined ? {} : { watchers: { maxPerRoot: init.maxWatchersPerRoot } }) },
+    )
     this.maintenance = new Maintenance({
       store: this.store,
       rpc: this.rpc,
       vnodes: components.vnodes,
       address: () => components.transport.address,
       logger,
+      metrics,
     }, { replicas: this.k })
     const router = { lookup: async (...args: Parameters<Router['lookup']>) => (components.vnodes()[0] as Router).lookup(...args) }
-    this.client = new DHashClient({ router, rpc: this.rpc, logger }, { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) })
+    const clientInit = { replicas: this.k, ...(init.leaseMs === undefined ? {} : { leaseMs: init.leaseMs }) }
+    this.client = new DHashClient({ router, rpc: this.rpc, logger, metrics }, clientInit)
+    this.registerMetrics(metrics)
     this.task = new PeriodicTask({ round: async (o) => this.repairOnce(o), log: this.log, random: components.random }, { name: 'repair', intervalMs: init.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS, jitter: 0.2 })
   }
 
@@ -128,6 +135,36 @@ export class DHash implements Startable {
     const pushed = await this.maintenance.handOffAll(options)
     this.log('handed off: %d cop(ies) pushed', pushed)
     return pushed
+  }
+
+  /** What the stores already count, read at each scrape. */
+  private registerMetrics (metrics: Metrics): void {
+    const { blocks, cache } = this.store
+    metrics.collect({ name: 'cfs_dhash_stored_blocks', help: 'Replicas held in this node\'s block store', type: 'gauge', collect: (r) => { r(blocks.stats().blocks) } })
+    metrics.collect({
+      name: 'cfs_dhash_stored_bytes', help: 'Bytes of the replicas held in this node\'s block store', type: 'gauge', collect: (r) => { r(blocks.stats().bytes) },
+    })
+    metrics.collect({ name: 'cfs_dhash_cache_blocks', help: 'Blocks in the lookup-path cache', type: 'gauge', collect: (r) => { r(cache.stats().entries) } })
+    metrics.collect({ name: 'cfs_dhash_cache_bytes', help: 'Bytes in the lookup-path cache', type: 'gauge', collect: (r) => { r(cache.stats().bytes) } })
+    metrics.collect({
+      name: 'cfs_dhash_cache_reads_total',
+      help: 'Lookup-path cache reads, by result (hit, miss)',
+      labelNames: ['result'],
+      type: 'counter',
+      collect: (r) => { const s = cache.stats(); r(s.hits, 'hit'); r(s.misses, 'miss') },
+    })
+    metrics.collect({
+      name: 'cfs_dhash_cache_hit_ratio', help: 'Hits of all lookup-path cache reads since start (0 before any)', type: 'gauge',
+      collect: (r) => { const s = cache.stats(); r(s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses)) },
+    })
+    metrics.collect({
+      name: 'cfs_dhash_watches', help: 'Readers waiting here for a root\'s next version (open dhash.watch long polls)', type: 'gauge',
+      collect: (r) => { r(this.server.watching) },
+    })
+    metrics.collect({
+      name: 'cfs_dhash_corrupt_dropped_total', help: 'Stored copies found corrupt (scrub, repair, reads of roots) and dropped', type: 'counter',
+      collect: (r) => { r(this.store.stats().corruptDropped) },
+    })
   }
 
   stats (): DHashStats {

@@ -18,7 +18,10 @@
  *    of a later round fetches a good one. Readers verify what they get too, and hand a good copy
  *    back to a holder that served bad bytes, so scrubbing is the slow path for cold blocks.
  */
-import { createLogger, isCfsError, keyBefore, keysEqual, shortHex, throwIfAborted, toHex, type AbortOptions, type ComponentLogger, type Key, type Logger } from '../core/index.js'
+import {
+  NO_METRICS, createLogger, isCfsError, keyBefore, keysEqual, shortHex, throwIfAborted, toHex,
+  type AbortOptions, type ComponentLogger, type Counter, type Gauge, type Histogram, type Key, type Logger, type Metrics,
+} from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
@@ -36,6 +39,8 @@ export interface MaintenanceComponents {
   /** This endpoint's address: copies held here count once, whatever the vnode. */
   address: () => string
   logger?: ComponentLogger
+  /** Where rounds, copies moved and the scrub are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
 
 /** Milliseconds between maintenance rounds (DHash's repair timer). */
@@ -72,6 +77,34 @@ export interface RepairReport {
 
 const MAX_DEPTH = 4
 
+interface MaintenanceMetrics {
+  readonly rounds: { ok: Counter, failed: Counter }
+  readonly seconds: Histogram
+  readonly blocks: { pushed: Counter, pulled: Counter, handedOff: Counter, collected: Counter }
+  readonly backlog: Gauge
+  readonly scrubbed: Counter
+  readonly scrubbedBytes: Counter
+  readonly scrubCorrupt: Counter
+}
+
+function maintenanceMetrics (metrics: Metrics): MaintenanceMetrics {
+  const rounds = metrics.counter({ name: 'cfs_dhash_repair_rounds_total', help: 'Maintenance rounds (sync, hand-off, collection, scrub), by outcome (ok, failed)', labelNames: ['outcome'] })
+  const blocks = metrics.counter({
+    name: 'cfs_dhash_repair_blocks_total',
+    help: 'Blocks moved by maintenance, by action: pushed (a holder lacked a copy), pulled (this primary lacked it), handed_off (surplus copy deleted once its holders confirmed), collected (lease ran out)',
+    labelNames: ['action'],
+  })
+  return {
+    rounds: { ok: rounds.labels('ok'), failed: rounds.labels('failed') },
+    seconds: metrics.histogram({ name: 'cfs_dhash_repair_duration_seconds', help: 'Duration of completed maintenance rounds', buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] }),
+    blocks: { pushed: blocks.labels('pushed'), pulled: blocks.labels('pulled'), handedOff: blocks.labels('handed_off'), collected: blocks.labels('collected') },
+    backlog: metrics.gauge({ name: 'cfs_dhash_repair_backlog', help: 'Keys out of place or arcs out of sync that the last maintenance round could not settle' }),
+    scrubbed: metrics.counter({ name: 'cfs_dhash_scrub_blocks_total', help: 'Stored blocks re-verified by the scrub' }),
+    scrubbedBytes: metrics.counter({ name: 'cfs_dhash_scrub_bytes_total', help: 'Bytes of stored blocks re-verified by the scrub' }),
+    scrubCorrupt: metrics.counter({ name: 'cfs_dhash_scrub_corrupt_total', help: 'Bad copies the scrub found and dropped (repair fetches good ones)' }),
+  }
+}
+
 export class Maintenance {
   private readonly log: Logger
   private readonly listBelow: number
@@ -79,9 +112,11 @@ export class Maintenance {
   private report: RepairReport | undefined
   /** Where the scrub goes on next round. */
   private scrubCursor: Key | undefined
+  private readonly metrics: MaintenanceMetrics
 
   constructor (private readonly components: MaintenanceComponents, private readonly init: MaintenanceInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:repair')
+    this.metrics = maintenanceMetrics(components.metrics ?? NO_METRICS)
     this.listBelow = init.listBelow ?? DEFAULT_LIST_BELOW
     this.scrubBytesPerRound = init.scrubBytesPerRound ?? DEFAULT_SCRUB_BYTES_PER_ROUND
   }
@@ -90,6 +125,25 @@ export class Maintenance {
 
   /** One maintenance round: sync every vnode's arc, hand off foreign keys, collect expired ones. */
   async repairOnce (options: AbortOptions = {}): Promise<RepairReport> {
+    const m = this.metrics
+    let report: RepairReport
+    try {
+      report = await this.round(options)
+    } catch (err) {
+      if (options.signal?.aborted !== true) m.rounds.failed.inc()
+      throw err
+    }
+    m.rounds.ok.inc()
+    m.seconds.observe(report.durationMs / 1000)
+    m.blocks.pushed.inc(report.pushed)
+    m.blocks.pulled.inc(report.pulled)
+    m.blocks.handedOff.inc(report.handedOff)
+    m.blocks.collected.inc(report.collected)
+    m.backlog.set(report.backlog)
+    return report
+  }
+
+  private async round (options: AbortOptions): Promise<RepairReport> {
     const start = Date.now()
     const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
     const scrub = await this.scrubOnce(options)
@@ -133,7 +187,11 @@ export class Maintenance {
       last = key
     }
     this.scrubCursor = last
-    return { scrubbed, corrupt: store.stats().corruptDropped - before }
+    const corrupt = store.stats().corruptDropped - before
+    this.metrics.scrubbed.inc(scrubbed)
+    this.metrics.scrubbedBytes.inc(bytes)
+    this.metrics.scrubCorrupt.inc(corrupt)
+    return { scrubbed, corrupt }
   }
 
   /**
@@ -143,6 +201,7 @@ export class Maintenance {
   async handOffAll (options: AbortOptions = {}): Promise<number> {
     const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
     await this.handOff(tally, true, options)
+    this.metrics.blocks.pushed.inc(tally.pushed)
     return tally.pushed
   }
 

@@ -1,6 +1,6 @@
 import {
-  Mutex, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, lifetimeController, raceSignal, toHex,
-  type AbortOptions, type ComponentLogger, type Key, type Logger, type Startable,
+  Mutex, NO_METRICS, PeriodicTask, ReadOnlyError, RootConflictError, createLogger, hashKey, isCfsError, keysEqual, lifetimeController, raceSignal, secondsSince,
+  toHex, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { BlockService, PutOptions, PutResult } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
@@ -50,7 +50,12 @@ export interface VolumeComponents {
   logger?: ComponentLogger
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number
+  /** Where publications are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
+
+/** Buckets of a publication's duration in seconds: it uploads every block changed since the last. */
+export const PUBLICATION_SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
 export interface VolumeInit extends BlockReaderInit {
   /** Data block size of files created from now on (each file keeps its own). @default DEFAULT_BLOCK_SIZE */
@@ -160,9 +165,11 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private readonly refresher: PeriodicTask
   /** The publish timer: armed by a change, re-armed while changes are pending (no jitter). */
   private readonly publisher: PeriodicTask
+  private readonly metrics: { ok: Counter, conflict: Counter, failed: Counter, seconds: Histogram }
 
   constructor (private readonly components: VolumeComponents, private readonly init: VolumeInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fs:volume')
+    this.metrics = this.registerMetrics(components.metrics ?? NO_METRICS)
     this.now = components.now ?? Date.now
     this.defaultOwner = init.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
     this.blockSize = init.blockSizeBytes ?? DEFAULT_BLOCK_SIZE
@@ -196,6 +203,21 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   get publicKey (): Uint8Array { return this.components.signer.publicKey }
+
+  private registerMetrics (metrics: Metrics): Volume['metrics'] {
+    const publications = metrics.counter({
+      name: 'cfs_volume_publications_total', help: 'Publications of a new signed root, by outcome (ok; conflict: another writer published first; failed)', labelNames: ['outcome'],
+    })
+    metrics.collect({ name: 'cfs_volume_published_seq', help: 'Sequence number of the last version published (0: none)', type: 'gauge', collect: (r) => { r(this.published?.record.seq ?? 0) } })
+    metrics.collect({ name: 'cfs_volume_dirty', help: '1 while changes wait to be published', type: 'gauge', collect: (r) => { r(this.started && this.isDirty() ? 1 : 0) } })
+    metrics.collect({ name: 'cfs_volume_buffered_bytes', help: 'Bytes of new blocks held until their upload is acknowledged', type: 'gauge', collect: (r) => { r(this.buffer.bytes) } })
+    return {
+      ok: publications.labels('ok'),
+      conflict: publications.labels('conflict'),
+      failed: publications.labels('failed'),
+      seconds: metrics.histogram({ name: 'cfs_volume_publication_duration_seconds', help: 'Duration of successful publications (uploads and the root put)', buckets: PUBLICATION_SECONDS_BUCKETS }),
+    }
+  }
 
   get streamWindowBytes (): number { return this.readAheadBlocks * this.blockSize }
 
@@ -488,6 +510,19 @@ export class Volume implements FileSystem, Startable, HandleHost {
     if (this.rootShort && this.published !== undefined) await this.putRoot(this.published.bytes, undefined, put)
     if (!this.isDirty()) return undefined
     const started = performance.now()
+    try {
+      const v = await this.publishTop(top, started, put, options)
+      this.metrics.ok.inc()
+      this.metrics.seconds.observe(secondsSince(started))
+      return v
+    } catch (err) {
+      if (err === this.conflict) this.metrics.conflict.inc()
+      else if (options.signal?.aborted !== true) this.metrics.failed.inc()
+      throw err
+    }
+  }
+
+  private async publishTop (top: Key, started: number, put: PutOptions, options: AbortOptions): Promise<VersionInfo> {
     const seq = (this.published?.record.seq ?? 0) + 1
     const record: RootRecord = { seq, timeMs: this.now(), top, prev: this.published?.recordKey ?? null }
     const recordBytes = rootRecordCodec.encode(record)

@@ -24,14 +24,14 @@
  */
 import type Fuse from 'fuse-napi'
 import {
-  InvalidNameError, IsADirectoryError, Mutex, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline, lifetimeController,
-  type AbortOptions, type ComponentLogger, type Logger,
+  InvalidNameError, IsADirectoryError, Mutex, NO_METRICS, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline,
+  lifetimeController, secondsSince, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Labeled, type Logger, type Metrics,
 } from '../core/index.js'
 import { MAX_NAME_BYTES, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner } from '../fs/index.js'
 import {
   IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type SpaceInfo,
 } from './attrs.js'
-import { Errno, ErrnoError, toErrno } from './errno.js'
+import { Errno, ErrnoError, errnoName, toErrno } from './errno.js'
 import { LinkedNames } from './linked-names.js'
 import { DEFAULT_SNAPSHOTS_DIR, SnapshotsDir, type SnapshotRoute, type VersionSource } from './snapshots.js'
 
@@ -84,6 +84,8 @@ export interface CfsFuseComponents {
   /** Space for statfs (df). @default a nominal 1 TiB, all free */
   space?: (options?: AbortOptions) => Promise<SpaceInfo>
   logger?: ComponentLogger
+  /** Where operations, errors and bytes are counted. @default NO_METRICS */
+  metrics?: Metrics
 }
 
 export interface CfsFuseInit {
@@ -149,6 +151,24 @@ const INVALIDATE_BATCH = 64
 const CHANGES_INODE: ReadonlySet<string> = new Set([
   'flush', 'truncate', 'ftruncate', 'chmod', 'chown', 'utimens', 'setxattr', 'removexattr', 'link', 'unlink', 'rename',
 ])
+
+/** One operation's instruments, bound to its name when it is first seen. */
+interface OpMetrics {
+  readonly count: Counter
+  readonly seconds: Histogram
+  /** Bytes read or written: the answer of a read or write. */
+  readonly bytes: Counter | undefined
+  /** By errno, bound when first seen. */
+  readonly errors: Map<number, Counter>
+}
+
+interface FuseMetrics {
+  readonly ops: Labeled<Counter>
+  readonly seconds: Labeled<Histogram>
+  readonly errors: Labeled<Counter>
+  readonly readBytes: Counter
+  readonly writtenBytes: Counter
+}
 
 type Reply<T> = (code: number, value?: T) => void
 type Done = (code: number) => void
@@ -224,6 +244,8 @@ export class CfsFuse {
   /** Deadlines of requests (a signal shared by those that start within a second). */
   private deadlines: { op: SharedDeadline, sync: SharedDeadline }
   private counts = { ops: 0, errors: 0, syncs: 0 }
+  private readonly opMetrics = new Map<string, OpMetrics>()
+  private readonly families: FuseMetrics
   private readonly pendingFiles = new Set<OpenFile>()
   private pendingBytes = 0
   private readonly coalesceBytes: number
@@ -243,7 +265,30 @@ export class CfsFuse {
     this.opTimeoutMs = init.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS
     this.syncOnClose = init.syncOnClose === true
     this.deadlines = this.newDeadlines()
+    const metrics = components.metrics ?? NO_METRICS
+    this.families = {
+      ops: metrics.counter({ name: 'cfs_fuse_operations_total', help: 'FUSE requests answered, by operation (errors included)', labelNames: ['op'] }),
+      seconds: metrics.histogram({ name: 'cfs_fuse_operation_duration_seconds', help: 'Time from a FUSE request to its answer, by operation', labelNames: ['op'] }),
+      errors: metrics.counter({ name: 'cfs_fuse_errors_total', help: 'FUSE requests answered with an error, by operation and errno (ENOENT, EIO, ...)', labelNames: ['op', 'errno'] }),
+      readBytes: metrics.counter({ name: 'cfs_fuse_read_bytes_total', help: 'Bytes answered to FUSE reads' }),
+      writtenBytes: metrics.counter({ name: 'cfs_fuse_written_bytes_total', help: 'Bytes taken by FUSE writes' }),
+    }
+    metrics.collect({ name: 'cfs_fuse_open_files', help: 'Files open through the mount', type: 'gauge', collect: (r) => { r(this.files.size) } })
+    metrics.collect({
+      name: 'cfs_fuse_pending_write_bytes', help: 'Written bytes gathered and not yet given to the volume', type: 'gauge', collect: (r) => { r(this.pendingBytes) },
+    })
     this.ops = this.makeOps()
+  }
+
+  /** The instruments of an operation. */
+  private metricsOf (op: string): OpMetrics {
+    let m = this.opMetrics.get(op)
+    if (m === undefined) {
+      const f = this.families
+      m = { count: f.ops.labels(op), seconds: f.seconds.labels(op), bytes: op === 'read' ? f.readBytes : op === 'write' ? f.writtenBytes : undefined, errors: new Map() }
+      this.opMetrics.set(op, m)
+    }
+    return m
   }
 
   /** Whether writes are refused (EROFS). */
@@ -294,11 +339,25 @@ export class CfsFuse {
     sync = false,
   ): void {
     this.counts.ops++
+    const started = performance.now()
+    const m = this.metricsOf(op)
     let answered = false
     const answer = (code: number, value?: T): void => {
       if (answered) return
       answered = true
-      if (code < 0) this.counts.errors++
+      m.count.inc()
+      m.seconds.observe(secondsSince(started))
+      if (code < 0) {
+        this.counts.errors++
+        let errors = m.errors.get(code)
+        if (errors === undefined) {
+          errors = this.families.errors.labels(op, errnoName(code))
+          m.errors.set(code, errors)
+        }
+        errors.inc()
+      } else if (m.bytes !== undefined && code > 0) {
+        m.bytes.inc(code)
+      }
       try {
         if (value === undefined) cb(code)
         else cb(code, value)
@@ -307,7 +366,6 @@ export class CfsFuse {
       }
     }
     const signal = (sync ? this.deadlines.sync : this.deadlines.op).signal()
-    const started = performance.now()
     // An async wrapper: a handler that throws before its first await rejects too.
     const pending = (async () => {
       if (DRAINS.has(op)) await this.drain({ signal })

@@ -26,6 +26,13 @@ export const Errno = {
   EDQUOT: -122,
 } as const
 
+const NAMES = new Map<number, string>(Object.entries(Errno).map(([name, n]) => [n, name]))
+
+/** The name of a negative errno ("ENOENT"), or its number for one not in `Errno`. */
+export function errnoName (errno: number): string {
+  return NAMES.get(errno) ?? String(-errno)
+}
+
 /**
  * The one table from error codes to errno values. Codes not listed are EIO. NOT_SUPPORTED is
  * EPERM: the tree refuses an operation on a kind of entry it has (reading a symbolic link as

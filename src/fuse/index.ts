@@ -2,7 +2,7 @@ export { CfsFuse, UTIME_NOW, UTIME_OMIT, type CfsFuseComponents, type CfsFuseIni
 export { mountCfs, mountOptions, rawOptions, type MountInit, type Mounted } from './mount.js'
 export { LatestView, DEFAULT_POLL_INTERVAL_MS, type LatestViewComponents, type LatestViewInit } from './latest-view.js'
 export { SnapshotsDir, timeName, type VersionSource, type SnapshotRoute, type SnapshotsDirInit } from './snapshots.js'
-export { Errno, ERRNO_BY_CODE, ErrnoError, toErrno, hasLongName } from './errno.js'
+export { Errno, ERRNO_BY_CODE, ErrnoError, toErrno, errnoName, hasLongName } from './errno.js'
 export { toFuseStat, toFuseStatfs, type SpaceInfo } from './attrs.js'
 export { loadFuse } from './binding.js'
 export { DEFAULT_SNAPSHOTS_DIR } from './snapshots.js'

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
 import { DEFAULT_REPLICAS, type DHashClient, type DHashClientInit } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
+import type { ScrapeableMetrics } from './metrics.js'
 import { connectRing } from './ring-client.js'
 
 export interface BlockAccessInit {
@@ -17,6 +18,8 @@ export interface BlockAccessInit {
   replicas?: number
   /** How the client of a `ring` reads: `cfs where` turns read repair and path caching off. @default DHashClient's */
   client?: Pick<DHashClientInit, 'readRepair' | 'cachePathNodes'>
+  /** Where the ring client, or the embedded node's every layer, is counted (a mount's /metrics). @default none */
+  metrics?: ScrapeableMetrics
 }
 
 export interface BlockAccess {
@@ -50,11 +53,11 @@ export function embeddedNodeDir (data: string | undefined): string {
 export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
   const replicas = init.replicas ?? DEFAULT_REPLICAS
   if (init.ring !== undefined) {
-    const ring = await connectRing({ ring: [init.ring], replicas, ...init.client }, logger)
+    const ring = await connectRing({ ring: [init.ring], replicas, ...init.client }, logger, init.metrics)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
-  const node = new CfsNode({}, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
+  const node = new CfsNode({ metrics: init.metrics }, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
   try {
     await node.start() // closes what it opened if it fails
   } catch (err) {

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { ChordNode, ChordRpcServer, DEFAULT_SUCCESSOR_ENDPOINTS, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
 import { DEFAULT_REPLICAS, DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
 import { HttpStatusServer } from './http-status.js'
+import { PromMetrics, type ScrapeableMetrics } from './metrics.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { vnodeStatus, type NodeStatus } from './status.js'
 
@@ -42,6 +43,11 @@ export interface CfsNodeComponents {
   /** Uniform in [0, 1), for the maintenance loops' jitter. @default Math.random */
   random?: () => number
   logger?: ComponentLogger
+  /**
+   * Where every layer counts what it does; the HTTP endpoint serves it as GET /metrics.
+   * @default a PromMetrics of its own when `init.http` is set, else none (nothing is counted)
+   */
+  metrics?: ScrapeableMetrics
 }
 
 export interface CfsNodeInit {
@@ -59,7 +65,7 @@ export interface CfsNodeInit {
   rpcTimeoutMs?: number
   /** Block layer tuning: replicas, leases, quotas, repair interval. */
   dhash?: DHashInit
-  /** "host:port" for the read-only HTTP status endpoint; omitted: none. */
+  /** "host:port" for the read-only HTTP status endpoint (GET /status, /keys, /metrics); omitted: none. */
   http?: string
   /**
    * The caller forms the ring (a simulation drives joins and rounds itself): start() wires and
@@ -85,6 +91,8 @@ export class CfsNode implements Startable {
   private httpServer: HttpStatusServer | undefined
   private readonly init: CfsNodeInit
   private readonly logger: ComponentLogger
+  /** What the layers count, if anything: a registry given, or this node's own with `http`. */
+  readonly metrics: ScrapeableMetrics | undefined
   private log: Logger
   private server: ChordRpcServer | undefined
   /** Whether this node wrote the data directory's pid file (and so removes it on stop). */
@@ -102,6 +110,7 @@ export class CfsNode implements Startable {
     this.logger = components.logger ?? createLogger()
     this.log = this.logger.forComponent('node')
     this.transport = components.transport ?? new TcpTransport({ logger: this.logger }, { listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs })
+    this.metrics = components.metrics ?? (init.http === undefined ? undefined : new PromMetrics())
   }
 
   /** The Chord RPC service every vnode of this endpoint shares (after start). */
@@ -155,6 +164,7 @@ export class CfsNode implements Startable {
   private async startLayers (stores: CfsNodeStores, options: AbortOptions): Promise<void> {
     const logger = this.components.logger ?? createLogger(shortHex(makeNodeRef(this.address, 0).id))
     const random = this.components.random
+    const metrics = this.metrics
     this.log = logger.forComponent('node')
     this.server = new ChordRpcServer(this.transport)
     this.vnodes.length = 0 // a start after stop() builds them again
@@ -162,7 +172,7 @@ export class CfsNode implements Startable {
     const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)
     for (let i = 0; i < (this.init.vnodes ?? DEFAULT_VNODES); i++) {
       this.vnodes.push(new ChordNode(
-        { transport: this.transport, server: this.server, logger, random },
+        { transport: this.transport, server: this.server, logger, random, metrics },
         { successorEndpoints, ...this.init.chord, vnode: i },
       ))
     }
@@ -173,7 +183,7 @@ export class CfsNode implements Startable {
       return { successor: toWire(r.successor), successors: r.successors.map(toWire), hops: r.hops }
     })
     const dhashInit = this.components.now === undefined ? this.init.dhash : { ...this.init.dhash, now: this.components.now }
-    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, random }, dhashInit)
+    this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, random, metrics }, dhashInit)
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
     if (this.init.externalRing === true) return
@@ -186,7 +196,7 @@ export class CfsNode implements Startable {
     }
     for (const v of this.vnodes) await v.fixFingersOnce(options)
     if (this.init.http !== undefined) {
-      this.httpServer = new HttpStatusServer({ status: () => this.status(), blocks: this.dhash.store.blocks }, { listen: this.init.http })
+      this.httpServer = new HttpStatusServer({ status: () => this.status(), blocks: this.dhash.store.blocks, metrics }, { listen: this.init.http })
       await this.httpServer.start()
     }
     this.log('listening on %s with %d vnode(s); %s', this.address, this.vnodes.length,

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { BadRequestError, keyFromHex, listenError, toHex, type Key } from '../core/index.js'
 import type { BlockStore } from '../dhash/index.js'
+import type { ScrapeableMetrics } from './metrics.js'
 import type { NodeStatus } from './status.js'
 
 /** Keys listed per page of GET /keys at most. */
@@ -14,17 +15,25 @@ export interface HttpStatusInit {
   maxPage?: number
 }
 
+/** What the HTTP view shows; a route whose part is absent is 404 (a mount through a ring has no store). */
+export interface HttpStatusComponents {
+  status?: () => NodeStatus
+  blocks?: BlockStore
+  /** Served as GET /metrics. */
+  metrics?: Pick<ScrapeableMetrics, 'contentType' | 'scrape'>
+}
+
 /**
  * Read-only HTTP view of a node, as the seed projects' file-listing endpoint was:
  * GET /status (the same JSON as `cfs status --json`), GET /keys?after=HEX&limit=N (stored keys
- * in ring order, with kind, size, owner and expiry; `next` continues the listing).
- * Anything else is 404; anything but GET/HEAD is 405.
+ * in ring order, with kind, size, owner and expiry; `next` continues the listing), GET /metrics
+ * (Prometheus text format). Anything else is 404; anything but GET/HEAD is 405.
  */
 export class HttpStatusServer {
   private server: Server | undefined
   private bound = ''
 
-  constructor (private readonly components: { status: () => NodeStatus, blocks: BlockStore }, private readonly init: HttpStatusInit) {}
+  constructor (private readonly components: HttpStatusComponents, private readonly init: HttpStatusInit) {}
 
   get address (): string { return this.bound }
 
@@ -39,12 +48,21 @@ export class HttpStatusServer {
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') { send(405, { error: 'read-only: GET only' }); return }
       const url = new URL(req.url ?? '/', 'http://status')
-      if (url.pathname === '/status') { send(200, this.components.status()); return }
-      if (url.pathname === '/keys') {
-        this.keys(url).then((body) => { send(200, body) }, (err: unknown) => { send(400, { error: (err as Error).message }) })
+      const { status, blocks, metrics } = this.components
+      if (url.pathname === '/status' && status !== undefined) { send(200, status()); return }
+      if (url.pathname === '/keys' && blocks !== undefined) {
+        this.keys(blocks, url).then((body) => { send(200, body) }, (err: unknown) => { send(400, { error: (err as Error).message }) })
         return
       }
-      send(404, { error: 'not found', paths: ['/status', '/keys?after=HEX&limit=N'] })
+      if (url.pathname === '/metrics' && metrics !== undefined) {
+        metrics.scrape().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType })
+          res.end(text)
+        }, (err: unknown) => { send(500, { error: (err as Error).message }) })
+        return
+      }
+      const paths = [status === undefined ? '' : '/status', blocks === undefined ? '' : '/keys?after=HEX&limit=N', metrics === undefined ? '' : '/metrics']
+      send(404, { error: 'not found', paths: paths.filter((p) => p !== '') })
     })
     this.server.listen(port, host)
     try {
@@ -65,7 +83,10 @@ export class HttpStatusServer {
     await new Promise<void>((resolve) => { s.close(() => { resolve() }) })
   }
 
-  private async keys (url: URL): Promise<{ keys: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }>, next: string | null }> {
+  private async keys (
+    blocks: BlockStore,
+    url: URL,
+  ): Promise<{ keys: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }>, next: string | null }> {
     const maxPage = this.init.maxPage ?? DEFAULT_MAX_PAGE
     const limit = Math.min(maxPage, Math.max(1, Number(url.searchParams.get('limit') ?? maxPage) || maxPage))
     const after = url.searchParams.get('after')
@@ -75,9 +96,9 @@ export class HttpStatusServer {
     const interval = { from: after === null ? top : keyFromHex(after), to: top }
     const out: Array<{ key: string, kind: string, size: number, owner: string, expiresAt: string }> = []
     let more = false
-    for await (const key of this.components.blocks.keys(interval)) {
+    for await (const key of blocks.keys(interval)) {
       if (out.length === limit) { more = true; break }
-      const meta = await this.components.blocks.getMeta(key)
+      const meta = await blocks.getMeta(key)
       if (meta === undefined) continue
       out.push({ key: toHex(key), kind: meta.kind === 0 ? 'content' : 'root', size: meta.size, owner: meta.owner, expiresAt: new Date(meta.expiresAt).toISOString() })
     }

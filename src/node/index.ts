@@ -1,5 +1,6 @@
 export { CfsNode, DEFAULT_VNODES, STATUS_METHOD, LOOKUP_METHOD, type CfsNodeComponents, type CfsNodeInit, type CfsNodeStores } from './create-node.js'
 export { runDaemon } from './daemon.js'
+export { PromMetrics, type PromMetricsInit, type ScrapeableMetrics } from './metrics.js'
 export type { NodeStatus, VnodeStatus, PeerStatus } from './status.js'
 export { queryStatus, queryLookup, type LookupAnswer } from './status-client.js'
 export { connectRing, type RingClient, type RingClientInit } from './ring-client.js'

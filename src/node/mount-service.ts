@@ -27,6 +27,8 @@ export async function runMount (init: MountVolumeInit): Promise<void> {
     ? `read-only, ${m.version === undefined ? 'following the latest version' : `version ${m.version.seq}`}`
     : 'read-write'
   process.stdout.write(`volume ${toHex(m.publicKey)} (${mode}) via ${m.description}\n`)
+  // On stderr, as `cfs node` tells of its HTTP endpoint: stdout says only what is mounted.
+  if (m.httpAddress !== undefined) process.stderr.write(`http metrics on http://${m.httpAddress}/metrics\n`)
   process.stdout.write(`mounted ${m.dir}\n`)
   if (process.send !== undefined) {
     process.send({ mounted: m.dir }, () => { process.disconnect() })

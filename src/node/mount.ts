@@ -5,7 +5,9 @@ import { createLogger, toHex, type AbortOptions } from '../core/index.js'
 import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
 import { defaultDataDir, embeddedNodeDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
+import { HttpStatusServer } from './http-status.js'
 import type { OwnerKey } from './key-file.js'
+import { PromMetrics } from './metrics.js'
 import { isAlive } from './pid-file.js'
 import { openReader, openVolume } from './volumes.js'
 
@@ -34,6 +36,12 @@ export interface MountVolumeInit extends BlockAccessInit {
   autoUnmount?: boolean
   /** libfuse's request trace on stderr. @default false */
   debug?: boolean
+  /**
+   * "host:port" of a read-only HTTP endpoint for this process: GET /metrics (FUSE, the volume's
+   * publications, and the embedded node's or ring client's block layer), and with an embedded
+   * node its GET /status and /keys. @default none
+   */
+  http?: string
 }
 
 /** A mounted volume, served by this process. */
@@ -45,6 +53,8 @@ export interface VolumeMount {
   readonly publicKey: Uint8Array
   /** The version shown, for a read-only mount of one version. */
   readonly version: VersionInfo | undefined
+  /** Where the HTTP endpoint listens, if `http` asked for one. */
+  readonly httpAddress: string | undefined
   /** Publishes, unmounts, publishes what raced the unmount, and closes the volume and the blocks. */
   close: () => Promise<void>
 }
@@ -57,10 +67,12 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   const logger = createLogger('mount')
   const log = logger.forComponent('node:mount')
   const dir = resolve(init.dir)
+  const metrics = init.http === undefined ? undefined : new PromMetrics()
   const access: BlockAccessInit = {
     ...(init.ring === undefined ? {} : { ring: init.ring }),
     ...(init.data === undefined ? {} : { data: init.data }),
     ...(init.replicas === undefined ? {} : { replicas: init.replicas }),
+    ...(metrics === undefined ? {} : { metrics }),
   }
   let fs: FileSystem
   let sync: ((options?: AbortOptions) => Promise<void>) | undefined
@@ -126,10 +138,18 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     versions,
     space: async () => space(blocks, init.data, uploaded()),
     logger,
+    metrics,
   }, { syncOnClose: init.syncOnClose === true })
   kernel.fuse = fuse
+  let http: HttpStatusServer | undefined
   let mounted: Mounted
   try {
+    if (init.http !== undefined) {
+      const node = blocks.node
+      const served = node === undefined ? { metrics } : { metrics, status: () => node.status(), blocks: node.dhash.store.blocks }
+      http = new HttpStatusServer(served, { listen: init.http })
+      await http.start()
+    }
     mounted = await mountCfs(dir, fuse, {
       immutable: init.publicKey !== undefined && init.version !== undefined,
       soleWriter: init.key !== undefined,
@@ -140,6 +160,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
       logger,
     })
   } catch (err) {
+    await http?.stop()
     await closeTree()
     throw err
   }
@@ -150,6 +171,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     description: blocks.description,
     publicKey,
     version,
+    httpAddress: http?.address,
     close: async () => {
       closing ??= (async () => {
         const errors: unknown[] = []
@@ -161,6 +183,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
         if (sync !== undefined) await step('published', async () => { await sync({}) })
         await step('unmounted', async () => { await mounted.unmount() })
         await step('closed open files', async () => { await fuse.close() })
+        if (http !== undefined) await step('stopped the HTTP endpoint', async () => { await http?.stop() })
         await step('closed the volume and the blocks', closeTree) // publishes whatever raced the unmount
         if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]))
       })()

@@ -1,4 +1,4 @@
-import { createLogger, type ComponentLogger } from '../core/index.js'
+import { createLogger, type ComponentLogger, type Metrics } from '../core/index.js'
 import { TcpTransport } from '../net/index.js'
 import { RemoteRouter } from '../chord/index.js'
 import { DEFAULT_DHASH_RPC_TIMEOUT_MS, DHashClient, DHashRpc, type DHashClientInit } from '../dhash/index.js'
@@ -16,13 +16,14 @@ export interface RingClient {
   close: () => Promise<void>
 }
 
-export async function connectRing (init: RingClientInit, logger: ComponentLogger = createLogger('client')): Promise<RingClient> {
+/** `metrics`: where the client's lookups, puts and gets are counted (a mount's /metrics); omitted: nowhere. */
+export async function connectRing (init: RingClientInit, logger: ComponentLogger = createLogger('client'), metrics?: Metrics): Promise<RingClient> {
   const rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_DHASH_RPC_TIMEOUT_MS
   const transport = new TcpTransport({ logger }, { rpcTimeoutMs })
   await transport.start()
-  const router = new RemoteRouter({ transport, logger }, { bootstrap: init.ring, rpcTimeoutMs })
+  const router = new RemoteRouter({ transport, logger, metrics }, { bootstrap: init.ring, rpcTimeoutMs })
   const rpc = new DHashRpc(transport, rpcTimeoutMs)
-  const blocks = new DHashClient({ router, rpc, logger }, init)
+  const blocks = new DHashClient({ router, rpc, logger, metrics }, init)
   // Repairs still in flight are abandoned at close: a command's exit does not wait on a slow
   // holder, and maintenance repairs what a reader found missing. settled() waits for them.
   return { blocks, close: async () => { await blocks.stop(); await rpc.stop(); await transport.stop() } }

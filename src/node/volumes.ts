@@ -31,6 +31,7 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
     signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
     verifier: rootVerifier,
     logger,
+    metrics: init.metrics,
   }, {
     // An embedded node is a ring of one: one copy is all it can hold (puts say so, degraded).
     ...(access.node === undefined ? {} : { minReplicas: EMBEDDED_MIN_REPLICAS }),

@@ -145,6 +145,17 @@ export async function spawnMount (s: Scratch, dir: string, args: string[], timeo
   }
 }
 
+/** "host:port" of a mount's HTTP endpoint (started with `--http`), from its `http metrics on` stderr line. */
+export async function mountHttpAddress (m: MountProcess, timeoutMs = 5_000): Promise<string> {
+  const until = Date.now() + timeoutMs
+  while (true) {
+    const found = /http metrics on http:\/\/(\S+)\/metrics/.exec(m.stderr())
+    if (found !== null) return found[1] as string
+    if (Date.now() > until) throw new Error(`no "http metrics on" line from the mount:\n${m.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 /** Detaches whatever is mounted at `dir` (a dead mount after a SIGKILL); ignores "not mounted". */
 export async function forceUnmount (dir: string): Promise<void> {
   await sh(`fusermount3 -uz ${JSON.stringify(dir)}`)

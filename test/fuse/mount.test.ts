@@ -1,7 +1,8 @@
 import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CFS_BIN, forceUnmount, fuseUnavailable, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { observations, scrape, value } from '../helpers/prometheus.js'
+import { CFS_BIN, forceUnmount, fuseUnavailable, mountHttpAddress, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 
@@ -16,7 +17,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   beforeAll(async () => {
     s = await scratch()
     mnt = await s.dir('mnt')
-    rw = await spawnMount(s, mnt, ['--key', s.keyFile, '--publish-ms', '200'])
+    rw = await spawnMount(s, mnt, ['--key', s.keyFile, '--publish-ms', '200', '--http', '127.0.0.1:0'])
   })
 
   afterAll(async () => {
@@ -135,6 +136,36 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect(await ok(`stat -f -c %T ${mnt}`)).toMatch(/fuse/)
   })
 
+  it('--http: GET /metrics counts FUSE operations, errors, bytes and publications, and the embedded node\'s block layer', async () => {
+    const http = await mountHttpAddress(rw)
+    const before = await scrape(http)
+    await ok(`
+      set -e
+      cd ${mnt}
+      ls -la > /dev/null
+      head -c 300000 /dev/urandom > m.bin
+      cat m.bin > /dev/null
+      ! stat no-such-file 2>/dev/null
+    `)
+    await writeSynced(join(mnt, 'm.txt'), 'published') // fsync: a publication
+    const after = await scrape(http)
+    const moved = (name: string, labels: Record<string, string> = {}): number => value(after, name, labels) - value(before, name, labels)
+    expect(moved('cfs_fuse_operations_total', { op: 'readdir' })).toBeGreaterThan(0)
+    expect(moved('cfs_fuse_operations_total', { op: 'write' })).toBeGreaterThan(0)
+    expect(moved('cfs_fuse_operations_total', { op: 'fsync' })).toBe(1)
+    expect(moved('cfs_fuse_errors_total', { op: 'getattr', errno: 'ENOENT' })).toBeGreaterThan(0)
+    expect(moved('cfs_fuse_written_bytes_total')).toBeGreaterThanOrEqual(300000)
+    expect(observations(after, 'cfs_fuse_operation_duration_seconds', { op: 'write' })).toBeGreaterThan(0)
+    expect(moved('cfs_volume_publications_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(1)
+    expect(value(after, 'cfs_volume_published_seq')).toBeGreaterThan(value(before, 'cfs_volume_published_seq'))
+    // The embedded node's client put the blocks (one node of k = 3: degraded), and holds them.
+    expect(moved('cfs_dhash_client_puts_total', { kind: 'content' })).toBeGreaterThan(0)
+    expect(moved('cfs_dhash_client_puts_total', { kind: 'root' })).toBeGreaterThan(0)
+    expect(value(after, 'cfs_dhash_stored_bytes')).toBeGreaterThan(300000)
+    expect(value(after, 'process_resident_memory_bytes')).toBeGreaterThan(0)
+    expect((await fetch(`http://${http}/status`)).status).toBe(200)
+  })
+
   it('past versions under .snapshots, read-only', async () => {
     await writeSynced(join(mnt, 'v.txt'), 'first')
     const first = Math.max(...(await readdir(join(mnt, '.snapshots'))).filter((n) => /^\d+$/.test(n)).map(Number))
@@ -153,13 +184,22 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   it('a read-only mount by public key, through the first mount\'s node: reads, EROFS on writes, sees new versions', async () => {
     await writeSynced(join(mnt, 'shared.txt'), 'v1')
     const roDir = await s.dir('ro')
-    const ro = await spawnMount(s, roDir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--refresh-ms', '300'])
+    const ro = await spawnMount(s, roDir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--refresh-ms', '300', '--http', '127.0.0.1:0'])
     try {
       expect(ro.banner.join('\n')).toMatch(/read-only, following the latest version\) via ring via 127\.0\.0\.1:\d+/)
       expect(await readFile(join(roDir, 'shared.txt'), 'utf8')).toBe('v1')
       for (const cmd of ['touch new', 'mkdir d', 'rm shared.txt', 'echo x >> shared.txt', 'chmod 600 shared.txt', 'ln -s a b', 'mv shared.txt s2']) {
         expect((await sh(cmd, { cwd: roDir })).stderr, cmd).toMatch(/Read-only file system/)
       }
+      // Through a ring: the mount's /metrics has its FUSE side and its ring client (the kernel refuses
+      // the writes above itself: mounted ro); no node here, so no /status.
+      const http = await mountHttpAddress(ro)
+      const m = await scrape(http)
+      expect(value(m, 'cfs_fuse_operations_total', { op: 'read' })).toBeGreaterThan(0)
+      expect(value(m, 'cfs_fuse_read_bytes_total')).toBeGreaterThan(0)
+      expect(value(m, 'cfs_dhash_client_gets_total', { kind: 'root', outcome: 'ok' })).toBeGreaterThan(0)
+      expect(value(m, 'cfs_chord_lookups_total', { outcome: 'ok' })).toBeGreaterThan(0)
+      expect((await fetch(`http://${http}/status`)).status).toBe(404)
       await writeFile(join(mnt, 'shared.txt'), 'v2')
       await expect.poll(async () => readFile(join(roDir, 'shared.txt'), 'utf8'), { timeout: 10_000 }).toBe('v2')
     } finally {

@@ -21,6 +21,7 @@ interface MountOptions extends AccessOptions {
   daemon?: boolean
   logFile?: string
   debugFuse?: boolean
+  http?: string
 }
 
 export function registerMount (program: Command): void {
@@ -39,6 +40,7 @@ export function registerMount (program: Command): void {
     .option('--daemon', 'detach once mounted; output goes to --log-file')
     .option('--log-file <file>', 'with --daemon: where output goes (default: <data>/logs/mount-<dir>.log)')
     .option('--debug-fuse', 'libfuse\'s trace of every request, on stderr')
+    .option('--http <host:port>', 'serve read-only HTTP: GET /metrics (Prometheus), and with an embedded node GET /status and /keys')
     .action(async (dir: string, opts: MountOptions) => {
       if ((opts.key === undefined) === (opts.pubkey === undefined)) throw new BadRequestError('say whose volume: --key FILE (read-write) or --pubkey HEX|FILE (read-only)')
       if (opts.version !== undefined && opts.pubkey === undefined) throw new BadRequestError('--version goes with --pubkey (a past version is read-only)')
@@ -64,6 +66,7 @@ export function registerMount (program: Command): void {
         allowOther: opts.allowOther === true,
         autoUnmount: opts.autoUnmount,
         debug: opts.debugFuse === true,
+        ...(opts.http === undefined ? {} : { http: opts.http }),
       })
     })
 }

@@ -35,7 +35,7 @@ export function registerNode (program: Command): void {
     .option('--quota-source-mb <mb>', 'MiB one source address may put here per hour')
     .option('--max-storage-mb <mb>', 'MiB of replicas this node holds at most')
     .option('--max-watchers-per-root <n>', 'readers one root may have waiting here for its next version; more are told to poll (0: none)', nonNegativeInt, DEFAULT_MAX_WATCHERS_PER_ROOT)
-    .option('--http <host:port>', 'serve read-only status JSON over HTTP (GET /status, /keys)')
+    .option('--http <host:port>', 'serve read-only HTTP: status JSON (GET /status, /keys) and Prometheus metrics (GET /metrics)')
     .action(async (opts: NodeOptions) => {
       const mib = (v: string | undefined): number | undefined => (v === undefined ? undefined : positiveInt(v) * 1024 * 1024)
       await runDaemon({
