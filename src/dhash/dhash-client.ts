@@ -1,10 +1,11 @@
 import {
   BlockInvalidError, BlockNotFoundError, LookupFailedError, NO_METRICS, compareKeys, createLogger, deadline, isCfsError, isUnreachable, keyBefore,
-  lifetimeController, secondsSince, shortHex, sleep, throwIfAborted, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Key,
-  type Logger, type Metrics, type Startable,
+  lifetimeController, secondsSince, shortHex, sleep, throwIfAborted, type AbortOptions, type CfsError, type ComponentLogger, type Counter, type Histogram,
+  type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
+import { hedged } from './hedge.js'
 import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
@@ -100,6 +101,16 @@ const MAX_BACKGROUND = 64
 /** Tries of one repair store that fails with the holder unreachable (it may be restarting). */
 const REPAIR_ATTEMPTS = 3
 const REPAIR_RETRY_MS = 200
+/** A get asks the next holder too after max(MIN_HEDGE_MS, HEDGE_RTTS x this one's round trip), at most MAX_HEDGE_MS. */
+const MIN_HEDGE_MS = 300
+const MAX_HEDGE_MS = 1_000
+const HEDGE_RTTS = 4
+/** A lookup-path cache that has not answered by then is passed over for the holders. */
+const PATH_CACHE_HEDGE_MS = 100
+/** The round trip a holder that failed other than by lacking the block is counted at, so it is asked last. */
+const UNREACHABLE_RTT_MS = 10_000
+/** A root read waits this long for the other holders once one has answered with a root. */
+const ROOT_GRACE_MS = 500
 /** Lookups one watchRoot makes again after finding a holder unreachable. */
 const WATCH_LOOKUPS = 2
 
@@ -363,6 +374,11 @@ export class DHashClient implements BlockService, Startable {
     this.rtt.set(address, old === undefined ? ms : old * 0.8 + ms * 0.2)
   }
 
+  /**
+   * Asks the path's last node (from its cache) and then the holders, fastest first, one after
+   * another; one that has not answered within its hedge delay has the next asked alongside it
+   * (`hedged`), so a silent holder costs a fraction of a second, and is then known slow.
+   */
   private async getContent (key: Key, where: Located, options: AbortOptions): Promise<Uint8Array> {
     const { rpc } = this.components
     const holders = replicaSet(where.successors, this.k)
@@ -373,56 +389,92 @@ export class DHashClient implements BlockService, Startable {
       ...this.byLatency(holders).map((node) => ({ node, cache: false })),
     ]
     const needRepair: Array<{ node: NodeRef, corrupt: boolean }> = []
-    let lastError: unknown
-    for (const { node, cache } of candidates) {
-      throwIfAborted(options.signal)
-      const t0 = performance.now()
-      try {
-        const b = await rpc.get(node.address, key, cache, options)
-        if (b.kind !== BlockKind.CONTENT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a root`)
-        verifyBlock(key, BlockKind.CONTENT, b.bytes)
-        this.noteRtt(node.address, performance.now() - t0)
-        this.afterRead(key, BlockKind.CONTENT, b.bytes, needRepair, where.path, holderAddresses, node)
-        return b.bytes
-      } catch (err) {
-        throwIfAborted(options.signal)
-        if (!isCfsError(err)) throw err
-        lastError = err
-        if (cache) continue
-        if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
-          if (err.code === 'BLOCK_INVALID') {
-            this.counts.badCopiesRead++
-            this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
-          }
-          needRepair.push({ node, corrupt: err.code === 'BLOCK_INVALID' })
-        } else {
-          this.noteRtt(node.address, 10_000)
-        }
-      }
+    const delay = (i: number): number => {
+      const c = candidates[i] as { node: NodeRef, cache: boolean }
+      return c.cache ? PATH_CACHE_HEDGE_MS : this.hedgeDelay(c.node.address)
     }
-    if (lastError !== undefined && isCfsError(lastError) && lastError.code !== 'BLOCK_NOT_FOUND' && lastError.code !== 'BLOCK_INVALID') throw lastError
-    throw new BlockNotFoundError(`block ${shortHex(key)} not found on its ${holders.length} holder(s)`)
+    let served: { bytes: Uint8Array, node: NodeRef }
+    try {
+      served = await hedged(candidates.length, async (i, signal) => {
+        const { node, cache } = candidates[i] as { node: NodeRef, cache: boolean }
+        const t0 = performance.now()
+        try {
+          const b = await rpc.get(node.address, key, cache, { signal })
+          if (b.kind !== BlockKind.CONTENT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a root`)
+          verifyBlock(key, BlockKind.CONTENT, b.bytes)
+          this.noteRtt(node.address, performance.now() - t0)
+          return { bytes: b.bytes, node }
+        } catch (err) {
+          const took = performance.now() - t0
+          // Overtaken by another holder after its delay: slow, so asked later next time.
+          if (signal.aborted) { if (took > delay(i)) this.noteRtt(node.address, 2 * took); throw err }
+          if (!isCfsError(err)) throw err
+          if (cache) throw err
+          if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
+            if (err.code === 'BLOCK_INVALID') {
+              this.counts.badCopiesRead++
+              this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
+            }
+            needRepair.push({ node, corrupt: err.code === 'BLOCK_INVALID' })
+          } else {
+            this.noteRtt(node.address, UNREACHABLE_RTT_MS)
+          }
+          throw err
+        }
+      }, delay, options.signal)
+    } catch (err) {
+      throwIfAborted(options.signal)
+      if (!isCfsError(err)) throw err
+      if (err.code !== 'BLOCK_NOT_FOUND' && err.code !== 'BLOCK_INVALID') throw err
+      throw new BlockNotFoundError(`block ${shortHex(key)} not found on its ${holders.length} holder(s)`)
+    }
+    this.afterRead(key, BlockKind.CONTENT, served.bytes, needRepair, where.path, holderAddresses, served.node)
+    return served.bytes
+  }
+
+  /** How long a get waits for this holder before asking the next one too. */
+  private hedgeDelay (address: string): number {
+    return Math.min(MAX_HEDGE_MS, Math.max(MIN_HEDGE_MS, HEDGE_RTTS * (this.rtt.get(address) ?? 0)))
   }
 
   /**
    * A root may be stale on one holder (it missed the last put), so all holders are asked and
-   * the highest verified sequence number wins; holders behind it get the newer copy.
+   * the highest verified sequence number wins; holders behind it get the newer copy. Once one
+   * holder has answered with a root, the others have ROOT_GRACE_MS more: a silent holder does
+   * not hold every root read for a whole RPC deadline (readers' SeenRoots refuses a rollback).
    */
   private async getNewestRoot (key: Key, where: Located, options: AbortOptions): Promise<Uint8Array> {
     const holders = replicaSet(where.successors, this.k)
-    const answers = await Promise.all(holders.map(async (node) => {
-      try {
-        const b = await this.components.rpc.get(node.address, key, false, options)
-        if (b.kind !== BlockKind.ROOT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a content block`)
-        return { node, bytes: b.bytes, seq: verifyBlock(key, BlockKind.ROOT, b.bytes).seq, error: undefined }
-      } catch (err) {
-        throwIfAborted(options.signal)
-        if (!isCfsError(err)) throw err
-        return { node, bytes: undefined, seq: 0, error: err }
-      }
-    }))
-    const best = answers.reduce((a, b) => (b.seq > a.seq ? b : a))
-    if (best.bytes === undefined) {
+    type Answer = { node: NodeRef, bytes: Uint8Array | undefined, seq: number, error: CfsError | undefined }
+    const late = new AbortController()
+    const linked = deadline([options.signal, late.signal], Infinity)
+    const answers: Answer[] = []
+    let grace: NodeJS.Timeout | undefined
+    try {
+      await new Promise<void>((resolve, reject) => {
+        for (const node of holders) {
+          this.components.rpc.get(node.address, key, false, { signal: linked.signal }).then((b) => {
+            if (b.kind !== BlockKind.ROOT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a content block`)
+            return { node, bytes: b.bytes, seq: verifyBlock(key, BlockKind.ROOT, b.bytes).seq, error: undefined }
+          }).catch((err: unknown) => {
+            if (!isCfsError(err)) throw err
+            return { node, bytes: undefined, seq: 0, error: late.signal.aborted ? undefined : err }
+          }).then((a: Answer) => {
+            if (late.signal.aborted) return
+            answers.push(a)
+            if (answers.length === holders.length) resolve()
+            else if (a.bytes !== undefined && grace === undefined) grace = setTimeout(() => { late.abort(); resolve() }, ROOT_GRACE_MS)
+          }, reject)
+        }
+      })
+    } finally {
+      clearTimeout(grace)
+      late.abort()
+      linked.dispose()
+    }
+    throwIfAborted(options.signal)
+    const best = answers.reduce<Answer | undefined>((a, b) => (a === undefined || b.seq > a.seq ? b : a), undefined)
+    if (best?.bytes === undefined) {
       const unreachable = answers.find((a) => a.error !== undefined && isUnreachable(a.error))
       if (unreachable?.error !== undefined && answers.every((a) => a.error !== undefined && a.error.code !== 'BLOCK_NOT_FOUND')) throw unreachable.error
       throw new BlockNotFoundError(`root ${shortHex(key)} not found on its ${holders.length} holder(s)`)
