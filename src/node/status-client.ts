@@ -22,6 +22,8 @@ const statusSchema = z.object({
     corruptDropped: z.number(),
     lastRepair: z.object({
       pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(), scrubbed: z.number(), corrupt: z.number(),
+      // Absent in the answers of nodes older than the field: read as none found.
+      underReplicated: z.number().default(0),
       finishedAt: z.number(), durationMs: z.number(),
     }).optional(),
   }).optional(),
