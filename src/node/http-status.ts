@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import { BadRequestError, keyFromHex, listenError, toHex, type Key } from '../core/index.js'
 import type { BlockStore } from '../dhash/index.js'
@@ -6,6 +6,9 @@ import type { NodeStatus } from './status.js'
 
 /** Keys listed per page of GET /keys at most. */
 export const DEFAULT_MAX_PAGE = 1000
+
+/** A further GET route (the dashboard): answers and returns true, or returns false to pass the request on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean
 
 export interface HttpStatusInit {
   /** "host:port"; port 0 picks a free port. */
@@ -18,13 +21,17 @@ export interface HttpStatusInit {
  * Read-only HTTP view of a node, as the seed projects' file-listing endpoint was:
  * GET /status (the same JSON as `cfs status --json`), GET /keys?after=HEX&limit=N (stored keys
  * in ring order, with kind, size, owner and expiry; `next` continues the listing).
- * Anything else is 404; anything but GET/HEAD is 405.
+ * Further GET routes come from `routes` (the dashboard, dashboard.ts). Anything else is 404;
+ * anything but GET/HEAD is 405.
  */
 export class HttpStatusServer {
   private server: Server | undefined
   private bound = ''
 
-  constructor (private readonly components: { status: () => NodeStatus, blocks: BlockStore }, private readonly init: HttpStatusInit) {}
+  constructor (
+    private readonly components: { status: () => NodeStatus, blocks: BlockStore, routes?: readonly HttpRoute[] },
+    private readonly init: HttpStatusInit,
+  ) {}
 
   get address (): string { return this.bound }
 
@@ -44,6 +51,7 @@ export class HttpStatusServer {
         this.keys(url).then((body) => { send(200, body) }, (err: unknown) => { send(400, { error: (err as Error).message }) })
         return
       }
+      if (this.components.routes?.some((route) => route(req, res, url)) === true) return
       send(404, { error: 'not found', paths: ['/status', '/keys?after=HEX&limit=N'] })
     })
     this.server.listen(port, host)
