@@ -15,6 +15,7 @@ import { Dashboard } from './dashboard.js'
 import { HeldRoots } from './held-roots.js'
 import { HttpStatusServer } from './http-status.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
+import type { RingSnapshot } from './ring-snapshot.js'
 import { RingView, type RingViewInit } from './ring-view.js'
 import { parseNodeStatus, vnodeStatus, type NodeStatus } from './status.js'
 
@@ -204,7 +205,15 @@ export class CfsNode implements Startable {
       seeds: () => [this.address],
       logger,
     }, { intervalMs: this.init.http === undefined ? 0 : (this.init.chord?.stabilizeIntervalMs ?? DEFAULT_STABILIZE_INTERVAL_MS), ...this.init.ringView })
-    this.transport.handle(RING_METHOD, async (_body, ctx) => (this.httpServer === undefined ? view.refreshOnce(ctx) : view.snapshot() ?? view.refreshOnce(ctx)))
+    // Without the dashboard's timer each call runs a round, and calls that arrive during one
+    // share it: a burst of callers costs one walk.
+    let round: Promise<RingSnapshot> | undefined
+    this.transport.handle(RING_METHOD, async () => {
+      const latest = this.httpServer === undefined ? undefined : view.snapshot()
+      if (latest !== undefined) return latest
+      round ??= view.refreshOnce().finally(() => { round = undefined })
+      return round
+    })
     const store = this.dhashLayer.store
     // A simulation drives its own rounds: no timer then (checkOnce is public).
     this.heldRoots = new HeldRoots(

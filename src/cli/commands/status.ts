@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { isCfsError } from '../../core/index.js'
 import { queryRing, queryStatus, type NodeStatus, type PeerStatus, type RingSnapshot } from '../../node/index.js'
 
 export function registerStatus (program: Command): void {
@@ -12,8 +13,15 @@ export function registerStatus (program: Command): void {
         process.stdout.write(JSON.stringify(status) + '\n')
         return
       }
-      const ring = await queryRing(opts.node)
-      process.stdout.write(formatHealth(ring, status) + formatStatus(status))
+      let health: string
+      try {
+        health = formatHealth(await queryRing(opts.node))
+      } catch (err) {
+        // The node answered its status: print that, and say why the ring is missing.
+        if (!isCfsError(err)) throw err
+        health = `ring    not available: ${err.message}\n`
+      }
+      process.stdout.write(health + formatVolumes(status) + formatStatus(status))
     })
 }
 
@@ -37,10 +45,10 @@ function table (rows: string[][], right: ReadonlySet<number>): string[] {
 
 /**
  * The health summary the dashboard shows (GET / on `--http`): nodes live and failed with each
- * one's share of the ring, blocks, bytes, under-replicated keys and repair backlog, and the
- * volume roots the asked node holds.
+ * one's share of the ring, blocks, bytes, under-replicated keys, repair backlog, and the last
+ * repair (or, for a failed node, when it was last seen).
  */
-export function formatHealth (ring: RingSnapshot, status: NodeStatus): string {
+export function formatHealth (ring: RingSnapshot): string {
   const s = ring.summary
   const lines = [
     `ring    ${s.live} live, ${s.failed} failed (${plural(s.vnodes, 'vnode')}); ${s.blocks} blocks, ${formatBytes(s.bytes)}; ` +
@@ -57,8 +65,13 @@ export function formatHealth (ring: RingSnapshot, status: NodeStatus): string {
     ])
   }
   lines.push(...table(rows, new Set([2, 3, 4, 5, 6, 7])))
+  return lines.join('\n') + '\n'
+}
+
+/** The volume roots a node holds, with sequence numbers and publication times. */
+export function formatVolumes (status: NodeStatus): string {
   const volumes = status.volumes ?? []
-  lines.push(`volumes held by ${status.address}: ${volumes.length}`)
+  const lines = [`volumes held by ${status.address}: ${volumes.length}`]
   if (volumes.length > 0) {
     lines.push(...table([['owner (public key)', 'seq', 'published', 'root key'], ...volumes.map((v) => [v.owner, String(v.seq), time(v.publishedAt), v.key.slice(0, 16)])], new Set([1])))
   }
