@@ -140,7 +140,7 @@ export class CfsNode implements Startable {
   /** Where the HTTP status endpoint listens, if it was asked for (after start). */
   get httpAddress (): string | undefined { return this.httpServer?.address }
 
-  /** The dashboard's view of the ring, with `http` (after start). */
+  /** This node's view of the ring, the dashboard's and node.ring's (after start). */
   get ringView (): RingView | undefined { return this.ringViewer }
 
   /**
