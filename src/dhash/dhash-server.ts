@@ -59,7 +59,7 @@ export class DHashServer {
     const replications = metrics.counter({ name: 'cfs_dhash_server_replications_total', help: 'Copies a primary sent to the other holders on put, by outcome (ok, failed: a replica missing)', labelNames: ['outcome'] })
     this.replications = { ok: replications.labels('ok'), failed: replications.labels('failed') }
     this.watchers = new RootWatchers(init.watchers)
-    this.unwatch = components.store.onRootStored((key, seq, bytes) => { this.watchers.notify(key, seq, bytes) })
+    this.unwatch = components.store.onStored((key, meta, bytes) => { if (meta.kind === BlockKind.ROOT) this.watchers.notify(key, meta.seq, bytes) })
     const t = components.transport
     const serve = (method: string, handler: (body: unknown, ctx: RequestContext) => Promise<unknown>): void => {
       const ok = requests.labels(method, 'ok')

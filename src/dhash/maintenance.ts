@@ -8,6 +8,9 @@
  *    lacks and pulls what it lacks itself (a node that just joined pulls its new range from
  *    its successor this way: migration). In sync, a round costs one dhash.digest per replica
  *    holder per vnode (~2.5 KB) plus a local scan of the arc.
+ *    The round counts the arc's under-replicated keys: those some holder (or the primary
+ *    itself) lacked, i.e. pushed or pulled; every key of the arc when a holder could not be
+ *    synced or the ring has fewer than k endpoints. Each key counts once, by its primary.
  * 2. Hand-off. Keys stored here that this node is not a replica holder of (after joins, or
  *    repairs that overshot) are offered to their k holders: dhash.has, then dhash.store of the
  *    ones missing. The local copy is deleted only after all k holders confirm they have it.
@@ -65,7 +68,13 @@ export interface RepairReport {
   pulled: number
   /** Surplus copies deleted after their holders confirmed. */
   handedOff: number
-  /** Keys found out of place that could not be settled this round. */
+  /**
+   * Keys of this endpoint's arcs (it is their primary) that lacked a copy on one of their k
+   * holders when the round looked: copied to a holder or pulled here, or on a holder that
+   * could not be synced, or with fewer than k endpoints on the ring. Each key counts once.
+   */
+  underReplicated: number
+  /** Work left for later rounds: keys out of place not handed off, and holder syncs that failed. */
   backlog: number
   collected: number
   /** Blocks re-verified by the scrub, and how many of them were corrupt and dropped. */
@@ -104,6 +113,8 @@ function maintenanceMetrics (metrics: Metrics): MaintenanceMetrics {
     scrubCorrupt: metrics.counter({ name: 'cfs_dhash_scrub_corrupt_total', help: 'Bad copies the scrub found and dropped (repair fetches good ones)' }),
   }
 }
+/** What one arc's sync counts: copies moved, and the keys some holder (or this node) lacked. */
+interface SyncTally { pushed: number, pulled: number, lacked: Set<string> }
 
 export class Maintenance {
   private readonly log: Logger
@@ -147,24 +158,32 @@ export class Maintenance {
     const start = Date.now()
     const tally = { pushed: 0, pulled: 0, handedOff: 0, backlog: 0 }
     const scrub = await this.scrubOnce(options)
+    let underReplicated = 0
     for (const v of this.components.vnodes()) {
       const pred = v.predecessor()
       if (pred === undefined) continue
       const arc = { from: pred.id, to: v.self.id }
-      for (const holder of replicaSet([v.self, ...v.successors()], this.init.replicas).slice(1)) {
+      const holders = replicaSet([v.self, ...v.successors()], this.init.replicas)
+      const sync: SyncTally = { pushed: 0, pulled: 0, lacked: new Set() }
+      let whole = holders.length < this.init.replicas
+      for (const holder of holders.slice(1)) {
         try {
-          await this.syncArc(holder.address, arc, 0, tally, options)
+          await this.syncArc(holder.address, arc, 0, sync, options)
         } catch (err) {
           throwIfAborted(options.signal)
           if (!isCfsError(err)) throw err
           tally.backlog++
+          whole = true
           this.log('sync of %s..%s with %s failed: %s', shortHex(arc.from), shortHex(arc.to), holder.address, err.message)
         }
       }
+      tally.pushed += sync.pushed
+      tally.pulled += sync.pulled
+      underReplicated += whole ? await this.countKeys(arc, options) : sync.lacked.size
     }
     await this.handOff(tally, false, options)
     const collected = await this.components.store.collectExpired()
-    this.report = { ...tally, collected, ...scrub, finishedAt: Date.now(), durationMs: Date.now() - start }
+    this.report = { ...tally, underReplicated, collected, ...scrub, finishedAt: Date.now(), durationMs: Date.now() - start }
     if (tally.pushed + tally.pulled + tally.handedOff > 0) this.log('repair: %o', this.report)
     return this.report
   }
@@ -205,13 +224,17 @@ export class Maintenance {
     return tally.pushed
   }
 
-  private async syncArc (
-    address: string,
-    arc: KeyInterval,
-    depth: number,
-    tally: RepairReport | { pushed: number, pulled: number },
-    options: AbortOptions,
-  ): Promise<void> {
+  /** Keys stored in the arc. */
+  private async countKeys (arc: KeyInterval, options: AbortOptions): Promise<number> {
+    let n = 0
+    for await (const _ of this.components.store.blocks.keys(arc)) {
+      throwIfAborted(options.signal)
+      n++
+    }
+    return n
+  }
+
+  private async syncArc (address: string, arc: KeyInterval, depth: number, tally: SyncTally, options: AbortOptions): Promise<void> {
     const { store, rpc } = this.components
     const [remote, local] = await Promise.all([rpc.digest(address, arc.from, arc.to, options), digestInterval(store.blocks, arc)])
     const bounds = splitInterval(arc)
@@ -226,7 +249,7 @@ export class Maintenance {
     }
   }
 
-  private async syncListed (address: string, arc: KeyInterval, tally: { pushed: number, pulled: number }, options: AbortOptions): Promise<void> {
+  private async syncListed (address: string, arc: KeyInterval, tally: SyncTally, options: AbortOptions): Promise<void> {
     const { store, rpc } = this.components
     const theirs = new Set<string>()
     let from = arc.from
@@ -244,11 +267,13 @@ export class Maintenance {
       if (theirs.has(hex)) continue
       const block = await store.read(key)
       if (block === undefined) continue
+      tally.lacked.add(hex)
       await rpc.store(address, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
       tally.pushed++
     }
     for (const hex of theirs) {
       if (ours.has(hex)) continue
+      tally.lacked.add(hex)
       const key = Buffer.from(hex, 'hex')
       const k = new Uint8Array(key) as Key
       try {

@@ -1,5 +1,5 @@
 import {
-  QuotaExceededError, RootConflictError, RootStaleError, StorageFullError, createLogger, isCfsError, keysEqual, shortHex, toHex,
+  Listeners, QuotaExceededError, RootConflictError, RootStaleError, StorageFullError, createLogger, isCfsError, keysEqual, shortHex, toHex,
   type ComponentLogger, type Key, type Logger,
 } from '../core/index.js'
 import { BlockKind } from './block.js'
@@ -72,7 +72,7 @@ export class ReplicaStore {
   private windowStart = 0
   private corruptDropped = 0
   private readonly lock = new KeyedLock()
-  private readonly rootListeners = new Set<(key: Key, seq: number, bytes: Uint8Array) => void>()
+  private readonly stored = new Listeners<[Key, BlockMeta, Uint8Array]>()
 
   constructor (components: { blocks: BlockStore, cache: BlockCache, logger?: ComponentLogger }, init: ReplicaStoreInit = {}) {
     this.blocks = components.blocks
@@ -90,6 +90,14 @@ export class ReplicaStore {
   }
 
   get maxLeaseMs (): number { return this.init.maxLeaseMs }
+
+  /**
+   * Upcall after every write of a block's bytes (a new block, a newer root, a replaced bad
+   * copy), with the metadata written; not for lease extensions or deletes. Returns unsubscribe.
+   */
+  onStored (listener: (key: Key, meta: BlockMeta, bytes: Uint8Array) => void): () => void {
+    return this.stored.add(listener)
+  }
 
   /** Expiry for a lease of `leaseMs` starting now, capped. */
   leaseEnd (leaseMs: number): number {
@@ -144,17 +152,8 @@ export class ReplicaStore {
     this.checkCapacity(key, owner, growth, options.source)
     await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
     if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
-    if (kind === BlockKind.ROOT) for (const listener of this.rootListeners) listener(key, verified.seq, bytes)
+    this.stored.emit(key, { kind, expiresAt, owner, seq: verified.seq, size: bytes.length }, bytes)
     return true
-  }
-
-  /**
-   * Calls `listener` each time a newer root is stored here, however it came (a put, a replica
-   * copy, repair); returns the function that removes it.
-   */
-  onRootStored (listener: (key: Key, seq: number, bytes: Uint8Array) => void): () => void {
-    this.rootListeners.add(listener)
-    return () => { this.rootListeners.delete(listener) }
   }
 
   /**

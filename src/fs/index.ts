@@ -20,3 +20,4 @@ export { FS_FORMAT_VERSION } from './format.js'
 export {
   listPathBlocks, DEFAULT_LIST_CONCURRENCY, type ListedBlock, type ListedRole, type ListPathOptions, type PathBlocks,
 } from './path-blocks.js'
+export { rootRecordCodec, type RootRecord } from './root-record.js'

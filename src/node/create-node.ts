@@ -6,17 +6,26 @@ import {
 } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
 import { z } from 'zod'
-import { ChordNode, ChordRpcServer, DEFAULT_SUCCESSOR_ENDPOINTS, describeNode, keySchema, makeNodeRef, parseRequest, toWire, type ChordInit } from '../chord/index.js'
+import {
+  ChordNode, ChordRpcServer, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_SUCCESSOR_ENDPOINTS, describeNode, keySchema, makeNodeRef, parseRequest, toWire,
+  type ChordInit,
+} from '../chord/index.js'
 import { DEFAULT_REPLICAS, DHash, LevelBlockCache, LevelBlockStore, MemoryBlockCache, MemoryBlockStore, type BlockCache, type BlockStore, type DHashInit } from '../dhash/index.js'
+import { Dashboard } from './dashboard.js'
+import { HeldRoots } from './held-roots.js'
 import { HttpStatusServer } from './http-status.js'
 import { PromMetrics, type ScrapeableMetrics } from './metrics.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
-import { vnodeStatus, type NodeStatus } from './status.js'
+import type { RingSnapshot } from './ring-snapshot.js'
+import { RingView, type RingViewInit } from './ring-view.js'
+import { parseNodeStatus, vnodeStatus, type NodeStatus } from './status.js'
 
 /** The method `cfs status` calls. */
 export const STATUS_METHOD = 'node.status'
 /** The method `cfs lookup` calls: { key: bytes(32) } -> { successor, successors, hops }. */
 export const LOOKUP_METHOD = 'node.lookup'
+/** The method `cfs status` calls for the ring's health: {} -> the node's ring snapshot (RingSnapshot). */
+export const RING_METHOD = 'node.ring'
 const lookupRequest = z.object({ key: keySchema })
 
 /** Virtual nodes per endpoint unless configured (`--vnodes`). */
@@ -65,8 +74,14 @@ export interface CfsNodeInit {
   rpcTimeoutMs?: number
   /** Block layer tuning: replicas, leases, quotas, repair interval. */
   dhash?: DHashInit
-  /** "host:port" for the read-only HTTP status endpoint (GET /status, /keys, /metrics); omitted: none. */
+  /** "host:port" for the read-only HTTP status endpoint (GET /status, /keys, /metrics) and the dashboard; omitted: none. */
   http?: string
+  /**
+   * The ring view (the dashboard's and node.ring's). With `http` a round runs every
+   * stabilization interval unless `intervalMs` says otherwise; without, one per node.ring call.
+   * @default { intervalMs: http ? chord.stabilizeIntervalMs : 0 }
+   */
+  ringView?: RingViewInit
   /**
    * The caller forms the ring (a simulation drives joins and rounds itself): start() wires and
    * starts every layer but neither joins nor starts a ring and runs no round. @default false
@@ -89,6 +104,9 @@ export class CfsNode implements Startable {
   private blocks: BlockStore | undefined
   private cache: BlockCache | undefined
   private httpServer: HttpStatusServer | undefined
+  private heldRoots: HeldRoots | undefined
+  private ringViewer: RingView | undefined
+  private dashboard: Dashboard | undefined
   private readonly init: CfsNodeInit
   private readonly logger: ComponentLogger
   /** What the layers count, if anything: a registry given, or this node's own with `http`. */
@@ -130,6 +148,9 @@ export class CfsNode implements Startable {
 
   /** Where the HTTP status endpoint listens, if it was asked for (after start). */
   get httpAddress (): string | undefined { return this.httpServer?.address }
+
+  /** This node's view of the ring, the dashboard's and node.ring's (after start). */
+  get ringView (): RingView | undefined { return this.ringViewer }
 
   /**
    * Opens the data directory, listens, starts every vnode, and joins the ring (or starts one).
@@ -184,8 +205,34 @@ export class CfsNode implements Startable {
     })
     const dhashInit = this.components.now === undefined ? this.init.dhash : { ...this.init.dhash, now: this.components.now }
     this.dhashLayer = new DHash({ transport: this.transport, ...stores, vnodes: () => this.vnodes, logger, random, metrics }, dhashInit)
+    // The ring view: the dashboard's (a round every stabilization interval, with `http`) and
+    // node.ring's (a round per call without `http`, so `cfs status` still sees failures that
+    // an earlier call saw).
+    const view = this.ringViewer = new RingView({
+      status: async (address, o) => (address === this.address
+        ? this.status()
+        : parseNodeStatus(await this.transport.request(address, STATUS_METHOD, {}, o), address)),
+      seeds: () => [this.address],
+      logger,
+    }, { intervalMs: this.init.http === undefined ? 0 : (this.init.chord?.stabilizeIntervalMs ?? DEFAULT_STABILIZE_INTERVAL_MS), ...this.init.ringView })
+    // Without the dashboard's timer each call runs a round, and calls that arrive during one
+    // share it: a burst of callers costs one walk.
+    let round: Promise<RingSnapshot> | undefined
+    this.transport.handle(RING_METHOD, async () => {
+      const latest = this.httpServer === undefined ? undefined : view.snapshot()
+      if (latest !== undefined) return latest
+      round ??= view.refreshOnce().finally(() => { round = undefined })
+      return round
+    })
+    const store = this.dhashLayer.store
+    // A simulation drives its own rounds: no timer then (checkOnce is public).
+    this.heldRoots = new HeldRoots(
+      { blocks: store.blocks, onStored: (l) => store.onStored(l), now: this.components.now, logger },
+      this.init.externalRing === true ? { intervalMs: 0 } : {},
+    )
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
+    await this.heldRoots.start()
     if (this.init.externalRing === true) return
     const first = this.vnodes[0] as ChordNode
     if (this.init.join !== undefined) await first.join(this.init.join, options)
@@ -195,12 +242,19 @@ export class CfsNode implements Startable {
       await v.stabilizeOnce(options)
     }
     for (const v of this.vnodes) await v.fixFingersOnce(options)
-    if (this.init.http !== undefined) {
-      this.httpServer = new HttpStatusServer({ status: () => this.status(), blocks: this.dhash.store.blocks, metrics }, { listen: this.init.http })
-      await this.httpServer.start()
-    }
+    if (this.init.http !== undefined) await this.startHttp(this.init.http, view, metrics)
     this.log('listening on %s with %d vnode(s); %s', this.address, this.vnodes.length,
       this.init.join === undefined ? 'started a new ring' : `joined via ${this.init.join}, successor ${describeNode(first.successors()[0])}`)
+  }
+
+  /** The HTTP status server with the dashboard's routes, and the ring view's timer. */
+  private async startHttp (listen: string, view: RingView, metrics: ScrapeableMetrics | undefined): Promise<void> {
+    this.dashboard = new Dashboard({ snapshot: () => view.snapshot(), onChange: (l) => view.onChange(l) }, { listenHost: listen.slice(0, listen.lastIndexOf(':')) })
+    this.httpServer = new HttpStatusServer({
+      status: () => this.status(), blocks: this.dhash.store.blocks, routes: [this.dashboard.route], ...(metrics === undefined ? {} : { metrics }),
+    }, { listen })
+    await this.httpServer.start()
+    await view.start()
   }
 
   /** Stores from the components' factory; stop() closes them. */
@@ -245,7 +299,12 @@ export class CfsNode implements Startable {
   }
 
   status (): NodeStatus {
-    return { address: this.address, vnodes: this.vnodes.map(vnodeStatus), ...(this.dhashLayer === undefined ? {} : { blocks: this.dhashLayer.stats() }) }
+    return {
+      address: this.address,
+      vnodes: this.vnodes.map(vnodeStatus),
+      ...(this.dhashLayer === undefined ? {} : { blocks: this.dhashLayer.stats() }),
+      ...(this.heldRoots === undefined ? {} : { volumes: this.heldRoots.list() }),
+    }
   }
 
   /** Leaves the ring gracefully (neighbours are told and take over), then stops. */
@@ -275,19 +334,25 @@ export class CfsNode implements Startable {
   }
 
   /**
-   * Closes what is open, loops before what they use: the HTTP endpoint, the block layer (its
-   * repair round ends first), the vnodes (their rounds end first), the RPC service, the
-   * transport, and last the stores.
+   * Closes what is open, loops before what they use: the HTTP endpoint with the dashboard,
+   * the ring view, the held-roots check, the block layer (its repair round ends first), the
+   * vnodes (their rounds end first), the RPC service, the transport, and last the stores.
    */
   private async close (): Promise<void> {
+    this.dashboard?.close()
+    this.dashboard = undefined
     await this.httpServer?.stop()
     this.httpServer = undefined
+    await this.ringViewer?.stop()
+    this.ringViewer = undefined
+    await this.heldRoots?.stop()
     await this.dhashLayer?.stop()
     for (const v of this.vnodes) await v.stop()
     this.server?.close()
     this.server = undefined
     this.transport.unhandle(STATUS_METHOD)
     this.transport.unhandle(LOOKUP_METHOD)
+    this.transport.unhandle(RING_METHOD)
     await this.transport.stop()
     await this.cache?.close()
     // Before the lock is released: afterwards the file may already be the next holder's.

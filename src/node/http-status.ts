@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import { BadRequestError, keyFromHex, listenError, toHex, type Key } from '../core/index.js'
 import type { BlockStore } from '../dhash/index.js'
@@ -7,6 +7,9 @@ import type { NodeStatus } from './status.js'
 
 /** Keys listed per page of GET /keys at most. */
 export const DEFAULT_MAX_PAGE = 1000
+
+/** A further GET route (the dashboard): answers and returns true, or returns false to pass the request on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean
 
 export interface HttpStatusInit {
   /** "host:port"; port 0 picks a free port. */
@@ -21,13 +24,16 @@ export interface HttpStatusComponents {
   blocks?: BlockStore
   /** Served as GET /metrics. */
   metrics?: Pick<ScrapeableMetrics, 'contentType' | 'scrape'>
+  /** Asked in turn before a 404 (the dashboard's). */
+  routes?: readonly HttpRoute[]
 }
 
 /**
  * Read-only HTTP view of a node, as the seed projects' file-listing endpoint was:
  * GET /status (the same JSON as `cfs status --json`), GET /keys?after=HEX&limit=N (stored keys
  * in ring order, with kind, size, owner and expiry; `next` continues the listing), GET /metrics
- * (Prometheus text format). Anything else is 404; anything but GET/HEAD is 405.
+ * (Prometheus text format). Further GET routes come from `routes` (the dashboard,
+ * dashboard.ts). Anything else is 404; anything but GET/HEAD is 405.
  */
 export class HttpStatusServer {
   private server: Server | undefined
@@ -61,6 +67,7 @@ export class HttpStatusServer {
         }, (err: unknown) => { send(500, { error: (err as Error).message }) })
         return
       }
+      if (this.components.routes?.some((route) => route(req, res, url)) === true) return
       const paths = [status === undefined ? '' : '/status', blocks === undefined ? '' : '/keys?after=HEX&limit=N', metrics === undefined ? '' : '/metrics']
       send(404, { error: 'not found', paths: paths.filter((p) => p !== '') })
     })

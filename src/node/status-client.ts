@@ -1,37 +1,18 @@
 import { z } from 'zod'
-import { ProtocolError, toHex, type AbortOptions, type Key } from '../core/index.js'
+import { ProtocolError, isCfsError, toHex, type AbortOptions, type Key } from '../core/index.js'
 import { TcpTransport } from '../net/index.js'
 import { fromWire, nodeRefSchema, type NodeRefWire } from '../chord/index.js'
-import { LOOKUP_METHOD, STATUS_METHOD } from './create-node.js'
-import type { NodeStatus, PeerStatus } from './status.js'
-
-const peer = z.object({ id: z.string(), address: z.string(), vnode: z.number() })
-const statusSchema = z.object({
-  address: z.string(),
-  vnodes: z.array(z.object({
-    id: z.string(),
-    vnode: z.number(),
-    predecessor: peer.nullable(),
-    successors: z.array(peer),
-    fingers: z.array(peer.extend({ index: z.number() })),
-  })),
-  blocks: z.object({
-    replicas: z.number(),
-    store: z.object({ blocks: z.number(), bytes: z.number() }),
-    cache: z.object({ entries: z.number(), bytes: z.number(), hits: z.number(), misses: z.number(), hitRate: z.number() }),
-    corruptDropped: z.number(),
-    watching: z.number().int().min(0),
-    lastRepair: z.object({
-      pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(), scrubbed: z.number(), corrupt: z.number(),
-      finishedAt: z.number(), durationMs: z.number(),
-    }).optional(),
-  }).optional(),
-})
+import { LOOKUP_METHOD, RING_METHOD, STATUS_METHOD } from './create-node.js'
+import type { RingSnapshot } from './ring-snapshot.js'
+import { RingView } from './ring-view.js'
+import { parseNodeStatus, parseRingSnapshot, type NodeStatus, type PeerStatus } from './status.js'
 
 /** Deadline of a `cfs lookup` query to a running node (the node looks the key up on the ring). */
 export const DEFAULT_LOOKUP_QUERY_TIMEOUT_MS = 10_000
 /** Deadline of a `cfs status` query to a running node. */
 export const DEFAULT_STATUS_QUERY_TIMEOUT_MS = 5_000
+/** Deadline of a node.ring query (the node may walk up to 64 endpoints, 8 at a time, each with a 2 s deadline). */
+export const DEFAULT_RING_QUERY_TIMEOUT_MS = 20_000
 
 const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })
 
@@ -56,9 +37,31 @@ export async function queryStatus (address: string, options: AbortOptions & { ti
   const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_STATUS_QUERY_TIMEOUT_MS })
   await transport.start()
   try {
-    const r = statusSchema.safeParse(await transport.request(address, STATUS_METHOD, {}, options))
-    if (!r.success) throw new ProtocolError(`malformed status from ${address}`)
-    return r.data
+    return parseNodeStatus(await transport.request(address, STATUS_METHOD, {}, options), address)
+  } finally {
+    await transport.stop()
+  }
+}
+
+/**
+ * The ring's health as a running node sees it (node.ring): the dashboard's snapshot when the
+ * node serves one, else a walk the node makes for this call, remembering what earlier calls
+ * saw. A node older than node.ring is walked from here instead (one round, no history).
+ */
+export async function queryRing (address: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<RingSnapshot> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_RING_QUERY_TIMEOUT_MS })
+  await transport.start()
+  try {
+    try {
+      return parseRingSnapshot(await transport.request(address, RING_METHOD, {}, options), address)
+    } catch (err) {
+      if (!isCfsError(err, 'UNKNOWN_METHOD')) throw err
+    }
+    const view = new RingView({
+      status: async (a, o) => parseNodeStatus(await transport.request(a, STATUS_METHOD, {}, o), a),
+      seeds: () => [address],
+    }, { intervalMs: 0 })
+    return await view.refreshOnce(options)
   } finally {
     await transport.stop()
   }

@@ -93,6 +93,39 @@ describe('DHash integrity on a 20-node ring, k = 3', () => {
   })
 })
 
+describe('under-replicated keys in the maintenance report (12 nodes, k = 3)', () => {
+  it('seed 15: after a crash each key that lost a holder is counted once, by its primary, and none once repaired', async () => {
+    const seed = 15
+    sim = await SimDHash.create({ nodes: 12, seed }, { replicas: 3 })
+    const s = sim
+    const keys = (await s.putRandom(300, 128)).map((p) => p.key)
+    await s.repairUntilQuiet()
+    const round = async (): Promise<number> => {
+      let n = 0
+      for (const h of s.live()) n += (await h.dhash.repairOnce()).underReplicated
+      return n
+    }
+    expect(await round(), `seed=${seed}`).toBe(0)
+    const victim = s.ring.random.pick(s.live())
+    const lost = keys.filter((k) => s.referenceHolders(k).includes(victim.address)).length
+    await s.crash([victim])
+    await s.ring.stabilize(30)
+    await s.ring.fixFingers()
+    expect(await round(), `seed=${seed}: keys that had ${victim.address} as a holder`).toBe(lost)
+    expect(await round(), `seed=${seed}`).toBe(0)
+    console.log(`under-replicated seed=${seed}: ${lost} of ${keys.length} keys after one crash, 0 after one repair round`)
+  })
+
+  it('seed 16: with fewer endpoints than k every key is under-replicated', async () => {
+    const seed = 16
+    sim = await SimDHash.create({ nodes: 2, seed }, { replicas: 3 })
+    const keys = await sim.putRandom(20, 64)
+    let n = 0
+    for (const h of sim.live()) n += (await h.dhash.repairOnce()).underReplicated
+    expect(n, `seed=${seed}`).toBe(keys.length)
+  })
+})
+
 describe('Root watches on a 20-node ring, k = 3', () => {
   const sk = generateSecretKey()
   const rk = rootKey(publicKeyOf(sk))
@@ -100,8 +133,8 @@ describe('Root watches on a 20-node ring, k = 3', () => {
   const hexOf = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : toHex(b))
   const watchers = (s: SimDHash): number => s.live().reduce((n, h) => n + h.dhash.stats().watching, 0)
 
-  it('seed 16: a watcher is told of a newer root as soon as it is put, and follows the root to new holders after a crash', async () => {
-    const seed = 16
+  it('seed 18: a watcher is told of a newer root as soon as it is put, and follows the root to new holders after a crash', async () => {
+    const seed = 18
     sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
     const s = sim
     const owner = s.randomLive()
@@ -137,8 +170,8 @@ describe('Root watches on a 20-node ring, k = 3', () => {
     expect(hexOf(await second), `seed=${seed}`).toBe(toHex(root(4)))
   })
 
-  it('seed 17: a holder that answers a watch with a forged or old root is not believed', async () => {
-    const seed = 17
+  it('seed 19: a holder that answers a watch with a forged or old root is not believed', async () => {
+    const seed = 19
     sim = await SimDHash.create({ nodes: 20, seed }, { replicas: 3 })
     const s = sim
     const owner = s.randomLive()
