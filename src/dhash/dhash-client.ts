@@ -5,6 +5,7 @@ import {
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
+import { watchHolders } from './root-watch.js'
 import { hedged } from './hedge.js'
 import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
@@ -111,8 +112,6 @@ const PATH_CACHE_HEDGE_MS = 100
 const UNREACHABLE_RTT_MS = 10_000
 /** A root read waits this long for the other holders once one has answered with a root. */
 const ROOT_GRACE_MS = 500
-/** Lookups one watchRoot makes again after finding a holder unreachable. */
-const WATCH_LOOKUPS = 2
 
 /**
  * BlockService over DHash: puts go to the key's primary, which replicates to k-1 successors;
@@ -272,61 +271,23 @@ export class DHashClient implements BlockService, Startable {
   }
 
   /**
-   * Watches the root at all its holders at once (dhash.watch): the first verified root newer
-   * than `after` wins and the other watches are dropped. Every call locates the holders
-   * afresh, so a watcher follows the root to new holders as the ring changes; a holder that
-   * cannot be reached (or goes away: its connection closes) has the key looked up again at
-   * once, and the holder that took its place is watched too.
+   * Watches the root at all its holders at once (dhash.watch; `watchHolders` in
+   * root-watch.ts): the first verified root newer than `after`, or undefined once the wait
+   * ends. A holder that cannot be reached has the key looked up again at once.
    */
   async watchRoot (key: Key, after: number, options: WatchOptions = {}): Promise<Uint8Array | undefined> {
     const waitMs = options.waitMs ?? DEFAULT_WATCH_MS
-    const won = new AbortController()
-    const round = deadline([options.signal, this.lifetime.signal, won.signal], Infinity)
-    const watched = new Set<string>()
-    const errors: Error[] = []
-    let pending = 0
-    let lookups = 0
+    const signal = deadline([options.signal, this.lifetime.signal], Infinity)
     try {
-      const first = await new Promise<Uint8Array | undefined>((resolve, reject) => {
-        const settleOne = (): void => {
-          if (--pending > 0) return
-          const error = errors[0]
-          if (error !== undefined && errors.length >= watched.size) reject(error)
-          else resolve(undefined)
-        }
-        const watchAll = (again: boolean): void => {
-          pending++
-          lookups++
-          this.locate(key, again, { signal: round.signal }).then((where) => {
-            for (const node of replicaSet(where.successors, this.k)) watchAt(node)
-          }, (err: unknown) => { if (!round.signal.aborted) errors.push(asError(err)) }).finally(settleOne)
-        }
-        const watchAt = (node: NodeRef): void => {
-          if (watched.has(node.address)) return
-          watched.add(node.address)
-          pending++
-          this.components.rpc.watch(node.address, key, after, waitMs, { signal: round.signal }).then((bytes) => {
-            if (bytes === undefined) return
-            // A holder's answer is checked as any root: key, signature, and newer than ours.
-            if (verifyBlock(key, BlockKind.ROOT, bytes).seq <= after) throw new BlockInvalidError(`${node.address} answered a watch with version ${after} or older`)
-            resolve(bytes)
-            won.abort()
-          }).catch((err: unknown) => {
-            if (round.signal.aborted) return
-            errors.push(asError(err))
-            if (isCfsError(err) && isUnreachable(err) && lookups <= WATCH_LOOKUPS) {
-              this.arcs.forget(node)
-              watchAll(true)
-            }
-          }).finally(settleOne)
-        }
-        watchAll(false)
-      })
+      const bytes = await watchHolders({
+        holders: async (again, o) => replicaSet((await this.locate(key, again, o)).successors, this.k),
+        watch: async (node, o) => this.components.rpc.watch(node.address, key, after, waitMs, o),
+        unreachable: (node) => { this.arcs.forget(node) },
+      }, key, after, signal.signal)
       throwIfAborted(options.signal)
-      return first
+      return bytes
     } finally {
-      won.abort()
-      round.dispose()
+      signal.dispose()
     }
   }
 
@@ -377,7 +338,7 @@ export class DHashClient implements BlockService, Startable {
   /**
    * Asks the path's last node (from its cache) and then the holders, fastest first, one after
    * another; one that has not answered within its hedge delay has the next asked alongside it
-   * (`hedged`), so a silent holder costs a fraction of a second, and is then known slow.
+   * (`hedged`), so a silent holder costs a fraction of a second, and is then asked last.
    */
   private async getContent (key: Key, where: Located, options: AbortOptions): Promise<Uint8Array> {
     const { rpc } = this.components
@@ -395,19 +356,16 @@ export class DHashClient implements BlockService, Startable {
     }
     let served: { bytes: Uint8Array, node: NodeRef }
     try {
-      served = await hedged(candidates.length, async (i, signal) => {
+      served = await hedged(candidates.length, async (i) => {
         const { node, cache } = candidates[i] as { node: NodeRef, cache: boolean }
         const t0 = performance.now()
         try {
-          const b = await rpc.get(node.address, key, cache, { signal })
+          const b = await rpc.get(node.address, key, cache, options)
           if (b.kind !== BlockKind.CONTENT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a root`)
           verifyBlock(key, BlockKind.CONTENT, b.bytes)
           this.noteRtt(node.address, performance.now() - t0)
           return { bytes: b.bytes, node }
         } catch (err) {
-          const took = performance.now() - t0
-          // Overtaken by another holder after its delay: slow, so asked later next time.
-          if (signal.aborted) { if (took > delay(i)) this.noteRtt(node.address, 2 * took); throw err }
           if (!isCfsError(err)) throw err
           if (cache) throw err
           if (err.code === 'BLOCK_NOT_FOUND' || err.code === 'BLOCK_INVALID') {
@@ -416,12 +374,16 @@ export class DHashClient implements BlockService, Startable {
               this.log.error('%s served bad bytes for %s: %s', node.address, shortHex(key), err.message)
             }
             needRepair.push({ node, corrupt: err.code === 'BLOCK_INVALID' })
-          } else {
+          } else if (!isCfsError(err, 'ABORTED')) {
             this.noteRtt(node.address, UNREACHABLE_RTT_MS)
           }
           throw err
         }
-      }, delay, options.signal)
+      }, delay, (i) => {
+        // Silent past its delay: asked after the others from now on, until it answers again.
+        const c = candidates[i] as { node: NodeRef, cache: boolean }
+        if (!c.cache) this.noteRtt(c.node.address, UNREACHABLE_RTT_MS)
+      })
     } catch (err) {
       throwIfAborted(options.signal)
       if (!isCfsError(err)) throw err
@@ -549,8 +511,4 @@ export class DHashClient implements BlockService, Startable {
       }
     }
   }
-}
-
-function asError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
 }

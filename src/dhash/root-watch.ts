@@ -1,4 +1,7 @@
-import { BusyError, toHex, type Key } from '../core/index.js'
+import { BlockInvalidError, BusyError, deadline, isCfsError, isUnreachable, toHex, type AbortOptions, type Key } from '../core/index.js'
+import type { NodeRef } from '../chord/index.js'
+import { BlockKind } from './block.js'
+import { verifyBlock } from './verify.js'
 
 /** Longest a holder keeps one dhash.watch open before answering "nothing newer". */
 export const MAX_WATCH_MS = 30_000
@@ -90,4 +93,78 @@ export class RootWatchers {
   close (): void {
     for (const set of [...this.byKey.values()]) for (const w of [...set]) w.done(undefined)
   }
+}
+
+/** Lookups one watch makes again after finding a holder unreachable. */
+const WATCH_LOOKUPS = 2
+
+/** What a watcher needs of the client: the root's holders, a watch of one, and word of one gone. */
+export interface WatchPorts {
+  /** The root key's holders (`again`: look up afresh, not from a cache). */
+  holders: (again: boolean, options: AbortOptions) => Promise<readonly NodeRef[]>
+  /** dhash.watch at one holder: the bytes it answers, unverified, or undefined when its wait ended. */
+  watch: (node: NodeRef, options: AbortOptions) => Promise<Uint8Array | undefined>
+  /** A holder could not be reached (the client forgets where it was). */
+  unreachable: (node: NodeRef) => void
+}
+
+/**
+ * The watcher's side: a watch at every holder of the root at once; the first answer that
+ * verifies as a root of `key` newer than `after` wins and the other watches are dropped
+ * (their signal aborts). A holder that cannot be reached, or goes away during the watch (its
+ * connection closes), has the holders looked up again at once, and the node that took its
+ * place is watched too (at most WATCH_LOOKUPS times). Undefined when every watch ended with
+ * nothing; throws when every one failed (BusyError when all were refused).
+ */
+export async function watchHolders (ports: WatchPorts, key: Key, after: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  const won = new AbortController()
+  const round = deadline([signal, won.signal], Infinity)
+  const watched = new Set<string>()
+  const errors: Error[] = []
+  let pending = 0
+  let lookups = 0
+  try {
+    return await new Promise<Uint8Array | undefined>((resolve, reject) => {
+      const settleOne = (): void => {
+        if (--pending > 0) return
+        const error = errors[0]
+        if (error !== undefined && errors.length >= watched.size) reject(error)
+        else resolve(undefined)
+      }
+      const watchAll = (again: boolean): void => {
+        pending++
+        lookups++
+        ports.holders(again, { signal: round.signal }).then((holders) => {
+          for (const node of holders) watchAt(node)
+        }, (err: unknown) => { if (!round.signal.aborted) errors.push(asError(err)) }).finally(settleOne)
+      }
+      const watchAt = (node: NodeRef): void => {
+        if (watched.has(node.address)) return
+        watched.add(node.address)
+        pending++
+        ports.watch(node, { signal: round.signal }).then((bytes) => {
+          if (bytes === undefined) return
+          // A holder's answer is checked as any root: key, signature, and newer than ours.
+          if (verifyBlock(key, BlockKind.ROOT, bytes).seq <= after) throw new BlockInvalidError(`${node.address} answered a watch with version ${after} or older`)
+          resolve(bytes)
+          won.abort()
+        }).catch((err: unknown) => {
+          if (round.signal.aborted) return
+          errors.push(asError(err))
+          if (isCfsError(err) && isUnreachable(err) && lookups <= WATCH_LOOKUPS) {
+            ports.unreachable(node)
+            watchAll(true)
+          }
+        }).finally(settleOne)
+      }
+      watchAll(false)
+    })
+  } finally {
+    won.abort()
+    round.dispose()
+  }
+}
+
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
 }
