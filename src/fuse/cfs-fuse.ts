@@ -57,10 +57,10 @@ function xattrNameError (name: string): number | undefined {
 export const UTIME_NOW = (1 << 30) - 1
 export const UTIME_OMIT = (1 << 30) - 2
 
-/** Deadline of one publication (fsync; flush with syncOnClose): EIO after it. */
+/** Deadline of one publication (fsync; flush with syncOnClose): EIO after it (the mount's --fsync-timeout-ms). */
 export const DEFAULT_SYNC_TIMEOUT_MS = 600_000
-/** Deadline of any other operation: EIO after it. */
-export const DEFAULT_OP_TIMEOUT_MS = 120_000
+/** Deadline of any other operation: EIO after it (the mount's --op-timeout-ms). */
+export const DEFAULT_OP_TIMEOUT_MS = 30_000
 /** Sequential writes to one file gathered before they go to the volume: one data block. */
 export const DEFAULT_COALESCE_BYTES = 1024 * 1024
 /** Gathered bytes of all files together before they are all written out. */

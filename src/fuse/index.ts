@@ -1,4 +1,4 @@
-export { CfsFuse, UTIME_NOW, UTIME_OMIT, type CfsFuseComponents, type CfsFuseInit, type CfsOperations } from './cfs-fuse.js'
+export { CfsFuse, DEFAULT_OP_TIMEOUT_MS, DEFAULT_SYNC_TIMEOUT_MS, UTIME_NOW, UTIME_OMIT, type CfsFuseComponents, type CfsFuseInit, type CfsOperations } from './cfs-fuse.js'
 export { mountCfs, mountOptions, rawOptions, type MountInit, type Mounted } from './mount.js'
 export { LatestView, DEFAULT_POLL_INTERVAL_MS, type LatestViewComponents, type LatestViewInit } from './latest-view.js'
 export { SnapshotsDir, timeName, type VersionSource, type SnapshotRoute, type SnapshotsDirInit } from './snapshots.js'

@@ -15,5 +15,5 @@ export { runMount, spawnMountDaemon, unmountDir, type UnmountOptions } from './m
 export { DEFAULT_STABILIZE_INTERVAL_MS } from '../chord/index.js'
 export { DEFAULT_MAX_LEASE_MS, DEFAULT_MAX_WATCHERS_PER_ROOT, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS } from '../dhash/index.js'
 export { DEFAULT_PUBLISH_INTERVAL_MS } from '../fs/index.js'
-export { DEFAULT_POLL_INTERVAL_MS } from '../fuse/index.js'
+export { DEFAULT_OP_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_SYNC_TIMEOUT_MS } from '../fuse/index.js'
 export { where, verdictOf, worstBlock, snapshotRoute, type WhereInit, type WhereReport, type WhereBlock, type WhereHolder } from './where.js'

@@ -22,6 +22,10 @@ export interface MountVolumeInit extends BlockAccessInit {
   version?: number
   /** Milliseconds within which a change to a read-write mount is published. @default DEFAULT_PUBLISH_INTERVAL_MS (the Volume's) */
   publishIntervalMs?: number
+  /** Deadline of one operation (EIO after it). @default DEFAULT_OP_TIMEOUT_MS (CfsFuse's) */
+  opTimeoutMs?: number
+  /** Deadline of one publication: fsync, flush with syncOnClose (EIO after it). @default DEFAULT_SYNC_TIMEOUT_MS (CfsFuse's) */
+  syncTimeoutMs?: number
   /** Holders each block and root must reach for fsync to succeed. @default openVolume's */
   minReplicas?: number
   /** close() of a written file publishes before it returns, as fsync does. @default false */
@@ -139,7 +143,11 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     space: async () => space(blocks, init.data, uploaded()),
     logger,
     metrics,
-  }, { syncOnClose: init.syncOnClose === true })
+  }, {
+    syncOnClose: init.syncOnClose === true,
+    ...(init.opTimeoutMs === undefined ? {} : { opTimeoutMs: init.opTimeoutMs }),
+    ...(init.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: init.syncTimeoutMs }),
+  })
   kernel.fuse = fuse
   let http: HttpStatusServer | undefined
   let mounted: Mounted

@@ -1,7 +1,7 @@
 import { basename, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { BadRequestError } from '../../core/index.js'
-import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_PUBLISH_INTERVAL_MS, defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
+import { DEFAULT_OP_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_SYNC_TIMEOUT_MS, DEFAULT_PUBLISH_INTERVAL_MS, defaultDataDir, readKeyFile, readPublicKey, runMount, spawnMountDaemon } from '../../node/index.js'
 import { positiveInt } from '../options.js'
 import { access, accessOptions, minReplicasOption, type AccessOptions } from '../volume-options.js'
 
@@ -10,6 +10,8 @@ interface MountOptions extends AccessOptions {
   pubkey?: string
   version?: number
   publishMs: number
+  opTimeoutMs: number
+  fsyncTimeoutMs: number
   minReplicas?: number
   syncOnClose?: boolean
   /** --refresh-ms: the poll for newer versions (pollIntervalMs). */
@@ -32,6 +34,8 @@ export function registerMount (program: Command): void {
     .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
     .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
     .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, DEFAULT_PUBLISH_INTERVAL_MS)
+    .option('--op-timeout-ms <ms>', 'an operation that cannot finish in this time (the ring unreachable) answers EIO', positiveInt, DEFAULT_OP_TIMEOUT_MS)
+    .option('--fsync-timeout-ms <ms>', 'read-write: an fsync that cannot publish in this time answers EIO (the change waits)', positiveInt, DEFAULT_SYNC_TIMEOUT_MS)
     .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
     .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, DEFAULT_POLL_INTERVAL_MS)
     .option('--no-watch', 'read-only: follow by polling only, instead of also being told of new versions by the nodes holding the root')
@@ -59,6 +63,8 @@ export function registerMount (program: Command): void {
         ...(opts.version === undefined ? {} : { version: opts.version }),
         ...access(opts),
         publishIntervalMs: opts.publishMs,
+        opTimeoutMs: opts.opTimeoutMs,
+        syncTimeoutMs: opts.fsyncTimeoutMs,
         ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
         syncOnClose: opts.syncOnClose === true,
         pollIntervalMs: opts.refreshMs,
