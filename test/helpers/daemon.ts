@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -7,6 +7,24 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 export const CFS_BIN = fileURLToPath(new URL('../../bin/cfs', import.meta.url))
+
+/** What one `cfs` command did. */
+export interface CfsRun { code: number, stdout: string, stderr: string }
+
+/**
+ * Runs the built `cfs` with these arguments as a user would, in its own process: its exit code
+ * and output. `binary`: stdout is read as latin1, byte for byte (`cfs cat` of binary data).
+ */
+export async function runCfs (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, binary?: boolean } = {}): Promise<CfsRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CFS_BIN, ...args], {
+      maxBuffer: 64 * 1024 * 1024, encoding: 'buffer', env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000,
+    }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : (typeof err.code === 'number' ? err.code : 1)
+      resolve({ code, stdout: stdout.toString(options.binary === true ? 'latin1' : 'utf8'), stderr: stderr.toString() })
+    })
+  })
+}
 
 /** A `cfs node` child process: its address and id come from its one `ready` line. */
 export interface Daemon {

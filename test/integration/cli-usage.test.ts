@@ -1,22 +1,11 @@
-import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CFS_BIN } from '../helpers/daemon.js'
+import { runCfs as cfs } from '../helpers/daemon.js'
 
 // The built CLI (npm run build) with no ring: what a newcomer types first. Commands that need
 // blocks use an embedded node in a temp data directory.
-
-interface Run { code: number, stdout: string, stderr: string }
-
-async function cfs (args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
-    })
-  })
-}
 
 let work: string
 let version: string

@@ -4,21 +4,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, runCfs, spawnDaemon, type CfsRun, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 
 // The file-tree CLI against a real 3-process ring (k = 3) over TCP on 127.0.0.1: every command
 // is its own client process, as a user would run it.
 
-interface Run { code: number, stdout: string, stderr: string }
-
-async function cfs (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer', env }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout: stdout.toString('latin1'), stderr: stderr.toString() })
-    })
-  })
-}
+const cfs = async (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CfsRun> => runCfs(args, { env, binary: true })
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 

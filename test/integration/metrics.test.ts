@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -6,22 +5,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlockKind, contentKey } from '../../src/dhash/index.js'
 import { PromMetrics, connectRing } from '../../src/node/index.js'
-import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, runCfs as cfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { buckets, family, observations, parseMetrics, scrape, value, type Scrape } from '../helpers/prometheus.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 
 // GET /metrics on real `cfs node --http` processes: scraped before and after the CLI puts and
 // gets a tree, parsed with a Prometheus text parser, and the counters must have moved.
-
-interface Run { code: number, stdout: string, stderr: string }
-
-async function cfs (args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
-    })
-  })
-}
 
 let nodes: Daemon[] = []
 let work: string

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type Key } from '../../src/core/index.js'
 import { BlockKind, contentKey } from '../../src/dhash/index.js'
 import { connectRing, queryStatus } from '../../src/node/index.js'
-import { CFS_BIN, killDaemon, listKeys, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, listKeys, runCfs as cfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitFor } from '../helpers/poll.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 
@@ -23,16 +23,6 @@ import { waitForRing } from '../helpers/ring-settled.js'
 const K = 3
 // Stabilization at its default pace (1 s), as in the report: the ring takes seconds to form.
 const ARGS = ['--vnodes', '4', '--repair-ms', '500', '--http', '127.0.0.1:0']
-
-interface Run { code: number, stdout: string, stderr: string }
-
-async function cfs (args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
-    })
-  })
-}
 
 /** Every live vnode (id, address), sorted by id, from the nodes' own status. */
 async function vnodeRing (live: readonly Daemon[]): Promise<Array<{ id: string, address: string }>> {

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WhereReport } from '../../src/node/index.js'
-import { CFS_BIN, killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, runCfs as cfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitFor } from '../helpers/poll.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 
@@ -23,16 +22,6 @@ import { waitForRing } from '../helpers/ring-settled.js'
 const REPAIR_MS = 20_000
 const EARLIEST_ROUND_MS = REPAIR_MS * 0.8
 const NODE_ARGS = ['--stabilize-ms', '100', '--repair-ms', String(REPAIR_MS)]
-
-interface Run { code: number, stdout: string, stderr: string }
-
-async function cfs (args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CFS_BIN, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
-    })
-  })
-}
 
 let nodes: Daemon[] = []
 let work: string
