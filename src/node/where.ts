@@ -30,19 +30,11 @@ export interface WhereHolder {
 }
 
 /** One block of the path with its replicas. Keys and ids are hex. */
-export interface WhereBlock {
+export interface WhereBlock extends Omit<ListedBlock, 'key' | 'role'> {
   readonly key: string
   readonly kind: 'root' | 'content'
   /** 'root' is the signed root; the others as in ListedBlock (fs path-blocks.ts). */
   readonly role: 'root' | ListedRole
-  readonly part: 'path' | 'self'
-  readonly of: string
-  readonly bytes?: number
-  readonly level?: number
-  readonly index?: number
-  readonly offset?: number
-  readonly length?: number
-  readonly unreadable?: boolean
   readonly holders: readonly WhereHolder[]
   /** Holders that answered that they hold it, of `wanted`. */
   readonly have: number
