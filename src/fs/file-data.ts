@@ -100,6 +100,11 @@ export const DEFAULT_READ_AHEAD_BLOCKS = 8
 export interface ReadOptions extends AbortOptions {
   /** Data blocks fetched in parallel ahead of the one being returned. @default DEFAULT_READ_AHEAD_BLOCKS */
   readAhead?: number
+  /**
+   * Read into the start of this buffer when the bytes fit (the FUSE reply's), and return a view
+   * of it: no buffer of the read's size is allocated, zeroed and copied again.
+   */
+  into?: Uint8Array
 }
 
 /** One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole). */
@@ -162,7 +167,9 @@ export async function * readRange (
 /** Reads a whole range into one array (for small reads, such as FUSE's 128 KiB), copying each block once. */
 export async function readBytes (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const end = Math.min(content.size, offset + length)
-  const out = new Uint8Array(Math.max(0, end - offset))
+  const n = Math.max(0, end - offset)
+  // Holes and the zeros trimmed off a block's end are not copied: a given buffer is zeroed first.
+  const out = options.into !== undefined && options.into.length >= n ? options.into.subarray(0, n).fill(0) : new Uint8Array(n)
   const bs = content.blockSize
   const first = Math.floor(offset / bs)
   if (out.length > 0 && Math.floor((end - 1) / bs) === first) {

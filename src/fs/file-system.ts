@@ -33,6 +33,11 @@ export interface OwnerOptions extends AbortOptions {
   owner?: Owner
 }
 
+/** A read into a buffer the caller has (the FUSE reply's) when the bytes fit: the result is a view of it. */
+export interface ReadIntoOptions extends AbortOptions {
+  into?: Uint8Array
+}
+
 /**
  * An open regular file. A handle on a published version reads that version however the
  * volume changes meanwhile; a handle on the owner's volume follows the file through renames
@@ -43,7 +48,8 @@ export interface FileHandle {
   readonly path: string
   stat: (options?: AbortOptions) => Promise<Stat>
   /** Up to `length` bytes at `offset`; fewer at the end of the file. */
-  read: (offset: number, length: number, options?: AbortOptions) => Promise<Uint8Array>
+  /** Up to `length` bytes at `offset` (fewer at the end of the file); `into`: see ReadIntoOptions. */
+  read: (offset: number, length: number, options?: ReadIntoOptions) => Promise<Uint8Array>
   readStream: (options?: ReadStreamOptions) => AsyncIterable<Uint8Array>
   /** Writes all of `data` at `offset` and returns its length. */
   write: (offset: number, data: Uint8Array, options?: AbortOptions) => Promise<number>

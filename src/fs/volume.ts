@@ -7,7 +7,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import * as fileData from './file-data.js'
-import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadIntoOptions, ReadStreamOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
 import { inodeCodec, msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
 
@@ -603,7 +603,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     return statOf(key, file)
   }
 
-  async readHandle (handle: VolumeHandle, offset: number, length: number, options: AbortOptions): Promise<Uint8Array> {
+  async readHandle (handle: VolumeHandle, offset: number, length: number, options: ReadIntoOptions): Promise<Uint8Array> {
     const file = handle.detached ?? (await this.handleFile(handle, options)).file
     handle.readAhead.after(this.store, file, offset, length)
     return fileData.readBytes(this.store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })

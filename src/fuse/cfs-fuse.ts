@@ -577,10 +577,11 @@ export class CfsFuse {
           const f = this.files.get(Number(fd))
           const at = toNumber(position)
           const bytes = f !== undefined
-            ? await f.handle.read(at, length, options)
+            ? await f.handle.read(at, length, { ...options, into: buffer })
             : await this.readByPath(path, at, length, options)
           const n = Math.min(bytes.length, length)
-          buffer.set(bytes.subarray(0, n))
+          // Read into the reply's buffer when the bytes fit there; copied only otherwise.
+          if (bytes.buffer !== buffer.buffer || bytes.byteOffset !== buffer.byteOffset) buffer.set(bytes.subarray(0, n))
           return n
         })
       },
