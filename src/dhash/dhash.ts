@@ -42,6 +42,8 @@ export interface DHashStats {
   corruptDropped: number
   /** Readers waiting here for a root's next version (dhash.watch). */
   watching: number
+  /** Replica bytes this node holds at most (--max-storage-mb); null: no limit but its disk's. */
+  maxBytes: number | null
   /** Absent until the first maintenance round finishes. */
   lastRepair?: RepairReport
 }
@@ -176,6 +178,7 @@ export class DHash implements Startable {
       cache: { ...cache, hitRate: lookups === 0 ? 0 : cache.hits / lookups },
       corruptDropped: this.store.stats().corruptDropped,
       watching: this.server.watching,
+      maxBytes: Number.isFinite(this.store.maxStorageBytes) ? this.store.maxStorageBytes : null,
       ...(this.maintenance.lastReport === undefined ? {} : { lastRepair: this.maintenance.lastReport }),
     }
   }

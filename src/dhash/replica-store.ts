@@ -14,6 +14,15 @@ export const DEFAULT_MAX_LEASE_MS = 30 * DAY_MS
 export const DEFAULT_SOURCE_WINDOW_MS = 60 * 60 * 1000
 /** How long a cached root may be served after it was cached. */
 export const DEFAULT_ROOT_CACHE_FRESH_MS = 5_000
+/**
+ * Content blocks this size or smaller (a file's first bytes, directory nodes, inodes, indirect
+ * blocks) may use the space held back at the end of a node's limit; larger ones may not.
+ */
+export const SMALL_BLOCK_BYTES = 64 * 1024
+/** Share of --max-storage-mb held back for roots and small blocks: 2%, at least 1 MiB, at most 1 GiB and a quarter of the limit. */
+export const RESERVED_FRACTION = 0.02
+export const MIN_RESERVED_BYTES = 1024 * 1024
+export const MAX_RESERVED_BYTES = 1024 * 1024 * 1024
 /** Expired blocks one collectExpired() (one maintenance round) deletes at most. */
 export const DEFAULT_COLLECT_LIMIT = 10_000
 
@@ -90,6 +99,15 @@ export class ReplicaStore {
   }
 
   get maxLeaseMs (): number { return this.init.maxLeaseMs }
+  /** Replica bytes this node holds at most (Infinity: no limit but the disk's). */
+  get maxStorageBytes (): number { return this.init.maxStorageBytes }
+
+  /** Of maxStorageBytes, what only roots and small blocks may use (RESERVED_FRACTION, within its bounds). */
+  get reservedBytes (): number {
+    const max = this.init.maxStorageBytes
+    if (!Number.isFinite(max)) return 0
+    return Math.floor(Math.min(max / 4, MAX_RESERVED_BYTES, Math.max(MIN_RESERVED_BYTES, max * RESERVED_FRACTION)))
+  }
 
   /**
    * Upcall after every write of a block's bytes (a new block, a newer root, a replaced bad
@@ -149,7 +167,7 @@ export class ReplicaStore {
       return false
     }
     const growth = bytes.length - (existing?.size ?? 0)
-    this.checkCapacity(key, owner, growth, options.source)
+    this.checkCapacity(key, owner, growth, options.source, kind === BlockKind.ROOT || bytes.length <= SMALL_BLOCK_BYTES)
     await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
     if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
     this.stored.emit(key, { kind, expiresAt, owner, seq: verified.seq, size: bytes.length }, bytes)
@@ -229,10 +247,16 @@ export class ReplicaStore {
     if (existing.expiresAt < expiresAt) await this.blocks.setExpiry(key, expiresAt)
   }
 
-  private checkCapacity (key: Key, owner: string, growth: number, source: string | undefined): void {
+  /**
+   * Refuses what would not fit. Large content blocks (file data) may not use the last
+   * `reservedBytes` of the node's limit: roots and small blocks (directories, inodes, indirect
+   * blocks) may, so an owner whose data filled the ring can still publish a deletion.
+   */
+  private checkCapacity (key: Key, owner: string, growth: number, source: string | undefined, small: boolean): void {
     if (growth <= 0) return
-    if (this.blocks.stats().bytes + growth > this.init.maxStorageBytes) {
-      throw new StorageFullError(`node storage is full (${this.init.maxStorageBytes} bytes); ${shortHex(key)} not stored`)
+    const limit = this.init.maxStorageBytes - (small ? 0 : this.reservedBytes)
+    if (this.blocks.stats().bytes + growth > limit) {
+      throw new StorageFullError(`node storage is full (${this.init.maxStorageBytes} bytes${small ? '' : `, the last ${this.reservedBytes} held for roots and small blocks`}); ${shortHex(key)} not stored`)
     }
     if (owner !== '' && this.blocks.bytesByOwner(owner) + growth > this.init.maxBytesPerOwner) {
       throw new QuotaExceededError(`owner ${owner.slice(0, 8)} is over its quota of ${this.init.maxBytesPerOwner} bytes on this node`)

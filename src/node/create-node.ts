@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, statfs } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import {
-  ShuttingDownError, StoreLockedError, createLogger, deadline, isCfsError, shortHex, throwIfAborted,
+  PeriodicTask, ShuttingDownError, StoreLockedError, createLogger, deadline, isCfsError, shortHex, throwIfAborted,
   type AbortOptions, type ComponentLogger, type Logger, type Startable,
 } from '../core/index.js'
 import { TcpTransport, type Transport } from '../net/index.js'
@@ -18,7 +18,7 @@ import { PromMetrics, type ScrapeableMetrics } from './metrics.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import type { RingSnapshot } from './ring-snapshot.js'
 import { RingView, type RingViewInit } from './ring-view.js'
-import { parseNodeStatus, vnodeStatus, type NodeStatus } from './status.js'
+import { parseNodeStatus, vnodeStatus, type DiskStatus, type NodeStatus } from './status.js'
 
 /** The method `cfs status` calls. */
 export const STATUS_METHOD = 'node.status'
@@ -89,6 +89,9 @@ export interface CfsNodeInit {
   externalRing?: boolean
 }
 
+/** Milliseconds between samples of the data directory's free space (node.status's `disk`). */
+export const DISK_SAMPLE_MS = 5_000
+
 /**
  * A cfs node: one TCP endpoint hosting `vnodes` Chord virtual nodes. This is the one place
  * where the layers are wired together (the composition root).
@@ -105,6 +108,9 @@ export class CfsNode implements Startable {
   private cache: BlockCache | undefined
   private httpServer: HttpStatusServer | undefined
   private heldRoots: HeldRoots | undefined
+  /** Samples the data directory's file system for node.status (absent without a data directory). */
+  private diskSampler: PeriodicTask | undefined
+  private disk: DiskStatus | undefined
   private ringViewer: RingView | undefined
   private dashboard: Dashboard | undefined
   private readonly init: CfsNodeInit
@@ -233,6 +239,16 @@ export class CfsNode implements Startable {
     for (const v of this.vnodes) await v.start()
     await this.dhash.start()
     await this.heldRoots.start()
+    const dataDir = this.init.dataDir
+    if (dataDir !== undefined) {
+      const sample = async (): Promise<void> => {
+        const s = await statfs(dataDir)
+        this.disk = { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize }
+      }
+      await sample()
+      this.diskSampler = new PeriodicTask({ round: sample, log: this.log }, { name: 'disk', intervalMs: DISK_SAMPLE_MS })
+      this.diskSampler.start()
+    }
     if (this.init.externalRing === true) return
     const first = this.vnodes[0] as ChordNode
     if (this.init.join !== undefined) await first.join(this.init.join, options)
@@ -304,6 +320,7 @@ export class CfsNode implements Startable {
       vnodes: this.vnodes.map(vnodeStatus),
       ...(this.dhashLayer === undefined ? {} : { blocks: this.dhashLayer.stats() }),
       ...(this.heldRoots === undefined ? {} : { volumes: this.heldRoots.list() }),
+      ...(this.disk === undefined ? {} : { disk: this.disk }),
     }
   }
 
@@ -346,6 +363,8 @@ export class CfsNode implements Startable {
     await this.ringViewer?.stop()
     this.ringViewer = undefined
     await this.heldRoots?.stop()
+    await this.diskSampler?.stop()
+    this.diskSampler = undefined
     await this.dhashLayer?.stop()
     for (const v of this.vnodes) await v.stop()
     this.server?.close()

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFile, rm, statfs, writeFile, mkdir, realpath } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createLogger, toHex, type AbortOptions } from '../core/index.js'
+import { DEFAULT_REPLICAS } from '../dhash/index.js'
 import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
 import { defaultDataDir, embeddedNodeDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
@@ -9,6 +10,7 @@ import { HttpStatusServer } from './http-status.js'
 import type { OwnerKey } from './key-file.js'
 import { PromMetrics } from './metrics.js'
 import { isAlive } from './pid-file.js'
+import { queryRing } from './status-client.js'
 import { openReader, openVolume } from './volumes.js'
 
 export interface MountVolumeInit extends BlockAccessInit {
@@ -136,11 +138,12 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   } else {
     throw new TypeError('mount needs a key (read-write) or a public key (read-only)')
   }
+  const ringSpace = init.ring === undefined ? undefined : new RingSpace(init.ring, init.replicas ?? DEFAULT_REPLICAS)
   const fuse = new CfsFuse({
     fs,
     ...(sync === undefined ? {} : { sync }),
     versions,
-    space: async () => space(blocks, init.data, uploaded()),
+    space: async () => space(blocks, init.data, uploaded(), ringSpace),
     logger,
     metrics,
   }, {
@@ -200,14 +203,54 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   }
 }
 
+/** Milliseconds a ring's capacity and use, as df shows them, are reused before asking again. */
+export const RING_SPACE_FRESH_MS = 5_000
+/** How long df waits for the ring's answer before it shows the last one (or a nominal size). */
+export const RING_SPACE_TIMEOUT_MS = 2_000
+
+/**
+ * The ring's capacity and use as the node a mount talks to sees them (node.ring: the nodes it
+ * reaches, at most 64), divided by k since every block is held k times: what df shows for a
+ * mount through a ring. Asked again after RING_SPACE_FRESH_MS; a ring that does not answer
+ * in RING_SPACE_TIMEOUT_MS leaves the last answer in place.
+ */
+class RingSpace {
+  private last: { at: number, info: SpaceInfo | undefined } | undefined
+  private asking: Promise<SpaceInfo | undefined> | undefined
+
+  constructor (private readonly ring: string, private readonly k: number) {}
+
+  async get (): Promise<SpaceInfo | undefined> {
+    if (this.last !== undefined && Date.now() - this.last.at < RING_SPACE_FRESH_MS) return this.last.info
+    this.asking ??= this.ask().finally(() => { this.asking = undefined })
+    return this.asking
+  }
+
+  private async ask (): Promise<SpaceInfo | undefined> {
+    try {
+      const { summary } = await queryRing(this.ring, { timeoutMs: RING_SPACE_TIMEOUT_MS })
+      const info = summary.capacity > 0
+        ? { totalBytes: Math.floor(summary.capacity / this.k), freeBytes: Math.floor(Math.max(0, summary.capacity - summary.bytes) / this.k) }
+        : undefined
+      this.last = { at: Date.now(), info }
+      return info
+    } catch {
+      return this.last?.info
+    }
+  }
+}
+
 /**
  * statfs: an embedded node reports what it stores as used and the free space of its data
- * directory's file system as available; through a ring, whose capacity no one node knows,
- * a nominal 1 TiB less what this mount uploaded.
+ * directory's file system as available; through a ring, the capacity and use of the nodes
+ * the ring's node reaches, over k (RingSpace), or, when none reports a capacity, a nominal
+ * 1 TiB less what this mount uploaded.
  */
-async function space (blocks: BlockAccess, data: string | undefined, uploadedBytes: number): Promise<SpaceInfo> {
+async function space (blocks: BlockAccess, data: string | undefined, uploadedBytes: number, ring: RingSpace | undefined): Promise<SpaceInfo> {
   const node = blocks.node
   if (node === undefined) {
+    const known = await ring?.get()
+    if (known !== undefined) return known
     const total = 2 ** 40
     return { totalBytes: total, freeBytes: Math.max(0, total - uploadedBytes) }
   }

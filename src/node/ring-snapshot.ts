@@ -38,6 +38,11 @@ export interface RingNode {
   /** From its last answer (a failed node's are as last seen); null when it reported no block layer. */
   blocks: number | null
   bytes: number | null
+  /**
+   * Replica bytes it can hold at most: the smaller of its --max-storage-mb and what it holds
+   * plus its disk's free space; null when it reported neither.
+   */
+  capacity: number | null
   underReplicated: number | null
   backlog: number | null
   /** When its last maintenance round finished; null before the first. */
@@ -75,7 +80,18 @@ export interface RingSnapshot {
   at: number
   /** The node whose view it is (the walk's start). */
   from: string
-  summary: { live: number, failed: number, vnodes: number, blocks: number, bytes: number, underReplicated: number, backlog: number, volumes: number }
+  /** Over the live nodes; `capacity` counts those that reported one (as `capacityOf` says). */
+  summary: {
+    live: number
+    failed: number
+    vnodes: number
+    blocks: number
+    bytes: number
+    capacity: number
+    underReplicated: number
+    backlog: number
+    volumes: number
+  }
   /** In ring order of their first vnode; failed nodes after the live ones. */
   nodes: RingNode[]
   /** In id order. */
@@ -169,6 +185,7 @@ export function buildSnapshot (known: ReadonlyMap<string, KnownNode>, from: stri
       owns: owns.get(address) ?? 0,
       blocks: b?.store.blocks ?? null,
       bytes: b?.store.bytes ?? null,
+      capacity: capacityOf(n.status),
       underReplicated: r === undefined ? null : r.underReplicated,
       backlog: r === undefined ? null : r.backlog,
       lastRepairAt: r?.finishedAt ?? null,
@@ -200,6 +217,7 @@ export function buildSnapshot (known: ReadonlyMap<string, KnownNode>, from: stri
       vnodes: liveIds.length,
       blocks: sum((n) => n.blocks),
       bytes: sum((n) => n.bytes),
+      capacity: sum((n) => n.capacity),
       underReplicated: sum((n) => n.underReplicated),
       backlog: sum((n) => n.backlog),
       volumes: volumeList.length,
@@ -208,4 +226,13 @@ export function buildSnapshot (known: ReadonlyMap<string, KnownNode>, from: stri
     vnodes,
     volumes: volumeList,
   }
+}
+
+/** What a node can hold at most: min(its limit, held + free disk); null when it reported neither. */
+export function capacityOf (status: NodeStatus | undefined): number | null {
+  const b = status?.blocks
+  if (b === undefined) return null
+  const byDisk = status?.disk === undefined ? Infinity : b.store.bytes + status.disk.freeBytes
+  const cap = Math.min(b.maxBytes ?? Infinity, byDisk)
+  return Number.isFinite(cap) ? cap : null
 }

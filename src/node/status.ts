@@ -12,7 +12,12 @@ export interface NodeStatus {
   blocks?: DHashStats
   /** Volumes whose signed roots this node holds (newest publication first, at most MAX_STATUS_VOLUMES). */
   volumes?: VolumeStatus[]
+  /** The file system of its data directory, as last sampled; absent for a node without one. */
+  disk?: DiskStatus
 }
+
+/** Size and free space of the file system a node keeps its replicas on. */
+export interface DiskStatus { totalBytes: number, freeBytes: number }
 
 export interface VnodeStatus {
   id: string
@@ -72,6 +77,7 @@ const statusSchema = z.object({
     cache: z.object({ entries: z.number(), bytes: z.number(), hits: z.number(), misses: z.number(), hitRate: z.number() }),
     corruptDropped: z.number(),
     watching: z.number().int().min(0).default(0),
+    maxBytes: z.number().nullable().default(null),
     lastRepair: z.object({
       pushed: z.number(), pulled: z.number(), handedOff: z.number(), backlog: z.number(), collected: z.number(), scrubbed: z.number(), corrupt: z.number(),
       // Absent in the answers of nodes older than the field: read as none found.
@@ -82,6 +88,7 @@ const statusSchema = z.object({
   volumes: z.array(z.object({
     key: z.string(), owner: z.string(), seq: z.number(), publishedAt: z.number().nullable(), expiresAt: z.number(),
   })).optional(),
+  disk: z.object({ totalBytes: z.number(), freeBytes: z.number() }).optional(),
 })
 
 /** Checks the types of a node.status answer (ids are not checked); throws ProtocolError. */
@@ -97,12 +104,12 @@ const ringSchema = z.object({
   at: z.number(),
   from: z.string(),
   summary: z.object({
-    live: z.number(), failed: z.number(), vnodes: z.number(), blocks: z.number(), bytes: z.number(),
+    live: z.number(), failed: z.number(), vnodes: z.number(), blocks: z.number(), bytes: z.number(), capacity: z.number().default(0),
     underReplicated: z.number(), backlog: z.number(), volumes: z.number(),
   }),
   nodes: z.array(z.object({
     address: z.string(), state: nodeState, lastSeen: ms, failedSince: ms, vnodes: z.number(), owns: z.number(),
-    blocks: ms, bytes: ms, underReplicated: ms, backlog: ms, lastRepairAt: ms, volumes: z.number(),
+    blocks: ms, bytes: ms, capacity: ms.default(null), underReplicated: ms, backlog: ms, lastRepairAt: ms, volumes: z.number(),
   })),
   vnodes: z.array(z.object({ id: z.string(), address: z.string(), vnode: z.number(), state: nodeState, at: z.number(), from: z.number(), owns: z.number() })),
   volumes: z.array(z.object({

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -5,14 +6,16 @@ import { queryStatus } from '../../src/node/index.js'
 import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 import { waitFor } from '../helpers/poll.js'
-import { forceUnmount, fsyncDir, fuseUnavailable, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { forceUnmount, fsyncDir, fuseUnavailable, ok, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 
-const ARGS = ['--stabilize-ms', '200']
+/** Each node holds at most this many MiB: the ring's capacity, as df shows it through the mount, is 3 x 64 / k = 64 MiB. */
+const MAX_MIB = 64
+const ARGS = ['--stabilize-ms', '200', '--max-storage-mb', String(MAX_MIB)]
 
 /*
- * An honest fsync: three `cfs node` processes (k = 3, so at least 2 holders by default) and the
+ * An honest fsync, and df through a ring: three `cfs node` processes (--max-storage-mb 64 each) (k = 3, so at least 2 holders by default) and the
  * owner's mount through one of them. With the other two killed, a write still succeeds (it is
  * in the mount) but its fsync answers EIO quickly, and so does an fsync of the directory; `ls`
  * and `cat` of what was published still answer. Once the two are back, the next fsync
@@ -20,7 +23,7 @@ const ARGS = ['--stabilize-ms', '200']
  */
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
-describe.skipIf(unavailable !== undefined)(`fsync below the minimum of holders${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+describe.skipIf(unavailable !== undefined)(`df through a ring, and fsync below the minimum of holders${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
   const nodes: Daemon[] = []
   const mounts: MountProcess[] = []
   let s: Scratch
@@ -43,10 +46,25 @@ describe.skipIf(unavailable !== undefined)(`fsync below the minimum of holders${
     await s?.remove()
   })
 
-  it('answers EIO while only 1 of 3 holders is up, publishes what waited once 2 are back', async () => {
+  it('df shows the ring\'s capacity and use; fsync answers EIO while only 1 of 3 holders is up, and publishes what waited once 2 are back', async () => {
     const owner = await spawnMount(s, rw, ['--key', s.keyFile, '--ring', (nodes[0] as Daemon).address, '--data', await s.dir('owner-data')])
     mounts.push(owner)
     await writeSynced(join(rw, 'before.txt'), 'published with 3 holders')
+    await writeSynced(join(rw, 'some.bin'), randomBytes(4 * 1024 * 1024))
+
+    // df shows the ring's capacity and use over k, as the nodes report them (within 10%).
+    const df = async (): Promise<{ size: number, used: number }> => {
+      const [size, used] = (await ok(`df -B1 --output=size,used ${rw} | tail -1`)).trim().split(/\s+/).map(Number)
+      return { size: size as number, used: used as number }
+    }
+    const reported = async (): Promise<number> => {
+      const held = await Promise.all(nodes.map(async (n) => (await queryStatus(n.address)).blocks?.store.bytes ?? 0))
+      return held.reduce((a, b) => a + b, 0) / 3
+    }
+    const { value: shown } = await waitFor('df to show what the nodes hold', async () => ({ df: await df(), nodes: await reported() }),
+      (v) => Math.abs(v.df.used - v.nodes) <= 0.1 * v.nodes, 15_000, 500)
+    console.log(`df through the ring: size ${shown.df.size}, used ${shown.df.used}; the nodes report ${Math.round(shown.nodes)} bytes held once`)
+    expect(Math.abs(shown.df.size - MAX_MIB * 1024 * 1024)).toBeLessThanOrEqual(0.1 * MAX_MIB * 1024 * 1024)
 
     // Two of three down: their data directories and ports are kept, to come back.
     const down = [nodes[1] as Daemon, nodes[2] as Daemon]

@@ -103,6 +103,24 @@ describe('ReplicaStore rules', () => {
     expect(blocks.stats()).toEqual({ blocks: 3, bytes: 29 })
   })
 
+  it('holds the last of its capacity back for roots and small blocks, so a full node still takes a deletion', async () => {
+    const MiB = 1024 * 1024
+    const { store, blocks } = setup({ maxStorageBytes: 8 * MiB })
+    expect(store.reservedBytes).toBe(MiB) // 2% of 8 MiB is less than the 1 MiB floor
+    const big = (fill: number): Uint8Array => new Uint8Array(MiB).fill(fill)
+    for (let i = 1; i <= 7; i++) expect(await code(store.accept(contentKey(big(i)), BlockKind.CONTENT, big(i), { expiresAt: far, owner: '' }))).toBe('ok')
+    expect(await code(store.accept(contentKey(big(8)), BlockKind.CONTENT, big(8), { expiresAt: far, owner: '' }))).toBe('STORAGE_FULL')
+    // A directory node or an inode, and the root naming them, still fit.
+    const small = new Uint8Array(4096).fill(9)
+    expect(await code(store.accept(contentKey(small), BlockKind.CONTENT, small, { expiresAt: far, owner: '' }))).toBe('ok')
+    expect(await code(store.accept(rk, BlockKind.ROOT, root(1, 'after the deletion'), { expiresAt: far, owner: '' }))).toBe('ok')
+    expect(blocks.stats().blocks).toBe(9)
+    // Within bounds: 2% of 1 GiB is 20 MiB; a quarter of a 2 MiB limit is 512 KiB.
+    expect(setup({ maxStorageBytes: 1024 * MiB }).store.reservedBytes).toBe(Math.floor(1024 * MiB * 0.02))
+    expect(setup({ maxStorageBytes: 2 * MiB }).store.reservedBytes).toBe(MiB / 2)
+    expect(setup().store.reservedBytes).toBe(0)
+  })
+
   it('drops a corrupt stored copy on read instead of serving it', async () => {
     const { store, blocks } = setup()
     const bytes = new Uint8Array([5, 6, 7])

@@ -10,7 +10,7 @@ import type { RingSnapshot } from '../../../src/node/index.js'
 // script, /ring, the event stream, the Host check against DNS rebinding, and read-only answers.
 
 const snap = (at: number, live: number): RingSnapshot => ({
-  at, from: 'a:1', summary: { live, failed: 0, vnodes: live, blocks: 0, bytes: 0, underReplicated: 0, backlog: 0, volumes: 0 }, nodes: [], vnodes: [], volumes: [],
+  at, from: 'a:1', summary: { live, failed: 0, vnodes: live, blocks: 0, bytes: 0, capacity: 0, underReplicated: 0, backlog: 0, volumes: 0 }, nodes: [], vnodes: [], volumes: [],
 })
 
 let server: HttpStatusServer | undefined

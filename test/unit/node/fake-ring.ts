@@ -36,6 +36,7 @@ export function withBlocks (s: NodeStatus, blocks: number, underReplicated: numb
       cache: { entries: 0, bytes: 0, hits: 0, misses: 0, hitRate: 0 },
       corruptDropped: 0,
       watching: 0,
+      maxBytes: null,
       lastRepair: { pushed: 0, pulled: 0, handedOff: 0, backlog, underReplicated, collected: 0, scrubbed: 0, corrupt: 0, finishedAt: 1_000, durationMs: 5 },
     },
     volumes,
