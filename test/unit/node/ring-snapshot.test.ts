@@ -53,15 +53,19 @@ describe('buildSnapshot', () => {
     expect(buildSnapshot(live(ringStatuses({ 'a:1': [id('2')] })), 'a:1', 0).nodes[0]?.owns).toBe(1)
   })
 
-  it('totals blocks, bytes, under-replicated keys and backlog over live nodes only', () => {
+  it('totals blocks, bytes, capacity, under-replicated keys and backlog over live nodes only', () => {
     const statuses = ringStatuses({ 'a:1': [id('1')], 'b:1': [id('5')], 'c:1': [id('9')] })
+    const a = withBlocks(statuses.get('a:1') as NodeStatus, 10, 2, 1)
+    const b = withBlocks(statuses.get('b:1') as NodeStatus, 20, 0, 3)
     const known = new Map<string, KnownNode>([
-      ['a:1', { status: withBlocks(statuses.get('a:1') as NodeStatus, 10, 2, 1), lastSeen: 5, failedSince: null }],
-      ['b:1', { status: withBlocks(statuses.get('b:1') as NodeStatus, 20, 0, 3), lastSeen: 5, failedSince: null }],
+      // a's limit (50,000) is below its disk; b has no limit: what it holds plus its free disk.
+      ['a:1', { status: { ...a, blocks: { ...a.blocks!, maxBytes: 50_000 }, disk: { totalBytes: 10 ** 9, freeBytes: 10 ** 8 } }, lastSeen: 5, failedSince: null }],
+      ['b:1', { status: { ...b, disk: { totalBytes: 10 ** 6, freeBytes: 100_000 } }, lastSeen: 5, failedSince: null }],
       ['c:1', { status: withBlocks(statuses.get('c:1') as NodeStatus, 40, 9, 9), lastSeen: 4, failedSince: 5 }],
     ])
     const s = buildSnapshot(known, 'a:1', 6)
-    expect(s.summary).toEqual({ live: 2, failed: 1, vnodes: 2, blocks: 30, bytes: 30_000, underReplicated: 2, backlog: 4, volumes: 0 })
+    expect(s.summary).toEqual({ live: 2, failed: 1, vnodes: 2, blocks: 30, bytes: 30_000, capacity: 170_000, underReplicated: 2, backlog: 4, volumes: 0 })
+    expect(s.nodes.find((n) => n.address === 'c:1')?.capacity).toBeNull() // no limit and no disk reported
     const c = s.nodes.find((n) => n.address === 'c:1')
     expect(c).toMatchObject({ state: 'failed', lastSeen: 4, failedSince: 5, owns: 0, blocks: 40, vnodes: 1 })
     expect(s.nodes.at(-1)?.address).toBe('c:1') // failed nodes after the live ones
