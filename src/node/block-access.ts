@@ -18,6 +18,10 @@ export interface BlockAccessInit {
   replicas?: number
   /** How the client of a `ring` reads: `cfs where` turns read repair and path caching off. @default DHashClient's */
   client?: Pick<DHashClientInit, 'readRepair' | 'cachePathNodes'>
+  /** Without `ring`: where the embedded node listens (others may join it there). @default DEFAULT_EMBEDDED_LISTEN */
+  listen?: string
+  /** Without `ring`: the address others reach the embedded node at, when not `listen`. @default the listen address */
+  advertise?: string
   /** Where the ring client, or the embedded node's every layer, is counted (a mount's /metrics). @default none */
   metrics?: ScrapeableMetrics
 }
@@ -31,6 +35,9 @@ export interface BlockAccess {
   readonly node: CfsNode | undefined
   close: () => Promise<void>
 }
+
+/** Where an embedded node listens unless told: loopback, a free port. */
+export const DEFAULT_EMBEDDED_LISTEN = '127.0.0.1:0'
 
 /** Where cfs keeps its data when not told: $CFS_DATA, else $XDG_DATA_HOME/cfs, else ~/.local/share/cfs. */
 export function defaultDataDir (): string {
@@ -57,7 +64,9 @@ export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
-  const node = new CfsNode({ metrics: init.metrics }, { listen: '127.0.0.1:0', dataDir, dhash: { replicas } })
+  const node = new CfsNode({ metrics: init.metrics }, {
+    listen: init.listen ?? DEFAULT_EMBEDDED_LISTEN, dataDir, dhash: { replicas }, ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+  })
   try {
     await node.start() // closes what it opened if it fails
   } catch (err) {

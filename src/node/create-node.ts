@@ -62,6 +62,12 @@ export interface CfsNodeComponents {
 export interface CfsNodeInit {
   /** "host:port" the default TCP transport listens on; port 0 picks a free port. */
   listen?: string
+  /**
+   * "host:port" its peers reach it at, when that is not `listen` (listening on 0.0.0.0, or
+   * behind a port mapping): its node ids derive from this address. Port 0 takes the bound port.
+   * @default the listen address
+   */
+  advertise?: string
   /** "host:port" of any live node of the ring to join; omitted: start a new ring. */
   join?: string
   /** Directory for this node's data (created if missing). */
@@ -133,7 +139,9 @@ export class CfsNode implements Startable {
     this.init = init
     this.logger = components.logger ?? createLogger()
     this.log = this.logger.forComponent('node')
-    this.transport = components.transport ?? new TcpTransport({ logger: this.logger }, { listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs })
+    this.transport = components.transport ?? new TcpTransport({ logger: this.logger }, {
+      listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs, ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+    })
     this.metrics = components.metrics ?? (init.http === undefined ? undefined : new PromMetrics())
   }
 

@@ -78,6 +78,8 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     ...(init.ring === undefined ? {} : { ring: init.ring }),
     ...(init.data === undefined ? {} : { data: init.data }),
     ...(init.replicas === undefined ? {} : { replicas: init.replicas }),
+    ...(init.listen === undefined ? {} : { listen: init.listen }),
+    ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
     ...(metrics === undefined ? {} : { metrics }),
   }
   let fs: FileSystem

@@ -10,6 +10,8 @@ interface MountOptions extends AccessOptions {
   pubkey?: string
   version?: number
   publishMs: number
+  listen?: string
+  advertise?: string
   opTimeoutMs: number
   fsyncTimeoutMs: number
   minReplicas?: number
@@ -34,6 +36,8 @@ export function registerMount (program: Command): void {
     .option('--pubkey <hex|file>', 'a volume\'s public key: mount read-only, following its latest version')
     .option('--version <n>', 'with --pubkey: this version only (never changes, so the kernel may cache it)', positiveInt)
     .option('--publish-ms <ms>', 'read-write: publish changes within this many ms (fsync publishes at once)', positiveInt, DEFAULT_PUBLISH_INTERVAL_MS)
+    .option('--listen <host:port>', 'without --ring: where the embedded node listens, so nodes on other machines can join it (default 127.0.0.1, a free port)')
+    .option('--advertise <host:port>', 'without --ring: the address other machines reach the embedded node at, when not --listen')
     .option('--op-timeout-ms <ms>', 'an operation that cannot finish in this time (the ring unreachable) answers EIO', positiveInt, DEFAULT_OP_TIMEOUT_MS)
     .option('--fsync-timeout-ms <ms>', 'read-write: an fsync that cannot publish in this time answers EIO (the change waits)', positiveInt, DEFAULT_SYNC_TIMEOUT_MS)
     .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
@@ -48,6 +52,7 @@ export function registerMount (program: Command): void {
     .action(async (dir: string, opts: MountOptions) => {
       if ((opts.key === undefined) === (opts.pubkey === undefined)) throw new BadRequestError('say whose volume: --key FILE (read-write) or --pubkey HEX|FILE (read-only)')
       if (opts.version !== undefined && opts.pubkey === undefined) throw new BadRequestError('--version goes with --pubkey (a past version is read-only)')
+      if ((opts.listen !== undefined || opts.advertise !== undefined) && opts.ring !== undefined) throw new BadRequestError('--listen and --advertise are for the embedded node: not with --ring')
       if (opts.daemon === true) {
         const logFile = resolve(opts.logFile ?? join(defaultDataDir(), 'logs', `mount-${basename(resolve(dir))}.log`))
         const at = process.argv.indexOf('mount')
@@ -63,6 +68,8 @@ export function registerMount (program: Command): void {
         ...(opts.version === undefined ? {} : { version: opts.version }),
         ...access(opts),
         publishIntervalMs: opts.publishMs,
+        ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+        ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
         opTimeoutMs: opts.opTimeoutMs,
         syncTimeoutMs: opts.fsyncTimeoutMs,
         ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),

@@ -6,6 +6,7 @@ import { nonNegativeInt, positiveInt } from '../options.js'
 
 interface NodeOptions {
   listen: string
+  advertise?: string
   join?: string
   data?: string
   vnodes: number
@@ -24,6 +25,7 @@ export function registerNode (program: Command): void {
   program.command('node')
     .description('run a storage node in the foreground; prints "ready <host:port> <id-hex>" once serving, leaves the ring on SIGTERM')
     .requiredOption('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
+    .option('--advertise <host:port>', 'the address peers reach this node at, when not --listen (e.g. --listen 0.0.0.0:7000 --advertise 192.0.2.7:7000); node ids derive from it')
     .option('--join <host:port>', 'any live node of the ring to join (omit to start a new ring)')
     .option('--data <dir>', 'data directory')
     .option('--vnodes <n>', 'virtual nodes on this endpoint', positiveInt, DEFAULT_VNODES)
@@ -40,6 +42,7 @@ export function registerNode (program: Command): void {
       const mib = (v: string | undefined): number | undefined => (v === undefined ? undefined : positiveInt(v) * 1024 * 1024)
       await runDaemon({
         listen: opts.listen,
+        ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
         join: opts.join,
         dataDir: opts.data,
         vnodes: opts.vnodes,
