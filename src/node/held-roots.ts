@@ -53,7 +53,8 @@ export class HeldRoots implements Startable {
   }
 
   async start (): Promise<void> {
-    this.unsubscribe ??= this.components.onStored((key, meta) => { this.track(toHex(key), meta) })
+    // Every stored block comes through here (1 MiB data blocks included): roots only go further.
+    this.unsubscribe ??= this.components.onStored((key, meta) => { if (meta.kind === BlockKind.ROOT) this.track(toHex(key), meta) })
     this.task.start()
   }
 
