@@ -9,7 +9,7 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED' | 'STORAGE_FULL' | 'TOO_FEW_REPLICAS'
   | 'ENTRY_NOT_FOUND' | 'ENTRY_EXISTS' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY' | 'DIRECTORY_NOT_EMPTY'
   | 'INVALID_NAME' | 'READ_ONLY' | 'NOT_SUPPORTED'
-  | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED'
+  | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED' | 'JOURNAL_FAILED' | 'JOURNAL_IN_USE'
   | 'UNSUPPORTED_FORMAT' | 'ATTRIBUTE_NOT_FOUND' | 'ATTRIBUTE_EXISTS' | 'ATTRIBUTE_TOO_LARGE'
 
 export abstract class CfsError extends Error {
@@ -72,6 +72,10 @@ export class StoreCorruptError extends CfsError { readonly code = 'STORE_CORRUPT
 export class AddressInUseError extends CfsError { readonly code = 'ADDRESS_IN_USE' }
 /** A server could not listen for another reason: a privileged port, an address not on this host, ... */
 export class ListenFailedError extends CfsError { readonly code = 'LISTEN_FAILED' }
+/** The owner's journal could not be read or written (other than a full disk, STORAGE_FULL): the change it carried is refused. */
+export class JournalError extends CfsError { readonly code = 'JOURNAL_FAILED' }
+/** Another live process keeps this volume's journal (a second owner mount with the same --data). */
+export class JournalInUseError extends CfsError { readonly code = 'JOURNAL_IN_USE' }
 
 export function isCfsError (err: unknown, code?: ErrorCode): err is CfsError {
   return err instanceof CfsError && (code === undefined || err.code === code)

@@ -10,7 +10,8 @@ import * as fileData from './file-data.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadIntoOptions, ReadStreamOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES, ROOT_BLOCK } from './format.js'
 import { inodeCodec, msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
-
+import type { JournalBase, VolumeJournal } from './journal.js'
+import { JournalKeeper } from './journal-keeper.js'
 import { splitPath } from './names.js'
 import type { RootSigner, RootVerifier } from './ports.js'
 import { heldBytes, refreshBlocks, type RefreshReport } from './refresh.js'
@@ -52,6 +53,12 @@ export interface VolumeComponents {
   now?: () => number
   /** Where publications are counted. @default NO_METRICS */
   metrics?: Metrics
+  /**
+   * Where changes are kept until the ring has them (journal.ts): each change is appended before
+   * it is reported done, and a restarted volume publishes what its journal still holds.
+   * @default none: unpublished changes live in memory only
+   */
+  journal?: VolumeJournal
 }
 
 /** Buckets of a publication's duration in seconds: it uploads every block changed since the last. */
@@ -105,6 +112,10 @@ export interface VolumeStats {
   readonly degradedRoots: number
   /** Set once another writer published: nothing more is published from this volume. */
   readonly conflict: RootConflictError | undefined
+  /** When the oldest change not yet published was made (ms since the epoch); tracked with a journal only. */
+  readonly waitingSinceMs: number | undefined
+  /** Bytes in the journal's file (0 without one). */
+  readonly journalBytes: number
 }
 
 interface Published { readonly record: RootRecord, readonly recordKey: Key, readonly bytes: Uint8Array }
@@ -140,6 +151,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private publishing: Key | undefined
   private readonly reader: BlockReader
   private readonly buffer: WriteBuffer
+  private readonly keeper: JournalKeeper | undefined
   private readonly store: VolumeStore
   private readonly rootKey: Key
   private readonly owner: string
@@ -181,7 +193,10 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.owner = toHex(components.signer.publicKey)
     this.rootKey = components.verifier.rootKey(components.signer.publicKey)
     this.reader = new BlockReader(components.blocks, init)
+    const keeper = components.journal === undefined ? undefined : new JournalKeeper(components.journal, this.log, this.now)
+    this.keeper = keeper
     this.buffer = new WriteBuffer(components, {
+      ...(keeper === undefined ? {} : { onAdd: (key: Key, bytes: Uint8Array) => { keeper.took(key, bytes) } }),
       ...this.putOptions(),
       ...(init.uploadsInFlight === undefined ? {} : { uploadsInFlight: init.uploadsInFlight }),
       ...(init.uploadBytesInFlight === undefined ? {} : { uploadBytesInFlight: init.uploadBytesInFlight }),
@@ -232,6 +247,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     } else {
       this.top = await tree.emptyTree(this.context({}))
     }
+    if (this.keeper !== undefined) await this.resume(this.keeper, options)
     this.started = true
     this.refresher.start()
     this.publisher.start()
@@ -240,8 +256,34 @@ export class Volume implements FileSystem, Startable, HandleHost {
   }
 
   /**
+   * Takes up what the journal holds: changes that waited become the current tree (published
+   * by the next round), or, if another writer published over them, are set aside.
+   */
+  private async resume (keeper: JournalKeeper, options: AbortOptions): Promise<void> {
+    const resumed = await keeper.open(this.publishedBase())
+    let since: number | undefined
+    if (resumed.kind === 'resume') {
+      for (const [key, bytes] of resumed.blocks) this.buffer.add(key, bytes)
+      this.top = resumed.top
+      since = resumed.sinceMs
+      await this.prune(options)
+      // Not an error, but always shown: the mount's log says what waits and since when.
+      this.log.error('journal: changes made since %s wait to be published (%d blocks, %d bytes)', new Date(since).toISOString(), this.buffer.blocks, this.buffer.bytes)
+    } else if (resumed.kind === 'conflict') {
+      const aside = await keeper.setAside(resumed.seq)
+      this.log.error('journal: another writer published version %d over the changes it held; they are kept in %s, not applied', resumed.seq, aside)
+    }
+    await keeper.restart(this.publishedBase(), this.buffer.entries(), this.currentTop, since)
+  }
+
+  private publishedBase (): JournalBase | undefined {
+    const p = this.published
+    return p === undefined ? undefined : { seq: p.record.seq, recordKey: p.recordKey, top: p.record.top }
+  }
+
+  /**
    * Stops the publish and refresh timers, aborts uploads in flight and waits for a background
-   * publication or refresh to end. Call sync() first to keep changes.
+   * publication or refresh to end. Call sync() first to keep changes (or have a journal keep them).
    */
   async stop (): Promise<void> {
     if (!this.started) return
@@ -249,6 +291,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
     // A background publication runs with the volume's signal (sync() callers may share it).
     this.shutdown.abort()
     await Promise.all([this.publisher.stop(), this.refresher.stop()])
+    await this.mutex.run(async () => { await this.keeper?.close() })
   }
 
   get stats (): VolumeStats {
@@ -261,6 +304,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
       uploads: this.buffer.stats,
       degradedRoots: this.degradedRoots,
       conflict: this.conflict,
+      waitingSinceMs: this.keeper?.since,
+      journalBytes: this.keeper?.bytes ?? 0,
     }
   }
 
@@ -478,6 +523,8 @@ export class Volume implements FileSystem, Startable, HandleHost {
    * stops its wait, not the publication, which others may be waiting for.
    */
   async sync (options: AbortOptions = {}): Promise<void> {
+    // On the local disk first: if the publication fails, the change still survives a crash.
+    if (this.keeper !== undefined) await raceSignal(this.keeper.sync(), options.signal)
     await raceSignal(this.commit(), options.signal)
   }
 
@@ -541,7 +588,10 @@ export class Volume implements FileSystem, Startable, HandleHost {
     } finally {
       this.publishing = undefined
     }
-    await this.mutex.run(async () => this.prune(options))
+    await this.mutex.run(async () => {
+      await this.prune(options)
+      await this.keeper?.published({ seq, recordKey, top }, () => this.buffer.entries(), this.currentTop)
+    })
     this.log('published version %d in %d ms', seq, Math.round(performance.now() - started))
     return versionOf(record, recordKey)
   }
@@ -671,6 +721,10 @@ export class Volume implements FileSystem, Startable, HandleHost {
       const top = this.currentTop
       const ctx = this.context(options)
       const next = await change(ctx, top)
+      if (this.keeper !== undefined) {
+        // On file before the change is reported done; if it cannot be, the change is undone.
+        await this.keeper.record(next)
+      }
       if (!keysEqual(next, top)) {
         this.top = next
         this.schedulePublish()

@@ -21,6 +21,8 @@ export interface WriteBufferInit {
   owner?: string
   /** Holders a put must reach to count as done; fewer fail it (TooFewReplicasError). @default minReplicasFor (a majority of k) */
   minReplicas?: number
+  /** Told of every block the buffer takes (the volume's journal). */
+  onAdd?: (key: Key, bytes: Uint8Array) => void
 }
 
 /** The holders a block must reach by default: a majority of the k wanted (2 of 3). */
@@ -98,6 +100,12 @@ export class WriteBuffer {
     if (this.pending.has(hex)) return
     this.pending.set(hex, { key, bytes })
     this.pendingBytes += bytes.length
+    this.init.onAdd?.(key, bytes)
+  }
+
+  /** Every block held, acknowledged or not. */
+  * entries (): Iterable<readonly [Key, Uint8Array]> {
+    for (const { key, bytes } of this.pending.values()) yield [key, bytes]
   }
 
   get (key: Key): Uint8Array | undefined {

@@ -32,6 +32,11 @@ export interface MountVolumeInit extends BlockAccessInit {
   minReplicas?: number
   /** close() of a written file publishes before it returns, as fsync does. @default false */
   syncOnClose?: boolean
+  /**
+   * A read-write mount keeps its unpublished changes in the volume's journal under `data`
+   * (journal-dir.ts), so an outage of the ring, a restart or a kill -9 loses none. @default true
+   */
+  journal?: boolean
   /** Milliseconds between looks for a newer version of a read-only mount. @default DEFAULT_POLL_INTERVAL_MS (LatestView's) */
   pollIntervalMs?: number
   /** A read-only mount is also told of new versions by the root's holders (dhash.watch), besides polling. @default true */
@@ -96,6 +101,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     const owned = await openVolume({
       ...access,
       key: init.key,
+      journal: init.journal ?? true,
       volume: {
         ...(init.publishIntervalMs === undefined ? {} : { publishIntervalMs: init.publishIntervalMs }),
         ...(init.minReplicas === undefined ? {} : { minReplicas: init.minReplicas }),

@@ -1,6 +1,7 @@
 import { createLogger, type AbortOptions } from '../core/index.js'
 import { decodeRoot, encodeRoot, rootKey } from '../dhash/index.js'
 import { JsonFileSeenRoots, Reader, Volume, type FileSystem, type RootVerifier, type Snapshot, type VersionInfo, type VolumeInit } from '../fs/index.js'
+import { holdJournal } from './journal-dir.js'
 import { defaultDataDir, openBlocks, type BlockAccess, type BlockAccessInit } from './block-access.js'
 import type { OwnerKey } from './key-file.js'
 
@@ -12,6 +13,11 @@ export const EMBEDDED_MIN_REPLICAS = 1
 export interface OpenVolumeInit extends BlockAccessInit {
   key: OwnerKey
   volume?: VolumeInit
+  /**
+   * Keep unpublished changes in the volume's journal under the data directory (journal-dir.ts),
+   * so they survive an outage of the ring and a restart or kill of this process. @default false
+   */
+  journal?: boolean
 }
 
 /** The owner's read-write volume over a ring or the embedded node. */
@@ -24,14 +30,16 @@ export interface OwnedVolume {
 
 export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
   const logger = createLogger('fs')
-  const access = await openBlocks(init, logger)
   const { secretKey, publicKey } = init.key
+  const held = init.journal === true ? await holdJournal(init.data, publicKey) : undefined
+  const access = await openBlocks(init, logger).catch(async (err: unknown) => { await held?.release(); throw err })
   const volume = new Volume({
     blocks: access.blocks,
     signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
     verifier: rootVerifier,
     logger,
     metrics: init.metrics,
+    ...(held === undefined ? {} : { journal: held.journal }),
   }, {
     // An embedded node is a ring of one: one copy is all it can hold (puts say so, degraded).
     ...(access.node === undefined ? {} : { minReplicas: EMBEDDED_MIN_REPLICAS }),
@@ -41,6 +49,7 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
     await volume.start()
   } catch (err) {
     await access.close()
+    await held?.release()
     throw err
   }
   return {
@@ -52,6 +61,7 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
       } finally {
         await volume.stop()
         await access.close()
+        await held?.release()
       }
     },
   }

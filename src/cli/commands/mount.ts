@@ -20,6 +20,8 @@ interface MountOptions extends AccessOptions {
   refreshMs: number
   /** --no-watch: follow by polling only. */
   watch: boolean
+  /** --no-journal: unpublished changes in memory only. */
+  journal: boolean
   allowOther?: boolean
   autoUnmount: boolean
   daemon?: boolean
@@ -40,6 +42,7 @@ export function registerMount (program: Command): void {
     .option('--advertise <host:port>', 'without --ring: the address other machines reach the embedded node at, when not --listen')
     .option('--op-timeout-ms <ms>', 'an operation that cannot finish in this time (the ring unreachable) answers EIO', positiveInt, DEFAULT_OP_TIMEOUT_MS)
     .option('--fsync-timeout-ms <ms>', 'read-write: an fsync that cannot publish in this time answers EIO (the change waits)', positiveInt, DEFAULT_SYNC_TIMEOUT_MS)
+    .option('--no-journal', 'read-write: keep unpublished changes in memory only, not in the journal under --data (an outage of the ring, a restart or a kill can then lose them)')
     .option('--sync-on-close', 'read-write: close of a written file also publishes before it returns, as fsync does')
     .option('--refresh-ms <ms>', 'read-only: look for a newer version this often', positiveInt, DEFAULT_POLL_INTERVAL_MS)
     .option('--no-watch', 'read-only: follow by polling only, instead of also being told of new versions by the nodes holding the root')
@@ -74,6 +77,7 @@ export function registerMount (program: Command): void {
         syncTimeoutMs: opts.fsyncTimeoutMs,
         ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
         syncOnClose: opts.syncOnClose === true,
+        journal: opts.journal,
         pollIntervalMs: opts.refreshMs,
         watch: opts.watch,
         allowOther: opts.allowOther === true,

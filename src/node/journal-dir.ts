@@ -1,0 +1,48 @@
+import { open, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { JournalInUseError, toHex } from '../core/index.js'
+import { FileJournal } from '../fs/index.js'
+import { defaultDataDir } from './block-access.js'
+import { isAlive } from './pid-file.js'
+
+/** The owner's journal of a volume under a cfs data directory: `<data>/journal/<public key hex>/`. */
+export function journalDir (data: string | undefined, publicKey: Uint8Array): string {
+  return join(data ?? defaultDataDir(), 'journal', toHex(publicKey))
+}
+
+/** The file in a journal's directory naming the process that keeps the journal. */
+const LOCK_FILE = 'owner.pid'
+
+/** A volume's journal, kept by this process alone until `release`. */
+export interface HeldJournal {
+  readonly journal: FileJournal
+  readonly dir: string
+  release: () => Promise<void>
+}
+
+/**
+ * Opens the volume's journal for this process: a second owner of the same volume and data
+ * directory (which would write the same journal) is refused with JournalInUseError. A lock
+ * left by a killed process is taken over.
+ */
+export async function holdJournal (data: string | undefined, publicKey: Uint8Array): Promise<HeldJournal> {
+  const dir = journalDir(data, publicKey)
+  const journal = new FileJournal({ dir })
+  await journal.open() // makes the directory; what it holds is read again by the volume
+  const lock = join(dir, LOCK_FILE)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(lock, 'wx')
+      try { await fh.writeFile(`${process.pid}\n`) } finally { await fh.close() }
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err
+      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim())
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && await isAlive(pid)) {
+        throw new JournalInUseError(`process ${pid} keeps this volume's journal (${dir}): one owner mount per volume and data directory`)
+      }
+      await rm(lock, { force: true })
+    }
+  }
+  return { journal, dir, release: async () => { await rm(lock, { force: true }) } }
+}
