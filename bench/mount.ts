@@ -6,6 +6,8 @@
 //   npm run bench:mount -- --serve     # only start the ring and the mount; print `serving DIR`
 //                                      # and keep them until SIGINT/SIGTERM (for run-all.sh target)
 //   --profile DIR writes a V8 CPU profile of every node and mount process into DIR.
+//   --no-journal mounts with `cfs mount --no-journal` (unpublished changes in memory only), to
+//   measure what the owner's journal costs.
 // "Cold" means a fresh mount process (no block cache) after the kernel's page cache was dropped
 // (that needs root; the output says when it was not permitted).
 import { spawn } from 'node:child_process'
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     serve: { type: 'boolean', default: false },
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'no-journal': { type: 'boolean', default: false },
   },
 })
 
@@ -57,7 +60,7 @@ try {
   await waitForRing(nodes)
   s = await scratch()
   const mnt = await s.dir('mnt')
-  const args = ['--key', s.keyFile, '--ring', (nodes[0] as BenchNode).address, '--data', join(s.root, 'client')]
+  const args = ['--key', s.keyFile, '--ring', (nodes[0] as BenchNode).address, '--data', join(s.root, 'client'), ...(values['no-journal'] === true ? ['--no-journal'] : [])]
   const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
   const start = async (): Promise<MountProcess> => spawnMount(s as Scratch, mnt, args, 60_000, nodeArgs)
   mount = await start()
