@@ -445,14 +445,21 @@ export class CfsFuse {
     return fd
   }
 
-  /** Gives a file's gathered writes to the volume (inside the file's lock). */
+  /**
+   * Gives a file's gathered writes to the volume (inside the file's lock). The file stays in
+   * `pendingFiles` until the volume has them: a drain that starts meanwhile (another close, a
+   * stat from another process) waits on the file's lock for them instead of passing it by.
+   */
   private async writeOut (f: OpenFile, options: AbortOptions): Promise<void> {
     const p = f.pending
     if (p === undefined) return
     f.pending = undefined
-    this.pendingFiles.delete(f)
     this.pendingBytes -= p.length
-    await f.handle.write(p.offset, p.bytes.subarray(0, p.length), options)
+    try {
+      await f.handle.write(p.offset, p.bytes.subarray(0, p.length), options)
+    } finally {
+      if (f.pending === undefined) this.pendingFiles.delete(f)
+    }
   }
 
   /**

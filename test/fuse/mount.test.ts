@@ -211,8 +211,11 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   it('two mounts with the same key: the second writer gets an error, and no update is lost', async () => {
     await ok(`printf base | dd of=${join(mnt, 'race.txt')} conv=fsync status=none`)
     const twinDir = await s.dir('twin')
-    // A second owner's mount of the same volume, in another process, through the first's node.
-    const twin = await spawnMount(s, twinDir, ['--key', s.keyFile, '--ring', rw.nodeAddress as string, '--publish-ms', '100000'])
+    const twinArgs = ['--key', s.keyFile, '--ring', rw.nodeAddress as string, '--publish-ms', '100000']
+    // Not with the same data directory: one owner mount keeps a volume's journal there.
+    await expect(spawnMount(s, twinDir, twinArgs)).rejects.toThrow(/process \d+ keeps this volume's journal .* one owner mount per volume and data directory/)
+    // A second owner's mount of the same volume (as from another machine), in another process, through the first's node.
+    const twin = await spawnMount(s, twinDir, [...twinArgs, '--data', await s.dir('twin-data')])
     try {
       expect(await readFile(join(twinDir, 'race.txt'), 'utf8')).toBe('base')
       await ok(`printf first | dd of=${join(mnt, 'race.txt')} conv=fsync status=none`)
@@ -267,7 +270,9 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   it('--daemon detaches once mounted and logs to a file', async () => {
     const dir = await s.dir('daemon')
     const log = join(s.root, 'daemon.log')
-    const out = await ok(`node ${CFS_BIN} mount ${dir} --key ${s.keyFile} --ring ${rw.nodeAddress as string} --daemon --log-file ${log}`, { env: s.env, timeoutMs: 30_000 })
+    // Its own data directory: the first owner mount keeps the volume's journal in the default one.
+    const data = await s.dir('daemon-data')
+    const out = await ok(`node ${CFS_BIN} mount ${dir} --key ${s.keyFile} --ring ${rw.nodeAddress as string} --data ${data} --daemon --log-file ${log}`, { env: s.env, timeoutMs: 30_000 })
     expect(out).toMatch(new RegExp(`^mounted ${dir} \\(pid \\d+, log ${log}\\)`))
     try {
       expect(await readFile(join(dir, 'last.txt'), 'utf8')).toBe('last words')

@@ -179,6 +179,33 @@ describe('CfsFuse operations', () => {
     expect((await volume.stat('/f')).size).toBe(7 * 128 * 1024 + 8)
   })
 
+  it('a stat or close that starts while another one writes a file\'s gathered bytes out waits for them', async () => {
+    const { fuse, volume } = await owned()
+    // The volume takes a while over each write (as with the owner's journal on disk).
+    const write = volume.write.bind(volume)
+    volume.write = async (...args: Parameters<Volume['write']>) => {
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      return write(...args)
+    }
+    const [, a] = await call(fuse, 'create', '/a', 0o644)
+    const [, b] = await call(fuse, 'create', '/b', 0o644)
+    await code(fuse, 'write', '/a', a as number, Buffer.from('aaaa'), 4, 0)
+    await code(fuse, 'write', '/b', b as number, Buffer.from('bb'), 2, 0)
+    // close of b drains every file, a too; a stat of a from another process arrives meanwhile.
+    const closing = code(fuse, 'flush', '/b', b as number)
+    await new Promise((resolve) => setTimeout(resolve, 10)) // the write-outs have begun
+    const [, st] = await call(fuse, 'getattr', '/a')
+    expect((st as Fuse.Stats).size).toBe(4)
+    expect(await closing).toBe(0)
+    // And a close that starts while a stat writes the file out returns only once it is written.
+    await code(fuse, 'write', '/a', a as number, Buffer.from('AA'), 2, 4)
+    const stat = call(fuse, 'getattr', '/b')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(await code(fuse, 'flush', '/a', a as number)).toBe(0)
+    expect((await volume.stat('/a')).size).toBe(6)
+    await stat
+  })
+
   it('renames over files and across directories, and follows an open file through a rename', async () => {
     const { fuse } = await owned()
     await code(fuse, 'mkdir', '/a', 0o755)
