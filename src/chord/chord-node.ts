@@ -4,7 +4,7 @@ import {
 } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, SilentNodes, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { describeNode, makeNodeRef, sameNode, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
 import { DEFAULT_SUCCESSOR_ENDPOINTS, DEFAULT_SUCCESSOR_LIST_SIZE, mergeSuccessors } from './successor-list.js'
@@ -88,6 +88,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
       table: this.table,
       client: this.client,
       maxHops: init.maxLookupHops ?? DEFAULT_MAX_LOOKUP_HOPS,
+      silent: new SilentNodes(),
       successorListSize,
       log: logger.forComponent('chord:lookup'),
       metrics: lookupMetrics(components.metrics ?? NO_METRICS),

@@ -1,5 +1,5 @@
 import {
-  LookupFailedError, betweenHex, closerTo, secondsSince, shortHex, toHex, isUnreachable, throwIfAborted,
+  LookupFailedError, betweenHex, closerTo, deadline, hedged, secondsSince, shortHex, toHex, isUnreachable, throwIfAborted,
   type AbortOptions, type Counter, type Histogram, type Key, type Logger, type Metrics,
 } from '../core/index.js'
 import type { ChordClient } from './chord-client.js'
@@ -49,6 +49,18 @@ export interface LookupOptions extends AbortOptions {
 
 /** Routing RPCs a lookup may send before giving up, unless told otherwise. */
 export const DEFAULT_MAX_LOOKUP_HOPS = 64
+/**
+ * A hop that has not answered in this long has the next candidate asked alongside it (at most
+ * LOOKUP_HEDGE_WIDTH at once): a silent node costs this, not an RPC deadline, and is dropped
+ * from the tables once its deadline passes.
+ */
+export const LOOKUP_HEDGE_MS = 500
+export const LOOKUP_HEDGE_WIDTH = 3
+/**
+ * The successor lists a lookup fetches at its end (to verify the answer, or for more distinct
+ * endpoints) are extras: one not given within this long is done without.
+ */
+export const LOOKUP_FINISH_STATE_MS = 2 * LOOKUP_HEDGE_MS
 
 export interface LookupContext {
   readonly table: RoutingTable
@@ -57,6 +69,30 @@ export interface LookupContext {
   readonly successorListSize: number
   readonly log: Logger
   readonly metrics: LookupMetrics
+  /** Nodes that went silent in a lookup: asked last, and not waited on, until they answer again. */
+  readonly silent?: SilentNodes
+}
+
+/** How long a node that went silent in a lookup is asked last, unless it answers first. */
+export const SILENT_NODE_MS = 30_000
+
+/**
+ * Nodes that did not answer a lookup within its hedge delay. A silent node is dropped from the
+ * tables only when its RPC deadline passes; until then this keeps later lookups from starting
+ * at it, or waiting on it for a successor list.
+ */
+export class SilentNodes {
+  private readonly until = new Map<string, number>()
+  constructor (private readonly now: () => number = Date.now) {}
+  mark (n: NodeRef): void { this.until.set(n.hex, this.now() + SILENT_NODE_MS) }
+  clear (n: NodeRef): void { this.until.delete(n.hex) }
+  has (n: NodeRef): boolean {
+    const t = this.until.get(n.hex)
+    if (t === undefined) return false
+    if (t > this.now()) return true
+    this.until.delete(n.hex)
+    return false
+  }
 }
 
 /** What every lookup of a node (or of a client outside the ring) counts. */
@@ -154,29 +190,70 @@ async function walk (ctx: LookupContext, key: Key, start: NextHop, options: Look
         lastError = err
       }
     }
-    const c = candidates.shift()
+    // The closest candidate that has not gone silent lately (a silent one only when none is left).
+    const pick = candidates.findIndex((n) => ctx.silent?.has(n) !== true)
+    const c = candidates.splice(pick >= 0 ? pick : 0, 1)[0]
     if (c === undefined || hops >= ctx.maxHops) {
       throw new LookupFailedError(`lookup of ${shortHex(key)} failed after ${hops} hops`, { cause: lastError })
     }
-    hops++
-    let reply: NextHop
+    // The closest candidate, and the next ones alongside it while it is silent.
+    const ask = async (n: NodeRef): Promise<{ node: NodeRef, reply: NextHop }> => {
+      hops++
+      try {
+        const reply = await ctx.client.next(n, key, DEFAULT_NEXT_COUNT, options, succsWanted)
+        ctx.silent?.clear(n)
+        return { node: n, reply }
+      } catch (err) {
+        failed.add(n.hex)
+        if (isUnreachable(err)) ctx.table.remove(n)
+        ctx.log.trace('lookup: %s failed: %s', describeNode(n), (err as Error).message)
+        throw err
+      }
+    }
+    // With no candidate left to ask alongside a silent one, the last node that answered is
+    // asked for its successor list instead: if the key falls among its successors, that is the
+    // answer (the silent node may be one of them; the holders after it are named too).
+    const fallback = lastLive !== undefined && !expanded ? lastLive : undefined
+    const expandFrom = async (live: NodeRef): Promise<{ node: NodeRef, reply: NextHop }> => {
+      expanded = true
+      const state = await ctx.client.state(live, options)
+      const succs = state.succs.filter((n) => !failed.has(n.hex) && !sameNode(n, self))
+      let prev = live
+      for (let j = 0; j < succs.length; j++) {
+        const n = succs[j] as NodeRef
+        if (betweenHex(keyHex, prev.hex, n.hex, true)) return { node: live, reply: { done: true, nodes: succs.slice(j) } }
+        prev = n
+      }
+      throw new LookupFailedError(`the successors of ${describeNode(live)} do not reach ${shortHex(key)}`)
+    }
+    let answered: { node: NodeRef, reply: NextHop }
+    const asked: NodeRef[] = []
     try {
-      reply = await ctx.client.next(c, key, DEFAULT_NEXT_COUNT, options, succsWanted)
+      answered = await hedged(Math.min(LOOKUP_HEDGE_WIDTH, 1 + candidates.length + (fallback === undefined ? 0 : 1)), async (i) => {
+        const n = i === 0 ? c : candidates.shift()
+        if (n === undefined) {
+          if (fallback !== undefined) return expandFrom(fallback)
+          throw new LookupFailedError('no candidate left')
+        }
+        asked[i] = n
+        return ask(n)
+      }, () => LOOKUP_HEDGE_MS, (i) => {
+        const n = asked[i]
+        if (n !== undefined) ctx.silent?.mark(n)
+      })
     } catch (err) {
       throwIfAborted(options.signal)
       lastError = err
-      failed.add(c.hex)
-      if (isUnreachable(err)) ctx.table.remove(c)
-      ctx.log.trace('lookup: %s failed: %s', describeNode(c), (err as Error).message)
       continue
     }
-    path.push(c)
+    const { node: c2, reply } = answered
+    if (path.at(-1) !== c2) path.push(c2)
     if (reply.done && reply.nodes.length > 0) return finish(ctx, key, reply.nodes, path, hops, options)
-    if (lastLive === undefined || betweenHex(c.hex, lastLive.hex, keyHex)) {
-      lastLive = c
+    if (lastLive === undefined || betweenHex(c2.hex, lastLive.hex, keyHex)) {
+      lastLive = c2
       expanded = false
     }
-    consider(reply.nodes, c)
+    consider(reply.nodes, c2)
   }
 }
 
@@ -188,8 +265,21 @@ async function finish (ctx: LookupContext, key: Key, nodes: readonly NodeRef[], 
   let successors = nodes
   const wantNodes = Math.min(options.minSuccessors ?? 1, ctx.successorListSize)
   const wantEndpoints = options.minEndpoints ?? 0
-  const stateOf = async (n: NodeRef): Promise<{ pred: NodeRef | undefined, succs: readonly NodeRef[] }> =>
-    sameNode(n, ctx.table.self) ? { pred: ctx.table.predecessor, succs: ctx.table.successors } : ctx.client.state(n, options)
+  const stateOf = async (n: NodeRef): Promise<{ pred: NodeRef | undefined, succs: readonly NodeRef[] }> => {
+    if (sameNode(n, ctx.table.self)) return { pred: ctx.table.predecessor, succs: ctx.table.successors }
+    if (ctx.silent?.has(n) === true) throw new LookupFailedError(`${describeNode(n)} went silent lately`)
+    const bounded = deadline([options.signal], LOOKUP_FINISH_STATE_MS)
+    try {
+      const st = await ctx.client.state(n, { signal: bounded.signal })
+      ctx.silent?.clear(n)
+      return st
+    } catch (err) {
+      if (bounded.signal.aborted && options.signal?.aborted !== true) ctx.silent?.mark(n)
+      throw err
+    } finally {
+      bounded.dispose()
+    }
+  }
   let fresh = false // successors is the successor's own list
   if (options.verify === true) {
     const keyHex = toHex(key)
@@ -226,7 +316,21 @@ async function finish (ctx: LookupContext, key: Key, nodes: readonly NodeRef[], 
     } catch (err) {
       throwIfAborted(options.signal)
       ctx.log.trace('lookup: successor list of %s unavailable: %s', describeNode(from), (err as Error).message)
-      break
+      // The node that gave the answer knows the nodes after a silent successor too (its own
+      // successor list, which starts there): without them a silent successor would be the
+      // only holder a reader tries.
+      const answerer = path.at(-1)
+      if (fresh || answerer === undefined || sameNode(answerer, from)) break
+      try {
+        // Its list runs from its successor on, and then the ring comes back round to it.
+        const succs = (await stateOf(answerer)).succs
+        const at = succs.findIndex((n) => sameNode(n, successor))
+        more = [...(at >= 0 ? succs.slice(at + 1) : succs.filter((n) => betweenHex(n.hex, successor.hex, answerer.hex))), answerer]
+      } catch (err2) {
+        throwIfAborted(options.signal)
+        ctx.log.trace('lookup: successor list of %s unavailable: %s', describeNode(answerer), (err2 as Error).message)
+        break
+      }
     }
     const before = fresh ? successors.length : 0
     successors = appendSuccessors(fresh ? successors : [successor], more)

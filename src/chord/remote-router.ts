@@ -1,7 +1,7 @@
 import { NO_METRICS, betweenHex, closerTo, createLogger, toHex, type ComponentLogger, type Key, type Metrics } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import { ChordClient } from './chord-client.js'
-import { DEFAULT_MAX_LOOKUP_HOPS, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
+import { DEFAULT_MAX_LOOKUP_HOPS, SilentNodes, iterativeLookup, lookupMetrics, type LookupContext, type LookupOptions, type LookupResult } from './lookup.js'
 import { makeNodeRef, type NodeRef } from './node-ref.js'
 import { RoutingTable } from './routing-table.js'
 import { DEFAULT_SUCCESSOR_LIST_SIZE } from './successor-list.js'
@@ -44,6 +44,7 @@ export class RemoteRouter {
       table,
       client: new ChordClient(components.transport, init.rpcTimeoutMs ?? DEFAULT_REMOTE_RPC_TIMEOUT_MS),
       maxHops: DEFAULT_MAX_LOOKUP_HOPS,
+      silent: new SilentNodes(),
       successorListSize: init.successorListSize ?? DEFAULT_SUCCESSOR_LIST_SIZE,
       log: logger.forComponent('chord:remote'),
       metrics: lookupMetrics(components.metrics ?? NO_METRICS),

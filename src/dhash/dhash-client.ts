@@ -1,12 +1,11 @@
 import {
-  BlockInvalidError, BlockNotFoundError, LookupFailedError, NO_METRICS, compareKeys, createLogger, deadline, isCfsError, isUnreachable, keyBefore,
+  BlockInvalidError, BlockNotFoundError, LookupFailedError, NO_METRICS, compareKeys, createLogger, deadline, hedged, isCfsError, isUnreachable, keyBefore,
   lifetimeController, secondsSince, shortHex, sleep, throwIfAborted, type AbortOptions, type CfsError, type ComponentLogger, type Counter, type Histogram,
   type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
 import { watchHolders } from './root-watch.js'
-import { hedged } from './hedge.js'
 import { BlockKind, checkBlockSize } from './block.js'
 import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
 import type { DHashRpc } from './dhash-rpc.js'
@@ -317,6 +316,7 @@ export class DHashClient implements BlockService, Startable {
     }
     this.metrics.locateLookup.inc()
     const r = await this.components.router.lookup(key, { ...options, minSuccessors: this.k + 1, minEndpoints: this.k, verify: again })
+    this.log.trace('located %s: %s', shortHex(key), r.successors.map((n) => n.address).join(' '))
     // The last node asked answered "my successor has it" unless it was the successor itself:
     // then every key after it up to the successor shares the answer.
     const last = r.path.at(-1)
@@ -382,6 +382,7 @@ export class DHashClient implements BlockService, Startable {
       }, delay, (i) => {
         // Silent past its delay: asked after the others from now on, until it answers again.
         const c = candidates[i] as { node: NodeRef, cache: boolean }
+        this.log.trace('get %s: %s silent past %d ms, asking the next of %d', shortHex(key), c.node.address, delay(i), candidates.length)
         if (!c.cache) this.noteRtt(c.node.address, UNREACHABLE_RTT_MS)
       })
     } catch (err) {

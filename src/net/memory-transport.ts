@@ -38,6 +38,7 @@ export class MemoryNetwork {
   private readonly endpoints = new Map<string, MemoryTransport>()
   private readonly crashed = new Set<string>()
   private partitionOf: Map<string, number> | undefined
+  private readonly silent = new Set<string>()
 
   constructor (init: MemoryNetworkInit = {}) {
     this.random = new SeededRandom(init.seed ?? 1)
@@ -64,6 +65,13 @@ export class MemoryNetwork {
 
   heal (): void { this.partitionOf = undefined }
 
+  /**
+   * The endpoint stops answering without refusing: requests to it wait for their deadline, as
+   * with a stopped process or a host cut off by a firewall that drops packets.
+   */
+  silence (address: string): void { this.silent.add(address) }
+  unsilence (address: string): void { this.silent.delete(address) }
+
   /** @internal */
   register (transport: MemoryTransport): void {
     if (this.endpoints.has(transport.address)) throw new RangeError(`address in use: ${transport.address}`)
@@ -78,6 +86,7 @@ export class MemoryNetwork {
   /** @internal Carries one request to `to` and its response back. */
   async exchange (from: string, to: string, request: Uint8Array): Promise<Uint8Array> {
     await this.hop(from, to, request)
+    if (this.silent.has(to)) await new Promise<never>(() => {}) // the caller's deadline ends it
     const target = this.endpoints.get(to)
     if (target === undefined || this.crashed.has(to)) throw new NodeUnreachableError(`${to} is unreachable`)
     const response = await target.receive(request, from)

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { NodeUnreachableError, raceSignal, type Key } from '../../../src/core/index.js'
+import { NodeUnreachableError, hedged, raceSignal, type Key } from '../../../src/core/index.js'
 import { makeNodeRef, type LookupResult } from '../../../src/chord/index.js'
 import { BlockKind, DHashClient, contentKey, encodeRoot, generateSecretKey, publicKeyOf, rootKey, type DHashRpc } from '../../../src/dhash/index.js'
-import { hedged } from '../../../src/dhash/hedge.js'
 
 /*
  * Bounded waits on reads: a holder that does not answer costs a fraction of a second, not an
