@@ -30,6 +30,22 @@ export interface RefreshResult {
   readonly missing: Key[]
 }
 
+export interface ReleaseOptions extends AbortOptions {
+  /** The owner's public key: only blocks accounted to it are dropped. */
+  owner: Uint8Array
+  /** Signs a release message with the owner's secret key (release.ts gives the message). */
+  sign: (message: Uint8Array) => Uint8Array
+  /** The lease the owner puts and refreshes with (copies with a later lease end are kept). @default the service's */
+  leaseMs?: number
+}
+
+export interface ReleaseResult {
+  /** Copies dropped, over every holder. */
+  readonly released: number
+  /** Holders that could not be asked (their copies go when their leases end). */
+  readonly failed: number
+}
+
 export interface WatchOptions extends AbortOptions {
   /** How long the holders hold one watch before answering "nothing newer". @default the service's */
   waitMs?: number
@@ -51,4 +67,10 @@ export interface BlockService {
    * when all refused it). Absent where nothing pushes: callers poll `get` instead.
    */
   watchRoot?: (key: Key, after: number, options?: WatchOptions) => Promise<Uint8Array | undefined>
+  /**
+   * The owner's early release of content blocks it no longer reaches (dhash.release): each
+   * holder drops its copy if the block is accounted to the owner alone. Absent where blocks
+   * only go when their leases end.
+   */
+  release?: (keys: readonly Key[], options: ReleaseOptions) => Promise<ReleaseResult>
 }

@@ -7,7 +7,8 @@ import type { NodeRef, Router } from '../chord/index.js'
 import { ArcCache } from './arc-cache.js'
 import { watchHolders } from './root-watch.js'
 import { BlockKind, checkBlockSize } from './block.js'
-import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, WatchOptions } from './block-service.js'
+import type { BlockService, PutOptions, PutResult, RefreshOptions, RefreshResult, ReleaseOptions, ReleaseResult, WatchOptions } from './block-service.js'
+import { releaseMessage } from './release.js'
 import type { DHashRpc } from './dhash-rpc.js'
 import { MAX_BATCH_KEYS } from './messages.js'
 import { checkReplicas, type CheckReplicasOptions, type ReplicaCheck } from './replica-check.js'
@@ -267,6 +268,40 @@ export class DHashClient implements BlockService, Startable {
       }
     }
     return { missing }
+  }
+
+  /**
+   * Asks every holder of each key to drop its copy (dhash.release, signed by the owner per
+   * batch): holders that cannot be reached are counted, not retried; their copies go when
+   * their leases end.
+   */
+  async release (keys: readonly Key[], options: ReleaseOptions): Promise<ReleaseResult> {
+    const byHolder = new Map<string, Key[]>()
+    for (const key of [...keys].sort(compareKeys)) {
+      for (const n of replicaSet((await this.locate(key, false, options)).successors, this.k)) {
+        const list = byHolder.get(n.address) ?? []
+        list.push(key)
+        byHolder.set(n.address, list)
+      }
+    }
+    const leaseMs = options.leaseMs ?? this.leaseMs
+    let released = 0
+    let failed = 0
+    await Promise.all([...byHolder].map(async ([address, list]) => {
+      for (let i = 0; i < list.length; i += MAX_BATCH_KEYS) {
+        const batch = list.slice(i, i + MAX_BATCH_KEYS)
+        const time = Date.now()
+        const sig = options.sign(releaseMessage(options.owner, time, leaseMs, batch))
+        try {
+          released += await this.components.rpc.release(address, batch, { owner: options.owner, time, leaseMs, sig }, options)
+        } catch (err) {
+          throwIfAborted(options.signal)
+          failed++
+          this.log('release at %s failed: %s', address, (err as Error).message)
+        }
+      }
+    }))
+    return { released, failed }
   }
 
   /**

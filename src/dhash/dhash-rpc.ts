@@ -3,9 +3,10 @@ import { errorForStatus, statusForError, type Transport } from '../net/index.js'
 import { parseResponse, type NodeRef } from '../chord/index.js'
 import type { BlockKind } from './block.js'
 import { Coalescer } from './coalescer.js'
+import type { ReleaseGrant } from './release.js'
 import {
   DHashMethod, MAX_BATCH_BLOCKS, digestResponse, emptyResponse, extendResponse, getResponse, hasResponse, keysResponse,
-  putResponse, refreshResponse, storeResponse, watchResponse, type PutItem, type StoreItem,
+  putResponse, refreshResponse, releaseResponse, storeResponse, watchResponse, type PutItem, type StoreItem,
 } from './messages.js'
 
 /** Deadline of one DHash RPC (a batch of blocks may be several MiB). */
@@ -114,6 +115,12 @@ export class DHashRpc {
   async watch (address: string, key: Key, after: number, waitMs: number, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
     const answer = await this.call(address, DHashMethod.WATCH, { key, after, waitMs }, { ...options, timeoutMs: waitMs + this.rpcTimeoutMs })
     return parseResponse(watchResponse, answer, DHashMethod.WATCH).bytes
+  }
+
+  /** An owner's signed release of `keys` at one holder (release.ts): how many it dropped. */
+  async release (address: string, keys: readonly Key[], grant: ReleaseGrant, options: RpcOptions = {}): Promise<number> {
+    const body = { keys, owner: grant.owner, time: grant.time, leaseMs: grant.leaseMs, sig: grant.sig }
+    return parseResponse(releaseResponse, await this.call(address, DHashMethod.RELEASE, body, options), DHashMethod.RELEASE).released
   }
 
   async keys (address: string, from: Key, to: Key, limit: number, options: RpcOptions = {}): Promise<{ keys: Key[], more: boolean }> {

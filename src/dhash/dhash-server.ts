@@ -1,5 +1,6 @@
 import {
-  BlockNotFoundError, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, secondsSince, shortHex, toHex,
+  BadRequestError, BlockNotFoundError, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, secondsSince,
+  shortHex, toHex,
   type AbortOptions, type ComponentLogger, type Counter, type Key, type Logger, type Metrics,
 } from '../core/index.js'
 import type { RequestContext, Transport } from '../net/index.js'
@@ -8,9 +9,10 @@ import { BlockKind } from './block.js'
 import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
 import {
   DHashMethod, MAX_BATCH_KEYS, cacheRequest, digestRequest, extendRequest, getRequest, hasRequest, keysRequest,
-  putRequest, refreshRequest, storeRequest, watchRequest, type StoreItem,
+  putRequest, refreshRequest, releaseRequest, storeRequest, watchRequest, type StoreItem,
 } from './messages.js'
 import { digestInterval } from './range-digest.js'
+import { checkRelease } from './release.js'
 import { replicaSet } from './replica-set.js'
 import type { ReplicaStore } from './replica-store.js'
 import { MAX_WATCH_MS, RootWatchers, type RootWatchersInit } from './root-watch.js'
@@ -90,6 +92,7 @@ export class DHashServer {
     serve(DHashMethod.DIGEST, async (body) => this.digest(body))
     serve(DHashMethod.KEYS, async (body) => this.keys(body))
     serve(DHashMethod.WATCH, async (body, ctx) => this.watch(body, ctx))
+    serve(DHashMethod.RELEASE, async (body) => this.release(body))
   }
 
   /** Open dhash.watch long polls. */
@@ -290,6 +293,15 @@ export class DHashServer {
     }
     const bytes = await this.watchers.wait(req.key, req.after, Math.min(req.waitMs, MAX_WATCH_MS), held, ctx.signal)
     return bytes === undefined ? {} : { bytes }
+  }
+
+  /** An owner's signed release (release.ts): its content blocks among the keys are dropped here. */
+  private async release (body: unknown): Promise<{ released: number }> {
+    const req = parseRequest(releaseRequest, body)
+    const { store } = this.components
+    const problem = checkRelease(req, req.keys, store.now())
+    if (problem !== undefined) throw new BadRequestError(`release refused: ${problem}`)
+    return { released: await store.release(req.keys, toHex(req.owner), req.time + req.leaseMs) }
   }
 
   private async keys (body: unknown): Promise<{ keys: Key[], more: boolean }> {

@@ -22,6 +22,8 @@ export const DHashMethod = {
   KEYS: 'dhash.keys',
   /** A long poll: answer with the root of `key` once one newer than `after` is stored here. */
   WATCH: 'dhash.watch',
+  /** Owner -> each holder: drop these blocks of mine now (signed; release.ts). */
+  RELEASE: 'dhash.release',
 } as const
 
 /** Keys per batch request (has, refresh, extend, keys). */
@@ -90,3 +92,8 @@ export const emptyResponse = z.object({}).passthrough()
 export const watchRequest = z.object({ key: keySchema, after: ms, waitMs: ms })
 /** The newer root's bytes, or none when the time ran out first. */
 export const watchResponse = z.object({ bytes: blockBytes.optional() })
+
+/** Signed by the owner (release.ts): `time` and `leaseMs` bound which copies may go. */
+export const releaseRequest = z.object({ keys: keyList, owner: bytes.refine((b) => b.length === 32, 'owner is 32 bytes'), time: ms, leaseMs: ms, sig: bytes.refine((b) => b.length === 64, 'a signature is 64 bytes') })
+/** How many of the keys this node dropped. */
+export const releaseResponse = z.object({ released: z.number().int().min(0) })

@@ -75,7 +75,9 @@ export class ReplicaStore {
   readonly blocks: BlockStore
   readonly cache: BlockCache
   private readonly log: Logger
-  private readonly now: () => number
+  readonly now: () => number
+  /** Bytes of writes between their capacity check and the store's totals. */
+  private writing = 0
   private readonly init: Required<Omit<ReplicaStoreInit, 'now'>>
   private readonly sourceBytes = new Map<string, number>()
   private windowStart = 0
@@ -164,11 +166,22 @@ export class ReplicaStore {
       }
     } else if (existing !== undefined && (options.repair !== true || await this.read(key, true) !== undefined)) {
       await this.extendTo(key, existing, expiresAt)
+      // Another owner puts the same bytes: the copy is shared, accounted to nobody, and no
+      // owner's release drops it (release.ts).
+      if (owner !== '' && existing.owner !== '' && existing.owner !== owner) await this.blocks.setOwner(key, '')
       return false
     }
     const growth = bytes.length - (existing?.size ?? 0)
     this.checkCapacity(key, owner, growth, options.source, kind === BlockKind.ROOT || bytes.length <= SMALL_BLOCK_BYTES)
-    await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
+    // Counted from the check until the store's totals include it: writes of other keys run
+    // meanwhile, and each must see this one, or together they overrun the limit.
+    const held = Math.max(0, growth)
+    this.writing += held
+    try {
+      await this.blocks.put(key, { kind, bytes, expiresAt, owner, seq: verified.seq, size: bytes.length })
+    } finally {
+      this.writing -= held
+    }
     if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
     this.stored.emit(key, { kind, expiresAt, owner, seq: verified.seq, size: bytes.length }, bytes)
     return true
@@ -231,6 +244,24 @@ export class ReplicaStore {
     return missing
   }
 
+  /**
+   * An owner's release (release.ts, checked by the caller): drops each key whose copy is a
+   * content block accounted to `owner` with a lease ending by `notAfter`. Returns how many.
+   */
+  async release (keys: readonly Key[], owner: string, notAfter: number): Promise<number> {
+    let released = 0
+    for (const key of keys) {
+      await this.lock.run(toHex(key), async () => {
+        const meta = await this.blocks.getMeta(key)
+        if (meta === undefined || meta.kind !== BlockKind.CONTENT || meta.owner !== owner || meta.expiresAt > notAfter) return
+        await this.blocks.delete(key)
+        released++
+      })
+    }
+    if (released > 0) this.log('released %d block(s) of %s', released, owner.slice(0, 16))
+    return released
+  }
+
   /** Deletes blocks whose lease ran out; returns how many. */
   async collectExpired (limit = DEFAULT_COLLECT_LIMIT): Promise<number> {
     const keys = await this.blocks.expired(this.now(), limit)
@@ -255,7 +286,7 @@ export class ReplicaStore {
   private checkCapacity (key: Key, owner: string, growth: number, source: string | undefined, small: boolean): void {
     if (growth <= 0) return
     const limit = this.init.maxStorageBytes - (small ? 0 : this.reservedBytes)
-    if (this.blocks.stats().bytes + growth > limit) {
+    if (this.blocks.stats().bytes + this.writing + growth > limit) {
       throw new StorageFullError(`node storage is full (${this.init.maxStorageBytes} bytes${small ? '' : `, the last ${this.reservedBytes} held for roots and small blocks`}); ${shortHex(key)} not stored`)
     }
     if (owner !== '' && this.blocks.bytesByOwner(owner) + growth > this.init.maxBytesPerOwner) {

@@ -25,6 +25,8 @@ export class BlockReader {
   private readonly meta: LRUCache<string, { value: unknown }>
   private readonly data: LRUCache<string, Uint8Array>
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
+  /** Names of the codecs values were cached under (forget drops a key under each). */
+  private readonly codecs = new Set<string>()
 
   constructor (private readonly blocks: Pick<BlockService, 'get'>, init: BlockReaderInit = {}) {
     // Decoded sizes are not known; the encoded size given to remember() stands in for them.
@@ -44,7 +46,17 @@ export class BlockReader {
 
   /** Puts a decoded block in the cache (a writer primes it with what it just encoded). */
   remember<T> (key: Key, codec: NodeCodec<T>, value: T, encodedBytes: number): void {
+    this.codecs.add(codec.name)
     this.meta.set(cacheKey(key, codec), { value }, { size: Math.max(1, encodedBytes) })
+  }
+
+  /** Drops blocks from the caches: the owner released them, and reads must not find them here either. */
+  forget (keys: readonly Key[]): void {
+    for (const key of keys) {
+      const hex = toHex(key)
+      this.data.delete(hex)
+      for (const name of this.codecs) this.meta.delete(`${name}:${hex}`)
+    }
   }
 
   async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {

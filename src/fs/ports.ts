@@ -9,6 +9,8 @@ export interface RootSigner {
   readonly publicKey: Uint8Array
   /** The root block for `seq` carrying `payload`, signed. */
   sign: (seq: number, payload: Uint8Array) => Uint8Array
+  /** An Ed25519 signature of `message` (the block layer's release requests). Absent: the volume never releases blocks early. */
+  signMessage?: (message: Uint8Array) => Uint8Array
 }
 
 /** Checks root blocks: dhash's `rootKey` and `decodeRoot`. */

@@ -23,6 +23,8 @@ export interface WriteBufferInit {
   minReplicas?: number
   /** Told of every block the buffer takes (the volume's journal). */
   onAdd?: (key: Key, bytes: Uint8Array) => void
+  /** Told of every put it starts: acknowledged or not, holders may keep a copy (the volume's release of orphans). */
+  onPut?: (key: Key) => void
 }
 
 /** The holders a block must reach by default: a majority of the k wanted (2 of 3). */
@@ -178,6 +180,7 @@ export class WriteBuffer {
 
   private async put (entry: Pending, options: UploadOptions): Promise<void> {
     let result: PutResult
+    this.init.onPut?.(entry.key)
     try {
       result = await this.components.blocks.put(CONTENT_BLOCK, entry.key, entry.bytes, {
         ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }),

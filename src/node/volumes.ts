@@ -1,5 +1,5 @@
 import { createLogger, type AbortOptions } from '../core/index.js'
-import { decodeRoot, encodeRoot, rootKey } from '../dhash/index.js'
+import { decodeRoot, encodeRoot, rootKey, signMessage } from '../dhash/index.js'
 import { JsonFileSeenRoots, Reader, Volume, type FileSystem, type RootVerifier, type Snapshot, type VersionInfo, type VolumeInit } from '../fs/index.js'
 import { holdJournal } from './journal-dir.js'
 import { defaultDataDir, openBlocks, type BlockAccess, type BlockAccessInit } from './block-access.js'
@@ -35,7 +35,7 @@ export async function openVolume (init: OpenVolumeInit): Promise<OwnedVolume> {
   const access = await openBlocks(init, logger).catch(async (err: unknown) => { await held?.release(); throw err })
   const volume = new Volume({
     blocks: access.blocks,
-    signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload) },
+    signer: { publicKey, sign: (seq, payload) => encodeRoot(secretKey, seq, payload), signMessage: (message) => signMessage(secretKey, message) },
     verifier: rootVerifier,
     logger,
     metrics: init.metrics,

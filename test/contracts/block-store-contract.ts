@@ -211,6 +211,17 @@ export function blockStoreContract (name: string, factory: () => Promise<BlockSt
         expect(store.stats()).toEqual({ blocks: 2, bytes: 16 })
       })
 
+      it('setOwner changes only the owner, and moves its bytes between owners\' totals', async () => {
+        await store.put(K10, blockOf(bytesOfLength(8), { expiresAt: 100, owner: 'a' }))
+        expect(await store.setOwner(K10, '')).toBe(true)
+        expect(await store.getMeta(K10)).toEqual({ kind: BlockKind.CONTENT, expiresAt: 100, owner: '', seq: 0, size: 8 })
+        expect(store.bytesByOwner('a')).toBe(0)
+        expect(store.bytesByOwner('')).toBe(8)
+        expect((await store.get(K10))?.bytes).toEqual(bytesOfLength(8))
+        expect(await store.setOwner(K20, 'a')).toBe(false)
+        expect(store.stats()).toEqual({ blocks: 1, bytes: 8 })
+      })
+
       it('setExpiry of an absent key answers false and stores nothing', async () => {
         expect(await store.setExpiry(K10, 100)).toBe(false)
         expect(await store.has(K10)).toBe(false)

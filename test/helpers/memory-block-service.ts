@@ -2,13 +2,13 @@ import {
   BlockNotFoundError, RootConflictError, RootStaleError, toHex, type AbortOptions, type Key,
 } from '../../src/core/index.js'
 import {
-  BlockKind, DEFAULT_LEASE_MS, DEFAULT_REPLICAS, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey, verifyBlock,
-  type BlockService, type PutOptions, type PutResult, type RefreshOptions, type RefreshResult, type WatchOptions,
+  BlockKind, DEFAULT_LEASE_MS, DEFAULT_REPLICAS, decodeRoot, encodeRoot, generateSecretKey, publicKeyOf, rootKey, signMessage, verifyBlock,
+  type BlockService, type PutOptions, type PutResult, type RefreshOptions, type RefreshResult, type ReleaseOptions, type ReleaseResult, type WatchOptions,
 } from '../../src/dhash/index.js'
 import { RootWatchers } from '../../src/dhash/root-watch.js'
 import type { RootSigner, RootVerifier } from '../../src/fs/index.js'
 
-interface Stored { kind: BlockKind, bytes: Uint8Array, seq: number, expiresAt: number }
+interface Stored { kind: BlockKind, bytes: Uint8Array, seq: number, expiresAt: number, owner?: string }
 
 export interface MemoryBlockServiceInit {
   /** @default Date.now */
@@ -30,6 +30,8 @@ export interface Counts {
   putBytes: number
   gets: number
   refreshed: number
+  /** Blocks dropped by release. */
+  released: number
 }
 
 /**
@@ -91,7 +93,9 @@ export class MemoryBlockService implements BlockService {
         throw new RootConflictError(`sequence ${current} already holds other content`)
       }
     }
-    this.blocks.set(hex, { kind, bytes: bytes.slice(), seq: verified.seq, expiresAt: this.now() + (options.leaseMs ?? this.leaseMs) })
+    // A block another owner put too is shared: no owner's release drops it.
+    const owner = existing !== undefined && (existing.owner ?? '') !== (options.owner ?? '') ? '' : options.owner ?? ''
+    this.blocks.set(hex, { kind, bytes: bytes.slice(), seq: verified.seq, expiresAt: this.now() + (options.leaseMs ?? this.leaseMs), owner })
     this.counts.puts++
     this.counts.putBytes += bytes.length
     if (kind === BlockKind.ROOT) {
@@ -104,6 +108,21 @@ export class MemoryBlockService implements BlockService {
     const wanted = this.init.wanted ?? DEFAULT_REPLICAS
     const replicas = this.init.replicas ?? wanted
     return { key, replicas, wanted, degraded: replicas < wanted }
+  }
+
+  /** Drops the owner's content blocks among `keys` (the signature is the real nodes' to check). */
+  async release (keys: readonly Key[], options: ReleaseOptions): Promise<ReleaseResult> {
+    const owner = toHex(options.owner)
+    let released = 0
+    for (const key of keys) {
+      const hex = toHex(key)
+      const b = this.blocks.get(hex)
+      if (b === undefined || b.kind !== BlockKind.CONTENT || b.owner !== owner) continue
+      this.blocks.delete(hex)
+      this.counts.released++
+      released++
+    }
+    return { released, failed: 0 }
   }
 
   async get (kind: BlockKind, key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
@@ -165,14 +184,18 @@ export class MemoryBlockService implements BlockService {
 }
 
 function zero (): Counts {
-  return { puts: 0, contentPuts: 0, rootPuts: 0, putBytes: 0, gets: 0, refreshed: 0 }
+  return { puts: 0, contentPuts: 0, rootPuts: 0, putBytes: 0, gets: 0, refreshed: 0, released: 0 }
 }
 
 /** dhash's root functions as the fs ports; the node layer wires the same. */
 export const rootVerifier: RootVerifier = { rootKey, decodeRoot }
 
 export function rootSigner (secretKey: Uint8Array): RootSigner {
-  return { publicKey: publicKeyOf(secretKey), sign: (seq, payload) => encodeRoot(secretKey, seq, payload) }
+  return {
+    publicKey: publicKeyOf(secretKey),
+    sign: (seq, payload) => encodeRoot(secretKey, seq, payload),
+    signMessage: (message) => signMessage(secretKey, message),
+  }
 }
 
 /** A fresh key pair as the fs sees it. */

@@ -50,6 +50,8 @@ export interface BlockStore {
   delete: (key: Key) => Promise<void>
   /** Changes a stored block's expiry; false when the key is not stored. */
   setExpiry: (key: Key, expiresAt: number) => Promise<boolean>
+  /** Changes the owner a stored block is accounted to; false when the key is not stored. */
+  setOwner: (key: Key, owner: string) => Promise<boolean>
   /**
    * Keys in the interval, in ring order starting just after `from`. Puts and deletes during
    * the iteration do not break it; a key deleted meanwhile may or may not still be yielded.

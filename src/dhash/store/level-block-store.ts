@@ -208,6 +208,19 @@ export class LevelBlockStore implements BlockStore {
     })
   }
 
+  async setOwner (key: Key, owner: string): Promise<boolean> {
+    return this.lock.run(toHex(key), async () => {
+      const old = this.readMeta(key)
+      if (old === undefined) return false
+      if (old.owner === owner) return true
+      const meta = { ...old, owner }
+      await this.writer.write([{ type: 'put', sublevel: this.sub.meta, key, value: encodeMeta(meta) }], 0)
+      this.account(old, -1)
+      this.account(meta, 1)
+      return true
+    })
+  }
+
   async * keys (interval: KeyInterval): AsyncIterable<Key> {
     // Both ranges read one snapshot: writes during the iteration do not disturb it.
     const snapshot = this.db.snapshot()

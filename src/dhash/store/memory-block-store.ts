@@ -54,6 +54,17 @@ export class MemoryBlockStore implements BlockStore {
     return true
   }
 
+  async setOwner (key: Key, owner: string): Promise<boolean> {
+    const hex = toHex(key)
+    const b = this.blocks.get(hex)
+    if (b === undefined) return false
+    this.account(b, -1)
+    const changed = { ...b, owner }
+    this.blocks.set(hex, changed)
+    this.account(changed, 1)
+    return true
+  }
+
   async * keys (interval: KeyInterval): AsyncIterable<Key> {
     // A snapshot: puts and deletes during the iteration do not disturb it.
     const sorted = this.sorted ??= [...this.blocks.keys()].sort()

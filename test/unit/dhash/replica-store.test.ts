@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { isCfsError } from '../../../src/core/index.js'
 import {
-  BlockKind, MemoryBlockCache, MemoryBlockStore, ReplicaStore, contentKey, encodeRoot, generateSecretKey, publicKeyOf, rootKey,
+  BlockKind, MAX_RELEASE_SKEW_MS, MemoryBlockCache, MemoryBlockStore, ReplicaStore, checkRelease, contentKey, encodeRoot, generateSecretKey, publicKeyOf,
+  releaseMessage, rootKey, signMessage,
 } from '../../../src/dhash/index.js'
 
 function setup (init: ConstructorParameters<typeof ReplicaStore>[1] = {}): { store: ReplicaStore, blocks: MemoryBlockStore, clock: { now: number } } {
@@ -130,5 +131,63 @@ describe('ReplicaStore rules', () => {
     expect(await store.read(key)).toBeUndefined()
     expect(await blocks.has(key)).toBe(false)
     expect(store.stats().corruptDropped).toBe(1)
+  })
+})
+
+describe('an owner\'s release', () => {
+  const ownerHex = Buffer.from(pk).toString('hex')
+  const other = Buffer.from(publicKeyOf(generateSecretKey())).toString('hex')
+  const block = (text: string): { key: ReturnType<typeof contentKey>, bytes: Uint8Array } => {
+    const bytes = new TextEncoder().encode(text)
+    return { key: contentKey(bytes), bytes }
+  }
+
+  it('drops its own content blocks whose lease ends by the bound; keeps others\' and shared ones, later leases and roots', async () => {
+    const { store, blocks } = setup()
+    const mine = block('mine')
+    const theirs = block('theirs')
+    const shared = block('shared')
+    const renewed = block('renewed')
+    for (const b of [mine, shared, renewed]) await store.accept(b.key, BlockKind.CONTENT, b.bytes, { expiresAt: 2_000_000, owner: ownerHex })
+    await store.accept(theirs.key, BlockKind.CONTENT, theirs.bytes, { expiresAt: 2_000_000, owner: other })
+    // Another owner puts the same bytes: the copy becomes shared (accounted to nobody).
+    await store.accept(shared.key, BlockKind.CONTENT, shared.bytes, { expiresAt: 2_000_000, owner: other })
+    expect((await blocks.getMeta(shared.key))?.owner).toBe('')
+    // Put again after the release was signed: a later lease end.
+    await store.accept(renewed.key, BlockKind.CONTENT, renewed.bytes, { expiresAt: 3_000_000, owner: ownerHex })
+    await store.accept(rk, BlockKind.ROOT, root(1, 'r'), { expiresAt: 2_000_000, owner: '' })
+
+    const released = await store.release([mine.key, theirs.key, shared.key, renewed.key, rk, block('absent').key], ownerHex, 2_500_000)
+    expect(released).toBe(1)
+    expect(await blocks.has(mine.key)).toBe(false)
+    for (const key of [theirs.key, shared.key, renewed.key, rk]) expect(await blocks.has(key)).toBe(true)
+  })
+
+  it('a release is checked: the owner\'s signature over exactly these keys, signed within ten minutes', () => {
+    const keys = [block('a').key, block('b').key]
+    const time = 1_000_000_000
+    const grant = { owner: pk, time, leaseMs: 60_000, sig: signMessage(sk, releaseMessage(pk, time, 60_000, keys)) }
+    expect(checkRelease(grant, keys, time + 1000)).toBeUndefined()
+    expect(checkRelease(grant, keys.slice(1), time)).toMatch(/signature/)
+    expect(checkRelease({ ...grant, leaseMs: 120_000 }, keys, time)).toMatch(/signature/)
+    expect(checkRelease({ ...grant, owner: publicKeyOf(generateSecretKey()) }, keys, time)).toMatch(/signature/)
+    expect(checkRelease(grant, keys, time + MAX_RELEASE_SKEW_MS + 1)).toMatch(/minutes/)
+  })
+})
+
+describe('capacity under concurrent writes', () => {
+  it('writes of many keys at once never take more than the limit, however slow the store', async () => {
+    const blocks = new MemoryBlockStore()
+    const put = blocks.put.bind(blocks)
+    blocks.put = async (...args: Parameters<MemoryBlockStore['put']>) => {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      return put(...args)
+    }
+    const store = new ReplicaStore({ blocks, cache: new MemoryBlockCache() }, { now: () => 1_000_000, maxStorageBytes: 1_000_000 })
+    const items = Array.from({ length: 40 }, (_, i) => new Uint8Array(100_000).fill(i + 1))
+    const outcomes = await Promise.all(items.map(async (bytes) => code(store.accept(contentKey(bytes), BlockKind.CONTENT, bytes, { expiresAt: far, owner: '' }))))
+    expect(outcomes.filter((c) => c === 'ok').length).toBeLessThanOrEqual(10)
+    expect(outcomes.every((c) => c === 'ok' || c === 'STORAGE_FULL')).toBe(true)
+    expect(blocks.stats().bytes).toBeLessThanOrEqual(1_000_000)
   })
 })
