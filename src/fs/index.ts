@@ -5,7 +5,7 @@ export {
 export { Reader, type ReaderComponents, type ReaderInit } from './reader.js'
 export { Snapshot, type VersionInfo, type SnapshotInit } from './snapshot.js'
 export { diffTrees, DEFAULT_DIFF_LIMIT, type DiffOptions, type TreeChanges } from './tree-diff.js'
-export { FileJournal, replayJournal, JOURNAL_FILE, type VolumeJournal, type JournalBase, type RecoveredJournal, type FileJournalInit } from './journal.js'
+export { FileJournal, replayJournal, summarizeJournal, JOURNAL_FILE, type JournalSummary, type VolumeJournal, type JournalBase, type RecoveredJournal, type FileJournalInit } from './journal.js'
 export { DEFAULT_JOURNAL_REWRITE_BYTES } from './journal-keeper.js'
 export { JsonFileSeenRoots, MemorySeenRoots, SEEN_ROOTS_FILE, type SeenRoots } from './seen-roots.js'
 export type { RootSigner, RootVerifier } from './ports.js'

@@ -108,8 +108,32 @@ function baseRecord (base: JournalBase): Uint8Array[] {
   return checked(RecordType.BASE, payload)
 }
 
+/** What a journal holds, without its blocks: for `cfs status`. */
+export interface JournalSummary {
+  /** The version the journal's changes build on (0: none published). */
+  readonly baseSeq: number
+  /** Changes (trees) not yet published. */
+  readonly changes: number
+  /** When the first of them was made (ms since the epoch), if any. */
+  readonly since: number | undefined
+  /** Bytes of blocks the journal holds. */
+  readonly blockBytes: number
+  readonly torn: boolean
+}
+
 /** Replays a journal file's bytes (see RecordType); stops at the first record that is cut short or fails its check. */
-export function replayJournal (file: Uint8Array): RecoveredJournal {
+export function summarizeJournal (file: Uint8Array): JournalSummary {
+  const r = replayJournal(file, false)
+  let blockBytes = 0
+  for (const [, bytes] of r.blocks.values()) blockBytes += bytes.length
+  return { baseSeq: r.base?.seq ?? 0, changes: r.tops.length, since: r.tops[0]?.timeMs, blockBytes, torn: r.torn }
+}
+
+/**
+ * Replays a journal file's bytes (see RecordType); stops at the first record that is cut short
+ * or fails its check. `checkBlocks` false trusts block records (a summary, nothing applied).
+ */
+export function replayJournal (file: Uint8Array, checkBlocks = true): RecoveredJournal {
   const blocks = new Map<string, readonly [Key, Uint8Array]>()
   let base: JournalBase | undefined
   let tops: Array<{ top: Key, timeMs: number }> = []
@@ -129,13 +153,13 @@ export function replayJournal (file: Uint8Array): RecoveredJournal {
     const payload = file.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length)
     const check = file.subarray(end - CHECK_BYTES, end)
     const ok = type === RecordType.BLOCK
-      ? length >= KEY_BYTES && check.every((b) => b === 0) && keysEqual(hashKey(payload.subarray(KEY_BYTES)), payload.subarray(0, KEY_BYTES))
+      ? length >= KEY_BYTES && check.every((b) => b === 0) && (!checkBlocks || keysEqual(hashKey(payload.subarray(KEY_BYTES)), payload.subarray(0, KEY_BYTES)))
       : (type === RecordType.TOP || type === RecordType.BASE) && keysEqual(checked(type, payload)[2] as Uint8Array, check)
     if (!ok) { torn = true; break }
     const p = new DataView(payload.buffer, payload.byteOffset, payload.byteLength)
     if (type === RecordType.BLOCK) {
       const key = payload.slice(0, KEY_BYTES) as Key
-      blocks.set(toHex(key), [key, payload.slice(KEY_BYTES)])
+      blocks.set(toHex(key), [key, checkBlocks ? payload.slice(KEY_BYTES) : payload.subarray(KEY_BYTES)])
     } else if (type === RecordType.TOP && length === KEY_BYTES + 8) {
       tops.push({ top: payload.slice(0, KEY_BYTES) as Key, timeMs: p.getFloat64(KEY_BYTES) })
     } else if (type === RecordType.BASE && length === 8 + 2 * KEY_BYTES) {

@@ -9,6 +9,7 @@ export { connectRing, type RingClient, type RingClientInit } from './ring-client
 export { createKeyFile, readKeyFile, readPublicKey, type OwnerKey } from './key-file.js'
 export { openBlocks, defaultDataDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
 export { openVolume, openReader, rootVerifier, type OwnedVolume, type ReadOnlyVolume, type OpenVolumeInit, type OpenReaderInit } from './volumes.js'
+export { holdJournal, journalDir, listJournals, type HeldJournal, type JournalState } from './journal-dir.js'
 export { mountVolume, findMountRecord, isCfsMounted, type MountVolumeInit, type VolumeMount, type MountRecord } from './mount.js'
 export { runMount, spawnMountDaemon, unmountDir, type UnmountOptions } from './mount-service.js'
 // The defaults the CLI shows for its flags: the CLI sees the layers below through node.

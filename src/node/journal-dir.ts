@@ -1,7 +1,7 @@
-import { open, readFile, rm } from 'node:fs/promises'
+import { open, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalInUseError, toHex } from '../core/index.js'
-import { FileJournal } from '../fs/index.js'
+import { FileJournal, JOURNAL_FILE, summarizeJournal, type JournalSummary } from '../fs/index.js'
 import { defaultDataDir } from './block-access.js'
 import { isAlive } from './pid-file.js'
 
@@ -45,4 +45,38 @@ export async function holdJournal (data: string | undefined, publicKey: Uint8Arr
     }
   }
   return { journal, dir, release: async () => { await rm(lock, { force: true }) } }
+}
+
+/** A volume's journal as `cfs status` shows it. */
+export interface JournalState extends JournalSummary {
+  /** The volume's public key (hex). */
+  readonly volume: string
+  readonly dir: string
+  /** The live process keeping it (an owner mount), if any. */
+  readonly keptBy: number | undefined
+}
+
+/** Every volume journal under a data directory, with what waits in each. */
+export async function listJournals (data: string | undefined): Promise<JournalState[]> {
+  const root = join(data ?? defaultDataDir(), 'journal')
+  const names = await readdir(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[]
+    throw err
+  })
+  const out: JournalState[] = []
+  for (const volume of names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort()) {
+    const dir = join(root, volume)
+    const file = await readFile(join(dir, JOURNAL_FILE)).catch(() => undefined)
+    if (file === undefined) continue
+    let summary: JournalSummary
+    try {
+      summary = summarizeJournal(file)
+    } catch {
+      continue // not a journal this version reads: the mount that opens it says so
+    }
+    const pid = Number((await readFile(join(dir, LOCK_FILE), 'utf8').catch(() => '')).trim())
+    const keptBy = Number.isSafeInteger(pid) && pid > 0 && await isAlive(pid) ? pid : undefined
+    out.push({ ...summary, volume, dir, keptBy })
+  }
+  return out
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, runCfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 import { waitFor } from '../helpers/poll.js'
 import { forceUnmount, fsyncDir, fuseUnavailable, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
@@ -96,10 +96,14 @@ describe.skipIf(unavailable !== undefined)(`an owner mount through an outage of 
     put('new/fsynced.bin', synced)
     await expect(fsyncDir(rw)).rejects.toMatchObject({ code: 'EIO' })
     console.log(`changes with the whole ring down: ${Math.round(performance.now() - t0)} ms`)
+    // `cfs status` on this machine says what waits, since when, and who keeps it.
+    const waitingRow = new RegExp(`${s.publicKey.slice(0, 16)}\\s+\\d+\\s+\\S+Z\\s+[\\d.]+ MiB\\s+\\d+\\s+mount, pid ${owner.process.pid ?? 0}`)
+    expect((await runCfs(['status', '--data', ownerData])).stdout).toMatch(waitingRow)
 
     // The mount dies before anything could be published.
     await owner.kill()
     await forceUnmount(rw)
+    expect((await runCfs(['status', '--data', ownerData])).stdout).toMatch(/unpublished changes in journals here: 1 volume\n.*\n.*no mount \(published at its next start\)/)
 
     // The ring comes back on its old addresses and data, then the mount on its old --data.
     nodes[0] = await spawnDaemon(ARGS, 20_000, { dataDir: (nodes[0] as Daemon).dataDir, listen: addresses[0] })
@@ -110,6 +114,7 @@ describe.skipIf(unavailable !== undefined)(`an owner mount through an outage of 
     expect(owner.stderr()).toMatch(/journal: changes made since .* wait to be published/)
     const { ms } = await waitFor('the waiting changes published', async () => fsyncDir(rw).then(() => true, () => false), (ok) => ok, 60_000, 250)
     console.log(`published ${ms} ms after the mount started again`)
+    expect((await runCfs(['status', '--data', ownerData])).stdout).toMatch(/unpublished changes in journals here: none/)
 
     const reader = await spawnMount(s, ro, ['--pubkey', s.publicKey, '--ring', addresses[2] as string, '--data', await s.dir('reader-data')])
     mounts.push(reader)

@@ -1,13 +1,19 @@
 import type { Command } from 'commander'
 import { isCfsError } from '../../core/index.js'
-import { queryRing, queryStatus, type NodeStatus, type PeerStatus, type RingSnapshot } from '../../node/index.js'
+import { listJournals, queryRing, queryStatus, type JournalState, type NodeStatus, type PeerStatus, type RingSnapshot } from '../../node/index.js'
 
 export function registerStatus (program: Command): void {
   program.command('status')
-    .description('print the ring\'s health (nodes live and failed, blocks, repair, volumes) and the node\'s id, predecessor, successor list, fingers and block storage')
-    .requiredOption('--node <host:port>', 'the node to ask')
+    .description('print the ring\'s health (nodes live and failed, blocks, repair, volumes) and the node\'s id, predecessor, successor list, fingers and block storage; ' +
+      'and the changes owner mounts on this machine have not published yet (their journals under --data)')
+    .option('--node <host:port>', 'the node to ask (without it: only the journals)')
+    .option('--data <dir>', 'the cfs data directory whose journals to show (default $CFS_DATA, else $XDG_DATA_HOME/cfs, else ~/.local/share/cfs)')
     .option('--json', 'print the node\'s status as JSON (no ring walk)')
-    .action(async (opts: { node: string, json?: boolean }) => {
+    .action(async (opts: { node?: string, data?: string, json?: boolean }) => {
+      if (opts.node === undefined) {
+        process.stdout.write(formatJournals(await listJournals(opts.data)))
+        return
+      }
       const status = await queryStatus(opts.node)
       if (opts.json === true) {
         process.stdout.write(JSON.stringify(status) + '\n')
@@ -21,8 +27,21 @@ export function registerStatus (program: Command): void {
         if (!isCfsError(err)) throw err
         health = `ring    not available: ${err.message}\n`
       }
-      process.stdout.write(health + formatVolumes(status) + formatStatus(status))
+      process.stdout.write(health + formatVolumes(status) + formatStatus(status) + formatJournals(await listJournals(opts.data)))
     })
+}
+
+/** What waits in the owner journals of this machine's data directory. */
+export function formatJournals (journals: readonly JournalState[]): string {
+  const waiting = journals.filter((j) => j.changes > 0)
+  const lines = [`unpublished changes in journals here: ${waiting.length === 0 ? 'none' : plural(waiting.length, 'volume')}`]
+  if (waiting.length > 0) {
+    lines.push(...table([['volume (public key)', 'changes', 'since', 'blocks', 'on version', 'kept by'], ...waiting.map((j) => [
+      j.volume.slice(0, 16), String(j.changes), time(j.since ?? null), formatBytes(j.blockBytes), String(j.baseSeq),
+      j.keptBy === undefined ? 'no mount (published at its next start)' : `mount, pid ${j.keptBy}`,
+    ])], new Set([1, 3, 4])))
+  }
+  return lines.join('\n') + '\n'
 }
 
 const short = (p: PeerStatus | null): string => (p === null ? '-' : `${p.id.slice(0, 16)} ${p.address}/${p.vnode}`)
