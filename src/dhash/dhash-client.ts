@@ -231,8 +231,18 @@ export class DHashClient implements BlockService, Startable {
     const started = performance.now()
     let bytes: Uint8Array
     try {
-      const where = await this.locate(key, false, options)
-      bytes = kind === BlockKind.ROOT ? await this.getNewestRoot(key, where, options) : await this.getContent(key, where, options)
+      const read = async (again: boolean): Promise<Uint8Array> => {
+        const where = await this.locate(key, again, options)
+        return kind === BlockKind.ROOT ? this.getNewestRoot(key, where, options) : this.getContent(key, where, options)
+      }
+      try {
+        bytes = await read(false)
+      } catch (err) {
+        // The holders came from the arc cache, which can be stale (the ring changed, or a
+        // partition healed): before saying the block is gone, look its holders up afresh.
+        if (!isCfsError(err, 'BLOCK_NOT_FOUND')) throw err
+        bytes = await read(true)
+      }
     } catch (err) {
       if (isCfsError(err, 'BLOCK_NOT_FOUND')) m.notFound.inc()
       else if (options.signal?.aborted !== true) m.failed.inc()
