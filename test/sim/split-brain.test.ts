@@ -27,7 +27,8 @@ describe('two owners of one volume on both sides of a partition', () => {
       const hosts = s.ring.random.shuffle<SimDHashHost>(s.live())
       const left = hosts.slice(0, 10)
       const right = hosts.slice(10)
-      const volumeAt = (h: SimDHashHost): Volume => new Volume({ blocks: h.dhash.client, signer: owner.signer, verifier: owner.verifier }, { publishIntervalMs: 0 })
+      const volumeAt = (h: SimDHashHost): Volume =>
+        new Volume({ blocks: h.dhash.client, signer: owner.signer, verifier: owner.verifier }, { publishIntervalMs: 0 })
       const a = volumeAt(left[0] as SimDHashHost)
       await a.start()
       await a.create('/before')
