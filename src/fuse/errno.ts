@@ -93,6 +93,30 @@ export function toErrno (err: unknown, paths: readonly string[] = [], log?: Logg
   if (err.code === 'INVALID_NAME' && paths.some(hasLongName)) return Errno.ENAMETOOLONG
   // All of an inode's extended attributes over their limit: no room, as ext4 says.
   if (err instanceof AttributeTooLargeError && err.total) return Errno.ENOSPC
-  if (LOUD.has(err.code)) log?.error('%s: %s (%s)', paths.join(' -> '), err.message, err.code)
+  if (LOUD.has(err.code) && log !== undefined) logOnce(log, err.code, paths, err.message)
   return ERRNO_BY_CODE[err.code] ?? Errno.EIO
+}
+
+/**
+ * A LOUD code is logged the first time, and then at most once per LOUD_REPEAT_MS with how many
+ * more there were: a ring that cannot be reached fails every operation, and says why once.
+ */
+export const LOUD_REPEAT_MS = 30_000
+const lastLogged = new WeakMap<Logger, Map<string, { at: number, more: number }>>()
+
+function logOnce (log: Logger, code: string, paths: readonly string[], message: string): void {
+  let byCode = lastLogged.get(log)
+  if (byCode === undefined) {
+    byCode = new Map<string, { at: number, more: number }>()
+    lastLogged.set(log, byCode)
+  }
+  const now = performance.now()
+  const last = byCode.get(code)
+  if (last !== undefined && now - last.at < LOUD_REPEAT_MS) {
+    last.more++
+    return
+  }
+  const more = last === undefined || last.more === 0 ? '' : `; ${last.more} more like it in the last ${Math.round((now - last.at) / 1000)} s`
+  log.error('%s: %s (%s)%s', paths.join(' -> '), message, code, more)
+  byCode.set(code, { at: now, more: 0 })
 }

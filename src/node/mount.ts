@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { createLogger, toHex, type AbortOptions } from '../core/index.js'
 import { DEFAULT_REPLICAS } from '../dhash/index.js'
 import type { FileSystem, VersionInfo } from '../fs/index.js'
-import { CfsFuse, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
+import { CfsFuse, DEFAULT_OP_TIMEOUT_MS, LatestView, mountCfs, type Mounted, type SpaceInfo, type VersionSource } from '../fuse/index.js'
 import { defaultDataDir, embeddedNodeDir, type BlockAccess, type BlockAccessInit } from './block-access.js'
 import { HttpStatusServer } from './http-status.js'
 import type { OwnerKey } from './key-file.js'
@@ -97,6 +97,12 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   let publicKey: Uint8Array
   let version: VersionInfo | undefined
   let uploaded = (): number => 0
+  /**
+   * The publications at unmount wait at most an operation's deadline when a journal keeps
+   * what they could not publish (the next mount publishes it); without one, as long as fsync.
+   */
+  const journaled = init.key !== undefined && (init.journal ?? true)
+  const atUnmount = (): AbortOptions => journaled ? { signal: AbortSignal.timeout(init.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS) } : {}
   if (init.key !== undefined) {
     const owned = await openVolume({
       ...access,
@@ -117,7 +123,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     }
     blocks = owned.access
     publicKey = init.key.publicKey
-    closeTree = async () => { await owned.close() }
+    closeTree = async () => { await owned.close(atUnmount()) }
     uploaded = () => volume.stats.uploads.bytes
   } else if (init.publicKey !== undefined) {
     const ro = await openReader({ ...access, publicKey: init.publicKey, ...(init.version === undefined ? {} : { version: init.version }) })
@@ -199,7 +205,16 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
           try { await f() } catch (err) { errors.push(err) }
           log('%s: %d ms', what, Math.round(performance.now() - started))
         }
-        if (sync !== undefined) await step('published', async () => { await sync({}) })
+        if (sync !== undefined) {
+          await step('published', async () => {
+            try {
+              await sync(atUnmount())
+            } catch (err) {
+              if (journaled) log.error('unmount: not published (%s); the changes wait in the journal under the data directory, and the next mount of this volume publishes them', (err as Error).message)
+              throw err
+            }
+          })
+        }
         await step('unmounted', async () => { await mounted.unmount() })
         await step('closed open files', async () => { await fuse.close() })
         if (http !== undefined) await step('stopped the HTTP endpoint', async () => { await http?.stop() })

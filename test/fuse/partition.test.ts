@@ -21,8 +21,9 @@ const FILES = 12
  * lookup hop or a get asks the next node alongside a silent one after a hedge delay, and a
  * silent successor's list is taken from the node that named it), a silent holder costs under
  * a second per file once a read has met it, and fsync answers EIO (1 of 3 holders, 2 needed)
- * within its deadline. Once the two go on (SIGCONT), what waited is
- * published and a reader's mount reads it.
+ * within its deadline. Unmount answers within two operation deadlines, leaving what it could
+ * not publish in the journal. Once the two go on (SIGCONT) and the mount starts again, what
+ * waited is published and a reader's mount reads it.
  */
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
@@ -108,10 +109,21 @@ describe.skipIf(unavailable !== undefined)(`an owner mount while two of three no
     expect((st.value as { size: number }).size).toBe(waiting.length)
     expect(st.ms).toBeLessThan(OP_TIMEOUT_MS)
 
-    // Healed: the next fsync publishes what waited.
+    // Unmount does not hang either: each of its two publications waits one operation's
+    // deadline, and what they could not publish stays in the journal.
+    const stopping = await timed('unmount', async () => owner.stop())
+    console.log(`unmount with 2 of 3 nodes silent: exit ${String(stopping.value)} after ${stopping.ms} ms`)
+    expect(stopping.value).toBe(1)
+    expect(stopping.ms).toBeLessThan(2 * OP_TIMEOUT_MS + 5_000)
+    expect(owner.stderr()).toMatch(/the changes wait in the journal under the data directory/)
+    await forceUnmount(rw)
+
+    // Healed, and mounted again: what waited is published.
     for (const n of silent.splice(0)) n.process.kill('SIGCONT')
+    owner = await spawnMount(s, rw, args)
+    mounts.push(owner)
     const { ms } = await waitFor('an fsync that succeeds', async () => fsyncDir(rw).then(() => true, () => false), (ok) => ok, 60_000, 250)
-    console.log(`fsync succeeded ${ms} ms after the two nodes went on`)
+    console.log(`fsync succeeded ${ms} ms after the two nodes went on and the mount started again`)
     const reader = await spawnMount(s, ro, ['--pubkey', s.publicKey, '--ring', (nodes[2] as Daemon).address, '--data', await s.dir('reader-data')])
     mounts.push(reader)
     expect(Buffer.compare(await readFile(join(ro, 'waiting.bin')), waiting)).toBe(0)

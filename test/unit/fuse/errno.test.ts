@@ -75,3 +75,18 @@ describe('errno table', () => {
     }
   })
 })
+
+describe('trouble is logged once, not per operation', () => {
+  it('a LOUD code is logged the first time and then not again within LOUD_REPEAT_MS; another code is logged on its own', () => {
+    const log = recordingLogger()
+    for (let i = 0; i < 50; i++) expect(toErrno(new NodeUnreachableError('the ring is away'), [`/f${i}`], log)).toBe(Errno.EIO)
+    expect(log.errors).toHaveLength(1)
+    expect(log.errors[0]).toMatch(/\/f0 .*the ring is away .*NODE_UNREACHABLE/)
+    toErrno(new TimeoutError('deadline'), ['/g'], log)
+    expect(log.errors).toHaveLength(2)
+    // Another mount's logger has its own memory.
+    const other = recordingLogger()
+    toErrno(new NodeUnreachableError('the ring is away'), ['/h'], other)
+    expect(other.errors).toHaveLength(1)
+  })
+})
