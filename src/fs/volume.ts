@@ -24,7 +24,8 @@ import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import { walk, type WalkOptions, type WalkStart } from './walk.js'
 import { writeStream, type StreamHost } from './stream-write.js'
-import { releaseOldVersions, type ReleaseReport } from './unreachable.js'
+import type { ReleaseReport } from './unreachable.js'
+import { VolumeReleaser } from './volume-release.js'
 import { WriteBuffer, checkReplicas, type UploadStats } from './write-buffer.js'
 
 /**
@@ -172,12 +173,7 @@ export class Volume implements FileSystem, Startable, HandleHost {
   private published: Published | undefined
   /** The published root reached fewer holders than the minimum: put it again before anything else. */
   private rootShort = false
-  /** A publication was refused for space (a full ring, a quota): the next one that succeeds releases every past version. */
-  private spacePressure = false
-  /** Keys the buffer took while a release walks: they are not released, whatever the walk saw. */
-  private addedDuringRelease: Set<string> | undefined
-  /** Blocks put since the last publication: after a full ring, those no tree reaches (a file deleted before it was published) are released. */
-  private putSincePublished = new Map<string, Key>()
+  private readonly releaser: VolumeReleaser
   private conflict: RootConflictError | undefined
   private publishes = 0
   private degradedRoots = 0
@@ -205,15 +201,30 @@ export class Volume implements FileSystem, Startable, HandleHost {
     this.buffer = new WriteBuffer(components, {
       onAdd: (key: Key, bytes: Uint8Array) => {
         keeper?.took(key, bytes)
-        this.addedDuringRelease?.add(toHex(key))
+        this.releaser.took(key)
       },
-      onPut: (key: Key) => { this.putSincePublished.set(toHex(key), key) },
+      onPut: (key: Key) => { this.releaser.put(key) },
       ...this.putOptions(),
       ...(init.uploadsInFlight === undefined ? {} : { uploadsInFlight: init.uploadsInFlight }),
       ...(init.uploadBytesInFlight === undefined ? {} : { uploadBytesInFlight: init.uploadBytesInFlight }),
       ...(init.minReplicas === undefined ? {} : { minReplicas: init.minReplicas }),
     })
     this.store = new VolumeStore(this.reader, this.buffer, this.blockSize, () => this.shutdown.signal)
+    this.releaser = new VolumeReleaser({
+      store: this.store,
+      reader: this.reader,
+      blocks: components.blocks,
+      signer: components.signer,
+      leaseMs: init.leaseMs,
+      log: this.log,
+      published: () => this.published,
+      liveStarts: () => [
+        { key: this.currentTop, role: 'inode' },
+        ...(this.publishing === undefined ? [] : [{ key: this.publishing, role: 'inode' as const }]),
+        ...[...this.handles].flatMap((h) => h.detached === undefined || h.detached.data === null ? [] : [fileStart(h.detached)]),
+      ],
+      held: () => [...this.pins.keys(), ...[...this.buffer.entries()].map(([key]) => toHex(key))],
+    })
     // Lease renewal: blocks live only as long as their leases, so an owner that stays up
     // (a mount, cfs backup --every) renews them; a lost block is put back if still held here.
     this.refresher = new PeriodicTask({
@@ -578,94 +589,23 @@ export class Volume implements FileSystem, Startable, HandleHost {
     } catch (err) {
       if (err === this.conflict) this.metrics.conflict.inc()
       else if (options.signal?.aborted !== true) this.metrics.failed.inc()
-      if (isCfsError(err, 'STORAGE_FULL') || isCfsError(err, 'QUOTA_EXCEEDED')) this.spacePressure = true
+      this.releaser.failed(err)
       throw err
     }
-    const putSince = this.putSincePublished
-    this.putSincePublished = new Map()
-    if (this.spacePressure) {
-      // The ring had no room: now that a deletion may be published, make room before this
-      // publication's caller (an fsync) goes on, by giving up every past version, and the
-      // blocks put for changes that were undone before they were published.
-      this.spacePressure = false
-      try {
-        await this.releaseOld(0, options, await this.orphans(putSince, options))
-      } catch (err) {
-        this.log.error('release after a full ring failed: %s', (err as Error).message)
-      }
-    }
+    await this.releaser.published(options)
     return v
-  }
-
-  /**
-   * Of the blocks put since the last publication, those neither the published tree nor the
-   * current one reaches. A block put since then is reached, if at all, through blocks that are
-   * new too (a parent naming a new key is new), so the walk goes only through new blocks: the
-   * buffered ones and those put.
-   */
-  private async orphans (put: ReadonlyMap<string, Key>, options: AbortOptions): Promise<Key[]> {
-    if (put.size === 0) return []
-    const fresh = new Set([...put.keys(), ...[...this.buffer.entries()].map(([key]) => toHex(key))])
-    const reached = new Set<string>(this.pins.keys())
-    const starts: WalkStart[] = [{ key: this.currentTop, role: 'inode' }]
-    if (this.published !== undefined) starts.push({ key: this.published.record.top, role: 'inode' })
-    if (this.publishing !== undefined) starts.push({ key: this.publishing, role: 'inode' })
-    for (const h of this.handles) if (h.detached !== undefined && h.detached.data !== null) starts.push(fileStart(h.detached))
-    await walk(this.store, starts, (key) => {
-      const hex = toHex(key)
-      if (reached.has(hex) || !fresh.has(hex)) return false
-      reached.add(hex)
-      return true
-    }, { ...options, onMissing: () => {} })
-    return [...put].filter(([hex]) => !reached.has(hex)).map(([, key]) => key)
   }
 
   /**
    * Releases the blocks that only versions older than the newest `keepPast + 1` reach (the
    * block layer's early release, signed with the owner's key), so they leave the ring now
-   * instead of when their leases end. The refresh round keeps `keepVersions` past versions and
-   * releases the rest; after a publication was refused for space, the next one releases every
-   * past version. The current tree, one being published, open unlinked files and blocks the
-   * write buffer takes meanwhile are never released.
+   * instead of when their leases end (volume-release.ts). The refresh round keeps
+   * `keepVersions` past versions and releases the rest; after a publication was refused for
+   * space, the next one releases every past version. The current tree, one being published,
+   * open unlinked files and blocks the write buffer holds are never released.
    */
-  async releaseOld (keepPast = this.keepVersions, options: AbortOptions = {}, orphans: readonly Key[] = []): Promise<ReleaseReport> {
-    const { blocks, signer } = this.components
-    const published = this.published
-    const sign = signer.signMessage
-    const release = blocks.release?.bind(blocks)
-    if (release === undefined || sign === undefined || published === undefined || this.addedDuringRelease !== undefined) {
-      return { versions: 0, blocks: 0, released: 0, failed: 0 }
-    }
-    const added = this.addedDuringRelease = new Set<string>()
-    try {
-      const chain = versionChain(this.store, published.record, published.recordKey, options)
-      const detached = [...this.handles].flatMap((h) => h.detached === undefined || h.detached.data === null ? [] : [fileStart(h.detached)])
-      const report = await releaseOldVersions({
-        store: this.store,
-        release: async (keys) => {
-          const going = keys.filter((k) => !added.has(toHex(k)))
-          this.reader.forget(going)
-          return release(going, {
-            owner: this.publicKey,
-            sign,
-            ...(this.init.leaseMs === undefined ? {} : { leaseMs: this.init.leaseMs }),
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-          })
-        },
-        records: (async function * () { for await (const v of chain) yield v.recordKey })(),
-        keepPast,
-        orphans,
-        alsoKeep: [{ key: this.currentTop, role: 'inode' }, ...(this.publishing === undefined ? [] : [{ key: this.publishing, role: 'inode' as const }]), ...detached],
-        pinned: [...this.pins.keys(), ...this.buffer.entries()].map((e) => typeof e === 'string' ? e : toHex(e[0])),
-      }, options)
-      if (report.blocks > 0) {
-        this.log.error('released %d block(s) that only %d past version(s) reached: %d copies dropped (%d holder(s) unreachable)',
-          report.blocks, report.versions, report.released, report.failed)
-      }
-      return report
-    } finally {
-      this.addedDuringRelease = undefined
-    }
+  async releaseOld (keepPast = this.keepVersions, options: AbortOptions = {}): Promise<ReleaseReport> {
+    return this.releaser.releaseOld(keepPast, options)
   }
 
   private async publishTop (top: Key, started: number, put: PutOptions, options: AbortOptions): Promise<VersionInfo> {
