@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { ftruncateSync, writevSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalError, StorageFullError, blake3, hashKey, keysEqual, toHex, type Key } from '../core/index.js'
@@ -202,8 +203,10 @@ export class FileJournal implements VolumeJournal {
   private readonly now: () => number
   private handle: FileHandle | undefined
   private size = 0
-  /** The last append (or sync) in flight: the next one starts after it. */
+  /** The last rewrite or sync in flight: an append waits for it. */
   private tail: Promise<void> = Promise.resolve()
+  /** Rewrites and syncs queued or in flight. */
+  private queued = 0
 
   constructor (init: FileJournalInit) {
     this.dir = init.dir
@@ -238,6 +241,7 @@ export class FileJournal implements VolumeJournal {
   }
 
   async rewrite (base: JournalBase | undefined, blocks: Iterable<readonly [Key, Uint8Array]>, top: Key | undefined): Promise<void> {
+    this.queued++
     const run = this.tail.then(async () => {
       const parts: Uint8Array[] = [MAGIC]
       if (base !== undefined) parts.push(...baseRecord(base))
@@ -263,7 +267,7 @@ export class FileJournal implements VolumeJournal {
         throw journalFailure(err, `rewriting ${this.path}`)
       }
     })
-    this.tail = run.catch(() => {})
+    this.tail = run.catch(() => {}).finally(() => { this.queued-- })
     await run
   }
 
@@ -281,6 +285,7 @@ export class FileJournal implements VolumeJournal {
   }
 
   async sync (): Promise<void> {
+    this.queued++
     const run = this.tail.then(async () => {
       try {
         await this.handle?.datasync()
@@ -288,7 +293,7 @@ export class FileJournal implements VolumeJournal {
         throw journalFailure(err, 'syncing')
       }
     })
-    this.tail = run.catch(() => {})
+    this.tail = run.catch(() => {}).finally(() => { this.queued-- })
     await run
   }
 
@@ -299,21 +304,48 @@ export class FileJournal implements VolumeJournal {
   }
 
   private async write (parts: Uint8Array[], what: string): Promise<void> {
-    const run = this.tail.then(async () => {
-      const fh = this.handle
-      if (fh === undefined) throw new JournalError('the journal is not open')
-      const before = this.size
-      try {
-        await writeAll(fh, parts)
-        this.size = before + parts.reduce((n, p) => n + p.length, 0)
-      } catch (err) {
-        // Cut back to the last whole record; later appends must not sit behind a torn one.
-        await fh.truncate(before).catch(() => {})
-        throw journalFailure(err, what)
-      }
-    })
+    // Nothing queued (no rewrite or sync in flight): the append is one writev(2) into the page
+    // cache, made here and now, on the journal's local disk (never the mount). Through the
+    // thread pool it cost a hop and a promise per change: +0.36 ms of mount CPU per small file
+    // and +1.6 ms per MB written over no journal, against +0.07 and +1.0 this way
+    // (docs/BENCHMARKS.md). The price: while the kernel throttles a writer with too many dirty
+    // pages, the event loop waits with it.
+    if (this.idle) {
+      this.writeNow(parts, what)
+      return
+    }
+    const run = this.tail.then(async () => { this.writeNow(parts, what) })
     this.tail = run.catch(() => {})
     await run
+  }
+
+  /** True while no rewrite or sync is queued: appends may be made at once. */
+  private get idle (): boolean { return this.queued === 0 }
+
+  private writeNow (parts: Uint8Array[], what: string): void {
+    const fh = this.handle
+    if (fh === undefined) throw new JournalError('the journal is not open')
+    const before = this.size
+    try {
+      writeAllSync(fh.fd, parts)
+      this.size = before + parts.reduce((n, p) => n + p.length, 0)
+    } catch (err) {
+      // Cut back to the last whole record; later appends must not sit behind a torn one.
+      try { ftruncateSync(fh.fd, before) } catch { /* the append's own error is the one to report */ }
+      throw journalFailure(err, what)
+    }
+  }
+}
+
+/** writev until every byte is written (a short write continues where it stopped). */
+function writeAllSync (fd: number, parts: Uint8Array[]): void {
+  let rest = parts.filter((p) => p.length > 0)
+  while (rest.length > 0) {
+    const batch = rest.slice(0, 1024)
+    let written = writevSync(fd, batch)
+    let i = 0
+    while (i < batch.length && written >= (batch[i] as Uint8Array).length) written -= (batch[i++] as Uint8Array).length
+    rest = i < batch.length ? [(batch[i] as Uint8Array).subarray(written), ...rest.slice(i + 1)] : rest.slice(i)
   }
 }
 
