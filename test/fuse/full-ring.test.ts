@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { queryStatus } from '../../src/node/index.js'
-import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
-import { waitForRing } from '../helpers/ring-settled.js'
+import type { Daemon } from '../helpers/daemon.js'
 import { waitFor } from '../helpers/poll.js'
-import { forceUnmount, fsyncDir, fuseUnavailable, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { fsyncDir, fuseUnavailable, ok, sh, spawnMount, writeSynced } from './helpers.js'
+import { ringFixture } from './ring-fixture.js'
 
 const unavailable = await fuseUnavailable()
 
@@ -27,29 +27,12 @@ const ROOM_AGAIN_MS = 30_000
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
 describe.skipIf(unavailable !== undefined)(`a full ring${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
-  const nodes: Daemon[] = []
-  const mounts: MountProcess[] = []
-  let s: Scratch
-  let rw: string
-  let ro: string
-
-  beforeAll(async () => {
-    s = await scratch()
-    rw = await s.dir('rw')
-    ro = await s.dir('ro')
-    nodes.push(await spawnDaemon(ARGS))
-    nodes.push(...await Promise.all([1, 2].map(async () => spawnDaemon([...ARGS, '--join', (nodes[0] as Daemon).address]))))
-    await waitForRing(nodes, 60_000)
-  }, 90_000)
-
-  afterAll(async () => {
-    for (const m of mounts) await m.stop()
-    for (const d of [rw, ro]) await forceUnmount(d)
-    for (const n of nodes) await killDaemon(n)
-    await s?.remove()
-  })
+  const ring = ringFixture(ARGS)
+  const { nodes, mounts } = ring
 
   it('fills with ENOSPC, shows it in df, and takes a new file within a stated time once the big one is deleted', async () => {
+    const s = ring.scratch
+    const { rw, ro } = ring.dirs as { rw: string, ro: string }
     const owner = await spawnMount(s, rw, ['--key', s.keyFile, '--ring', (nodes[0] as Daemon).address, '--data', await s.dir('owner-data')])
     mounts.push(owner)
     const df = async (): Promise<{ size: number, used: number }> => {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { killDaemon, runCfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
 import { waitFor } from '../helpers/poll.js'
-import { forceUnmount, fsyncDir, fuseUnavailable, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { forceUnmount, fsyncDir, fuseUnavailable, spawnMount, writeSynced } from './helpers.js'
+import { ringFixture } from './ring-fixture.js'
 
 const unavailable = await fuseUnavailable()
 const ARGS = ['--stabilize-ms', '200']
@@ -22,29 +23,12 @@ const ARGS = ['--stabilize-ms', '200']
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
 describe.skipIf(unavailable !== undefined)(`an owner mount through an outage of the whole ring, and a kill -9${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
-  const nodes: Daemon[] = []
-  const mounts: MountProcess[] = []
-  let s: Scratch
-  let rw: string
-  let ro: string
-
-  beforeAll(async () => {
-    s = await scratch()
-    rw = await s.dir('rw')
-    ro = await s.dir('ro')
-    nodes.push(await spawnDaemon(ARGS))
-    nodes.push(...await Promise.all([1, 2].map(async () => spawnDaemon([...ARGS, '--join', (nodes[0] as Daemon).address]))))
-    await waitForRing(nodes, 60_000)
-  }, 90_000)
-
-  afterAll(async () => {
-    for (const m of mounts) await m.stop()
-    for (const d of [rw, ro]) await forceUnmount(d)
-    for (const n of nodes) await killDaemon(n)
-    await s?.remove()
-  })
+  const ring = ringFixture(ARGS)
+  const { nodes, mounts } = ring
 
   it('publishes every change acknowledged while every node was down, after the mount was killed with -9 and started again', async () => {
+    const s = ring.scratch
+    const { rw, ro } = ring.dirs as { rw: string, ro: string }
     const ownerData = await s.dir('owner-data')
     const mountArgs = (ring: string): string[] => ['--key', s.keyFile, '--ring', ring, '--data', ownerData]
     let owner = await spawnMount(s, rw, mountArgs((nodes[0] as Daemon).address))

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
-import { waitForRing } from '../helpers/ring-settled.js'
+import { describe, expect, it } from 'vitest'
+import type { Daemon } from '../helpers/daemon.js'
 import { waitFor } from '../helpers/poll.js'
-import { forceUnmount, fsyncDir, fuseUnavailable, ok, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { forceUnmount, fsyncDir, fuseUnavailable, ok, spawnMount, writeSynced } from './helpers.js'
+import { ringFixture } from './ring-fixture.js'
 
 const unavailable = await fuseUnavailable()
 const ARGS = ['--stabilize-ms', '200']
@@ -28,31 +28,14 @@ const FILES = 12
 // Skipped only where FUSE cannot run at all (no /dev/fuse, no fusermount3, or dist/ not built):
 // fuseUnavailable() says which. CI has all three (scripts/install-deps.sh installs fuse3).
 describe.skipIf(unavailable !== undefined)(`an owner mount while two of three nodes are silent${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
-  const nodes: Daemon[] = []
-  const mounts: MountProcess[] = []
-  let s: Scratch
-  let rw: string
-  let ro: string
+  const ring = ringFixture(ARGS)
+  const { nodes, mounts } = ring
   const silent: Daemon[] = []
-
-  beforeAll(async () => {
-    s = await scratch()
-    rw = await s.dir('rw')
-    ro = await s.dir('ro')
-    nodes.push(await spawnDaemon(ARGS))
-    nodes.push(...await Promise.all([1, 2].map(async () => spawnDaemon([...ARGS, '--join', (nodes[0] as Daemon).address]))))
-    await waitForRing(nodes, 60_000)
-  }, 90_000)
-
-  afterAll(async () => {
-    for (const n of silent) n.process.kill('SIGCONT')
-    for (const m of mounts) await m.stop()
-    for (const d of [rw, ro]) await forceUnmount(d)
-    for (const n of nodes) await killDaemon(n)
-    await s?.remove()
-  })
+  ring.beforeTeardown.push(() => { for (const n of silent) n.process.kill('SIGCONT') })
 
   it('answers every operation within its deadline, reads past silent holders, fails fsync with EIO, and publishes once they answer again', async () => {
+    const s = ring.scratch
+    const { rw, ro } = ring.dirs as { rw: string, ro: string }
     const ownerData = await s.dir('owner-data')
     const args = ['--key', s.keyFile, '--ring', (nodes[0] as Daemon).address, '--data', ownerData,
       '--op-timeout-ms', String(OP_TIMEOUT_MS), '--fsync-timeout-ms', String(FSYNC_TIMEOUT_MS)]
