@@ -337,29 +337,29 @@ export class FileJournal implements VolumeJournal {
   }
 }
 
-/** writev until every byte is written (a short write continues where it stopped). */
-function writeAllSync (fd: number, parts: Uint8Array[]): void {
-  let rest = parts.filter((p) => p.length > 0)
-  while (rest.length > 0) {
-    const batch = rest.slice(0, 1024)
-    let written = writevSync(fd, batch)
-    let i = 0
-    while (i < batch.length && written >= (batch[i] as Uint8Array).length) written -= (batch[i++] as Uint8Array).length
-    rest = i < batch.length ? [(batch[i] as Uint8Array).subarray(written), ...rest.slice(i + 1)] : rest.slice(i)
-  }
-}
+/** IOV_MAX on Linux: buffers one writev takes. */
+const IOV_MAX = 1024
 
 /** writev until every byte is written (a short write continues where it stopped). */
+function writeAllSync (fd: number, parts: Uint8Array[]): void {
+  for (let rest = nonEmpty(parts); rest.length > 0;) rest = unwritten(rest, writevSync(fd, rest.slice(0, IOV_MAX)))
+}
+
+/** writeAllSync through the thread pool (a rewrite may be hundreds of MiB). */
 async function writeAll (fh: FileHandle, parts: Uint8Array[]): Promise<void> {
-  let rest = parts.filter((p) => p.length > 0)
-  while (rest.length > 0) {
-    // IOV_MAX is 1024 on Linux.
-    const batch = rest.slice(0, 1024)
-    let { bytesWritten } = await fh.writev(batch)
-    let i = 0
-    while (i < batch.length && bytesWritten >= (batch[i] as Uint8Array).length) bytesWritten -= (batch[i++] as Uint8Array).length
-    rest = i < batch.length ? [(batch[i] as Uint8Array).subarray(bytesWritten), ...rest.slice(i + 1)] : rest.slice(i)
-  }
+  for (let rest = nonEmpty(parts); rest.length > 0;) rest = unwritten(rest, (await fh.writev(rest.slice(0, IOV_MAX))).bytesWritten)
+}
+
+function nonEmpty (parts: Uint8Array[]): Uint8Array[] {
+  return parts.filter((p) => p.length > 0)
+}
+
+/** What of `parts` is left once the first `written` bytes went out. */
+function unwritten (parts: Uint8Array[], written: number): Uint8Array[] {
+  let i = 0
+  let n = written
+  while (i < parts.length && n >= (parts[i] as Uint8Array).length) n -= (parts[i++] as Uint8Array).length
+  return i < parts.length ? [(parts[i] as Uint8Array).subarray(n), ...parts.slice(i + 1)] : []
 }
 
 async function syncDir (dir: string): Promise<void> {

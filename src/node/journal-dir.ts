@@ -1,4 +1,4 @@
-import { open, readFile, readdir, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalInUseError, toHex } from '../core/index.js'
 import { FileJournal, JOURNAL_FILE, summarizeJournal, type JournalSummary } from '../fs/index.js'
@@ -28,7 +28,8 @@ export interface HeldJournal {
 export async function holdJournal (data: string | undefined, publicKey: Uint8Array): Promise<HeldJournal> {
   const dir = journalDir(data, publicKey)
   const journal = new FileJournal({ dir })
-  await journal.open() // makes the directory; what it holds is read again by the volume
+  // Only the directory, for the lock: the volume reads what the journal holds when it starts.
+  await mkdir(dir, { recursive: true })
   const lock = join(dir, LOCK_FILE)
   for (let attempt = 0; ; attempt++) {
     try {

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
-import { waitForRing } from '../helpers/ring-settled.js'
+import { killDaemon, spawnRing, type Daemon } from '../helpers/daemon.js'
 import { forceUnmount, fsyncDir, fuseUnavailable, scratch, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
@@ -54,9 +53,7 @@ describe.skipIf(unavailable !== undefined)(`readers following the owner${unavail
     pushed = await s.dir('pushed')
     polled = await s.dir('polled')
     const args = ['--stabilize-ms', '200', '--max-watchers-per-root', '1']
-    nodes.push(await spawnDaemon(args))
-    nodes.push(...await Promise.all([1, 2].map(async () => spawnDaemon([...args, '--join', (nodes[0] as Daemon).address]))))
-    await waitForRing(nodes, 60_000)
+    nodes.push(...await spawnRing(3, args))
   }, 90_000)
 
   afterAll(async () => {

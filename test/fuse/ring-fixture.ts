@@ -1,6 +1,5 @@
 import { afterAll, beforeAll } from 'vitest'
-import { killDaemon, spawnDaemon, type Daemon } from '../helpers/daemon.js'
-import { waitForRing } from '../helpers/ring-settled.js'
+import { killDaemon, spawnRing, type Daemon } from '../helpers/daemon.js'
 import { forceUnmount, scratch, type MountProcess, type Scratch } from './helpers.js'
 
 /** A ring of `cfs node` processes for a FUSE suite, and what its tests start on it. */
@@ -31,10 +30,7 @@ export function ringFixture (args: readonly string[], options: { nodes?: number,
   beforeAll(async () => {
     s = await scratch()
     for (const name of options.dirs ?? ['rw', 'ro']) dirs[name] = await s.dir(name)
-    nodes.push(await spawnDaemon([...args]))
-    const seed = (nodes[0] as Daemon).address
-    nodes.push(...await Promise.all(Array.from({ length: (options.nodes ?? 3) - 1 }, async () => spawnDaemon([...args, '--join', seed]))))
-    await waitForRing(nodes, 60_000)
+    nodes.push(...await spawnRing(options.nodes ?? 3, args))
   }, 90_000)
   afterAll(async () => {
     for (const f of beforeTeardown) f()

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { waitForRing } from './ring-settled.js'
 
 export const CFS_BIN = fileURLToPath(new URL('../../bin/cfs', import.meta.url))
 
@@ -130,4 +131,16 @@ export async function listKeys (d: Daemon): Promise<Set<string>> {
     after = body.next
   } while (after !== null)
   return keys
+}
+
+/**
+ * A ring of `count` `cfs node` processes started with `args`: the first, then the others
+ * joining it, returned once every node's pointers have settled (waitForRing).
+ */
+export async function spawnRing (count: number, args: readonly string[], timeoutMs = 60_000): Promise<Daemon[]> {
+  const seed = await spawnDaemon([...args])
+  const others = await Promise.all(Array.from({ length: count - 1 }, async () => spawnDaemon([...args, '--join', seed.address])))
+  const nodes = [seed, ...others]
+  await waitForRing(nodes, timeoutMs)
+  return nodes
 }

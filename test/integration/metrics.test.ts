@@ -5,9 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlockKind, contentKey } from '../../src/dhash/index.js'
 import { PromMetrics, connectRing } from '../../src/node/index.js'
-import { killDaemon, runCfs as cfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
+import { killDaemon, runCfs as cfs, spawnRing, type Daemon } from '../helpers/daemon.js'
 import { buckets, family, observations, parseMetrics, scrape, value, type Scrape } from '../helpers/prometheus.js'
-import { waitForRing } from '../helpers/ring-settled.js'
 
 // GET /metrics on real `cfs node --http` processes: scraped before and after the CLI puts and
 // gets a tree, parsed with a Prometheus text parser, and the counters must have moved.
@@ -18,9 +17,7 @@ let work: string
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cfs-metrics-'))
   const args = ['--stabilize-ms', '100', '--repair-ms', '500', '--http', '127.0.0.1:0']
-  nodes.push(await spawnDaemon(args))
-  for (let i = 0; i < 2; i++) nodes.push(await spawnDaemon([...args, '--join', (nodes[0] as Daemon).address]))
-  await waitForRing(nodes)
+  nodes = await spawnRing(3, args)
 }, 60_000)
 
 afterAll(async () => {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WhereReport } from '../../src/node/index.js'
-import { killDaemon, runCfs as cfs, spawnDaemon, type Daemon } from '../helpers/daemon.js'
-import { waitFor } from '../helpers/poll.js'
+import { killDaemon, runCfs as cfs, spawnRing, type Daemon } from '../helpers/daemon.js'
 import { waitForRing } from '../helpers/ring-settled.js'
+import { waitFor } from '../helpers/poll.js'
 
 /*
  * `cfs where` on four real `cfs node` processes (k = 3): every block of a file on 3 replicas;
@@ -30,9 +30,7 @@ let startedAt: number
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cfs-where-'))
   startedAt = Date.now()
-  nodes.push(await spawnDaemon(NODE_ARGS))
-  for (let i = 0; i < 3; i++) nodes.push(await spawnDaemon([...NODE_ARGS, '--join', (nodes[0] as Daemon).address]))
-  await waitForRing(nodes)
+  nodes = await spawnRing(4, NODE_ARGS)
 }, 60_000)
 
 afterAll(async () => {
