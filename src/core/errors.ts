@@ -10,7 +10,7 @@ export type ErrorCode =
   | 'ENTRY_NOT_FOUND' | 'ENTRY_EXISTS' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY' | 'DIRECTORY_NOT_EMPTY'
   | 'INVALID_NAME' | 'READ_ONLY' | 'NOT_SUPPORTED'
   | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'ADDRESS_IN_USE' | 'LISTEN_FAILED' | 'JOURNAL_FAILED' | 'JOURNAL_IN_USE'
-  | 'UNSUPPORTED_FORMAT' | 'ATTRIBUTE_NOT_FOUND' | 'ATTRIBUTE_EXISTS' | 'ATTRIBUTE_TOO_LARGE'
+  | 'UNSUPPORTED_FORMAT' | 'ATTRIBUTE_NOT_FOUND' | 'ATTRIBUTE_EXISTS' | 'ATTRIBUTE_TOO_LARGE' | 'FORBIDDEN'
 
 export abstract class CfsError extends Error {
   abstract readonly code: ErrorCode
@@ -43,6 +43,11 @@ export class RootStaleError extends CfsError { readonly code = 'ROOT_STALE' }
 export class RootConflictError extends CfsError { readonly code = 'ROOT_CONFLICT' }
 export class QuotaExceededError extends CfsError { readonly code = 'QUOTA_EXCEEDED' }
 export class StorageFullError extends CfsError { readonly code = 'STORAGE_FULL' }
+/**
+ * The peer may not ask this: a request of a node-to-node method from an identity that is not a
+ * node of the ring, or any request on a private ring from a peer that did not prove its secret.
+ */
+export class ForbiddenError extends CfsError { readonly code = 'FORBIDDEN' }
 /** A block or root reached fewer holders than the configured minimum: not durable enough to acknowledge. */
 export class TooFewReplicasError extends CfsError { readonly code = 'TOO_FEW_REPLICAS' }
 export class EntryNotFoundError extends CfsError { readonly code = 'ENTRY_NOT_FOUND' }

@@ -61,10 +61,11 @@ export const ERRNO_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   NODE_UNREACHABLE: Errno.EIO,
   ABORTED: Errno.EIO,
   JOURNAL_FAILED: Errno.EIO,
+  FORBIDDEN: Errno.EACCES,
 }
 
 /** Codes that mean the volume or the ring is in trouble: logged, not just answered. */
-const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TOO_FEW_REPLICAS', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED', 'UNSUPPORTED_FORMAT', 'JOURNAL_FAILED'])
+const LOUD: ReadonlySet<ErrorCode> = new Set(['ROOT_CONFLICT', 'TOO_FEW_REPLICAS', 'TIMEOUT', 'NODE_UNREACHABLE', 'BLOCK_INVALID', 'BLOCK_NOT_FOUND', 'LOOKUP_FAILED', 'UNSUPPORTED_FORMAT', 'JOURNAL_FAILED', 'FORBIDDEN'])
 
 /** A failure that is an errno and nothing else (EBADF for an unknown handle). */
 export class ErrnoError extends Error {

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import {
-  NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, type ComponentLogger, type Logger,
+  NodeUnreachableError, ProtocolError, SeededRandom, ShuttingDownError, TimeoutError, createLogger, keysEqual, shortHex,
+  type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrame } from './codec.js'
 import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
@@ -84,12 +85,15 @@ export class MemoryNetwork {
   }
 
   /** @internal Carries one request to `to` and its response back. */
-  async exchange (from: string, to: string, request: Uint8Array): Promise<Uint8Array> {
+  async exchange (from: string, to: string, request: Uint8Array, pin?: Uint8Array): Promise<Uint8Array> {
     await this.hop(from, to, request)
     if (this.silent.has(to)) await new Promise<never>(() => {}) // the caller's deadline ends it
     const target = this.endpoints.get(to)
     if (target === undefined || this.crashed.has(to)) throw new NodeUnreachableError(`${to} is unreachable`)
-    const response = await target.receive(request, from)
+    if (pin !== undefined && target.publicKey !== undefined && !keysEqual(pin, target.publicKey)) {
+      throw new NodeUnreachableError(`${to} refused: its key ${shortHex(target.publicKey)} is not the ${shortHex(pin)} its record names`)
+    }
+    const response = await target.receive(request, from, this.endpoints.get(from)?.publicKey)
     if (this.crashed.has(to)) throw new NodeUnreachableError(`${to} crashed`)
     await this.hop(to, from, response)
     return response
@@ -116,6 +120,12 @@ export interface MemoryTransportInit {
   address?: string
   /** Deadline for requests without their own. @default DEFAULT_RPC_TIMEOUT_MS (transport.ts) */
   rpcTimeoutMs?: number
+  /**
+   * The endpoint's identity key: what its peers see as `peerKey`, and what a request pinned to
+   * another key is refused against (as TcpTransport's handshake does).
+   * @default undefined (authenticates nobody)
+   */
+  publicKey?: Uint8Array
 }
 
 let nextAnonymous = 0
@@ -123,6 +133,7 @@ let nextAnonymous = 0
 /** One endpoint on a MemoryNetwork. */
 export class MemoryTransport implements Transport {
   readonly address: string
+  readonly publicKey: Uint8Array | undefined
   private readonly network: MemoryNetwork
   private readonly handlers = new Map<string, RequestHandler>()
   private readonly rpcTimeoutMs: number
@@ -136,6 +147,7 @@ export class MemoryTransport implements Transport {
     this.network = components.network
     this.address = init.address ?? `mem-${++nextAnonymous}`
     this.rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
+    this.publicKey = init.publicKey
     this.log = (components.logger ?? createLogger(this.address)).forComponent('net:memory')
   }
 
@@ -166,18 +178,18 @@ export class MemoryTransport implements Transport {
     if (!this.started) throw new ShuttingDownError('transport is not started')
     const bytes = encodeFrame({ type: FrameType.REQUEST, id: this.nextId++, method, body })
     if (bytes.length > this.network.maxFrameBytes) throw new RangeError(`request of ${bytes.length} bytes exceeds the frame limit`)
-    const reply = await this.pending.track(this.network.exchange(this.address, address, bytes), options.timeoutMs ?? this.rpcTimeoutMs, options.signal)
+    const reply = await this.pending.track(this.network.exchange(this.address, address, bytes, options.peerKey), options.timeoutMs ?? this.rpcTimeoutMs, options.signal)
     const frame = decodeFrame(reply)
     if (frame.type !== FrameType.RESPONSE) throw new ProtocolError('expected a response frame')
     return unwrapResponse(frame, method)
   }
 
   /** @internal Serves one request that arrived over the network. */
-  async receive (bytes: Uint8Array, from: string): Promise<Uint8Array> {
+  async receive (bytes: Uint8Array, from: string, peerKey: Uint8Array | undefined): Promise<Uint8Array> {
     if (!this.started) throw new NodeUnreachableError(`${this.address} is not listening`)
     const frame = decodeFrame(bytes)
     if (frame.type !== FrameType.REQUEST) throw new ProtocolError('expected a request frame')
-    const response = await dispatchRequest(this.handlers, frame, { remoteAddress: from, signal: this.shutdown.signal }, this.log)
+    const response = await dispatchRequest(this.handlers, frame, { remoteAddress: from, signal: this.shutdown.signal, peerKey }, this.log)
     return encodeFrame(response)
   }
 }

@@ -1,5 +1,5 @@
 import {
-  BadRequestError, BlockInvalidError, BlockNotFoundError, BlockTooLargeError, BusyError, CfsError,
+  BadRequestError, BlockInvalidError, BlockNotFoundError, BlockTooLargeError, BusyError, CfsError, ForbiddenError,
   NotResponsibleError, QuotaExceededError, RemoteError, RootConflictError, RootStaleError,
   ShuttingDownError, StorageFullError, UnknownMethodError, UnknownTargetError, type ErrorCode,
 } from '../core/index.js'
@@ -24,6 +24,7 @@ export const Status = {
   ROOT_CONFLICT: 12,
   QUOTA_EXCEEDED: 13,
   STORAGE_FULL: 14,
+  FORBIDDEN: 15,
 } as const
 export type StatusCode = typeof Status[keyof typeof Status]
 
@@ -46,6 +47,7 @@ const statusByCode: Partial<Record<ErrorCode, StatusCode>> = {
   ROOT_CONFLICT: Status.ROOT_CONFLICT,
   QUOTA_EXCEEDED: Status.QUOTA_EXCEEDED,
   STORAGE_FULL: Status.STORAGE_FULL,
+  FORBIDDEN: Status.FORBIDDEN,
 }
 
 const errorByStatus: Record<StatusCode, (message: string) => CfsError | undefined> = {
@@ -64,6 +66,7 @@ const errorByStatus: Record<StatusCode, (message: string) => CfsError | undefine
   [Status.ROOT_CONFLICT]: (m) => new RootConflictError(m),
   [Status.QUOTA_EXCEEDED]: (m) => new QuotaExceededError(m),
   [Status.STORAGE_FULL]: (m) => new StorageFullError(m),
+  [Status.FORBIDDEN]: (m) => new ForbiddenError(m),
 }
 
 /** The one place a local error becomes a wire status (server side). */

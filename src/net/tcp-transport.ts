@@ -106,6 +106,9 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /** The identity key peers see in the handshake; undefined on a plaintext transport. */
+  get publicKey (): Uint8Array | undefined { return undefined }
+
   /** "host:port" peers reach this endpoint at; '' for a client-only transport or before start(). */
   get address (): string { return this.boundAddress }
 

@@ -6,6 +6,12 @@ export interface RequestContext {
   readonly remoteAddress: string
   /** Aborted when the connection closes or the transport stops. */
   readonly signal: AbortSignal
+  /**
+   * The peer's identity, proven by the link's handshake: its Ed25519 public key (32 bytes).
+   * Undefined where the link authenticates nobody (a plaintext TCP transport, a memory endpoint
+   * made without a key).
+   */
+  readonly peerKey?: Uint8Array
 }
 
 /** Serves one method. The body is untrusted: validate before use. Throw a CfsError to fail. */
@@ -14,6 +20,13 @@ export type RequestHandler = (body: unknown, context: RequestContext) => Promise
 export interface RequestOptions extends AbortOptions {
   /** Deadline for this call. @default the transport's rpcTimeoutMs */
   timeoutMs?: number
+  /**
+   * The identity the peer must prove: the key pinned in its ring record. A peer that presents
+   * another key is refused (NodeUnreachableError, logged) and never sees the request. Unset,
+   * any key is taken (the first contact with an address given by the operator). Ignored where
+   * the link authenticates nobody.
+   */
+  peerKey?: Uint8Array
 }
 
 /**
@@ -23,6 +36,11 @@ export interface RequestOptions extends AbortOptions {
 export interface Transport extends Startable {
   /** This endpoint's address; valid after start(). */
   readonly address: string
+  /**
+   * This endpoint's identity key (Ed25519 public key) that peers see in the handshake, to be
+   * pinned in its ring record; undefined where the link authenticates nobody. Valid after start().
+   */
+  readonly publicKey: Uint8Array | undefined
   /** Registers the handler for a method; one handler per method. */
   handle: (method: string, handler: RequestHandler) => void
   unhandle: (method: string) => void
