@@ -1,6 +1,7 @@
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import { createHash, sign, verify, type KeyObject } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import { LRUCache } from 'lru-cache'
+import { ed25519PublicKeyObject, ed25519SecretKeyObject } from '../core/index.js'
 
 // Signing and verifying go through node:crypto (OpenSSL): ~0.1 ms to sign and ~0.2 ms to
 // verify here, against ~1-4 ms and ~4-8 ms for @noble/ed25519's pure-JS curve arithmetic, and
@@ -10,10 +11,6 @@ import { LRUCache } from 'lru-cache'
 
 // noble needs a SHA-512 to derive keys; node:crypto's is native.
 ed.hashes.sha512 = (message: Uint8Array) => new Uint8Array(createHash('sha512').update(message).digest())
-
-/** DER prefixes that wrap a raw 32-byte key as PKCS#8 (secret) or SPKI (public) for OpenSSL. */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 /** Secret keys in use by this process (a volume signs with one key for its whole life). */
 const secretKeys = new WeakMap<Uint8Array, { key: KeyObject, publicKey: Uint8Array, bytes: Buffer }>()
@@ -46,9 +43,8 @@ function secretKeyObject (secretKey: Uint8Array): { key: KeyObject, publicKey: U
   let entry = secretKeys.get(secretKey)
   // Cached by identity, checked by value: an array refilled with another key is not mistaken.
   if (entry === undefined || !entry.bytes.equals(secretKey)) {
-    if (secretKey.length !== 32) throw new RangeError('an ed25519 secret key is 32 bytes')
     entry = {
-      key: createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' }),
+      key: ed25519SecretKeyObject(secretKey),
       publicKey: ed.getPublicKey(secretKey),
       bytes: Buffer.from(secretKey),
     }
@@ -61,7 +57,7 @@ function publicKeyObject (publicKey: Uint8Array): KeyObject {
   const hex = Buffer.from(publicKey).toString('hex')
   let key = publicKeys.get(hex)
   if (key === undefined) {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    key = ed25519PublicKeyObject(publicKey)
     publicKeys.set(hex, key)
   }
   return key

@@ -1,4 +1,4 @@
-import { AttributeTooLargeError, isCfsError, type ErrorCode, type Logger } from '../core/index.js'
+import { AttributeTooLargeError, LogThrottle, isCfsError, type ErrorCode, type Logger } from '../core/index.js'
 import { MAX_NAME_BYTES } from '../fs/index.js'
 
 /** Linux errno values, negated as FUSE wants them. */
@@ -103,21 +103,14 @@ export function toErrno (err: unknown, paths: readonly string[] = [], log?: Logg
  * more there were: a ring that cannot be reached fails every operation, and says why once.
  */
 export const LOUD_REPEAT_MS = 30_000
-const lastLogged = new WeakMap<Logger, Map<string, { at: number, more: number }>>()
+const throttles = new WeakMap<Logger, LogThrottle>()
 
 function logOnce (log: Logger, code: string, paths: readonly string[], message: string): void {
-  let byCode = lastLogged.get(log)
-  if (byCode === undefined) {
-    byCode = new Map<string, { at: number, more: number }>()
-    lastLogged.set(log, byCode)
+  let throttle = throttles.get(log)
+  if (throttle === undefined) {
+    throttle = new LogThrottle(LOUD_REPEAT_MS)
+    throttles.set(log, throttle)
   }
-  const now = performance.now()
-  const last = byCode.get(code)
-  if (last !== undefined && now - last.at < LOUD_REPEAT_MS) {
-    last.more++
-    return
-  }
-  const more = last === undefined || last.more === 0 ? '' : `; ${last.more} more like it in the last ${Math.round((now - last.at) / 1000)} s`
-  log.error('%s: %s (%s)%s', paths.join(' -> '), message, code, more)
-  byCode.set(code, { at: now, more: 0 })
+  const more = throttle.admit(code)
+  if (more !== undefined) log.error('%s: %s (%s)%s', paths.join(' -> '), message, code, more)
 }

@@ -1,13 +1,16 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
+import tls from 'node:tls'
 import {
-  AbortError, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, listenError,
-  type ComponentLogger, type Logger,
+  AbortError, ForbiddenError, LogThrottle, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, keysEqual,
+  listenError, shortHex, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrameParts, type FrameParts } from './codec.js'
 import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
+import { linkPeerKey, makeLinkIdentity, type LinkIdentity } from './link-identity.js'
 import { PendingCalls } from './pending-calls.js'
-import { FrameType, Status, type RequestFrame, type ResponseFrame } from './protocol.js'
+import { FrameType, Status, statusForError, type RequestFrame, type ResponseFrame } from './protocol.js'
 import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
 } from './transport.js'
@@ -52,17 +55,48 @@ export interface TcpTransportInit {
   maxConcurrentPerConnection?: number
   /** Milliseconds an outbound connection with no request in flight stays open; 0 = forever. @default DEFAULT_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
+  /**
+   * TLS 1.3 on every link, both ends presenting their identity (link-identity.ts). false:
+   * plaintext TCP, which authenticates and hides nothing and cannot talk to an encrypted
+   * endpoint; for measuring what encryption costs.
+   * @default true
+   */
+  encrypt?: boolean
+  /** This endpoint's identity on its links. @default a fresh one, made at start() */
+  identity?: LinkIdentity
+  /**
+   * A private ring's shared secret. Every link this endpoint opens proves it (an HMAC of the
+   * TLS session's exported keying material, so a proof cannot be replayed on another link);
+   * a link opened by a peer that did not prove it has each request answered FORBIDDEN.
+   * @default undefined (a public ring: no proof asked or given)
+   */
+  ringSecret?: Uint8Array
 }
+
+/** The ALPN protocol name of cfs links. */
+export const LINK_PROTOCOL = 'cfs/1'
+/** The label of the TLS exporter the ring-secret proof is computed over (RFC 8446, 7.5). */
+export const RING_SECRET_LABEL = 'EXPORTER-cfs-ring-secret'
+/** The method of the frame that carries the ring-secret proof, the first a link's opener sends (request id 0). */
+export const HELLO_METHOD = 'net.hello'
+/** Milliseconds between two log lines about the same refused peer. */
+export const REFUSAL_LOG_INTERVAL_MS = 30_000
 
 const HEADER_BYTES = 4
 const MAX_DECLARABLE = 0xffff_ffff
+const HELLO_ID = 0
 
 /**
- * Request/response over TCP. Each frame on the wire is a 4-byte big-endian length followed by
- * a codec frame (net/codec.ts). A transport keeps one outbound connection per remote address and
- * multiplexes its requests on it by id; the peer answers on that same connection. Connections
- * the peer opened carry only the peer's requests and our responses. A peer that breaks the
- * protocol loses its connection, never the process.
+ * Request/response over TCP, in TLS 1.3 unless told otherwise. Each frame on the wire is a
+ * 4-byte big-endian length followed by a codec frame (net/codec.ts). A transport keeps one
+ * outbound connection per remote address and multiplexes its requests on it by id; the peer
+ * answers on that same connection. Connections the peer opened carry only the peer's requests
+ * and our responses. A peer that breaks the protocol loses its connection, never the process.
+ *
+ * Both ends of a TLS link present a self-signed certificate of their Ed25519 identity key. A
+ * request pinned to a key (`RequestOptions.peerKey`) is refused before it is sent when the
+ * peer proved another; handlers see the key the peer proved as `RequestContext.peerKey`. With a
+ * ring secret, the opener of a link proves it in the link's first frame.
  */
 export class TcpTransport implements Transport {
   private readonly log: Logger
@@ -73,10 +107,15 @@ export class TcpTransport implements Transport {
   private readonly maxFrameBytes: number
   private readonly maxConcurrent: number
   private readonly idleTimeoutMs: number
+  private readonly encrypt: boolean
+  private readonly ringSecret: Uint8Array | undefined
+  private identity: LinkIdentity | undefined
+  /** One log line per refused peer per REFUSAL_LOG_INTERVAL_MS. */
+  private readonly refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS)
   private readonly handlers = new Map<string, RequestHandler>()
   private readonly outbound = new Map<string, Outbound>()
   private readonly inbound = new Set<Inbound>()
-  private server: net.Server | undefined
+  private server: net.Server | tls.Server | undefined
   private shutdown = new AbortController()
   private readonly calls = new PendingCalls()
   private started = false
@@ -94,6 +133,10 @@ export class TcpTransport implements Transport {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.maxConcurrent = init.maxConcurrentPerConnection ?? DEFAULT_MAX_CONCURRENT_PER_CONNECTION
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.encrypt = init.encrypt ?? true
+    this.identity = init.identity
+    this.ringSecret = init.ringSecret
+    if (!this.encrypt && this.ringSecret !== undefined) throw new RangeError('a ring secret needs encrypted links')
     if (!Number.isSafeInteger(this.maxFrameBytes) || this.maxFrameBytes < 1 || this.maxFrameBytes > MAX_DECLARABLE) {
       throw new RangeError(`maxFrameBytes must be an integer in [1, ${MAX_DECLARABLE}]`)
     }
@@ -106,8 +149,8 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** The identity key peers see in the handshake; undefined on a plaintext transport. */
-  get publicKey (): Uint8Array | undefined { return undefined }
+  /** The identity key peers see in the handshake; undefined on a plaintext transport, or before start() when none was given. */
+  get publicKey (): Uint8Array | undefined { return this.encrypt ? this.identity?.publicKey : undefined }
 
   /** "host:port" peers reach this endpoint at; '' for a client-only transport or before start(). */
   get address (): string { return this.boundAddress }
@@ -120,9 +163,10 @@ export class TcpTransport implements Transport {
 
   private async open (): Promise<void> {
     this.shutdown = new AbortController()
+    if (this.encrypt) this.identity ??= await makeLinkIdentity()
     if (this.listenAddress !== undefined) {
       const { host, port } = parseAddress(this.listenAddress) as HostPort
-      const server = net.createServer((socket) => { this.accept(socket) })
+      const server = this.encrypt ? this.tlsServer() : net.createServer((socket) => { this.accept(socket, undefined) })
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
           reject(listenError(err, this.listenAddress as string))
@@ -133,7 +177,7 @@ export class TcpTransport implements Transport {
           resolve()
         })
       })
-      server.on('error', (err) => { this.log.error('server error: %s', err.message) })
+      server.on('error', (err: Error) => { this.log.error('server error: %s', err.message) })
       const bound = (server.address() as AddressInfo).port
       this.server = server
       this.boundAddress = this.advertise === undefined
@@ -142,6 +186,36 @@ export class TcpTransport implements Transport {
       this.log('listening on %s', this.boundAddress)
     }
     this.started = true
+  }
+
+  private tlsServer (): tls.Server {
+    const identity = this.identity as LinkIdentity
+    const server = tls.createServer({
+      key: identity.key,
+      cert: identity.cert,
+      requestCert: true, // the peer's identity; checked against pins, not against a CA
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      ALPNProtocols: [LINK_PROTOCOL],
+      handshakeTimeout: this.connectTimeoutMs,
+    }, (socket) => {
+      const peerKey = linkPeerKey(socket.getPeerX509Certificate())
+      if (peerKey === undefined) {
+        this.refused(`${socket.remoteAddress}`, 'presented no Ed25519 identity')
+        socket.destroy()
+        return
+      }
+      this.accept(socket, peerKey)
+    })
+    // Plaintext, another protocol, a handshake that stalls: the link is dropped unanswered.
+    server.on('tlsClientError', (err, socket) => { this.refused(`${socket.remoteAddress}`, `no TLS link: ${err.message}`) })
+    return server
+  }
+
+  /** Logs why a peer was refused, once per REFUSAL_LOG_INTERVAL_MS per peer. */
+  private refused (peer: string, why: string): void {
+    const more = this.refusals.admit(`${peer} ${why}`)
+    if (more !== undefined) this.log.error('refused %s: %s%s', peer, why, more)
   }
 
   async stop (): Promise<void> {
@@ -171,6 +245,11 @@ export class TcpTransport implements Transport {
       const c = conn = this.connection(address)
       await c.ready
       if (c.closed) throw new NodeUnreachableError(`connection to ${address} closed`)
+      if (options.peerKey !== undefined && c.peerKey !== undefined && !keysEqual(options.peerKey, c.peerKey)) {
+        const why = `its key ${shortHex(c.peerKey)} is not the ${shortHex(options.peerKey)} its ring record names`
+        this.refused(address, why)
+        throw new NodeUnreachableError(`${address} refused: ${why}`)
+      }
       const response = new Promise<ResponseFrame>((resolve, reject) => { c.pending.set(id, { resolve, reject }) })
       if (c.idleTimer !== undefined) clearTimeout(c.idleTimer)
       c.writer.send(bytes)
@@ -195,7 +274,19 @@ export class TcpTransport implements Transport {
     const target = parseAddress(address)
     if (target === undefined || target.port === 0) throw new NodeUnreachableError(`not a "host:port" address: ${address}`)
 
-    const socket = net.connect({ host: target.host, port: target.port })
+    const identity = this.identity
+    const socket = identity === undefined
+      ? net.connect({ host: target.host, port: target.port })
+      : tls.connect({
+          host: target.host,
+          port: target.port,
+          key: identity.key,
+          cert: identity.cert,
+          rejectUnauthorized: false, // self-signed: the key is checked against the pin instead
+          checkServerIdentity: () => undefined,
+          minVersion: 'TLSv1.3',
+          ALPNProtocols: [LINK_PROTOCOL],
+        })
     socket.setNoDelay(true)
     let connected: () => void = noop
     let failed: (err: Error) => void = noop
@@ -214,17 +305,30 @@ export class TcpTransport implements Transport {
         this.closeOutbound(conn, new NodeUnreachableError(`connecting to ${address} timed out after ${this.connectTimeoutMs} ms`))
       }, this.connectTimeoutMs),
       idleTimer: undefined,
+      peerKey: undefined,
     }
     this.outbound.set(address, conn)
 
-    socket.once('connect', () => {
+    socket.once(identity === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(conn.connectTimer)
+      if (socket instanceof tls.TLSSocket) {
+        conn.peerKey = linkPeerKey(socket.getPeerX509Certificate())
+        if (conn.peerKey === undefined) {
+          this.refused(address, 'presented no Ed25519 identity')
+          this.closeOutbound(conn, new NodeUnreachableError(`${address} refused: it presented no Ed25519 identity`))
+          return
+        }
+        if (this.ringSecret !== undefined) {
+          const proof = ringSecretProof(this.ringSecret, socket)
+          conn.writer.send(encodeFrameParts({ type: FrameType.REQUEST, id: HELLO_ID, method: HELLO_METHOD, body: { proof } }))
+        }
+      }
       this.log.trace('connected to %s', address)
       connected()
       this.armIdle(conn)
     })
     socket.on('data', (chunk: Buffer) => { this.onOutboundData(conn, chunk) })
-    socket.on('error', (err) => {
+    socket.on('error', (err: Error) => {
       this.closeOutbound(conn, new NodeUnreachableError(`${address}: ${err.message}`, { cause: err }))
     })
     socket.on('close', () => { this.closeOutbound(conn, new NodeUnreachableError(`connection to ${address} closed`)) })
@@ -238,7 +342,9 @@ export class TcpTransport implements Transport {
         const frame = decodeFrame(bytes, true)
         if (frame.type !== FrameType.RESPONSE) throw new ProtocolError(`request frame ${frame.id} on an outbound connection`)
         const pending = conn.pending.get(frame.id)
-        if (pending !== undefined) {
+        if (frame.id === HELLO_ID) {
+          if (frame.status !== Status.OK) this.refused(conn.address, `it did not take our ring secret: ${String(frame.body)}`)
+        } else if (pending !== undefined) {
           conn.pending.delete(frame.id)
           pending.resolve(frame)
         } else if (frame.id > 0 && frame.id < this.nextId) {
@@ -279,7 +385,7 @@ export class TcpTransport implements Transport {
     for (const p of pending) p.reject(reason)
   }
 
-  private accept (socket: net.Socket): void {
+  private accept (socket: net.Socket, peerKey: Uint8Array | undefined): void {
     if (!this.started) {
       socket.destroy()
       return
@@ -293,6 +399,8 @@ export class TcpTransport implements Transport {
       controller: new AbortController(),
       inflight: 0,
       closed: false,
+      peerKey,
+      member: this.ringSecret === undefined,
     }
     setMaxListeners(Infinity, conn.controller.signal) // handlers in flight may each listen
     this.inbound.add(conn)
@@ -318,8 +426,17 @@ export class TcpTransport implements Transport {
         if (bytes === undefined) break
         const frame = decodeFrame(bytes, true)
         if (frame.type !== FrameType.REQUEST) throw new ProtocolError(`response frame ${frame.id} on an inbound connection`)
-        conn.inflight++
-        void this.serve(conn, frame)
+        if (frame.id === HELLO_ID && frame.method === HELLO_METHOD) {
+          this.hello(conn, frame)
+        } else if (!conn.member) {
+          // Answered, not dropped: the peer learns why at once instead of timing out.
+          this.refused(conn.remoteAddress, `asked ${frame.method} without the ring secret`)
+          const why = new ForbiddenError('this ring is private: its members prove its secret (--ring-secret)')
+          conn.writer.send(encodeFrameParts({ type: FrameType.RESPONSE, id: frame.id, status: statusForError(why), body: why.message }))
+        } else {
+          conn.inflight++
+          void this.serve(conn, frame)
+        }
       }
     } catch (err) {
       this.violation(conn, err)
@@ -330,9 +447,26 @@ export class TcpTransport implements Transport {
     else if (conn.socket.isPaused()) conn.socket.resume()
   }
 
+  /** The ring-secret proof that opens a link (its first frame): checked, and answered. */
+  private hello (conn: Inbound, frame: RequestFrame): void {
+    let status: number = Status.OK
+    let body: unknown = null
+    if (this.ringSecret !== undefined) {
+      const proof = (frame.body as { proof?: unknown } | null)?.proof
+      const want = ringSecretProof(this.ringSecret, conn.socket as tls.TLSSocket)
+      conn.member = proof instanceof Uint8Array && proof.length === want.length && timingSafeEqual(proof, want)
+      if (!conn.member) {
+        this.refused(conn.remoteAddress, 'its ring secret is not this ring\'s')
+        status = Status.FORBIDDEN
+        body = 'wrong ring secret'
+      }
+    }
+    conn.writer.send(encodeFrameParts({ type: FrameType.RESPONSE, id: frame.id, status: status as ResponseFrame['status'], body }))
+  }
+
   private async serve (conn: Inbound, frame: RequestFrame): Promise<void> {
     try {
-      const context = { remoteAddress: conn.remoteAddress, signal: conn.controller.signal }
+      const context = { remoteAddress: conn.remoteAddress, signal: conn.controller.signal, peerKey: conn.peerKey }
       const response = await dispatchRequest(this.handlers, frame, context, this.log)
       if (conn.closed) return // the asker is gone: nobody to answer
       conn.writer.send(this.encodeResponse(response, frame.method), () => {
@@ -394,6 +528,8 @@ interface Outbound {
   readonly failed: (err: Error) => void
   readonly connectTimer: NodeJS.Timeout
   idleTimer: NodeJS.Timeout | undefined
+  /** The identity the peer proved in the TLS handshake; undefined on plaintext or until connected. */
+  peerKey: Uint8Array | undefined
 }
 
 interface Inbound {
@@ -406,9 +542,19 @@ interface Inbound {
   /** Requests whose response has not been handed to the socket yet. */
   inflight: number
   closed: boolean
+  /** The identity the peer proved in the TLS handshake; undefined on plaintext. */
+  readonly peerKey: Uint8Array | undefined
+  /** Whether the peer proved the ring secret (always, on a public ring). */
+  member: boolean
 }
 
 function noop (): void {}
+
+/** What proves the ring secret on one TLS link: an HMAC of keying material only the two ends of that link know. */
+function ringSecretProof (secret: Uint8Array, socket: tls.TLSSocket): Uint8Array {
+  const material = socket.exportKeyingMaterial(32, RING_SECRET_LABEL, Buffer.alloc(0))
+  return new Uint8Array(createHmac('sha256', secret).update(material).digest())
+}
 
 /** Splits "host:port" (IPv6 hosts in brackets); undefined if it is not one. */
 function parseAddress (address: string): HostPort | undefined {

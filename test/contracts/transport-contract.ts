@@ -74,6 +74,23 @@ export function transportContract (name: string, factory: () => Promise<Transpor
       expect(Array.from(reply.extra)).toEqual([0, 255, 1])
     })
 
+    it('each end sees the identity the other proved; a request pinned to another key is refused unsent', async () => {
+      expect(a.publicKey).toBeInstanceOf(Uint8Array)
+      expect(a.publicKey?.length).toBe(32)
+      const seen: Array<Uint8Array | undefined> = []
+      b.handle('who', (_body, ctx: RequestContext) => {
+        seen.push(ctx.peerKey)
+        return Promise.resolve(null)
+      })
+      await a.request(b.address, 'who', null, { peerKey: b.publicKey })
+      expect(seen).toEqual([a.publicKey])
+      const other = new Uint8Array(32).fill(7)
+      await expect(a.request(b.address, 'who', null, { peerKey: other })).rejects.toBeInstanceOf(NodeUnreachableError)
+      expect(seen).toHaveLength(1) // the refused request never reached b
+      await a.request(b.address, 'who', null) // unpinned: any key is taken
+      expect(seen).toHaveLength(2)
+    })
+
     it('a handler returning nothing answers null', async () => {
       b.handle('nothing', () => Promise.resolve(undefined))
       expect(await a.request(b.address, 'nothing', null)).toBeNull()

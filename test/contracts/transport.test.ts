@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import net, { type AddressInfo } from 'node:net'
 import { MemoryNetwork, TcpTransport, type Transport } from '../../src/net/index.js'
 import { transportContract } from './transport-contract.js'
@@ -11,7 +12,7 @@ transportContract('MemoryTransport', async () => {
   const network = new MemoryNetwork()
   const all: Transport[] = []
   const make = async (address: string): Promise<Transport> => {
-    const t = network.createTransport(address)
+    const t = network.createTransport(address, { publicKey: new Uint8Array(randomBytes(32)) })
     all.push(t)
     await t.start()
     return t

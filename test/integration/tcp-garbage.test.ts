@@ -1,8 +1,11 @@
 import net from 'node:net'
+import tls from 'node:tls'
 import { pack } from 'msgpackr'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { NodeUnreachableError, SeededRandom, isCfsError, sleep } from '../../src/core/index.js'
-import { FrameType, Status, TcpTransport, encodeFrame, type RequestContext } from '../../src/net/index.js'
+import {
+  FrameType, LINK_PROTOCOL, Status, TcpTransport, encodeFrame, makeLinkIdentity, type LinkIdentity, type RequestContext, type TcpTransportInit,
+} from '../../src/net/index.js'
 
 /** The 4-byte big-endian length prefix every frame carries. */
 function prefix (length: number): Uint8Array {
@@ -15,7 +18,13 @@ function framed (frame: Uint8Array): Uint8Array {
   return Buffer.concat([prefix(frame.length), frame])
 }
 
-describe('TcpTransport facing hostile bytes', () => {
+// Over TLS (the default) the attacker is a peer with an identity of its own that completed the
+// handshake: authentication says who sent the bytes, not that they are sane. In plaintext the
+// same framing code faces the bytes directly.
+describe.each([{ encrypt: true }, { encrypt: false }])('TcpTransport facing hostile bytes (encrypt: $encrypt)', ({ encrypt }) => {
+  /** A transport of this suite's kind. */
+  const transport = (init: TcpTransportInit = {}): TcpTransport => new TcpTransport({}, { ...init, encrypt })
+  let attackerIdentity: LinkIdentity
   let server: TcpTransport
   let client: TcpTransport
   let attackers: net.Socket[]
@@ -24,11 +33,12 @@ describe('TcpTransport facing hostile bytes', () => {
 
   beforeEach(async () => {
     attackers = []
-    server = new TcpTransport({}, { listen: '127.0.0.1:0' })
+    attackerIdentity ??= await makeLinkIdentity()
+    server = transport({ listen: '127.0.0.1:0' })
     server.handle('echo', (body) => Promise.resolve(body))
     server.handle('whoami', (_body, ctx: RequestContext) => Promise.resolve(ctx.remoteAddress))
     await server.start()
-    client = new TcpTransport({}, {})
+    client = transport()
     await client.start()
     expect(client.address).toBe('')
     clientSeenAs = await client.request(server.address, 'whoami', null) as string
@@ -43,12 +53,17 @@ describe('TcpTransport facing hostile bytes', () => {
   /** Opens a raw socket to the server; `closed` settles when the socket closes, whoever closed it. */
   async function connectRaw (): Promise<{ socket: net.Socket, closed: Promise<void> }> {
     const [host, port] = server.address.split(':') as [string, string]
-    const socket = net.connect({ host, port: Number(port) })
+    const socket = encrypt
+      ? tls.connect({
+          host, port: Number(port), key: attackerIdentity.key, cert: attackerIdentity.cert,
+          rejectUnauthorized: false, checkServerIdentity: () => undefined, ALPNProtocols: [LINK_PROTOCOL],
+        })
+      : net.connect({ host, port: Number(port) })
     attackers.push(socket)
     socket.on('error', () => {}) // ECONNRESET is the expected outcome
     const closed = new Promise<void>((resolve) => { socket.once('close', () => { resolve() }) })
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
+      socket.once(encrypt ? 'secureConnect' : 'connect', resolve)
       socket.once('error', reject)
     })
     return { socket, closed }
@@ -67,7 +82,7 @@ describe('TcpTransport facing hostile bytes', () => {
     const payload = { ok: new Uint8Array([1, 2, 3]), n: 7 }
     expect(await client.request(server.address, 'echo', payload)).toEqual(payload)
     expect(await client.request(server.address, 'whoami', null)).toBe(clientSeenAs)
-    const fresh = new TcpTransport({}, {})
+    const fresh = transport()
     await fresh.start()
     try {
       expect(await fresh.request(server.address, 'echo', 'fresh')).toBe('fresh')
@@ -174,7 +189,7 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('bounds the handlers in flight per connection (backpressure on reading)', async () => {
-    const limited = new TcpTransport({}, { listen: '127.0.0.1:0', maxConcurrentPerConnection: 4 })
+    const limited = transport({ listen: '127.0.0.1:0', maxConcurrentPerConnection: 4 })
     let inFlight = 0
     let peak = 0
     limited.handle('work', async (body) => {
@@ -195,7 +210,7 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('a request bigger than maxFrameBytes is rejected client-side with RangeError', async () => {
-    const small = new TcpTransport({}, { maxFrameBytes: 1024 })
+    const small = transport({ maxFrameBytes: 1024 })
     await small.start()
     try {
       await expect(small.request(server.address, 'echo', new Uint8Array(2048))).rejects.toBeInstanceOf(RangeError)
@@ -206,7 +221,7 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('a peer with a larger frame limit that oversteps ours loses only its own connection', async () => {
-    const strict = new TcpTransport({}, { listen: '127.0.0.1:0', maxFrameBytes: 16 * 1024 })
+    const strict = transport({ listen: '127.0.0.1:0', maxFrameBytes: 16 * 1024 })
     strict.handle('echo', (body) => Promise.resolve(body))
     await strict.start()
     try {
@@ -219,12 +234,17 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('a server answering with a forged response id breaks only that connection, as NodeUnreachableError', async () => {
-    const liar = net.createServer((socket) => {
+    const lie = (socket: net.Socket): void => {
       socket.on('error', () => {})
       socket.once('data', () => {
         socket.write(framed(encodeFrame({ type: FrameType.RESPONSE, id: 2 ** 40, status: Status.OK, body: 'forged' })))
       })
-    })
+    }
+    const liar = encrypt
+      ? tls.createServer({
+          key: attackerIdentity.key, cert: attackerIdentity.cert, requestCert: true, rejectUnauthorized: false, ALPNProtocols: [LINK_PROTOCOL],
+        }, lie)
+      : net.createServer(lie)
     await new Promise<void>((resolve) => { liar.listen(0, '127.0.0.1', resolve) })
     try {
       const { port } = liar.address() as net.AddressInfo
@@ -236,7 +256,7 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('concurrent first requests share one connection; an idle one is closed and reopened on demand', async () => {
-    const idle = new TcpTransport({}, { idleTimeoutMs: 50 })
+    const idle = transport({ idleTimeoutMs: 50 })
     await idle.start()
     try {
       const seen = await Promise.all(Array.from({ length: 20 }, () => idle.request(server.address, 'whoami', null)))
@@ -249,7 +269,7 @@ describe('TcpTransport facing hostile bytes', () => {
   })
 
   it('start() fails clearly when the port is taken', async () => {
-    const second = new TcpTransport({}, { listen: server.address })
+    const second = transport({ listen: server.address })
     const err = await second.start().then(() => undefined, (e: unknown) => e)
     expect(isCfsError(err, 'ADDRESS_IN_USE')).toBe(true)
     await second.stop()
