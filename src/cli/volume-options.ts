@@ -1,18 +1,29 @@
 import type { Command } from 'commander'
 import { BadRequestError } from '../core/index.js'
-import { openReader, openVolume, readKeyFile, readPublicKey, type OwnedVolume, type ReadOnlyVolume } from '../node/index.js'
+import { openReader, openVolume, readKeyFile, readPublicKey, readRingSecret, type LinkInit, type OwnedVolume, type ReadOnlyVolume } from '../node/index.js'
 import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { positiveInt } from './options.js'
 
-export interface AccessOptions { ring?: string, data?: string }
+export interface AccessOptions extends LinkOptions { ring?: string, data?: string }
+export interface LinkOptions { ringSecret?: string }
 export interface WriteOptions extends AccessOptions { key: string, minReplicas?: number }
 export interface ReadOptions extends AccessOptions { key?: string, pubkey?: string, version?: number }
 
-/** --ring and --data: every command that touches a volume takes them. */
+/** --ring, --data and --ring-secret: every command that touches a volume takes them. */
 export function accessOptions (cmd: Command): Command {
-  return cmd
+  return linkOption(cmd
     .option('--ring <host:port>', 'any node of the ring to use (default: an embedded local node)')
-    .option('--data <dir>', 'cfs data directory: the embedded node keeps its blocks in DIR/node (default: $CFS_DATA or ~/.local/share/cfs)')
+    .option('--data <dir>', 'cfs data directory: the embedded node keeps its blocks in DIR/node (default: $CFS_DATA or ~/.local/share/cfs)'))
+}
+
+/** --ring-secret: every command that talks to a ring takes it. */
+export function linkOption (cmd: Command): Command {
+  return cmd.option('--ring-secret <file>', 'a private ring\'s shared secret (16 to 4096 bytes, e.g. head -c 32 /dev/urandom > FILE); without it, the ring must be public')
+}
+
+/** How a command's links are made, from --ring-secret. */
+export async function linkFrom (opts: LinkOptions): Promise<LinkInit | undefined> {
+  return opts.ringSecret === undefined ? undefined : { ringSecret: await readRingSecret(opts.ringSecret) }
 }
 
 export function writeOptions (cmd: Command): Command {
@@ -36,7 +47,7 @@ export async function withVolume<T> (opts: WriteOptions, f: (v: OwnedVolume) => 
   // No publish timer: a command publishes once, at the end, or not at all if it fails.
   const owned = await openVolume({
     key: await readKeyFile(opts.key),
-    ...access(opts),
+    ...(await access(opts)),
     volume: { publishIntervalMs: 0, ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }) },
   })
   let result: T
@@ -59,7 +70,7 @@ export async function withReader<T> (
   f: (fs: FileSystem, version: VersionInfo | undefined, ro: ReadOnlyVolume & { publicKey: Uint8Array }) => Promise<T>,
 ): Promise<T> {
   const publicKey = await volumeKey(opts)
-  const ro: ReadOnlyVolume = await openReader({ publicKey, ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }) })
+  const ro: ReadOnlyVolume = await openReader({ publicKey, ...(await access(opts)), ...(opts.version === undefined ? {} : { version: opts.version }) })
   try {
     return await f(ro.fs, ro.version, Object.assign(ro, { publicKey }))
   } finally {
@@ -74,9 +85,14 @@ export async function volumeKey (opts: Pick<ReadOptions, 'key' | 'pubkey'>): Pro
   return (await readKeyFile(opts.key)).publicKey
 }
 
-/** The --ring and --data a command was given, for openVolume/openReader. */
-export function access (opts: AccessOptions): AccessOptions {
-  return { ...(opts.ring === undefined ? {} : { ring: opts.ring }), ...(opts.data === undefined ? {} : { data: opts.data }) }
+/** The --ring, --data and --ring-secret a command was given, for openVolume/openReader. */
+export async function access (opts: AccessOptions): Promise<{ ring?: string, data?: string, link?: LinkInit }> {
+  const link = await linkFrom(opts)
+  return {
+    ...(opts.ring === undefined ? {} : { ring: opts.ring }),
+    ...(opts.data === undefined ? {} : { data: opts.data }),
+    ...(link === undefined ? {} : { link }),
+  }
 }
 
 /** A cfs path: absolute, no trailing slash (except the root), no empty components. */

@@ -62,8 +62,8 @@ export interface TcpTransportInit {
    * @default true
    */
   encrypt?: boolean
-  /** This endpoint's identity on its links. @default a fresh one, made at start() */
-  identity?: LinkIdentity
+  /** This endpoint's identity on its links, or how to load it at start(). @default a fresh one, made at start() */
+  identity?: LinkIdentity | (() => Promise<LinkIdentity>)
   /**
    * A private ring's shared secret. Every link this endpoint opens proves it (an HMAC of the
    * TLS session's exported keying material, so a proof cannot be replayed on another link);
@@ -110,6 +110,7 @@ export class TcpTransport implements Transport {
   private readonly encrypt: boolean
   private readonly ringSecret: Uint8Array | undefined
   private identity: LinkIdentity | undefined
+  private readonly loadIdentity: (() => Promise<LinkIdentity>) | undefined
   /** One log line per refused peer per REFUSAL_LOG_INTERVAL_MS. */
   private readonly refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS)
   private readonly handlers = new Map<string, RequestHandler>()
@@ -134,7 +135,8 @@ export class TcpTransport implements Transport {
     this.maxConcurrent = init.maxConcurrentPerConnection ?? DEFAULT_MAX_CONCURRENT_PER_CONNECTION
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.encrypt = init.encrypt ?? true
-    this.identity = init.identity
+    if (typeof init.identity === 'function') this.loadIdentity = init.identity
+    else this.identity = init.identity
     this.ringSecret = init.ringSecret
     if (!this.encrypt && this.ringSecret !== undefined) throw new RangeError('a ring secret needs encrypted links')
     if (!Number.isSafeInteger(this.maxFrameBytes) || this.maxFrameBytes < 1 || this.maxFrameBytes > MAX_DECLARABLE) {
@@ -163,7 +165,7 @@ export class TcpTransport implements Transport {
 
   private async open (): Promise<void> {
     this.shutdown = new AbortController()
-    if (this.encrypt) this.identity ??= await makeLinkIdentity()
+    if (this.encrypt) this.identity ??= await (this.loadIdentity ?? makeLinkIdentity)()
     if (this.listenAddress !== undefined) {
       const { host, port } = parseAddress(this.listenAddress) as HostPort
       const server = this.encrypt ? this.tlsServer() : net.createServer((socket) => { this.accept(socket, undefined) })

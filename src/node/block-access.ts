@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { StoreLockedError, createLogger, isCfsError, type ComponentLogger } from '../core/index.js'
 import { DEFAULT_REPLICAS, type DHashClient, type DHashClientInit } from '../dhash/index.js'
 import { CfsNode } from './create-node.js'
+import type { LinkInit } from './link.js'
 import type { ScrapeableMetrics } from './metrics.js'
 import { connectRing } from './ring-client.js'
 
@@ -24,6 +25,8 @@ export interface BlockAccessInit {
   advertise?: string
   /** Where the ring client, or the embedded node's every layer, is counted (a mount's /metrics). @default none */
   metrics?: ScrapeableMetrics
+  /** How links to the ring are made (a private ring's secret). @default TLS, a public ring */
+  link?: LinkInit
 }
 
 export interface BlockAccess {
@@ -60,12 +63,17 @@ export function embeddedNodeDir (data: string | undefined): string {
 export async function openBlocks (init: BlockAccessInit, logger: ComponentLogger = createLogger('cli')): Promise<BlockAccess> {
   const replicas = init.replicas ?? DEFAULT_REPLICAS
   if (init.ring !== undefined) {
-    const ring = await connectRing({ ring: [init.ring], replicas, ...init.client }, logger, init.metrics)
+    const client = { ring: [init.ring], replicas, ...init.client, ...(init.link === undefined ? {} : { link: init.link }) }
+    const ring = await connectRing(client, logger, init.metrics)
     return { blocks: ring.blocks, description: `ring via ${init.ring}`, node: undefined, close: ring.close }
   }
   const dataDir = embeddedNodeDir(init.data)
   const node = new CfsNode({ metrics: init.metrics }, {
-    listen: init.listen ?? DEFAULT_EMBEDDED_LISTEN, dataDir, dhash: { replicas }, ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+    listen: init.listen ?? DEFAULT_EMBEDDED_LISTEN,
+    dataDir,
+    dhash: { replicas },
+    ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+    ...(init.link === undefined ? {} : { link: init.link }),
   })
   try {
     await node.start() // closes what it opened if it fails

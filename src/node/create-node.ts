@@ -14,6 +14,7 @@ import { DEFAULT_REPLICAS, DHash, LevelBlockCache, LevelBlockStore, MemoryBlockC
 import { Dashboard } from './dashboard.js'
 import { HeldRoots } from './held-roots.js'
 import { HttpStatusServer } from './http-status.js'
+import { linkTransportInit, type LinkInit } from './link.js'
 import { PromMetrics, type ScrapeableMetrics } from './metrics.js'
 import { PID_FILE, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import type { RingSnapshot } from './ring-snapshot.js'
@@ -70,8 +71,10 @@ export interface CfsNodeInit {
   advertise?: string
   /** "host:port" of any live node of the ring to join; omitted: start a new ring. */
   join?: string
-  /** Directory for this node's data (created if missing). */
+  /** Directory for this node's data (created if missing); its identity key is kept there too (link.ts). */
   dataDir?: string
+  /** How its links are made: TLS unless told otherwise, and a private ring's secret. @default TLS, a public ring */
+  link?: LinkInit
   /** Virtual nodes on this endpoint (capacity-proportional load). @default DEFAULT_VNODES */
   vnodes?: number
   /** Chord tuning shared by every vnode. */
@@ -140,7 +143,10 @@ export class CfsNode implements Startable {
     this.logger = components.logger ?? createLogger()
     this.log = this.logger.forComponent('node')
     this.transport = components.transport ?? new TcpTransport({ logger: this.logger }, {
-      listen: init.listen, rpcTimeoutMs: init.rpcTimeoutMs, ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+      listen: init.listen,
+      rpcTimeoutMs: init.rpcTimeoutMs,
+      ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
+      ...linkTransportInit(init.link, init.dataDir === undefined ? undefined : resolve(init.dataDir)),
     })
     this.metrics = components.metrics ?? (init.http === undefined ? undefined : new PromMetrics())
   }

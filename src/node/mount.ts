@@ -10,6 +10,7 @@ import { HttpStatusServer } from './http-status.js'
 import type { OwnerKey } from './key-file.js'
 import { PromMetrics } from './metrics.js'
 import { isAlive } from './pid-file.js'
+import type { LinkInit } from './link.js'
 import { queryRing } from './status-client.js'
 import { openReader, openVolume } from './volumes.js'
 
@@ -86,6 +87,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
     ...(init.listen === undefined ? {} : { listen: init.listen }),
     ...(init.advertise === undefined ? {} : { advertise: init.advertise }),
     ...(metrics === undefined ? {} : { metrics }),
+    ...(init.link === undefined ? {} : { link: init.link }),
   }
   let fs: FileSystem
   let sync: ((options?: AbortOptions) => Promise<void>) | undefined
@@ -152,7 +154,7 @@ export async function mountVolume (init: MountVolumeInit): Promise<VolumeMount> 
   } else {
     throw new TypeError('mount needs a key (read-write) or a public key (read-only)')
   }
-  const ringSpace = init.ring === undefined ? undefined : new RingSpace(init.ring, init.replicas ?? DEFAULT_REPLICAS)
+  const ringSpace = init.ring === undefined ? undefined : new RingSpace(init.ring, init.replicas ?? DEFAULT_REPLICAS, init.link)
   const fuse = new CfsFuse({
     fs,
     ...(sync === undefined ? {} : { sync }),
@@ -241,7 +243,7 @@ class RingSpace {
   private last: { at: number, info: SpaceInfo | undefined } | undefined
   private asking: Promise<SpaceInfo | undefined> | undefined
 
-  constructor (private readonly ring: string, private readonly k: number) {}
+  constructor (private readonly ring: string, private readonly k: number, private readonly link: LinkInit | undefined) {}
 
   async get (): Promise<SpaceInfo | undefined> {
     if (this.last !== undefined && Date.now() - this.last.at < RING_SPACE_FRESH_MS) return this.last.info
@@ -251,7 +253,7 @@ class RingSpace {
 
   private async ask (): Promise<SpaceInfo | undefined> {
     try {
-      const { summary } = await queryRing(this.ring, { timeoutMs: RING_SPACE_TIMEOUT_MS })
+      const { summary } = await queryRing(this.ring, { timeoutMs: RING_SPACE_TIMEOUT_MS, ...(this.link === undefined ? {} : { link: this.link }) })
       const info = summary.capacity > 0
         ? { totalBytes: Math.floor(summary.capacity / this.k), freeBytes: Math.floor(Math.max(0, summary.capacity - summary.bytes) / this.k) }
         : undefined

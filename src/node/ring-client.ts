@@ -2,12 +2,15 @@ import { createLogger, type ComponentLogger, type Metrics } from '../core/index.
 import { TcpTransport } from '../net/index.js'
 import { RemoteRouter } from '../chord/index.js'
 import { DEFAULT_DHASH_RPC_TIMEOUT_MS, DHashClient, DHashRpc, type DHashClientInit } from '../dhash/index.js'
+import { linkTransportInit, type LinkInit } from './link.js'
 
 export interface RingClientInit extends DHashClientInit {
   /** Ring members to start lookups at ("host:port"). */
   ring: readonly string[]
   /** Deadline of one RPC (Chord and DHash alike). @default DEFAULT_DHASH_RPC_TIMEOUT_MS (dhash-rpc.ts) */
   rpcTimeoutMs?: number
+  /** How its links are made; a client's identity is a fresh one each run. @default TLS, a public ring */
+  link?: LinkInit
 }
 
 /** A BlockService on a ring this process is not a member of, over TCP. */
@@ -19,7 +22,7 @@ export interface RingClient {
 /** `metrics`: where the client's lookups, puts and gets are counted (a mount's /metrics); omitted: nowhere. */
 export async function connectRing (init: RingClientInit, logger: ComponentLogger = createLogger('client'), metrics?: Metrics): Promise<RingClient> {
   const rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_DHASH_RPC_TIMEOUT_MS
-  const transport = new TcpTransport({ logger }, { rpcTimeoutMs })
+  const transport = new TcpTransport({ logger }, { rpcTimeoutMs, ...linkTransportInit(init.link) })
   await transport.start()
   const router = new RemoteRouter({ transport, logger, metrics }, { bootstrap: init.ring, rpcTimeoutMs })
   const rpc = new DHashRpc(transport, rpcTimeoutMs)

@@ -3,6 +3,7 @@ import { ProtocolError, isCfsError, toHex, type AbortOptions, type Key } from '.
 import { TcpTransport } from '../net/index.js'
 import { fromWire, nodeRefSchema, type NodeRefWire } from '../chord/index.js'
 import { LOOKUP_METHOD, RING_METHOD, STATUS_METHOD } from './create-node.js'
+import { linkTransportInit, type LinkInit } from './link.js'
 import type { RingSnapshot } from './ring-snapshot.js'
 import { RingView } from './ring-view.js'
 import { parseNodeStatus, parseRingSnapshot, type NodeStatus, type PeerStatus } from './status.js'
@@ -14,13 +15,19 @@ export const DEFAULT_STATUS_QUERY_TIMEOUT_MS = 5_000
 /** Deadline of a node.ring query (the node may walk up to 64 endpoints, 8 at a time, each with a 2 s deadline). */
 export const DEFAULT_RING_QUERY_TIMEOUT_MS = 20_000
 
+/** A query's deadline, and how its link is made (a private ring's secret). */
+export interface QueryOptions extends AbortOptions {
+  timeoutMs?: number
+  link?: LinkInit
+}
+
 const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })
 
 export interface LookupAnswer { successor: PeerStatus, successors: PeerStatus[], hops: number }
 
 /** Asks a running node to look a key up on the ring. */
-export async function queryLookup (address: string, key: Key, options: AbortOptions & { timeoutMs?: number } = {}): Promise<LookupAnswer> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_LOOKUP_QUERY_TIMEOUT_MS })
+export async function queryLookup (address: string, key: Key, options: QueryOptions = {}): Promise<LookupAnswer> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_LOOKUP_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
   await transport.start()
   try {
     const r = lookupSchema.safeParse(await transport.request(address, LOOKUP_METHOD, { key }, options))
@@ -33,8 +40,8 @@ export async function queryLookup (address: string, key: Key, options: AbortOpti
 }
 
 /** Asks a running node for its status over a short-lived client connection. */
-export async function queryStatus (address: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<NodeStatus> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_STATUS_QUERY_TIMEOUT_MS })
+export async function queryStatus (address: string, options: QueryOptions = {}): Promise<NodeStatus> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_STATUS_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
   await transport.start()
   try {
     return parseNodeStatus(await transport.request(address, STATUS_METHOD, {}, options), address)
@@ -48,8 +55,8 @@ export async function queryStatus (address: string, options: AbortOptions & { ti
  * node serves one, else a walk the node makes for this call, remembering what earlier calls
  * saw. A node older than node.ring is walked from here instead (one round, no history).
  */
-export async function queryRing (address: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<RingSnapshot> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_RING_QUERY_TIMEOUT_MS })
+export async function queryRing (address: string, options: QueryOptions = {}): Promise<RingSnapshot> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_RING_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
   await transport.start()
   try {
     try {

@@ -116,6 +116,7 @@ export async function where (init: WhereInit, options: AbortOptions = {}): Promi
     ...(init.ring === undefined ? {} : { ring: init.ring }),
     ...(init.data === undefined ? {} : { data: init.data }),
     ...(init.replicas === undefined ? {} : { replicas: init.replicas }),
+    ...(init.link === undefined ? {} : { link: init.link }),
     client: { readRepair: false, cachePathNodes: 0 },
   })
   try {

@@ -47,7 +47,7 @@ export function registerBackup (program: Command): void {
       // Each round publishes once, at its end.
       const owned = await openVolume({
         key: await readKeyFile(opts.key),
-        ...access(opts),
+        ...(await access(opts)),
         volume: { publishIntervalMs: 0 },
       })
       const stop = new AbortController()

@@ -69,7 +69,7 @@ export function registerMount (program: Command): void {
         ...(opts.key === undefined ? {} : { key: await readKeyFile(opts.key) }),
         ...(opts.pubkey === undefined ? {} : { publicKey: await readPublicKey(opts.pubkey) }),
         ...(opts.version === undefined ? {} : { version: opts.version }),
-        ...access(opts),
+        ...(await access(opts)),
         publishIntervalMs: opts.publishMs,
         ...(opts.listen === undefined ? {} : { listen: opts.listen }),
         ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),

@@ -3,6 +3,7 @@ import {
   DEFAULT_MAX_LEASE_MS, DEFAULT_MAX_WATCHERS_PER_ROOT, DEFAULT_REPAIR_INTERVAL_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_VNODES, runDaemon,
 } from '../../node/index.js'
 import { nonNegativeInt, positiveInt } from '../options.js'
+import { linkFrom, linkOption } from '../volume-options.js'
 
 interface NodeOptions {
   listen: string
@@ -19,10 +20,11 @@ interface NodeOptions {
   maxStorageMb?: string
   maxWatchersPerRoot: number
   http?: string
+  ringSecret?: string
 }
 
 export function registerNode (program: Command): void {
-  program.command('node')
+  linkOption(program.command('node'))
     .description('run a storage node in the foreground; prints "ready <host:port> <id-hex>" once serving, leaves the ring on SIGTERM')
     .requiredOption('--listen <host:port>', 'address to listen on (port 0 picks a free port)')
     .option('--advertise <host:port>', 'the address peers reach this node at, when not --listen (e.g. --listen 0.0.0.0:7000 --advertise 192.0.2.7:7000); node ids derive from it')
@@ -34,7 +36,7 @@ export function registerNode (program: Command): void {
     .option('--repair-ms <ms>', 'milliseconds between block maintenance rounds', positiveInt, DEFAULT_REPAIR_INTERVAL_MS)
     .option('--max-lease-ms <ms>', 'longest block lease granted', positiveInt, DEFAULT_MAX_LEASE_MS)
     .option('--quota-owner-mb <mb>', 'MiB one publishing key may store here')
-    .option('--quota-source-mb <mb>', 'MiB one source address may put here per hour')
+    .option('--quota-source-mb <mb>', 'MiB one client may put here per hour, counted per identity and per address')
     .option('--max-storage-mb <mb>', 'MiB of replicas this node holds at most')
     .option('--max-watchers-per-root <n>', 'readers one root may have waiting here for its next version; more are told to poll (0: none)', nonNegativeInt, DEFAULT_MAX_WATCHERS_PER_ROOT)
     .option('--http <host:port>', 'serve read-only HTTP: status JSON (GET /status, /keys) and Prometheus metrics (GET /metrics)')
@@ -45,6 +47,7 @@ export function registerNode (program: Command): void {
         ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
         join: opts.join,
         dataDir: opts.data,
+        link: await linkFrom(opts),
         vnodes: opts.vnodes,
         http: opts.http,
         dhash: {

@@ -1,27 +1,29 @@
 import type { Command } from 'commander'
 import { isCfsError } from '../../core/index.js'
+import { linkFrom, linkOption, type LinkOptions } from '../volume-options.js'
 import { listJournals, queryRing, queryStatus, type JournalState, type NodeStatus, type PeerStatus, type RingSnapshot } from '../../node/index.js'
 
 export function registerStatus (program: Command): void {
-  program.command('status')
+  linkOption(program.command('status'))
     .description('print the ring\'s health (nodes live and failed, blocks, repair, volumes) and the node\'s id, predecessor, successor list, fingers and block storage; ' +
       'and the changes owner mounts on this machine have not published yet (their journals under --data)')
     .option('--node <host:port>', 'the node to ask (without it: only the journals)')
     .option('--data <dir>', 'the cfs data directory whose journals to show (default $CFS_DATA, else $XDG_DATA_HOME/cfs, else ~/.local/share/cfs)')
     .option('--json', 'print the node\'s status as JSON (no ring walk)')
-    .action(async (opts: { node?: string, data?: string, json?: boolean }) => {
+    .action(async (opts: { node?: string, data?: string, json?: boolean } & LinkOptions) => {
       if (opts.node === undefined) {
         process.stdout.write(formatJournals(await listJournals(opts.data)))
         return
       }
-      const status = await queryStatus(opts.node)
+      const link = await linkFrom(opts)
+      const status = await queryStatus(opts.node, link === undefined ? {} : { link })
       if (opts.json === true) {
         process.stdout.write(JSON.stringify(status) + '\n')
         return
       }
       let health: string
       try {
-        health = formatHealth(await queryRing(opts.node))
+        health = formatHealth(await queryRing(opts.node, link === undefined ? {} : { link }))
       } catch (err) {
         // The node answered its status: print that, and say why the ring is missing.
         if (!isCfsError(err)) throw err

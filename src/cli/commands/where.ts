@@ -13,7 +13,7 @@ export function registerWhere (program: Command): void {
     .option('--json', 'print the whole report as JSON')
     .action(async (p: string, opts: ReadOptions & { blocks?: boolean, json?: boolean }) => {
       const report = await where({
-        publicKey: await volumeKey(opts), path: cfsPath(p), ...access(opts), ...(opts.version === undefined ? {} : { version: opts.version }),
+        publicKey: await volumeKey(opts), path: cfsPath(p), ...(await access(opts)), ...(opts.version === undefined ? {} : { version: opts.version }),
       })
       process.stdout.write(opts.json === true ? JSON.stringify(report) + '\n' : formatWhere(report, opts.blocks === true ? Infinity : DEFAULT_LISTED_BLOCKS))
     })
