@@ -1,5 +1,5 @@
 import {
-  LookupFailedError, betweenHex, closerTo, deadline, hedged, secondsSince, shortHex, toHex, isUnreachable, throwIfAborted,
+  ForbiddenError, LookupFailedError, isCfsError, betweenHex, closerTo, deadline, hedged, secondsSince, shortHex, toHex, isUnreachable, throwIfAborted,
   type AbortOptions, type Counter, type Histogram, type Key, type Logger, type Metrics,
 } from '../core/index.js'
 import type { ChordClient } from './chord-client.js'
@@ -167,6 +167,8 @@ async function walk (ctx: LookupContext, key: Key, start: NextHop, options: Look
   let expanded = false
   let hops = 0
   let lastError: unknown
+  /** A refusal is the answer to give when nothing else answered: a private ring without its secret. */
+  let refusal: Error | undefined
   while (true) {
     throwIfAborted(options.signal)
     const best = candidates[0]
@@ -194,6 +196,7 @@ async function walk (ctx: LookupContext, key: Key, start: NextHop, options: Look
     const pick = candidates.findIndex((n) => ctx.silent?.has(n) !== true)
     const c = candidates.splice(pick >= 0 ? pick : 0, 1)[0]
     if (c === undefined || hops >= ctx.maxHops) {
+      if (refusal !== undefined && lastLive === undefined) throw new ForbiddenError(`lookup of ${shortHex(key)}: ${refusal.message}`, { cause: refusal })
       throw new LookupFailedError(`lookup of ${shortHex(key)} failed after ${hops} hops`, { cause: lastError })
     }
     // The closest candidate, and the next ones alongside it while it is silent.
@@ -206,6 +209,7 @@ async function walk (ctx: LookupContext, key: Key, start: NextHop, options: Look
       } catch (err) {
         failed.add(n.hex)
         if (isUnreachable(err)) ctx.table.remove(n)
+        if (isCfsError(err, 'FORBIDDEN')) refusal = err
         ctx.log.trace('lookup: %s failed: %s', describeNode(n), (err as Error).message)
         throw err
       }

@@ -16,13 +16,13 @@ import { registerWhere } from './commands/where.js'
 
 /**
  * Exit codes: 0 ok, 1 the operation failed (no such file, not empty, ...), 2 usage (bad
- * arguments or names), 3 the ring or a peer could not be reached, 4 another writer published
+ * arguments or names), 3 the ring or a peer could not be reached or refused us (a private ring), 4 another writer published
  * first (conflict: nothing of this command was published), 5 another process has what this
  * one needs (its data directory: STORE_LOCKED, or its listen address: ADDRESS_IN_USE).
  */
 function exitCodeFor (err: unknown): number {
   if (isCfsError(err, 'BAD_REQUEST') || isCfsError(err, 'INVALID_NAME')) return 2
-  if (isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') || isCfsError(err, 'LOOKUP_FAILED')) return 3
+  if (isCfsError(err, 'NODE_UNREACHABLE') || isCfsError(err, 'TIMEOUT') || isCfsError(err, 'LOOKUP_FAILED') || isCfsError(err, 'FORBIDDEN')) return 3
   if (isCfsError(err, 'ROOT_CONFLICT')) return 4
   if (isCfsError(err, 'STORE_LOCKED') || isCfsError(err, 'ADDRESS_IN_USE')) return 5
   return 1

@@ -1,15 +1,16 @@
-import { queryStatus } from '../../src/node/index.js'
+import { queryStatus, type LinkInit } from '../../src/node/index.js'
 
 /**
  * Waits until every node's predecessor and first `depth` successors are its neighbours on the
  * ring of these nodes (sorted by vnode id), so a test or benchmark does not run on a ring still
  * forming. The default depth covers the replica set of k = 3: with only the first successor
  * settled, a put can find a primary that knows too few successors and report itself degraded.
+ * `link`: how to reach the nodes (a private ring's secret).
  */
-export async function waitForRing (nodes: ReadonlyArray<{ address: string }>, timeoutMs = 60_000, depth = 3): Promise<void> {
+export async function waitForRing (nodes: ReadonlyArray<{ address: string }>, timeoutMs = 60_000, depth = 3, link?: LinkInit): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (true) {
-    const statuses = await Promise.all(nodes.map(async (n) => queryStatus(n.address).catch(() => undefined)))
+    const statuses = await Promise.all(nodes.map(async (n) => queryStatus(n.address, link === undefined ? {} : { link }).catch(() => undefined)))
     const vnodes = statuses.flatMap((s) => s?.vnodes ?? [])
     const ids = vnodes.map((v) => v.id).sort()
     const ok = statuses.every((s) => s !== undefined) && vnodes.every((v) => {
