@@ -5,7 +5,7 @@ import type { FileSystem, VersionInfo } from '../fs/index.js'
 import { positiveInt } from './options.js'
 
 export interface AccessOptions extends LinkOptions { ring?: string, data?: string }
-export interface LinkOptions { ringSecret?: string }
+export interface LinkOptions { ringSecret?: string, encrypt?: boolean }
 export interface WriteOptions extends AccessOptions { key: string, minReplicas?: number }
 export interface ReadOptions extends AccessOptions { key?: string, pubkey?: string, version?: number }
 
@@ -16,14 +16,21 @@ export function accessOptions (cmd: Command): Command {
     .option('--data <dir>', 'cfs data directory: the embedded node keeps its blocks in DIR/node (default: $CFS_DATA or ~/.local/share/cfs)'))
 }
 
-/** --ring-secret: every command that talks to a ring takes it. */
+/** --ring-secret and --no-encrypt: every command that talks to a ring takes them. */
 export function linkOption (cmd: Command): Command {
-  return cmd.option('--ring-secret <file>', 'a private ring\'s shared secret (16 to 4096 bytes, e.g. head -c 32 /dev/urandom > FILE); without it, the ring must be public')
+  return cmd
+    .option('--ring-secret <file>', 'a private ring\'s shared secret (16 to 4096 bytes, e.g. head -c 32 /dev/urandom > FILE); without it, the ring must be public')
+    .option('--no-encrypt', 'plaintext links instead of TLS, to measure what encryption costs: they authenticate and hide nothing, and cannot reach an encrypted ring')
 }
 
-/** How a command's links are made, from --ring-secret. */
+/** How a command's links are made, from --ring-secret and --no-encrypt. */
 export async function linkFrom (opts: LinkOptions): Promise<LinkInit | undefined> {
-  return opts.ringSecret === undefined ? undefined : { ringSecret: await readRingSecret(opts.ringSecret) }
+  if (opts.ringSecret === undefined && opts.encrypt !== false) return undefined
+  if (opts.ringSecret !== undefined && opts.encrypt === false) throw new BadRequestError('a ring secret is proven over TLS: not with --no-encrypt')
+  return {
+    ...(opts.ringSecret === undefined ? {} : { ringSecret: await readRingSecret(opts.ringSecret) }),
+    ...(opts.encrypt === false ? { encrypt: false } : {}),
+  }
 }
 
 export function writeOptions (cmd: Command): Command {
