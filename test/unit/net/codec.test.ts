@@ -186,7 +186,7 @@ describe('decodeFrame rejects malformed input with ProtocolError', () => {
     ['a string frame type', pack(['0', 1, 'm', null])],
     ['an array frame type', pack([[0], 1, 'm', null])],
     ['a map frame type', pack([{ a: 1 }, 1, 'm', null])],
-    ['status 15', pack([1, 1, 15, null])],
+    ['status 16', pack([1, 1, 16, null])],
     ['status 99', pack([1, 1, 99, null])],
     ['status -1', pack([1, 1, -1, null])],
     ['status 1.5', pack([1, 1, 1.5, null])],
@@ -259,7 +259,7 @@ describe('decodeFrame on untrusted input', () => {
     const trickyKey = fc.constantFrom('toString', 'valueOf', '__proto__', 'constructor', 'length', 'then', 'a')
     const leaf = fc.oneof(
       fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 70 }),
-      fc.constantFrom(0, 1, 14, 15, -1, 2 ** 53, 2 ** 60), bytesArb,
+      fc.constantFrom(0, 1, 15, 16, -1, 2 ** 53, 2 ** 60), bytesArb,
     )
     const { value } = fc.letrec<{ value: unknown }>((tie) => ({
       value: fc.oneof({ depthSize: 'small', withCrossShrink: true },

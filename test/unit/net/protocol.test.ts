@@ -80,7 +80,7 @@ describe('statusForError / errorForStatus', () => {
     expect(statusForError(err)).toBe(Status.ERROR)
   })
 
-  it.each([15, 99, -1, 1.5, Number.NaN, 2 ** 32])('unknown status %d becomes a RemoteError naming it', (status) => {
+  it.each([16, 99, -1, 1.5, Number.NaN, 2 ** 32])('unknown status %d becomes a RemoteError naming it', (status) => {
     const err = errorForStatus(status, 'what', 'chord.next')
     expect(err).toBeInstanceOf(errors.RemoteError)
     expect(err.code).toBe('REMOTE_ERROR')
@@ -96,7 +96,7 @@ describe('statusForError / errorForStatus', () => {
 describe('isStatus', () => {
   it('accepts exactly the defined statuses', () => {
     for (const s of Object.values(Status)) expect(isStatus(s)).toBe(true)
-    for (const v of [15, -1, 1.5, Number.NaN, '1', null, undefined, {}, [1], 'toString', 'constructor']) {
+    for (const v of [16, -1, 1.5, Number.NaN, '1', null, undefined, {}, [1], 'toString', 'constructor']) {
       expect(isStatus(v), JSON.stringify(v) ?? 'undefined').toBe(false)
     }
   })
