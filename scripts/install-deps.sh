@@ -16,6 +16,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)   # node-gyp
 command -v rsync >/dev/null 2>&1 || need+=(rsync)   # test/fuse: rsync -aHAX twice through a mount
 command -v setfattr >/dev/null 2>&1 || need+=(attr)   # test/fuse: setfattr/getfattr on a mount
 [ -x /usr/bin/chromium ] || need+=(chromium)   # test/browser: the dashboard in headless Chromium (playwright-core)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)   # test/multihost: a capture of the traffic between hosts
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} (apt)" >&2
   $SUDO apt-get update -qq >/dev/null
