@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: Debian's libfuse3-dev, fuse3 (fusermount3), pkg-config
 # and a C toolchain (to build fuse-napi, the FUSE binding), rsync and attr (its tests), chromium
-# (the dashboard's browser test) and the npm
+# (the dashboard's browser test), tcpdump (the multi-host tier's capture) and the npm
 # packages, then builds fuse-napi with our source patch. Safe to run again; does nothing that
 # is already done.
 set -euo pipefail

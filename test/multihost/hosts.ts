@@ -26,7 +26,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
@@ -394,12 +394,14 @@ async function killNamespaceProcesses (namespaces: readonly string[]): Promise<v
   while (pids.some(isAlive) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
+/** Whether a process runs (a zombie, killed but not yet reaped, does not). */
 function isAlive (pid: number): boolean {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return false
   }
 }
 
@@ -426,17 +428,10 @@ function hookExit (): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       all()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
+      // Then end as the signal would have: vitest's workers make process.exit throw, and a
+      // listener of the signal (vitest's among them) keeps the process from dying of it.
+      process.removeAllListeners(signal)
+      process.kill(process.pid, signal)
     })
-  }
-}
-
-/** Whether a file exists. */
-export async function exists (path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
   }
 }
