@@ -144,7 +144,9 @@ describe.skipIf(unavailable !== undefined)(`a ring of twelve hosts${unavailable 
     // on must keep the root's latest version and the top directory (FUSE.md: a publication on a
     // side without them is refused), so a host leaves only while each of those blocks keeps two
     // holders on this side.
-    const top = JSON.parse(await n().ok(owner, `cfs where / --json ${ask}`)) as WhereJson
+    // (Once the top's blocks are on 3 holders again: the killed node may have held some.)
+    const { value: top } = await waitFor('the top\'s blocks on 3 holders', async () => JSON.parse(await n().ok(owner, `cfs where / --json ${ask}`)) as WhereJson,
+      (r) => r.complete && r.blocks.every((b) => b.have === 3), 60_000, 1_000)
     const hostOf = (address: string): string => n().host(address.split(':')[0] as string).name
     const holders = top.blocks.map((b) => b.holders.filter((x) => x.answer === 'holds').map((x) => hostOf(x.address)))
     const far = new Set([READER_FAR.host, hostOf(READER_FAR.ring)])
