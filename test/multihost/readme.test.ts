@@ -61,10 +61,6 @@ describe.skipIf(unavailable !== undefined)(`README's multi-host section, run as 
     const steps = readmeSteps(await readFile(README, 'utf8'))
     expect(steps.map((s) => s.host)).toEqual(expect.arrayContaining(['10.77.0.1', '10.77.0.2', '10.77.0.3', '10.77.0.4']))
 
-    // Until `--ring-secret` is a flag of the commands, the lines are run without it.
-    const withSecret = (await n.ok(n.host('10.77.0.1'), 'cfs node --help')).includes('--ring-secret')
-    if (!withSecret) console.log('multihost README: cfs does not take --ring-secret yet; README lines are run without it')
-
     // The owner's documents: what the friend must read back.
     const owner = n.host('10.77.0.1')
     const docs = join(owner.home, 'Documents')
@@ -79,7 +75,7 @@ describe.skipIf(unavailable !== undefined)(`README's multi-host section, run as 
     let friendOutput = ''
     for (const step of steps) {
       const host: Host = n.host(step.host)
-      const line = withSecret ? step.line : step.line.replace(/ --ring-secret \S+/g, '')
+      const line = step.line
       if (/^cfs node\b/.test(line)) {
         nodes.push(await n.start(host, line, { ready: /^ready /, timeoutMs: 60_000 }))
         continue
