@@ -1,8 +1,8 @@
-import { betweenHex, closerTo, toHex, type Key } from '../core/index.js'
+import { betweenHex, closerTo, keysEqual, toHex, type Key } from '../core/index.js'
 import { FingerTable, type Finger } from './finger-table.js'
 import { DEFAULT_NEXT_COUNT } from './messages.js'
 import { sameNode, type NodeRef } from './node-ref.js'
-import { sameNodeList } from './successor-list.js'
+import { MAX_SUCCESSORS, sameNodeList } from './successor-list.js'
 
 /** What a node can say about a key from its own tables (the answer to chord.next). */
 export interface NextHop {
@@ -13,11 +13,13 @@ export interface NextHop {
 }
 
 /**
- * One virtual node's view of the ring: predecessor, successor list, fingers. Pure state and
- * local decisions, no I/O, so lookups and stabilization can be unit-tested against it.
+ * One virtual node's view of the ring: predecessor (and the list behind it), successor list,
+ * fingers. Pure state and local decisions, no I/O, so lookups and stabilization can be
+ * unit-tested against it.
  */
 export class RoutingTable {
   private pred: NodeRef | undefined
+  private preds: NodeRef[] = []
   private succs: NodeRef[] = []
   readonly fingers: FingerTable
   /** Called after the successor list changes. */
@@ -33,11 +35,29 @@ export class RoutingTable {
   get successors (): readonly NodeRef[] { return this.succs }
   get successor (): NodeRef | undefined { return this.succs[0] }
 
+  /**
+   * The predecessor and the nodes before it, nearest first, as the predecessor last reported
+   * its own list (checkPredecessorOnce): with the successor list, the nodes that send this one
+   * replicas (a key's primary is up to k - 1 endpoints back). Only for knowsKey: lookups never
+   * use it, and only its first entry, the predecessor, is checked for liveness.
+   */
+  get predecessors (): readonly NodeRef[] { return this.preds }
+
   setPredecessor (pred: NodeRef | undefined): void {
     if (pred !== undefined && sameNode(pred, this.self)) pred = undefined
     if (sameNode(pred, this.pred) || (pred === undefined && this.pred === undefined)) return
+    const old = this.pred
     this.pred = pred
+    // The rest of the list stays until the next checkPredecessorOnce replaces it.
+    const rest = this.preds.filter((n) => !sameNode(n, old) && !sameNode(n, pred))
+    this.preds = pred === undefined ? rest : [pred, ...rest].slice(0, MAX_SUCCESSORS)
     this.onPredecessorChanged(pred)
+  }
+
+  /** The predecessor list as the predecessor reported it; ignored unless it starts at the current predecessor. */
+  setPredecessors (preds: NodeRef[]): void {
+    if (this.pred === undefined || !sameNode(preds[0], this.pred)) return
+    this.preds = preds.filter((n) => !sameNode(n, this.self)).slice(0, MAX_SUCCESSORS)
   }
 
   setSuccessors (succs: NodeRef[]): void {
@@ -75,6 +95,7 @@ export class RoutingTable {
       if (this.failed.size > RoutingTable.MAX_FAILED) this.failed.delete(this.failed.keys().next().value as string)
     }
     if (sameNode(node, this.pred)) this.setPredecessor(undefined)
+    else this.preds = this.preds.filter((n) => !sameNode(n, node))
     if (this.succs.some((n) => sameNode(n, node))) this.setSuccessors(this.succs.filter((n) => !sameNode(n, node)))
     this.fingers.remove(node)
   }
@@ -177,6 +198,15 @@ export class RoutingTable {
     }
     const closer = closerTo(keyHex)
     return [...found.values()].sort((a, b) => closer(a.hex, b.hex)).slice(0, count)
+  }
+
+  /**
+   * Whether a node this table knows is pinned to `key`: itself, its predecessor list, its
+   * successors or its fingers (Router.knowsPeer).
+   */
+  knowsKey (key: Uint8Array): boolean {
+    const pinned = (n: NodeRef): boolean => n.key !== undefined && keysEqual(n.key, key)
+    return pinned(this.self) || this.preds.some(pinned) || this.succs.some(pinned) || this.fingers.fingers.some((f) => pinned(f.node))
   }
 
   /** Every distinct node this table knows, for failure checks and status. */
