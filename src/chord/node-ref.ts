@@ -57,6 +57,8 @@ function refOf (id: Key, hex: string, address: string, vnode: number, key: Uint8
 /** The ref of vnode `vnode` at `address`, pinned to `key` (or to the address's known key). */
 export function makeNodeRef (address: string, vnode = 0, key?: Uint8Array): NodeRef {
   let endpoint = interned.get(address)
+  // A key kept is a copy of its own: one from the wire may be a Buffer over a whole frame.
+  if (key !== undefined && (endpoint === undefined || !sameKey(endpoint.key, key))) key = new Uint8Array(key)
   if (endpoint !== undefined && key !== undefined && !sameKey(endpoint.key, key)) {
     // Another key for this address: its refs are made again with it (their ids kept).
     const refs = new Map<number, NodeRef>()
