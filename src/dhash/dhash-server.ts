@@ -1,9 +1,9 @@
 import {
-  BadRequestError, BlockNotFoundError, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, secondsSince,
-  shortHex, toHex,
+  BadRequestError, BlockNotFoundError, ForbiddenError, LogThrottle, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger,
+  hostOf, isCfsError, peerLabel, secondsSince, shortHex, toHex,
   type AbortOptions, type ComponentLogger, type Counter, type Key, type Logger, type Metrics,
 } from '../core/index.js'
-import type { RequestContext, Transport } from '../net/index.js'
+import { REFUSAL_LOG_INTERVAL_MS, type RequestContext, type Transport } from '../net/index.js'
 import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
 import { BlockKind } from './block.js'
 import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
@@ -24,6 +24,11 @@ export interface DHashServerComponents {
   rpc: DHashRpc
   /** The vnode a request's `to` names, or undefined. */
   vnode: (id: Key) => Router | undefined
+  /**
+   * Whether `key` is the identity of a node one of this endpoint's vnodes knows
+   * (Router.knowsPeer): who may call the node-to-node methods.
+   */
+  knowsPeer: (key: Uint8Array) => boolean
   logger?: ComponentLogger
   /** Where requests served, blocks stored and replications are counted. @default NO_METRICS */
   metrics?: Metrics
@@ -37,6 +42,13 @@ export interface DHashServerInit {
 }
 
 /**
+ * The methods only nodes of the ring call (replication, maintenance): on an authenticated link
+ * a peer whose identity is not pinned in any record this node's vnodes know is refused
+ * (FORBIDDEN). The others are for clients too.
+ */
+export const RING_ONLY_METHODS: ReadonlySet<string> = new Set([DHashMethod.STORE, DHashMethod.EXTEND, DHashMethod.DIGEST, DHashMethod.KEYS])
+
+/**
  * Serves the DHash methods for one endpoint. The store is shared by the endpoint's vnodes;
  * `to` picks the vnode whose successor list decides where a primary replicates.
  */
@@ -48,6 +60,8 @@ export class DHashServer {
   private readonly unwatch: () => void
   private readonly stored: { put: Counter, store: Counter }
   private readonly replications: { ok: Counter, failed: Counter }
+  /** Refused peers are logged at most once per identity per REFUSAL_LOG_INTERVAL_MS. */
+  private readonly refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS)
 
   constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
@@ -67,9 +81,11 @@ export class DHashServer {
       const ok = requests.labels(method, 'ok')
       const error = requests.labels(method, 'error')
       const took = seconds.labels(method)
+      const ringOnly = RING_ONLY_METHODS.has(method)
       t.handle(method, async (body, ctx) => {
         const started = performance.now()
         try {
+          if (ringOnly) this.checkRingNode(method, ctx)
           const r = await handler(body, ctx)
           ok.inc()
           return r
@@ -113,6 +129,21 @@ export class DHashServer {
     this.watchers.close()
   }
 
+  /**
+   * A node-to-node method from a peer that proved an identity no node this endpoint knows is
+   * pinned to: refused. A peer that proved none (a plaintext link) is let through as before.
+   * A ring node not known yet (it joined a moment ago) is refused too; its copies come again
+   * with the next maintenance round.
+   */
+  private checkRingNode (method: string, ctx: RequestContext): void {
+    const key = ctx.peerKey
+    if (key === undefined || this.components.knowsPeer(key)) return
+    const peer = peerLabel(ctx.remoteAddress, key)
+    const more = this.refusals.admit(peer)
+    if (more !== undefined) this.log.error('refused %s from %s (%s): not a node of the ring this node knows%s', method, peer, ctx.remoteAddress, more)
+    throw new ForbiddenError(`${method} is for nodes of the ring, and ${shortHex(key)} is not one this node knows`)
+  }
+
   private checkResponsible (router: Router, key: Key): void {
     // With no predecessor known yet the node cannot tell; it accepts, and repair moves the
     // block if another node turns out to be responsible.
@@ -139,7 +170,9 @@ export class DHashServer {
     const router = this.components.vnode(req.to)
     if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
     const others = this.otherReplicas(router)
-    const source = hostOf(ctx.remoteAddress)
+    // The source quota counts what the putter is (its identity, when its link proved one) and
+    // where it is (its host), not the owner it claims: changing either alone does not reset it.
+    const sources = [`address ${hostOf(ctx.remoteAddress)}`, ...(ctx.peerKey === undefined ? [] : [`identity ${toHex(ctx.peerKey)}`])]
     const results = await Promise.allSettled(req.items.map(async (item) => {
       this.checkResponsible(router, item.key)
       const verified = verifyBlock(item.key, item.kind, item.bytes)
@@ -150,7 +183,7 @@ export class DHashServer {
         expiresAt,
         owner,
         ...(item.expectSeq === undefined ? {} : { expectSeq: item.expectSeq }),
-        source,
+        sources,
       })
       if (item.kind === BlockKind.CONTENT) {
         const [acks, isNew] = await Promise.all([this.replicate(others, copy, ctx.signal), stored])
@@ -168,7 +201,7 @@ export class DHashServer {
     const acks = await Promise.all(nodes.map(async (n) => {
       try {
         // A root's owner is its signer whatever is claimed: each holder derives it again.
-        await this.components.rpc.store(n.address, item, { signal })
+        await this.components.rpc.store(n, item, { signal })
         this.replications.ok.inc()
         return 1
       } catch (err) {
@@ -229,11 +262,11 @@ export class DHashServer {
     let replicas = 1
     await Promise.all(others.map(async (n) => {
       try {
-        const missing = await rpc.extend(n.address, req.keys, expiresAt, options)
+        const missing = await rpc.extend(n, req.keys, expiresAt, options)
         for (const key of missing) {
           if (lackingHex.has(toHex(key))) continue
           const block = await store.read(key)
-          if (block !== undefined) await rpc.store(n.address, { key, kind: block.kind, bytes: block.bytes, expiresAt, owner: block.owner }, options)
+          if (block !== undefined) await rpc.store(n, { key, kind: block.kind, bytes: block.bytes, expiresAt, owner: block.owner }, options)
         }
         replicas++
       } catch (err) {
@@ -250,7 +283,7 @@ export class DHashServer {
       let found = false
       for (const n of nodes) {
         try {
-          const b = await this.components.rpc.get(n.address, key, false, options)
+          const b = await this.components.rpc.get(n, key, false, options)
           await this.components.store.accept(key, b.kind, b.bytes, { expiresAt, owner: '', replica: true })
           found = true
           break
@@ -314,10 +347,4 @@ export class DHashServer {
     }
     return { keys, more: false }
   }
-}
-
-/** The host part of "host:port" (IPv6 brackets kept): quotas are per machine, not per socket. */
-function hostOf (address: string): string {
-  const i = address.lastIndexOf(':')
-  return i < 0 ? address : address.slice(0, i)
 }
