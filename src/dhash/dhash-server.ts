@@ -42,11 +42,13 @@ export interface DHashServerInit {
 }
 
 /**
- * The methods only nodes of the ring call (replication, maintenance): on an authenticated link
- * a peer whose identity is not pinned in any record this node's vnodes know is refused
- * (FORBIDDEN). The others are for clients too.
+ * The methods only nodes of the ring call (lease extension by a primary, maintenance): on an
+ * authenticated link a peer whose identity is not pinned in any record this node's vnodes know
+ * is refused (FORBIDDEN). dhash.store is ring-only too, but item by item: from such a peer it
+ * takes only a reader's repair of a copy this node holds (storeReplicas). The other methods are
+ * for clients too.
  */
-export const RING_ONLY_METHODS: ReadonlySet<string> = new Set([DHashMethod.STORE, DHashMethod.EXTEND, DHashMethod.DIGEST, DHashMethod.KEYS])
+export const RING_ONLY_METHODS: ReadonlySet<string> = new Set([DHashMethod.EXTEND, DHashMethod.DIGEST, DHashMethod.KEYS])
 
 /**
  * Serves the DHash methods for one endpoint. The store is shared by the endpoint's vnodes;
@@ -99,7 +101,7 @@ export class DHashServer {
       this.methods.push(method)
     }
     serve(DHashMethod.PUT, async (body, ctx) => this.put(body, ctx))
-    serve(DHashMethod.STORE, async (body) => this.storeReplicas(body))
+    serve(DHashMethod.STORE, async (body, ctx) => this.storeReplicas(body, ctx))
     serve(DHashMethod.GET, async (body) => this.get(body))
     serve(DHashMethod.HAS, async (body) => this.has(body))
     serve(DHashMethod.REFRESH, async (body, ctx) => this.refresh(body, ctx))
@@ -136,12 +138,21 @@ export class DHashServer {
    * with the next maintenance round.
    */
   private checkRingNode (method: string, ctx: RequestContext): void {
-    const key = ctx.peerKey
-    if (key === undefined || this.components.knowsPeer(key)) return
+    if (!this.fromRing(ctx)) throw this.refuse(method, ctx)
+  }
+
+  /** Whether the peer may call the node-to-node methods: a known ring node, or a link that proves no one (as before keys). */
+  private fromRing (ctx: RequestContext): boolean {
+    return ctx.peerKey === undefined || this.components.knowsPeer(ctx.peerKey)
+  }
+
+  /** The refusal of a node-to-node call from a peer that is not a ring node this node knows; logged once per identity per interval. */
+  private refuse (what: string, ctx: RequestContext): ForbiddenError {
+    const key = ctx.peerKey as Uint8Array
     const peer = peerLabel(ctx.remoteAddress, key)
     const more = this.refusals.admit(peer)
-    if (more !== undefined) this.log.error('refused %s from %s (%s): not a node of the ring this node knows%s', method, peer, ctx.remoteAddress, more)
-    throw new ForbiddenError(`${method} is for nodes of the ring, and ${shortHex(key)} is not one this node knows`)
+    if (more !== undefined) this.log.error('refused %s from %s (%s): not a node of the ring this node knows%s', what, peer, ctx.remoteAddress, more)
+    return new ForbiddenError(`${what} is for nodes of the ring, and ${shortHex(key)} is not one this node knows`)
   }
 
   private checkResponsible (router: Router, key: Key): void {
@@ -213,11 +224,27 @@ export class DHashServer {
     return acks.reduce<number>((a, b) => a + b, 0)
   }
 
-  private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
+  /**
+   * Keeps the copies a ring node sends (replication, maintenance, hand-off, read repair). From
+   * a peer that is not a ring node this node knows (a reader outside the ring, or a ring node
+   * it has not heard of), an item is taken only as a repair of a copy held here: a bad copy
+   * replaced, a root moved forward, with the copy's owner and lease unchanged. So such a peer
+   * adds no copy and extends no lease; a copy it would add is refused (FORBIDDEN) and left to
+   * maintenance.
+   */
+  private async storeReplicas (body: unknown, ctx: RequestContext): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
+    const { store } = this.components
+    const fromRing = this.fromRing(ctx)
     const results = await Promise.allSettled(req.items.map(async (item) => {
-      const isNew = await this.components.store.accept(item.key, item.kind, item.bytes, {
-        expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true,
+      let kept = { expiresAt: item.expiresAt, owner: item.owner }
+      if (!fromRing) {
+        const held = await store.blocks.getMeta(item.key)
+        if (held === undefined || held.expiresAt <= store.now()) throw this.refuse(`${DHashMethod.STORE} of a copy not held here`, ctx)
+        kept = { expiresAt: held.expiresAt, owner: held.owner }
+      }
+      const isNew = await store.accept(item.key, item.kind, item.bytes, {
+        ...kept, replica: true, repair: item.repair === true,
       })
       if (isNew) this.stored.store.inc()
       return isNew

@@ -96,7 +96,8 @@ describe('DHash on a 40-node keyed ring, k = 3, successor lists of 4', () => {
     const holder = (await router.lookup(key, { minSuccessors: 4, minEndpoints: 3 })).successor
     const bytes = s.ring.random.bytes(300)
     const item = { key: contentKey(bytes), kind: BlockKind.CONTENT, bytes, expiresAt: Date.now() + 60_000, owner: '' }
-    // Node-to-node methods: refused to an identity no ring node's record pins.
+    // Node-to-node methods: refused to an identity no ring node's record pins (a store of a
+    // copy the node does not hold included).
     expect(await errorCode(rpc.store(holder, item)), `seed=${seed}`).toBe('FORBIDDEN')
     expect(await errorCode(rpc.extend(holder, [key], Date.now() + 60_000)), `seed=${seed}`).toBe('FORBIDDEN')
     expect(await errorCode(rpc.digest(holder, key, key)), `seed=${seed}`).toBe('FORBIDDEN')
@@ -112,6 +113,23 @@ describe('DHash on a 40-node keyed ring, k = 3, successor lists of 4', () => {
       expect(r.replicas, `seed=${seed} put ${i}`).toBe(3)
     }
     expect(toHex(await client.get(BlockKind.CONTENT, key))).toBe(toHex(await s.randomLive().dhash.client.get(BlockKind.CONTENT, key)))
+    // A reader's repair of a copy the holder has is taken, changing no lease: a bad copy found
+    // by this outside client is replaced; a copy the holder lacks is not added.
+    const victim = s.live().find((h) => h.address === holder.address) as SimDHashHost
+    const good = await victim.blocks.get(key)
+    if (good === undefined) throw new Error(`seed=${seed}: the primary lacks ${toHex(key)}`)
+    const flipped = new Uint8Array(good.bytes)
+    flipped[7] = (flipped[7] as number) ^ 1
+    await victim.blocks.put(key, { ...good, bytes: flipped })
+    const reader = new DHashClient({ router, rpc }, { replicas: 3, cachePathNodes: 0 })
+    expect(toHex(await reader.get(BlockKind.CONTENT, key))).toBe(toHex(good.bytes))
+    await reader.settled()
+    expect(reader.stats, `seed=${seed}`).toMatchObject({ badCopiesRead: 1, repaired: 1, repairsFailed: 0 })
+    const repaired = await victim.blocks.get(key)
+    expect(toHex(repaired?.bytes ?? new Uint8Array()), `seed=${seed}`).toBe(toHex(good.bytes))
+    expect(repaired?.expiresAt, `seed=${seed}`).toBe(good.expiresAt)
+    expect(await rpc.store(holder, { ...item, key, bytes: good.bytes, expiresAt: good.expiresAt + 1_000_000 })).toBe(false)
+    expect((await victim.blocks.getMeta(key))?.expiresAt, `seed=${seed}`).toBe(good.expiresAt)
     // A link that proves no identity (plaintext) is let through as before.
     const plain = await endpoint(s.ring.network, '10.254.0.3:4000')
     expect(await new DHashRpc(plain, 2_000).store({ address: holder.address }, item)).toBe(true)
