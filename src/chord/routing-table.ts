@@ -45,7 +45,14 @@ export class RoutingTable {
 
   setPredecessor (pred: NodeRef | undefined): void {
     if (pred !== undefined && sameNode(pred, this.self)) pred = undefined
-    if (sameNode(pred, this.pred) || (pred === undefined && this.pred === undefined)) return
+    if (pred !== undefined && this.pred !== undefined && sameNode(pred, this.pred)) {
+      if (pinsUnpinned(pred, this.pred)) {
+        this.preds = this.preds.map((n) => (n === this.pred ? pred : n))
+        this.pred = pred
+      }
+      return
+    }
+    if (pred === undefined && this.pred === undefined) return
     const old = this.pred
     this.pred = pred
     // The rest of the list stays until the next checkPredecessorOnce replaces it.
@@ -62,7 +69,13 @@ export class RoutingTable {
 
   setSuccessors (succs: NodeRef[]): void {
     const clean = succs.filter((n) => !sameNode(n, this.self))
-    if (sameNodeList(clean, this.succs)) return
+    if (sameNodeList(clean, this.succs)) {
+      // The same nodes, no event; but a record that names a key replaces one that named none.
+      const held = this.succs
+      const upgrade = (n: NodeRef, i: number): boolean => pinsUnpinned(n, held[i] as NodeRef)
+      if (clean.some(upgrade)) this.succs = clean.map((n, i) => (upgrade(n, i) ? n : held[i] as NodeRef))
+      return
+    }
     this.succs = clean
     this.onSuccessorsChanged(clean)
   }
@@ -215,6 +228,15 @@ export class RoutingTable {
     for (const n of [...this.succs, ...this.fingers.nodes(), ...(this.pred === undefined ? [] : [this.pred])]) out.set(n.hex, n)
     return [...out.values()]
   }
+}
+
+/**
+ * Whether `fresh` is the record of `held`'s node with a pin where `held` had none (an address
+ * an operator gave, first taken without a key). A pin is never changed in place: a ref whose
+ * key stops answering fails and is removed, and the node comes back with its new record.
+ */
+function pinsUnpinned (fresh: NodeRef, held: NodeRef): boolean {
+  return held.key === undefined && fresh.key !== undefined
 }
 
 /** The length of the prefix of [0, length) on which `test` holds; `test` must hold on a prefix. */

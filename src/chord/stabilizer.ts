@@ -57,6 +57,8 @@ export class Stabilizer {
     if (found === undefined) found = await this.recoverSuccessor(options)
     if (found === undefined) return // alone on the ring
     let { node: succ, state } = found
+    // A successor first known by its address alone (a --join) is pinned from its own record.
+    if (succ.key === undefined && state.self.key !== undefined) succ = state.self
     const x = state.pred
     if (x !== undefined && !sameNode(x, self) && betweenHex(x.hex, self.hex, succ.hex)) {
       try {

@@ -409,3 +409,29 @@ describe('RoutingTable predecessor list and knowsKey', () => {
     expect(unpinned.knowsKey(new Uint8Array(32))).toBe(false)
   })
 })
+
+describe('RoutingTable: a node first known by its address alone', () => {
+  it('takes the pinned record of the same node in its place, without an event; a pin is never changed in place', () => {
+    const me = makeNodeRef('10.9.1.1:4000', 0, new Uint8Array(32).fill(1))
+    const bare = { ...makeNodeRef('10.9.1.2:4000', 0), key: undefined } // as a --join address gives it
+    const pinned = { ...bare, key: new Uint8Array(32).fill(2) }
+    const other = { ...bare, key: new Uint8Array(32).fill(3) }
+    const t = new RoutingTable(me)
+    t.setSuccessors([bare])
+    t.setPredecessor(bare)
+    const log = { succs: 0, preds: 0 }
+    t.onSuccessorsChanged = () => { log.succs++ }
+    t.onPredecessorChanged = () => { log.preds++ }
+    t.setSuccessors([pinned])
+    t.setPredecessor(pinned)
+    expect(t.successor).toBe(pinned)
+    expect(t.predecessor).toBe(pinned)
+    expect(t.predecessors).toEqual([pinned])
+    expect(t.knowsKey(pinned.key)).toBe(true)
+    t.setSuccessors([other])
+    t.setPredecessor(other)
+    expect(t.successor).toBe(pinned)
+    expect(t.predecessor).toBe(pinned)
+    expect(log).toEqual({ succs: 0, preds: 0 })
+  })
+})
