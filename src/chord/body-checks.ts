@@ -10,7 +10,7 @@
  * checks the subset property on random and mutated bodies.
  */
 import { KEY_BYTES, type Key } from '../core/index.js'
-import { MAX_VNODES, type NodeRefWire } from './node-ref.js'
+import { MAX_VNODES, NODE_KEY_BYTES, type NodeRefWire } from './node-ref.js'
 
 /** The same test as zod's z.object: a non-null, non-array object. */
 export function isRecord (x: unknown): x is Record<string, unknown> {
@@ -35,7 +35,10 @@ export function checkNodeRef (x: unknown): NodeRefWire | undefined {
   const addr = checkAddress(x.addr)
   const v = x.v
   if (id === undefined || addr === undefined || !Number.isSafeInteger(v) || (v as number) < 0 || (v as number) >= MAX_VNODES) return undefined
-  return { id, addr, v: v as number }
+  if (!('k' in x)) return { id, addr, v: v as number }
+  const k = x.k
+  // A present `k` that is not a key (undefined included) goes to zod.
+  return k instanceof Uint8Array && k.length === NODE_KEY_BYTES ? { id, addr, v: v as number, k } : undefined
 }
 
 /** A list of at most `max` NodeRefs (the schemas' nodeList). */

@@ -6,14 +6,21 @@ import {
 import { fromWire, toWire, type NodeRef } from './node-ref.js'
 import type { NextHop } from './routing-table.js'
 
-export interface RemoteState { self: NodeRef, pred: NodeRef | undefined, succs: NodeRef[] }
+/** `preds`: its predecessor list, when asked for (empty otherwise). */
+export interface RemoteState { self: NodeRef, pred: NodeRef | undefined, succs: NodeRef[], preds: NodeRef[] }
 
-/** Outgoing Chord RPCs. Every reply is schema-checked and every NodeRef in it id-checked. */
+/**
+ * Outgoing Chord RPCs. Every call is pinned to the key in the target's record (a peer that
+ * cannot prove it is refused by the transport, as unreachable); every reply is schema-checked
+ * and every NodeRef in it id-checked.
+ */
 export class ChordClient {
   constructor (private readonly transport: Transport, private readonly rpcTimeoutMs: number) {}
 
   private async call (to: NodeRef, method: string, body: Record<string, unknown>, options: AbortOptions): Promise<unknown> {
-    return this.transport.request(to.address, method, { to: to.id, ...body }, { signal: options.signal, timeoutMs: this.rpcTimeoutMs })
+    return this.transport.request(to.address, method, { to: to.id, ...body }, {
+      signal: options.signal, timeoutMs: this.rpcTimeoutMs, ...(to.key === undefined ? {} : { peerKey: to.key }),
+    })
   }
 
   /** Resolves when `node` answers at its address as the id it claims. */
@@ -22,13 +29,16 @@ export class ChordClient {
     if (!keysEqual(r.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
   }
 
-  /** The node's predecessor and successor list; at most `maxSuccessors` of the list if given. */
-  async state (node: NodeRef, options: AbortOptions = {}, maxSuccessors?: number): Promise<RemoteState> {
-    const body = maxSuccessors === undefined ? {} : { succs: maxSuccessors }
+  /**
+   * The node's predecessor and successor list; at most `maxSuccessors` of the list if given,
+   * and with `maxPredecessors`, that much of its predecessor list.
+   */
+  async state (node: NodeRef, options: AbortOptions = {}, maxSuccessors?: number, maxPredecessors?: number): Promise<RemoteState> {
+    const body = { ...(maxSuccessors === undefined ? {} : { succs: maxSuccessors }), ...(maxPredecessors === undefined ? {} : { preds: maxPredecessors }) }
     const r = parseResponse(stateResponse, await this.call(node, ChordMethod.STATE, body, options), ChordMethod.STATE)
     const self = wireNode(r.self)
     if (!keysEqual(self.id, node.id)) throw new ProtocolError(`${node.address} answered as another node`)
-    return { self, pred: r.pred === null ? undefined : wireNode(r.pred), succs: r.succs.map(wireNode) }
+    return { self, pred: r.pred === null ? undefined : wireNode(r.pred), succs: r.succs.map(wireNode), preds: (r.preds ?? []).map(wireNode) }
   }
 
   async notify (node: NodeRef, self: NodeRef, options: AbortOptions = {}): Promise<void> {

@@ -75,7 +75,8 @@ export class ChordNode implements Router, Startable, ChordVnode {
 
   constructor (components: ChordComponents, init: ChordInit = {}) {
     const vnode = init.vnode ?? 0
-    this.self = makeNodeRef(components.transport.address, vnode)
+    // The record carries the endpoint's identity key: the pin peers hold it to.
+    this.self = makeNodeRef(components.transport.address, vnode, components.transport.publicKey)
     const logger = components.logger ?? createLogger(shortHex(this.self.id))
     this.log = logger.forComponent('chord:node')
     this.server = components.server
@@ -199,6 +200,7 @@ export class ChordNode implements Router, Startable, ChordVnode {
   successors (): readonly NodeRef[] { return this.table.successors }
   predecessor (): NodeRef | undefined { return this.table.predecessor }
   isResponsible (key: Key): boolean { return this.table.isResponsible(key) }
+  knowsPeer (key: Uint8Array): boolean { return this.table.knowsKey(key) }
 
   onSuccessorsChanged (listener: (succs: readonly NodeRef[]) => void): () => void { return this.successorsChanged.add(listener) }
   onRangeChanged (listener: (range: KeyRange) => void): () => void { return this.rangeChanged.add(listener) }
@@ -211,7 +213,11 @@ export class ChordNode implements Router, Startable, ChordVnode {
   async fixFingersOnce (options: AbortOptions = {}): Promise<void> { await this.stabilizer.fixFingersOnce(options) }
   async checkPredecessorOnce (options: AbortOptions = {}): Promise<void> { await this.stabilizer.checkPredecessorOnce(options) }
 
-  /** "I may be your predecessor": accepted if it is closer than the current one and answers as the id it claims. */
+  /**
+   * "I may be your predecessor": accepted if it is closer than the current one and answers as
+   * the id it claims, at the key its record pins (the handler has checked that the record is
+   * the sender's own).
+   */
   async handleNotify (node: NodeRef): Promise<void> {
     if (sameNode(node, this.self)) return
     const pred = this.table.predecessor

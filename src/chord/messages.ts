@@ -49,22 +49,35 @@ function optionalCount (b: Record<string, unknown>, field: string, min: number, 
   return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? { ok: true, value: v as number } : { ok: false }
 }
 
-/** `succs` in chord.state: at most this many successors in the answer. */
-export const stateRequest = withFastCheck(z.object({ to: keySchema, succs: z.number().int().min(0).max(64).optional() }), (b) => {
+/**
+ * `succs` in chord.state: at most this many successors in the answer; `preds`: the answer
+ * carries at most this many of the node's predecessor list (none when absent).
+ */
+export const stateRequest = withFastCheck(z.object({
+  to: keySchema,
+  succs: z.number().int().min(0).max(64).optional(),
+  preds: z.number().int().min(0).max(64).optional(),
+}), (b) => {
   if (!isRecord(b)) return undefined
   const to = checkKey(b.to)
   const succs = optionalCount(b, 'succs', 0, 64)
-  if (to === undefined || !succs.ok) return undefined
-  return 'succs' in b ? { to, succs: succs.value } : { to } // as zod: a present key stays
+  const preds = optionalCount(b, 'preds', 0, 64)
+  if (to === undefined || !succs.ok || !preds.ok) return undefined
+  // As zod: a present key stays.
+  return { to, ...('succs' in b ? { succs: succs.value } : {}), ...('preds' in b ? { preds: preds.value } : {}) }
 })
+/** `preds`: the node's predecessor list, nearest first, when asked for. */
 export const stateResponse = withFastCheck(
-  z.object({ self: nodeRefSchema, pred: nodeRefSchema.nullable(), succs: nodeList }),
+  z.object({ self: nodeRefSchema, pred: nodeRefSchema.nullable(), succs: nodeList, preds: nodeList.optional() }),
   (b) => {
     if (!isRecord(b)) return undefined
     const self = checkNodeRef(b.self)
     const pred = b.pred === null ? null : checkNodeRef(b.pred)
     const succs = checkNodeList(b.succs)
-    return self === undefined || pred === undefined || succs === undefined ? undefined : { self, pred, succs }
+    if (self === undefined || pred === undefined || succs === undefined) return undefined
+    if (!('preds' in b)) return { self, pred, succs }
+    const preds = checkNodeList(b.preds)
+    return preds === undefined ? undefined : { self, pred, succs, preds }
   },
 )
 export const notifyRequest = withFastCheck(z.object({ to: keySchema, node: nodeRefSchema }), (b) => {

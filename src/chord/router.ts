@@ -16,6 +16,12 @@ export interface Router {
   successors: () => readonly NodeRef[]
   predecessor: () => NodeRef | undefined
   isResponsible: (key: Key) => boolean
+  /**
+   * Whether `key` is the identity key pinned in the record of a node this vnode knows: its
+   * predecessor list, successor list or fingers (or itself). The block layer lets only those
+   * call its node-to-node methods.
+   */
+  knowsPeer: (key: Uint8Array) => boolean
   /** Upcall: the successor list changed. Returns the unsubscribe function. */
   onSuccessorsChanged: (listener: (succs: readonly NodeRef[]) => void) => () => void
   /** Upcall: the range of keys this node is responsible for changed (join, leave, failure). */

@@ -1,8 +1,8 @@
-import { betweenHex, closerTo, toHex, type Key } from '../core/index.js'
+import { betweenHex, closerTo, keysEqual, toHex, type Key } from '../core/index.js'
 import { FingerTable, type Finger } from './finger-table.js'
 import { DEFAULT_NEXT_COUNT } from './messages.js'
 import { sameNode, type NodeRef } from './node-ref.js'
-import { sameNodeList } from './successor-list.js'
+import { MAX_SUCCESSORS, sameNodeList } from './successor-list.js'
 
 /** What a node can say about a key from its own tables (the answer to chord.next). */
 export interface NextHop {
@@ -13,11 +13,13 @@ export interface NextHop {
 }
 
 /**
- * One virtual node's view of the ring: predecessor, successor list, fingers. Pure state and
- * local decisions, no I/O, so lookups and stabilization can be unit-tested against it.
+ * One virtual node's view of the ring: predecessor (and the list behind it), successor list,
+ * fingers. Pure state and local decisions, no I/O, so lookups and stabilization can be
+ * unit-tested against it.
  */
 export class RoutingTable {
   private pred: NodeRef | undefined
+  private preds: NodeRef[] = []
   private succs: NodeRef[] = []
   readonly fingers: FingerTable
   /** Called after the successor list changes. */
@@ -33,16 +35,47 @@ export class RoutingTable {
   get successors (): readonly NodeRef[] { return this.succs }
   get successor (): NodeRef | undefined { return this.succs[0] }
 
+  /**
+   * The predecessor and the nodes before it, nearest first, as the predecessor last reported
+   * its own list (checkPredecessorOnce): with the successor list, the nodes that send this one
+   * replicas (a key's primary is up to k - 1 endpoints back). Only for knowsKey: lookups never
+   * use it, and only its first entry, the predecessor, is checked for liveness.
+   */
+  get predecessors (): readonly NodeRef[] { return this.preds }
+
   setPredecessor (pred: NodeRef | undefined): void {
     if (pred !== undefined && sameNode(pred, this.self)) pred = undefined
-    if (sameNode(pred, this.pred) || (pred === undefined && this.pred === undefined)) return
+    if (pred !== undefined && this.pred !== undefined && sameNode(pred, this.pred)) {
+      if (pinsUnpinned(pred, this.pred)) {
+        this.preds = this.preds.map((n) => (n === this.pred ? pred : n))
+        this.pred = pred
+      }
+      return
+    }
+    if (pred === undefined && this.pred === undefined) return
+    const old = this.pred
     this.pred = pred
+    // The rest of the list stays until the next checkPredecessorOnce replaces it.
+    const rest = this.preds.filter((n) => !sameNode(n, old) && !sameNode(n, pred))
+    this.preds = pred === undefined ? rest : [pred, ...rest].slice(0, MAX_SUCCESSORS)
     this.onPredecessorChanged(pred)
+  }
+
+  /** The predecessor list as the predecessor reported it; ignored unless it starts at the current predecessor. */
+  setPredecessors (preds: NodeRef[]): void {
+    if (this.pred === undefined || !sameNode(preds[0], this.pred)) return
+    this.preds = preds.filter((n) => !sameNode(n, this.self)).slice(0, MAX_SUCCESSORS)
   }
 
   setSuccessors (succs: NodeRef[]): void {
     const clean = succs.filter((n) => !sameNode(n, this.self))
-    if (sameNodeList(clean, this.succs)) return
+    if (sameNodeList(clean, this.succs)) {
+      // The same nodes, no event; but a record that names a key replaces one that named none.
+      const held = this.succs
+      const upgrade = (n: NodeRef, i: number): boolean => pinsUnpinned(n, held[i] as NodeRef)
+      if (clean.some(upgrade)) this.succs = clean.map((n, i) => (upgrade(n, i) ? n : held[i] as NodeRef))
+      return
+    }
     this.succs = clean
     this.onSuccessorsChanged(clean)
   }
@@ -75,6 +108,7 @@ export class RoutingTable {
       if (this.failed.size > RoutingTable.MAX_FAILED) this.failed.delete(this.failed.keys().next().value as string)
     }
     if (sameNode(node, this.pred)) this.setPredecessor(undefined)
+    else this.preds = this.preds.filter((n) => !sameNode(n, node))
     if (this.succs.some((n) => sameNode(n, node))) this.setSuccessors(this.succs.filter((n) => !sameNode(n, node)))
     this.fingers.remove(node)
   }
@@ -179,12 +213,30 @@ export class RoutingTable {
     return [...found.values()].sort((a, b) => closer(a.hex, b.hex)).slice(0, count)
   }
 
+  /**
+   * Whether a node this table knows is pinned to `key`: itself, its predecessor list, its
+   * successors or its fingers (Router.knowsPeer).
+   */
+  knowsKey (key: Uint8Array): boolean {
+    const pinned = (n: NodeRef): boolean => n.key !== undefined && keysEqual(n.key, key)
+    return pinned(this.self) || this.preds.some(pinned) || this.succs.some(pinned) || this.fingers.fingers.some((f) => pinned(f.node))
+  }
+
   /** Every distinct node this table knows, for failure checks and status. */
   knownNodes (): NodeRef[] {
     const out = new Map<string, NodeRef>()
     for (const n of [...this.succs, ...this.fingers.nodes(), ...(this.pred === undefined ? [] : [this.pred])]) out.set(n.hex, n)
     return [...out.values()]
   }
+}
+
+/**
+ * Whether `fresh` is the record of `held`'s node with a pin where `held` had none (an address
+ * an operator gave, first taken without a key). A pin is never changed in place: a ref whose
+ * key stops answering fails and is removed, and the node comes back with its new record.
+ */
+function pinsUnpinned (fresh: NodeRef, held: NodeRef): boolean {
+  return held.key === undefined && fresh.key !== undefined
 }
 
 /** The length of the prefix of [0, length) on which `test` holds; `test` must hold on a prefix. */

@@ -8,8 +8,10 @@
  *   predecessor x; if x sits between us and it, x is our better successor. Adopt that node's
  *   successor list behind it (mergeSuccessors), then notify it that we may be its predecessor.
  *   A node that has lost every successor falls back to its predecessor and fingers to rejoin.
- * - checkPredecessorOnce: ping the predecessor; if it is gone, forget it so the next notify
- *   from the true predecessor is accepted. Then probe one node that failed earlier
+ * - checkPredecessorOnce: ask the predecessor for its state (chord.state, no successors); if it
+ *   is gone, forget it so the next notify from the true predecessor is accepted. Its answer
+ *   carries its predecessor list, which behind it becomes ours: the nodes that send us
+ *   replicas, whose identities the block layer lets in (Router.knowsPeer). Then probe one node that failed earlier
  *   (probeFailedOnce): if it is back, look ourselves up through it and adopt a closer
  *   successor. This is what merges two rings after a partition heals.
  * - fixFingersOnce: recompute every distinct finger. Starts covered by the successor list are
@@ -28,13 +30,13 @@ import type { Finger } from './finger-table.js'
 import type { LookupOptions, LookupResult } from './lookup.js'
 import { describeNode, sameNode, type NodeRef } from './node-ref.js'
 import type { RoutingTable } from './routing-table.js'
-import { mergeSuccessors } from './successor-list.js'
+import { MAX_SUCCESSORS, mergeSuccessors } from './successor-list.js'
 
 export interface StabilizerContext {
   readonly table: RoutingTable
   readonly client: ChordClient
   readonly successorListSize: number
-  /** Distinct endpoints the successor list reaches (mergeSuccessors). */
+  /** Distinct endpoints the successor list reaches (mergeSuccessors); the predecessor list reaches as many. */
   readonly successorEndpoints: number
   readonly log: Logger
   readonly lookup: (key: Key, options?: LookupOptions) => Promise<LookupResult>
@@ -55,6 +57,8 @@ export class Stabilizer {
     if (found === undefined) found = await this.recoverSuccessor(options)
     if (found === undefined) return // alone on the ring
     let { node: succ, state } = found
+    // A successor first known by its address alone (a --join) is pinned from its own record.
+    if (succ.key === undefined && state.self.key !== undefined) succ = state.self
     const x = state.pred
     if (x !== undefined && !sameNode(x, self) && betweenHex(x.hex, self.hex, succ.hex)) {
       try {
@@ -76,10 +80,13 @@ export class Stabilizer {
   }
 
   async checkPredecessorOnce (options: AbortOptions = {}): Promise<void> {
-    const pred = this.ctx.table.predecessor
+    const { table, successorEndpoints } = this.ctx
+    const pred = table.predecessor
     if (pred !== undefined) {
       try {
-        await this.ctx.client.ping(pred, options)
+        // As a ping (the answer is checked to come from the predecessor's id), plus its list.
+        const state = await this.ctx.client.state(pred, options, 0, MAX_SUCCESSORS)
+        table.setPredecessors(mergeSuccessors(table.self, pred, state.preds, successorEndpoints, successorEndpoints))
       } catch (err) {
         throwIfAborted(options.signal)
         this.ctx.log('predecessor %s failed: %s', describeNode(pred), (err as Error).message)

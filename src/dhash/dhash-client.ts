@@ -256,7 +256,7 @@ export class DHashClient implements BlockService, Startable {
 
   async has (key: Key, options: AbortOptions = {}): Promise<boolean> {
     const { successors } = await this.locate(key, false, options)
-    const [have] = await this.components.rpc.has((successors[0] as NodeRef).address, [key], options)
+    const [have] = await this.components.rpc.has(successors[0] as NodeRef, [key], options)
     return have === true
   }
 
@@ -286,28 +286,28 @@ export class DHashClient implements BlockService, Startable {
    * their leases end.
    */
   async release (keys: readonly Key[], options: ReleaseOptions): Promise<ReleaseResult> {
-    const byHolder = new Map<string, Key[]>()
+    const byHolder = new Map<string, { node: NodeRef, keys: Key[] }>()
     for (const key of [...keys].sort(compareKeys)) {
       for (const n of replicaSet((await this.locate(key, false, options)).successors, this.k)) {
-        const list = byHolder.get(n.address) ?? []
-        list.push(key)
-        byHolder.set(n.address, list)
+        const holder = byHolder.get(n.address) ?? { node: n, keys: [] }
+        holder.keys.push(key)
+        byHolder.set(n.address, holder)
       }
     }
     const leaseMs = options.leaseMs ?? this.leaseMs
     let released = 0
     let failed = 0
-    await Promise.all([...byHolder].map(async ([address, list]) => {
+    await Promise.all([...byHolder.values()].map(async ({ node, keys: list }) => {
       for (let i = 0; i < list.length; i += MAX_BATCH_KEYS) {
         const batch = list.slice(i, i + MAX_BATCH_KEYS)
         const time = Date.now()
         const sig = options.sign(releaseMessage(options.owner, time, leaseMs, batch))
         try {
-          released += await this.components.rpc.release(address, batch, { owner: options.owner, time, leaseMs, sig }, options)
+          released += await this.components.rpc.release(node, batch, { owner: options.owner, time, leaseMs, sig }, options)
         } catch (err) {
           throwIfAborted(options.signal)
           failed++
-          this.log('release at %s failed: %s', address, (err as Error).message)
+          this.log('release at %s failed: %s', node.address, (err as Error).message)
         }
       }
     }))
@@ -325,7 +325,7 @@ export class DHashClient implements BlockService, Startable {
     try {
       const bytes = await watchHolders({
         holders: async (again, o) => replicaSet((await this.locate(key, again, o)).successors, this.k),
-        watch: async (node, o) => this.components.rpc.watch(node.address, key, after, waitMs, o),
+        watch: async (node, o) => this.components.rpc.watch(node, key, after, waitMs, o),
         unreachable: (node) => { this.arcs.forget(node) },
       }, key, after, signal.signal)
       throwIfAborted(options.signal)
@@ -342,7 +342,7 @@ export class DHashClient implements BlockService, Startable {
   async checkReplicas (keys: readonly Key[], options: CheckReplicasOptions = {}): Promise<ReplicaCheck[]> {
     return checkReplicas({
       holders: async (key, o) => replicaSet((await this.locate(key, false, o)).successors, this.k),
-      has: async (address, batch, o) => this.components.rpc.has(address, batch, o),
+      has: async (node, batch, o) => this.components.rpc.has(node, batch, o),
     }, keys, this.k, options)
   }
 
@@ -405,7 +405,7 @@ export class DHashClient implements BlockService, Startable {
         const { node, cache } = candidates[i] as { node: NodeRef, cache: boolean }
         const t0 = performance.now()
         try {
-          const b = await rpc.get(node.address, key, cache, options)
+          const b = await rpc.get(node, key, cache, options)
           if (b.kind !== BlockKind.CONTENT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a root`)
           verifyBlock(key, BlockKind.CONTENT, b.bytes)
           this.noteRtt(node.address, performance.now() - t0)
@@ -461,7 +461,7 @@ export class DHashClient implements BlockService, Startable {
     try {
       await new Promise<void>((resolve, reject) => {
         for (const node of holders) {
-          this.components.rpc.get(node.address, key, false, { signal: linked.signal }).then((b) => {
+          this.components.rpc.get(node, key, false, { signal: linked.signal }).then((b) => {
             if (b.kind !== BlockKind.ROOT) throw new BlockInvalidError(`${node.address} answered ${shortHex(key)} with a content block`)
             return { node, bytes: b.bytes, seq: verifyBlock(key, BlockKind.ROOT, b.bytes).seq, error: undefined }
           }).catch((err: unknown) => {
@@ -518,7 +518,7 @@ export class DHashClient implements BlockService, Startable {
     const targets = path.filter((n) => !holders.has(n.address) && n.address !== servedBy.address).slice(-this.cachePathNodes)
     for (const node of targets) {
       this.track(async () => {
-        await this.components.rpc.cache(node.address, key, kind, bytes, { signal: this.lifetime.signal }).catch((err: unknown) => {
+        await this.components.rpc.cache(node, key, kind, bytes, { signal: this.lifetime.signal }).catch((err: unknown) => {
           this.log.trace('caching %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
         })
       })
@@ -542,7 +542,7 @@ export class DHashClient implements BlockService, Startable {
     const signal = this.lifetime.signal
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.components.rpc.store(node.address, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '', ...(corrupt ? { repair: true } : {}) }, { signal })
+        await this.components.rpc.store(node, { key, kind, bytes, expiresAt: Date.now() + this.leaseMs, owner: '', ...(corrupt ? { repair: true } : {}) }, { signal })
         this.counts.repaired++
         this.log('repaired %s on %s', shortHex(key), node.address)
         return

@@ -1,9 +1,9 @@
 import {
-  BadRequestError, BlockNotFoundError, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger, isCfsError, secondsSince,
-  shortHex, toHex,
+  BadRequestError, BlockNotFoundError, ForbiddenError, LogThrottle, NO_METRICS, NotResponsibleError, ShuttingDownError, UnknownTargetError, createLogger,
+  hostOf, isCfsError, peerLabel, secondsSince, shortHex, toHex,
   type AbortOptions, type ComponentLogger, type Counter, type Key, type Logger, type Metrics,
 } from '../core/index.js'
-import type { RequestContext, Transport } from '../net/index.js'
+import { REFUSAL_LOG_INTERVAL_MS, type RequestContext, type Transport } from '../net/index.js'
 import { parseRequest, type NodeRef, type Router } from '../chord/index.js'
 import { BlockKind } from './block.js'
 import { toOutcome, type DHashRpc, type Outcome } from './dhash-rpc.js'
@@ -24,6 +24,11 @@ export interface DHashServerComponents {
   rpc: DHashRpc
   /** The vnode a request's `to` names, or undefined. */
   vnode: (id: Key) => Router | undefined
+  /**
+   * Whether `key` is the identity of a node one of this endpoint's vnodes knows
+   * (Router.knowsPeer): who may call the node-to-node methods.
+   */
+  knowsPeer: (key: Uint8Array) => boolean
   logger?: ComponentLogger
   /** Where requests served, blocks stored and replications are counted. @default NO_METRICS */
   metrics?: Metrics
@@ -37,6 +42,15 @@ export interface DHashServerInit {
 }
 
 /**
+ * The methods only nodes of the ring call (lease extension by a primary, maintenance): on an
+ * authenticated link a peer whose identity is not pinned in any record this node's vnodes know
+ * is refused (FORBIDDEN). dhash.store is ring-only too, but item by item: from such a peer it
+ * takes only a reader's repair of a copy this node holds (storeReplicas). The other methods are
+ * for clients too.
+ */
+export const RING_ONLY_METHODS: ReadonlySet<string> = new Set([DHashMethod.EXTEND, DHashMethod.DIGEST, DHashMethod.KEYS])
+
+/**
  * Serves the DHash methods for one endpoint. The store is shared by the endpoint's vnodes;
  * `to` picks the vnode whose successor list decides where a primary replicates.
  */
@@ -48,6 +62,8 @@ export class DHashServer {
   private readonly unwatch: () => void
   private readonly stored: { put: Counter, store: Counter }
   private readonly replications: { ok: Counter, failed: Counter }
+  /** Refused peers are logged at most once per identity per REFUSAL_LOG_INTERVAL_MS. */
+  private readonly refusals = new LogThrottle(REFUSAL_LOG_INTERVAL_MS)
 
   constructor (private readonly components: DHashServerComponents, private readonly init: DHashServerInit) {
     this.log = (components.logger ?? createLogger()).forComponent('dhash:server')
@@ -67,9 +83,11 @@ export class DHashServer {
       const ok = requests.labels(method, 'ok')
       const error = requests.labels(method, 'error')
       const took = seconds.labels(method)
+      const ringOnly = RING_ONLY_METHODS.has(method)
       t.handle(method, async (body, ctx) => {
         const started = performance.now()
         try {
+          if (ringOnly) this.checkRingNode(method, ctx)
           const r = await handler(body, ctx)
           ok.inc()
           return r
@@ -83,7 +101,7 @@ export class DHashServer {
       this.methods.push(method)
     }
     serve(DHashMethod.PUT, async (body, ctx) => this.put(body, ctx))
-    serve(DHashMethod.STORE, async (body) => this.storeReplicas(body))
+    serve(DHashMethod.STORE, async (body, ctx) => this.storeReplicas(body, ctx))
     serve(DHashMethod.GET, async (body) => this.get(body))
     serve(DHashMethod.HAS, async (body) => this.has(body))
     serve(DHashMethod.REFRESH, async (body, ctx) => this.refresh(body, ctx))
@@ -113,6 +131,30 @@ export class DHashServer {
     this.watchers.close()
   }
 
+  /**
+   * A node-to-node method from a peer that proved an identity no node this endpoint knows is
+   * pinned to: refused. A peer that proved none (a plaintext link) is let through as before.
+   * A ring node not known yet (it joined a moment ago) is refused too; its copies come again
+   * with the next maintenance round.
+   */
+  private checkRingNode (method: string, ctx: RequestContext): void {
+    if (!this.fromRing(ctx)) throw this.refuse(method, ctx)
+  }
+
+  /** Whether the peer may call the node-to-node methods: a known ring node, or a link that proves no one (as before keys). */
+  private fromRing (ctx: RequestContext): boolean {
+    return ctx.peerKey === undefined || this.components.knowsPeer(ctx.peerKey)
+  }
+
+  /** The refusal of a node-to-node call from a peer that is not a ring node this node knows; logged once per identity per interval. */
+  private refuse (what: string, ctx: RequestContext): ForbiddenError {
+    const key = ctx.peerKey as Uint8Array
+    const peer = peerLabel(ctx.remoteAddress, key)
+    const more = this.refusals.admit(peer)
+    if (more !== undefined) this.log.error('refused %s from %s (%s): not a node of the ring this node knows%s', what, peer, ctx.remoteAddress, more)
+    return new ForbiddenError(`${what} is for nodes of the ring, and ${shortHex(key)} is not one this node knows`)
+  }
+
   private checkResponsible (router: Router, key: Key): void {
     // With no predecessor known yet the node cannot tell; it accepts, and repair moves the
     // block if another node turns out to be responsible.
@@ -139,7 +181,9 @@ export class DHashServer {
     const router = this.components.vnode(req.to)
     if (router === undefined) throw new UnknownTargetError(`no node ${shortHex(req.to)} at this address`)
     const others = this.otherReplicas(router)
-    const source = hostOf(ctx.remoteAddress)
+    // The source quota counts what the putter is (its identity, when its link proved one) and
+    // where it is (its host), not the owner it claims: changing either alone does not reset it.
+    const sources = [`address ${hostOf(ctx.remoteAddress)}`, ...(ctx.peerKey === undefined ? [] : [`identity ${toHex(ctx.peerKey)}`])]
     const results = await Promise.allSettled(req.items.map(async (item) => {
       this.checkResponsible(router, item.key)
       const verified = verifyBlock(item.key, item.kind, item.bytes)
@@ -150,7 +194,7 @@ export class DHashServer {
         expiresAt,
         owner,
         ...(item.expectSeq === undefined ? {} : { expectSeq: item.expectSeq }),
-        source,
+        sources,
       })
       if (item.kind === BlockKind.CONTENT) {
         const [acks, isNew] = await Promise.all([this.replicate(others, copy, ctx.signal), stored])
@@ -168,7 +212,7 @@ export class DHashServer {
     const acks = await Promise.all(nodes.map(async (n) => {
       try {
         // A root's owner is its signer whatever is claimed: each holder derives it again.
-        await this.components.rpc.store(n.address, item, { signal })
+        await this.components.rpc.store(n, item, { signal })
         this.replications.ok.inc()
         return 1
       } catch (err) {
@@ -180,11 +224,27 @@ export class DHashServer {
     return acks.reduce<number>((a, b) => a + b, 0)
   }
 
-  private async storeReplicas (body: unknown): Promise<{ results: Array<Outcome<boolean>> }> {
+  /**
+   * Keeps the copies a ring node sends (replication, maintenance, hand-off, read repair). From
+   * a peer that is not a ring node this node knows (a reader outside the ring, or a ring node
+   * it has not heard of), an item is taken only as a repair of a copy held here: a bad copy
+   * replaced, a root moved forward, with the copy's owner and lease unchanged. So such a peer
+   * adds no copy and extends no lease; a copy it would add is refused (FORBIDDEN) and left to
+   * maintenance.
+   */
+  private async storeReplicas (body: unknown, ctx: RequestContext): Promise<{ results: Array<Outcome<boolean>> }> {
     const req = parseRequest(storeRequest, body)
+    const { store } = this.components
+    const fromRing = this.fromRing(ctx)
     const results = await Promise.allSettled(req.items.map(async (item) => {
-      const isNew = await this.components.store.accept(item.key, item.kind, item.bytes, {
-        expiresAt: item.expiresAt, owner: item.owner, replica: true, repair: item.repair === true,
+      let kept = { expiresAt: item.expiresAt, owner: item.owner }
+      if (!fromRing) {
+        const held = await store.blocks.getMeta(item.key)
+        if (held === undefined || held.expiresAt <= store.now()) throw this.refuse(`${DHashMethod.STORE} of a copy not held here`, ctx)
+        kept = { expiresAt: held.expiresAt, owner: held.owner }
+      }
+      const isNew = await store.accept(item.key, item.kind, item.bytes, {
+        ...kept, replica: true, repair: item.repair === true,
       })
       if (isNew) this.stored.store.inc()
       return isNew
@@ -229,11 +289,11 @@ export class DHashServer {
     let replicas = 1
     await Promise.all(others.map(async (n) => {
       try {
-        const missing = await rpc.extend(n.address, req.keys, expiresAt, options)
+        const missing = await rpc.extend(n, req.keys, expiresAt, options)
         for (const key of missing) {
           if (lackingHex.has(toHex(key))) continue
           const block = await store.read(key)
-          if (block !== undefined) await rpc.store(n.address, { key, kind: block.kind, bytes: block.bytes, expiresAt, owner: block.owner }, options)
+          if (block !== undefined) await rpc.store(n, { key, kind: block.kind, bytes: block.bytes, expiresAt, owner: block.owner }, options)
         }
         replicas++
       } catch (err) {
@@ -250,7 +310,7 @@ export class DHashServer {
       let found = false
       for (const n of nodes) {
         try {
-          const b = await this.components.rpc.get(n.address, key, false, options)
+          const b = await this.components.rpc.get(n, key, false, options)
           await this.components.store.accept(key, b.kind, b.bytes, { expiresAt, owner: '', replica: true })
           found = true
           break
@@ -314,10 +374,4 @@ export class DHashServer {
     }
     return { keys, more: false }
   }
-}
-
-/** The host part of "host:port" (IPv6 brackets kept): quotas are per machine, not per socket. */
-function hostOf (address: string): string {
-  const i = address.lastIndexOf(':')
-  return i < 0 ? address : address.slice(0, i)
 }

@@ -77,7 +77,15 @@ export class DHash implements Startable {
     }
     const metrics = components.metrics ?? NO_METRICS
     this.server = new DHashServer(
-      { transport: components.transport, store: this.store, rpc: this.rpc, vnode: vnodeById, logger, metrics },
+      {
+        transport: components.transport,
+        store: this.store,
+        rpc: this.rpc,
+        vnode: vnodeById,
+        knowsPeer: (key) => components.vnodes().some((v) => v.knowsPeer(key)),
+        logger,
+        metrics,
+      },
       { replicas: this.k, ...(init.maxWatchersPerRoot === undefined ? {} : { watchers: { maxPerRoot: init.maxWatchersPerRoot } }) },
     )
     this.maintenance = new Maintenance({

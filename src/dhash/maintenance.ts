@@ -168,7 +168,7 @@ export class Maintenance {
       let whole = holders.length < this.init.replicas
       for (const holder of holders.slice(1)) {
         try {
-          await this.syncArc(holder.address, arc, 0, sync, options)
+          await this.syncArc(holder, arc, 0, sync, options)
         } catch (err) {
           throwIfAborted(options.signal)
           if (!isCfsError(err)) throw err
@@ -234,9 +234,9 @@ export class Maintenance {
     return n
   }
 
-  private async syncArc (address: string, arc: KeyInterval, depth: number, tally: SyncTally, options: AbortOptions): Promise<void> {
+  private async syncArc (holder: NodeRef, arc: KeyInterval, depth: number, tally: SyncTally, options: AbortOptions): Promise<void> {
     const { store, rpc } = this.components
-    const [remote, local] = await Promise.all([rpc.digest(address, arc.from, arc.to, options), digestInterval(store.blocks, arc)])
+    const [remote, local] = await Promise.all([rpc.digest(holder, arc.from, arc.to, options), digestInterval(store.blocks, arc)])
     const bounds = splitInterval(arc)
     for (let i = 0; i < remote.length; i++) {
       const r = remote[i] as [number, Key]
@@ -244,17 +244,17 @@ export class Maintenance {
       if (sameBucket(r, l)) continue
       const sub = { from: bounds[i] as Key, to: bounds[i + 1] as Key }
       if (keysEqual(sub.from, sub.to)) continue // a zero-width bucket of a tiny arc
-      if (depth < MAX_DEPTH && r[0] + l[0] > this.listBelow) await this.syncArc(address, sub, depth + 1, tally, options)
-      else await this.syncListed(address, sub, tally, options)
+      if (depth < MAX_DEPTH && r[0] + l[0] > this.listBelow) await this.syncArc(holder, sub, depth + 1, tally, options)
+      else await this.syncListed(holder, sub, tally, options)
     }
   }
 
-  private async syncListed (address: string, arc: KeyInterval, tally: SyncTally, options: AbortOptions): Promise<void> {
+  private async syncListed (holder: NodeRef, arc: KeyInterval, tally: SyncTally, options: AbortOptions): Promise<void> {
     const { store, rpc } = this.components
     const theirs = new Set<string>()
     let from = arc.from
     while (true) {
-      const page = await rpc.keys(address, from, arc.to, MAX_BATCH_KEYS, options)
+      const page = await rpc.keys(holder, from, arc.to, MAX_BATCH_KEYS, options)
       for (const k of page.keys) theirs.add(toHex(k))
       const last = page.keys.at(-1)
       if (!page.more || last === undefined) break
@@ -268,7 +268,7 @@ export class Maintenance {
       const block = await store.read(key)
       if (block === undefined) continue
       tally.lacked.add(hex)
-      await rpc.store(address, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
+      await rpc.store(holder, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
       tally.pushed++
     }
     for (const hex of theirs) {
@@ -277,14 +277,14 @@ export class Maintenance {
       const key = Buffer.from(hex, 'hex')
       const k = new Uint8Array(key) as Key
       try {
-        const b = await rpc.get(address, k, false, options)
+        const b = await rpc.get(holder, k, false, options)
         // The holder's lease is unknown here; the primary grants a full one and the owner's
         // refresh or the lease cap brings it back in line.
         if (await store.accept(k, b.kind, b.bytes, { expiresAt: store.leaseEnd(store.maxLeaseMs), owner: '', replica: true })) tally.pulled++
       } catch (err) {
         throwIfAborted(options.signal)
         if (!isCfsError(err)) throw err
-        this.log('could not pull %s from %s: %s', shortHex(k), address, err.message)
+        this.log('could not pull %s from %s: %s', shortHex(k), holder.address, err.message)
       }
     }
   }
@@ -363,7 +363,7 @@ export class Maintenance {
     for (const h of holders) {
       let have: boolean[]
       try {
-        have = await rpc.has(h.address, keys, options)
+        have = await rpc.has(h, keys, options)
       } catch (err) {
         throwIfAborted(options.signal)
         if (!isCfsError(err)) throw err
@@ -376,7 +376,7 @@ export class Maintenance {
           const block = await store.read(key)
           if (block === undefined) continue
           try {
-            await rpc.store(h.address, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
+            await rpc.store(h, { key, kind: block.kind, bytes: block.bytes, expiresAt: block.expiresAt, owner: block.owner }, options)
             tally.pushed++
             ok = true
           } catch (err) {

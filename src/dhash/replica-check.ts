@@ -50,8 +50,8 @@ export interface CheckReplicasOptions extends AbortOptions {
 export interface ReplicaCheckComponents {
   /** The k nodes that should hold a key, one per endpoint, primary first (as puts place it). */
   holders: (key: Key, options: AbortOptions) => Promise<readonly NodeRef[]>
-  /** Which of `keys` the endpoint at `address` stores (`dhash.has`). */
-  has: (address: string, keys: readonly Key[], options: RpcOptions) => Promise<boolean[]>
+  /** Which of `keys` the endpoint of `node` stores (`dhash.has`, pinned to its key). */
+  has: (node: NodeRef, keys: readonly Key[], options: RpcOptions) => Promise<boolean[]>
 }
 
 /** Health of a key with `have` copies on its `holders` holders, of `wanted` (see ReplicaHealth). */
@@ -78,28 +78,29 @@ export async function checkReplicas (
   const unique = new Map<string, Key>()
   for (const key of keys) unique.set(toHex(key), key)
   const holdersOf = new Map<string, readonly NodeRef[]>()
-  const askFor = new Map<string, Key[]>()
+  const askFor = new Map<string, { node: NodeRef, keys: Key[] }>() // by address
   for (const [hex, key] of [...unique].sort((a, b) => compareKeys(a[1], b[1]))) {
     throwIfAborted(options.signal)
     const holders = await components.holders(key, options)
     holdersOf.set(hex, holders)
     for (const node of holders) {
-      const list = askFor.get(node.address) ?? []
-      list.push(key)
-      askFor.set(node.address, list)
+      const ask = askFor.get(node.address) ?? { node, keys: [] }
+      ask.keys.push(key)
+      askFor.set(node.address, ask)
     }
   }
   const answers = new Map<string, { answer: HolderAnswer, error?: string }>() // `${address} ${hex}`
   const limit = pLimit(options.concurrency ?? DEFAULT_CHECK_CONCURRENCY)
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS
   const asks: Array<Promise<void>> = []
-  for (const [address, list] of askFor) {
+  for (const { node, keys: list } of askFor.values()) {
+    const address = node.address
     for (let i = 0; i < list.length; i += MAX_BATCH_KEYS) {
       const batch = list.slice(i, i + MAX_BATCH_KEYS)
       asks.push(limit(async () => {
         throwIfAborted(options.signal)
         try {
-          const have = await components.has(address, batch, { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs })
+          const have = await components.has(node, batch, { ...(options.signal === undefined ? {} : { signal: options.signal }), timeoutMs })
           batch.forEach((key, j) => { answers.set(`${address} ${toHex(key)}`, { answer: have[j] === true ? 'holds' : 'lacks' }) })
         } catch (err) {
           throwIfAborted(options.signal)

@@ -31,7 +31,10 @@ export interface ReplicaStoreInit {
   maxLeaseMs?: number
   /** Bytes one owner (publishing key) may store on this node. @default unlimited */
   maxBytesPerOwner?: number
-  /** Bytes one source address may put on this node per window. @default unlimited */
+  /**
+   * Bytes one source may put on this node per window, charged to each source a put names:
+   * its host address and, on an authenticated link, its identity. @default unlimited
+   */
   maxBytesPerSource?: number
   /** The window for maxBytesPerSource. @default DEFAULT_SOURCE_WINDOW_MS (1 hour) */
   sourceWindowMs?: number
@@ -48,8 +51,12 @@ export interface AcceptOptions {
   owner: string
   /** Roots: accept only if the stored sequence number is this (0: none stored). */
   expectSeq?: number
-  /** Address of a client putting the block (source quota); absent for node-to-node copies. */
-  source?: string
+  /**
+   * Who is putting the block, for the source quota: each is charged the block and each must
+   * stay within maxBytesPerSource (the putter's host address and its proven identity, so that
+   * changing one of them does not reset the count). Absent for node-to-node copies.
+   */
+  sources?: readonly string[]
   /**
    * A copy from another node (repair, replication, hand-off): a root older than or equal to the
    * stored one is ignored quietly instead of refused, since the stored one is the newer truth.
@@ -172,7 +179,7 @@ export class ReplicaStore {
       return false
     }
     const growth = bytes.length - (existing?.size ?? 0)
-    this.checkCapacity(key, owner, growth, options.source, kind === BlockKind.ROOT || bytes.length <= SMALL_BLOCK_BYTES)
+    this.checkCapacity(key, owner, growth, options.sources ?? [], kind === BlockKind.ROOT || bytes.length <= SMALL_BLOCK_BYTES)
     // Counted from the check until the store's totals include it: writes of other keys run
     // meanwhile, and each must see this one, or together they overrun the limit.
     const held = Math.max(0, growth)
@@ -182,7 +189,7 @@ export class ReplicaStore {
     } finally {
       this.writing -= held
     }
-    if (options.source !== undefined) this.chargeSource(options.source, bytes.length)
+    for (const source of options.sources ?? []) this.chargeSource(source, bytes.length)
     this.stored.emit(key, { kind, expiresAt, owner, seq: verified.seq, size: bytes.length }, bytes)
     return true
   }
@@ -283,7 +290,7 @@ export class ReplicaStore {
    * `reservedBytes` of the node's limit: roots and small blocks (directories, inodes, indirect
    * blocks) may, so an owner whose data filled the ring can still publish a deletion.
    */
-  private checkCapacity (key: Key, owner: string, growth: number, source: string | undefined, small: boolean): void {
+  private checkCapacity (key: Key, owner: string, growth: number, sources: readonly string[], small: boolean): void {
     if (growth <= 0) return
     const limit = this.init.maxStorageBytes - (small ? 0 : this.reservedBytes)
     if (this.blocks.stats().bytes + this.writing + growth > limit) {
@@ -292,8 +299,10 @@ export class ReplicaStore {
     if (owner !== '' && this.blocks.bytesByOwner(owner) + growth > this.init.maxBytesPerOwner) {
       throw new QuotaExceededError(`owner ${owner.slice(0, 8)} is over its quota of ${this.init.maxBytesPerOwner} bytes on this node`)
     }
-    if (source !== undefined && this.sourceUsage(source) + growth > this.init.maxBytesPerSource) {
-      throw new QuotaExceededError(`source ${source} is over its quota of ${this.init.maxBytesPerSource} bytes per ${this.init.sourceWindowMs} ms`)
+    for (const source of sources) {
+      if (this.sourceUsage(source) + growth > this.init.maxBytesPerSource) {
+        throw new QuotaExceededError(`source ${source} is over its quota of ${this.init.maxBytesPerSource} bytes per ${this.init.sourceWindowMs} ms`)
+      }
     }
   }
 

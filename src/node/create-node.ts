@@ -203,11 +203,11 @@ export class CfsNode implements Startable {
   }
 
   private async startLayers (stores: CfsNodeStores, options: AbortOptions): Promise<void> {
-    const logger = this.components.logger ?? createLogger(shortHex(makeNodeRef(this.address, 0).id))
+    const logger = this.components.logger ?? createLogger(shortHex(makeNodeRef(this.address, 0, this.transport.publicKey).id))
     const random = this.components.random
     const metrics = this.metrics
     this.log = logger.forComponent('node')
-    this.server = new ChordRpcServer(this.transport)
+    this.server = new ChordRpcServer(this.transport, logger)
     this.vnodes.length = 0 // a start after stop() builds them again
     // Successor lists reach k + 1 distinct endpoints: the replicas and a spare for a leave.
     const successorEndpoints = Math.max(DEFAULT_SUCCESSOR_ENDPOINTS, (this.init.dhash?.replicas ?? DEFAULT_REPLICAS) + 1)

@@ -17,6 +17,12 @@ export interface SimRingInit {
   port?: number
   /** Virtual nodes per host (one transport, one ChordRpcServer, several ChordNodes). @default 1 */
   vnodes?: number
+  /**
+   * Every host's endpoint has an identity key (32 bytes drawn from the seed), as a TLS node
+   * has: its records carry the pin and the memory network checks it, and handlers see the
+   * caller's key. @default false (no keys: nothing is authenticated)
+   */
+  keyed?: boolean
   chord?: ChordInit
   /**
    * Builds a host's Chord layer on its transport, vnodes started but not joined: how SimDHash
@@ -103,7 +109,7 @@ export class SimRing {
   async spawn (): Promise<SimHost> {
     const address = `10.${(this.nextAddress >> 16) & 255}.${(this.nextAddress >> 8) & 255}.${this.nextAddress & 255}:${this.init.port ?? 4000}`
     this.nextAddress++
-    const transport = this.network.createTransport(address, { rpcTimeoutMs: 2_000 })
+    const transport = this.network.createTransport(address, { rpcTimeoutMs: 2_000, ...(this.init.keyed === true ? { publicKey: this.random.bytes(32) } : {}) })
     await transport.start()
     const chord: ChordInit = {
       successorListSize: this.init.successorListSize ?? 16,

@@ -215,7 +215,7 @@ describe('DHash on six cfs node processes, k = 3', () => {
     await fresh.blocks.settled()
     expect(fresh.blocks.stats).toMatchObject({ badCopiesRead: 1, repairsSent: 1, repaired: 1, repairsFailed: 0 })
     expect((await queryStatus(back.address)).blocks?.corruptDropped).toBe(1)
-    const r = await rpc.get(back.address, b.key, false)
+    const r = await rpc.get(back, b.key, false)
     expect(Buffer.from(r.bytes).equals(b.bytes)).toBe(true)
     console.log(`corrupt copy: restarted node settled in ${ringMs} ms, surplus copy gone ${placed.ms} ms later; ` +
       `fresh read correct in ${readMs} ms, and the bad copy replaced ${Date.now() - t1 - readMs} ms after it`)
@@ -245,8 +245,8 @@ describe('DHash on six cfs node processes, k = 3', () => {
       // ... and to the nodes directly: the primary (dhash.put) and every holder (dhash.store).
       forgedByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: forged, leaseMs })),
       otherByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: otherSigner, leaseMs })),
-      forgedByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: forged, expiresAt: Date.now() + leaseMs, owner: '' })))),
-      otherByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: otherSigner, expiresAt: Date.now() + leaseMs, owner: '' })))),
+      forgedByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h, { key, kind: BlockKind.ROOT, bytes: forged, expiresAt: Date.now() + leaseMs, owner: '' })))),
+      otherByHolders: await Promise.all(holders.map(async (h) => refusal(rpc.store(h, { key, kind: BlockKind.ROOT, bytes: otherSigner, expiresAt: Date.now() + leaseMs, owner: '' })))),
       staleByClient: await refusal(c.blocks.put(BlockKind.ROOT, key, stale)),
       staleByPrimary: await refusal(rpc.put(primary, { key, kind: BlockKind.ROOT, bytes: stale, leaseMs })),
     }
@@ -262,9 +262,9 @@ describe('DHash on six cfs node processes, k = 3', () => {
     })
     // A node-to-node copy of an older root is ignored quietly: the stored one is the newer truth.
     for (const h of holders) {
-      expect(await rpc.store(h.address, { key, kind: BlockKind.ROOT, bytes: stale, expiresAt: Date.now() + leaseMs, owner: '' })).toBe(false)
+      expect(await rpc.store(h, { key, kind: BlockKind.ROOT, bytes: stale, expiresAt: Date.now() + leaseMs, owner: '' })).toBe(false)
     }
-    for (const h of holders) expect(Buffer.from((await rpc.get(h.address, key, false)).bytes).equals(v2)).toBe(true)
+    for (const h of holders) expect(Buffer.from((await rpc.get(h, key, false)).bytes).equals(v2)).toBe(true)
     expect(Buffer.from(await c.blocks.get(BlockKind.ROOT, key)).equals(v2)).toBe(true)
   })
 
@@ -294,7 +294,7 @@ describe('DHash on six cfs node processes, k = 3', () => {
       wins[winner]++
       // Nothing lost: every holder has the winner's root, and readers see it.
       for (const h of holders) {
-        const r = await rpc.get(h.address, key, false)
+        const r = await rpc.get(h, key, false)
         expect(new TextDecoder().decode(decodeRoot(key, r.bytes).payload), `round ${round} on ${h.address}`).toBe(`${winner} wrote seq ${round + 1}`)
       }
       expect(Buffer.from(await b.blocks.get(BlockKind.ROOT, key)).equals(bytes[winner])).toBe(true)

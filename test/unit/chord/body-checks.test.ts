@@ -13,8 +13,9 @@ import { FC } from '../ring-model.js'
 // the schema, never more, and must return exactly what the schema returns.
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
+// Half of them carry a pin (k); every address keeps one key, so interning never re-pins here.
 const refArb = fc.tuple(fc.nat(255), fc.integer({ min: 1, max: 65_535 }), fc.nat(1023))
-  .map(([x, port, v]) => toWire(makeNodeRef(`10.0.${x}.1:${port}`, v)))
+  .map(([x, port, v]) => toWire(makeNodeRef(`10.0.${x}.1:${port}`, v, port % 2 === 0 ? new Uint8Array(32).fill(x) : undefined)))
 const listArb = fc.array(refArb, { maxLength: 20 })
 
 /** Values on either side of every limit in the schemas. */
@@ -27,7 +28,7 @@ const EDGES: unknown[] = [
 const edgeValue = fc.oneof(fc.anything(), fc.constantFrom(...EDGES))
 
 /** A NodeRef with one field replaced, removed or added. */
-const refNoise = fc.tuple(refArb, fc.constantFrom('id', 'addr', 'v', 'extra'), edgeValue, fc.boolean())
+const refNoise = fc.tuple(refArb, fc.constantFrom('id', 'addr', 'v', 'k', 'extra'), edgeValue, fc.boolean())
   .map(([r, k, v, drop]) => {
     const out: Record<string, unknown> = { ...r, [k]: v }
     if (drop) delete out[k]
@@ -45,8 +46,8 @@ const fieldNoise = fc.oneof(
 const bodies: Array<[string, z.ZodType, fc.Arbitrary<Record<string, unknown>>]> = [
   ['pingRequest', pingRequest, fc.record({ to: keyArb })],
   ['pingResponse', pingResponse, fc.record({ id: keyArb })],
-  ['stateRequest', stateRequest, fc.record({ to: keyArb, succs: fc.integer({ min: 0, max: 64 }) }, { requiredKeys: ['to'] })],
-  ['stateResponse', stateResponse, fc.record({ self: refArb, pred: fc.option(refArb, { nil: null }), succs: listArb })],
+  ['stateRequest', stateRequest, fc.record({ to: keyArb, succs: fc.integer({ min: 0, max: 64 }), preds: fc.integer({ min: 0, max: 64 }) }, { requiredKeys: ['to'] })],
+  ['stateResponse', stateResponse, fc.record({ self: refArb, pred: fc.option(refArb, { nil: null }), succs: listArb, preds: listArb }, { requiredKeys: ['self', 'pred', 'succs'] })],
   ['notifyRequest', notifyRequest, fc.record({ to: keyArb, node: refArb })],
   ['nextRequest', nextRequest, fc.record({
     to: keyArb, key: keyArb, count: fc.integer({ min: 1, max: 16 }), succs: fc.integer({ min: 1, max: 64 }),
@@ -98,12 +99,12 @@ function expectSubset (schema: z.ZodType, body: unknown): void {
 }
 
 describe('fast checks at every limit', () => {
-  const ref = toWire(makeNodeRef('10.0.0.1:4000', 0))
+  const ref = toWire(makeNodeRef('10.0.0.1:4000', 0, new Uint8Array(32).fill(7)))
   const valid: Record<string, Record<string, unknown>> = {
     pingRequest: { to: ref.id },
     pingResponse: { id: ref.id },
-    stateRequest: { to: ref.id, succs: 3 },
-    stateResponse: { self: ref, pred: ref, succs: [ref] },
+    stateRequest: { to: ref.id, succs: 3, preds: 4 },
+    stateResponse: { self: ref, pred: ref, succs: [ref], preds: [ref] },
     notifyRequest: { to: ref.id, node: ref },
     nextRequest: { to: ref.id, key: ref.id, count: 3, succs: 1 },
     nextResponse: { done: false, nodes: [ref] },
@@ -117,7 +118,7 @@ describe('fast checks at every limit', () => {
     for (const [field, value] of Object.entries(body)) {
       for (const edge of EDGES) {
         expectSubset(schema, { ...body, [field]: edge })
-        for (const k of ['id', 'addr', 'v']) {
+        for (const k of ['id', 'addr', 'v', 'k']) {
           const bad = { ...ref, [k]: edge }
           expectSubset(schema, { ...body, [field]: Array.isArray(value) ? [...(value as unknown[]), bad] : bad })
         }
@@ -128,6 +129,7 @@ describe('fast checks at every limit', () => {
       nodes: Array.from({ length: 65 }, () => ref),
       fingers: Array.from({ length: 65 }, () => ref),
       succs: Array.from({ length: 65 }, () => ref),
+      preds: Array.from({ length: 65 }, () => ref),
     })
   })
 })

@@ -97,6 +97,69 @@ describe('toWire / fromWire', () => {
   })
 })
 
+describe('the pin (k): the endpoint\'s identity key in its record', () => {
+  const keyA = new Uint8Array(32).fill(0xa1)
+  const keyB = new Uint8Array(32).fill(0xb2)
+
+  it('round-trips through the wire form: toWire writes k, fromWire keeps it', () => {
+    fc.assert(fc.property(addressArb, vnodeArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), (addr, v, key) => {
+      const n = makeNodeRef(addr, v, key)
+      const wire = toWire(n)
+      expect(wire.k).toEqual(key)
+      expect(nodeRefSchema.parse(wire)).toEqual(wire)
+      const back = fromWire(nodeRefSchema.parse({ ...wire, id: new Uint8Array(n.id), k: new Uint8Array(key) }))
+      expect(back).toBe(n)
+      expect(back.key).toEqual(key)
+    }), FC)
+  })
+
+  it('is left out of the wire form of a ref without one', () => {
+    const n = makeNodeRef('10.3.0.1:4000', 0)
+    expect(n.key).toBeUndefined()
+    expect('k' in toWire(n)).toBe(false)
+  })
+
+  it('is 32 bytes on the wire', () => {
+    const ok = toWire(makeNodeRef('10.3.0.2:4000', 0))
+    expect(nodeRefSchema.safeParse({ ...ok, k: keyA }).success).toBe(true)
+    for (const k of [new Uint8Array(31), new Uint8Array(33), Array.from(keyA), toHex(keyA), null]) {
+      expect(nodeRefSchema.safeParse({ ...ok, k }).success, String(k)).toBe(false)
+    }
+  })
+
+  it('is shared by every vnode of an endpoint, and a ref made without a key takes the known one', () => {
+    const v0 = makeNodeRef('10.3.0.3:4000', 0, keyA)
+    expect(makeNodeRef('10.3.0.3:4000', 5).key).toEqual(keyA)
+    expect(makeNodeRef('10.3.0.3:4000', 0)).toBe(v0)
+    // A record that omits the pin does not unpin the node.
+    expect(fromWire({ id: v0.id, addr: v0.address, v: 0 })).toBe(v0)
+  })
+
+  it('interning never hands out a stale key: another key for an address replaces all its refs', () => {
+    const addr = '10.3.0.4:4000'
+    const oldRefs = [makeNodeRef(addr, 0, keyA), makeNodeRef(addr, 1, keyA)]
+    const fresh = makeNodeRef(addr, 0, keyB) // the node was installed again with a new key
+    expect(fresh).not.toBe(oldRefs[0])
+    expect(fresh.key).toEqual(keyB)
+    expect(fresh.id).toEqual(oldRefs[0]?.id)
+    expect(makeNodeRef(addr, 1).key).toEqual(keyB)
+    expect(makeNodeRef(addr, 1)).not.toBe(oldRefs[1])
+    expect(makeNodeRef(addr, 0)).toBe(fresh)
+    // Refs handed out earlier keep their key (and so fail their pin); they are still the same node.
+    expect(oldRefs[0]?.key).toEqual(keyA)
+    expect(sameNode(oldRefs[0], fresh)).toBe(true)
+    // The same happens through the wire.
+    expect(fromWire({ ...toWire(fresh), k: keyA }).key).toEqual(keyA)
+    expect(makeNodeRef(addr, 1).key).toEqual(keyA)
+  })
+
+  it('a forged record (wrong id) is refused before its key is interned', () => {
+    const n = makeNodeRef('10.3.0.5:4000', 0, keyA)
+    expect(() => fromWire({ id: nodeIdFor('10.3.0.6:4000', 0), addr: n.address, v: 0, k: keyB })).toThrow(BadRequestError)
+    expect(makeNodeRef(n.address, 0)).toBe(n)
+  })
+})
+
 describe('nodeRefSchema', () => {
   const id = nodeIdFor('10.0.0.1:4000', 0)
   const ok = { id, addr: '10.0.0.1:4000', v: 0 }

@@ -370,3 +370,68 @@ describe('RoutingTable.closestPreceding (property)', () => {
     ), { ...FC, numRuns: 200 })
   })
 })
+
+describe('RoutingTable predecessor list and knowsKey', () => {
+  const keyOf = (i: number): Uint8Array => new Uint8Array(32).fill(i)
+  const pinned = Array.from({ length: 8 }, (_, i) => makeNodeRef(`10.8.0.${i + 1}:4000`, 0, keyOf(i + 1)))
+  const me = makeNodeRef('10.8.1.1:4000', 0, keyOf(99))
+  const [p1, p2, p3, s1, f1, stranger] = pinned as [NodeRef, NodeRef, NodeRef, NodeRef, NodeRef, NodeRef]
+
+  it('the predecessor heads the list; the list the predecessor reports is taken only while it is still the predecessor', () => {
+    const t = new RoutingTable(me)
+    t.setPredecessor(p1)
+    expect(t.predecessors).toEqual([p1])
+    t.setPredecessors([p1, p2, p3, me])
+    expect(t.predecessors).toEqual([p1, p2, p3]) // never itself
+    t.setPredecessors([p2, p3])
+    expect(t.predecessors).toEqual([p1, p2, p3]) // a stale answer: p2 is not the predecessor
+    t.remove(p2)
+    expect(t.predecessors).toEqual([p1, p3])
+    t.remove(p1)
+    expect(t.predecessor).toBeUndefined()
+    expect(t.predecessors).toEqual([p3])
+    t.setPredecessor(p2)
+    expect(t.predecessors).toEqual([p2, p3])
+  })
+
+  it('knows the keys pinned in itself, its predecessor list, successors and fingers, and no other', () => {
+    const t = new RoutingTable(me)
+    t.setPredecessor(p1)
+    t.setPredecessors([p1, p2])
+    t.setSuccessors([s1])
+    t.fingers.replaceAll([{ index: 200, node: f1 }])
+    for (const n of [me, p1, p2, s1, f1]) expect(t.knowsKey(n.key as Uint8Array), n.address).toBe(true)
+    expect(t.knowsKey(stranger.key as Uint8Array)).toBe(false)
+    expect(t.knowsKey(p3.key as Uint8Array)).toBe(false)
+    // A record without a pin vouches for no key.
+    const unpinned = new RoutingTable(makeNodeRef('10.8.2.1:4000', 0))
+    unpinned.setSuccessors([makeNodeRef('10.8.2.2:4000', 0)])
+    expect(unpinned.knowsKey(new Uint8Array(32))).toBe(false)
+  })
+})
+
+describe('RoutingTable: a node first known by its address alone', () => {
+  it('takes the pinned record of the same node in its place, without an event; a pin is never changed in place', () => {
+    const me = makeNodeRef('10.9.1.1:4000', 0, new Uint8Array(32).fill(1))
+    const bare = { ...makeNodeRef('10.9.1.2:4000', 0), key: undefined } // as a --join address gives it
+    const pinned = { ...bare, key: new Uint8Array(32).fill(2) }
+    const other = { ...bare, key: new Uint8Array(32).fill(3) }
+    const t = new RoutingTable(me)
+    t.setSuccessors([bare])
+    t.setPredecessor(bare)
+    const log = { succs: 0, preds: 0 }
+    t.onSuccessorsChanged = () => { log.succs++ }
+    t.onPredecessorChanged = () => { log.preds++ }
+    t.setSuccessors([pinned])
+    t.setPredecessor(pinned)
+    expect(t.successor).toBe(pinned)
+    expect(t.predecessor).toBe(pinned)
+    expect(t.predecessors).toEqual([pinned])
+    expect(t.knowsKey(pinned.key)).toBe(true)
+    t.setSuccessors([other])
+    t.setPredecessor(other)
+    expect(t.successor).toBe(pinned)
+    expect(t.predecessor).toBe(pinned)
+    expect(log).toEqual({ succs: 0, preds: 0 })
+  })
+})

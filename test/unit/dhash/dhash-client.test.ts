@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { BlockNotFoundError, NodeUnreachableError, raceSignal, type Key } from '../../../src/core/index.js'
 import { makeNodeRef, type LookupResult } from '../../../src/chord/index.js'
-import { BlockKind, DHashClient, contentKey, type DHashRpc } from '../../../src/dhash/index.js'
+import { BlockKind, DHashClient, contentKey, type DHashRpc, type Peer } from '../../../src/dhash/index.js'
 import type { StoreItem } from '../../../src/dhash/messages.js'
 
 /*
@@ -22,13 +22,13 @@ function ring (good: Uint8Array, firstCopy: Uint8Array | undefined, store: (addr
   const stores: FakeRing['stores'] = []
   const attempts = new Map<string, number>()
   const rpc = {
-    get: async (address: string) => {
+    get: async ({ address }: Peer) => {
       const bytes = address === holders[0]?.address ? firstCopy : good
       if (bytes === undefined) throw new BlockNotFoundError('not here')
       return { kind: BlockKind.CONTENT, bytes }
     },
     // As DHashRpc.store: the caller's signal ends the wait.
-    store: async (address: string, item: StoreItem, options: { signal?: AbortSignal } = {}) => {
+    store: async ({ address }: Peer, item: StoreItem, options: { signal?: AbortSignal } = {}) => {
       stores.push({ address, item })
       const n = (attempts.get(address) ?? 0) + 1
       attempts.set(address, n)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { NodeUnreachableError, hedged, raceSignal, type Key } from '../../../src/core/index.js'
 import { makeNodeRef, type LookupResult } from '../../../src/chord/index.js'
-import { BlockKind, DHashClient, contentKey, encodeRoot, generateSecretKey, publicKeyOf, rootKey, type DHashRpc } from '../../../src/dhash/index.js'
+import { BlockKind, DHashClient, contentKey, encodeRoot, generateSecretKey, publicKeyOf, rootKey, type DHashRpc, type Peer } from '../../../src/dhash/index.js'
 
 /*
  * Bounded waits on reads: a holder that does not answer costs a fraction of a second, not an
@@ -54,7 +54,7 @@ const lookup = async (k: Key): Promise<LookupResult> => ({
 function client (silent: string, answer: (address: string) => { kind: BlockKind, bytes: Uint8Array }): { client: DHashClient, asked: string[] } {
   const asked: string[] = []
   const rpc = {
-    get: async (address: string, _key: Key, _cache: boolean, options: { signal?: AbortSignal } = {}) => {
+    get: async ({ address }: Peer, _key: Key, _cache: boolean, options: { signal?: AbortSignal } = {}) => {
       asked.push(address)
       if (address === silent) return never(options.signal ?? new AbortController().signal)
       return answer(address)
@@ -85,7 +85,7 @@ describe('DHashClient reads past a silent holder', () => {
   it('an unreachable holder is passed at once', async () => {
     const bytes = new Uint8Array(10).fill(5)
     const rpc = {
-      get: async (address: string) => {
+      get: async ({ address }: Peer) => {
         if (address === holders[0]?.address) throw new NodeUnreachableError('refused')
         return { kind: BlockKind.CONTENT, bytes }
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { BadRequestError, BlockNotFoundError, NodeUnreachableError, TimeoutError, hashKey, toHex, type Key } from '../../../src/core/index.js'
 import { makeNodeRef, type LookupResult, type NodeRef } from '../../../src/chord/index.js'
-import { BlockKind, DHashClient, checkReplicas, contentKey, replicaHealth, type DHashRpc, type ReplicaCheckComponents } from '../../../src/dhash/index.js'
+import { BlockKind, DHashClient, checkReplicas, contentKey, replicaHealth, type DHashRpc, type Peer, type ReplicaCheckComponents } from '../../../src/dhash/index.js'
 import { MAX_BATCH_KEYS } from '../../../src/dhash/messages.js'
 
 const nodes = ['10.0.0.1:1', '10.0.0.2:1', '10.0.0.3:1', '10.0.0.4:1'].map((a) => makeNodeRef(a))
@@ -18,7 +18,7 @@ function fakeRing (stored: Map<string, Set<string>>, fail: Map<string, Error> = 
       const i = keys.findIndex((k) => toHex(k) === toHex(key))
       return [0, 1, 2].map((j) => nodes[(Math.max(i, 0) + j) % nodes.length] as NodeRef)
     },
-    has: async (address, batch, options) => {
+    has: async ({ address }, batch, options) => {
       calls.push({ address, n: batch.length, timeoutMs: options.timeoutMs })
       const err = fail.get(address)
       if (err !== undefined) throw err
@@ -108,12 +108,12 @@ describe('DHashClient as cfs where uses it', () => {
     const stores: string[] = []
     const asked: string[] = []
     const rpc = {
-      get: async (address: string) => {
+      get: async ({ address }: Peer) => {
         if (address === nodes[0]!.address) throw new BlockNotFoundError('not here')
         return { kind: BlockKind.CONTENT, bytes: good }
       },
-      store: async (address: string) => { stores.push(address); return true },
-      has: async (address: string, keys: readonly Key[]) => { asked.push(address); return keys.map(() => address !== nodes[0]!.address) },
+      store: async ({ address }: Peer) => { stores.push(address); return true },
+      has: async ({ address }: Peer, keys: readonly Key[]) => { asked.push(address); return keys.map(() => address !== nodes[0]!.address) },
       cache: async () => {},
     } as unknown as DHashRpc
     const router = { lookup: async (k: Key): Promise<LookupResult> => ({ key: k, successor: nodes[0]!, successors, path: [], hops: 0 }) }

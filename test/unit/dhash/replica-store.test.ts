@@ -97,11 +97,28 @@ describe('ReplicaStore rules', () => {
     const owner = 'a'.repeat(64)
     expect(await code(store.accept(contentKey(b(8, 1)), BlockKind.CONTENT, b(8, 1), { expiresAt: far, owner }))).toBe('ok')
     expect(await code(store.accept(contentKey(b(8, 2)), BlockKind.CONTENT, b(8, 2), { expiresAt: far, owner }))).toBe('QUOTA_EXCEEDED')
-    expect(await code(store.accept(contentKey(b(9, 3)), BlockKind.CONTENT, b(9, 3), { expiresAt: far, owner: '', source: '10.0.0.1' }))).toBe('ok')
-    expect(await code(store.accept(contentKey(b(12, 4)), BlockKind.CONTENT, b(12, 4), { expiresAt: far, owner: '', source: '10.0.0.1' }))).toBe('QUOTA_EXCEEDED')
+    expect(await code(store.accept(contentKey(b(9, 3)), BlockKind.CONTENT, b(9, 3), { expiresAt: far, owner: '', sources: ['address 10.0.0.1'] }))).toBe('ok')
+    expect(await code(store.accept(contentKey(b(12, 4)), BlockKind.CONTENT, b(12, 4), { expiresAt: far, owner: '', sources: ['address 10.0.0.1'] }))).toBe('QUOTA_EXCEEDED')
     expect(await code(store.accept(contentKey(b(12, 5)), BlockKind.CONTENT, b(12, 5), { expiresAt: far, owner: '' }))).toBe('ok')
     expect(await code(store.accept(contentKey(b(9, 6)), BlockKind.CONTENT, b(9, 6), { expiresAt: far, owner: '' }))).toBe('STORAGE_FULL')
     expect(blocks.stats()).toEqual({ blocks: 3, bytes: 29 })
+  })
+
+  it('charges a put to every source it names, each against the limit: a new identity at the same address, or the same identity at a new address, is still over', async () => {
+    const { store, clock } = setup({ maxBytesPerSource: 20, sourceWindowMs: 1_000 })
+    let fill = 0
+    const put = async (sources: string[], n = 8): Promise<string> => {
+      const bytes = new Uint8Array(n).fill(++fill)
+      return code(store.accept(contentKey(bytes), BlockKind.CONTENT, bytes, { expiresAt: far, owner: (fill % 10).toString().repeat(64), sources }))
+    }
+    expect(await put(['address 10.0.0.1', 'identity aa'])).toBe('ok')
+    expect(await put(['address 10.0.0.1', 'identity aa'])).toBe('ok')
+    expect(await put(['address 10.0.0.1', 'identity bb'])).toBe('QUOTA_EXCEEDED') // the address has put 16 of 20
+    expect(await put(['address 10.0.0.2', 'identity aa'])).toBe('QUOTA_EXCEEDED') // so has the identity
+    expect(await put(['address 10.0.0.2', 'identity bb'])).toBe('ok')
+    expect(await put(['address 10.0.0.1', 'identity aa'], 4)).toBe('ok') // exactly at the limit
+    clock.now += 1_000 // a new window
+    expect(await put(['address 10.0.0.1', 'identity aa'])).toBe('ok')
   })
 
   it('holds the last of its capacity back for roots and small blocks, so a full node still takes a deletion', async () => {
