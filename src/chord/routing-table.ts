@@ -82,20 +82,30 @@ export class RoutingTable {
 
   /**
    * Nodes dropped after failing, oldest first, kept (bounded) so they can be probed later: a
-   * partition that heals must not leave two rings that no longer know of each other.
+   * partition that heals must not leave two rings that no longer know of each other, however
+   * long it lasted. A node is probed again and again, each time a little later (its n-th probe
+   * n rounds after the last, at most MAX_PROBE_GAP), so a node gone for good costs a ping a
+   * minute and a partition of hours still heals within about a minute of its end.
    */
-  private readonly failed = new Map<string, { node: NodeRef, probes: number }>()
+  private readonly failed = new Map<string, { node: NodeRef, probes: number, due: number }>()
+  /** Calls of nextFailedToProbe so far: the clock of the probes' backoff. */
+  private probeRound = 0
   static readonly MAX_FAILED = 32
-  static readonly MAX_PROBES = 20
+  /** Most rounds between two probes of one failed node. */
+  static readonly MAX_PROBE_GAP = 60
 
-  /** The failed node to probe next (round robin), or undefined. */
+  /** The failed node to probe now (the longest waiting of those due), or undefined. */
   nextFailedToProbe (): NodeRef | undefined {
-    const first = this.failed.entries().next()
-    if (first.done === true) return undefined
-    const [hex, entry] = first.value
-    this.failed.delete(hex)
-    if (++entry.probes < RoutingTable.MAX_PROBES) this.failed.set(hex, entry)
-    return entry.node
+    this.probeRound++
+    for (const [hex, entry] of this.failed) {
+      if (entry.due > this.probeRound) continue
+      this.failed.delete(hex) // back in at the end: round robin among the due
+      entry.probes++
+      entry.due = this.probeRound + Math.min(entry.probes, RoutingTable.MAX_PROBE_GAP)
+      this.failed.set(hex, entry)
+      return entry.node
+    }
+    return undefined
   }
 
   /** A failed node answered again. */
@@ -104,7 +114,7 @@ export class RoutingTable {
   /** Forgets a node that failed to answer: from the successor list, the fingers and as predecessor. */
   remove (node: NodeRef): void {
     if (!this.failed.has(node.hex)) {
-      this.failed.set(node.hex, { node, probes: 0 })
+      this.failed.set(node.hex, { node, probes: 0, due: 0 })
       if (this.failed.size > RoutingTable.MAX_FAILED) this.failed.delete(this.failed.keys().next().value as string)
     }
     if (sameNode(node, this.pred)) this.setPredecessor(undefined)

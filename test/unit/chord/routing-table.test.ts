@@ -435,3 +435,30 @@ describe('RoutingTable: a node first known by its address alone', () => {
     expect(log).toEqual({ succs: 0, preds: 0 })
   })
 })
+
+describe('RoutingTable: failed nodes are probed until they answer, ever less often', () => {
+  it('a node that keeps failing is probed with a gap growing by one round up to MAX_PROBE_GAP, and never dropped', () => {
+    const self = makeNodeRef('10.0.0.1:7000')
+    const gone = makeNodeRef('10.0.0.2:7000')
+    const table = new RoutingTable(self)
+    table.remove(gone)
+    const probedAt: number[] = []
+    for (let round = 1; round <= 5_000; round++) if (table.nextFailedToProbe() === gone) probedAt.push(round)
+    const gaps = probedAt.slice(1).map((r, i) => r - (probedAt[i] as number))
+    expect(gaps.slice(0, 5)).toEqual([1, 2, 3, 4, 5])
+    expect(Math.max(...gaps)).toBe(RoutingTable.MAX_PROBE_GAP)
+    expect(probedAt.at(-1)).toBeGreaterThan(5_000 - RoutingTable.MAX_PROBE_GAP) // still probed after an hour and more of rounds
+  })
+
+  it('several failed nodes take turns, a node that answers leaves the list', () => {
+    const self = makeNodeRef('10.0.0.1:7000')
+    const [a, b] = [makeNodeRef('10.0.0.2:7000'), makeNodeRef('10.0.0.3:7000')]
+    const table = new RoutingTable(self)
+    table.remove(a)
+    table.remove(b)
+    expect([table.nextFailedToProbe(), table.nextFailedToProbe()]).toEqual([a, b])
+    table.revived(a)
+    const later = Array.from({ length: 50 }, () => table.nextFailedToProbe()).filter((n) => n !== undefined)
+    expect(new Set(later)).toEqual(new Set([b]))
+  })
+})
