@@ -91,6 +91,8 @@ export const REFUSAL_LOG_INTERVAL_MS = 30_000
 const HEADER_BYTES = 4
 const MAX_DECLARABLE = 0xffff_ffff
 const HELLO_ID = 0
+/** Bytes of a frame that must have arrived before its whole buffer is allocated (FrameReader). */
+const STREAM_ALLOC_BYTES = 64 * 1024
 
 /**
  * Request/response over TCP, in TLS 1.3 unless told otherwise. Each frame on the wire is a
@@ -583,67 +585,100 @@ function formatAddress (host: string, port: number): string {
 }
 
 /**
- * Cuts length-prefixed frames out of a byte stream. Chunks are kept as received and each frame
- * is copied out once, so parsing stays linear however the stream is split.
+ * Cuts length-prefixed frames out of a byte stream, copying each chunk into its frame as it
+ * arrives: a socket chunk (16 KiB on TLS) is garbage as soon as it is read, instead of living,
+ * with the frame's other chunks, until the last one came (long enough to be promoted to V8's
+ * old generation, which made major collections a large share of a node's CPU). A frame's
+ * buffer is allocated once STREAM_ALLOC_BYTES of it (or all of a smaller one) have arrived, so
+ * a peer must send that much before a declared length costs memory.
  */
 class FrameReader {
-  private readonly chunks: Buffer[] = []
-  /** Bytes of chunks[0] already consumed. */
-  private offset = 0
-  private buffered = 0
+  /** Whole frames, in order, not yet taken by next(). */
+  private readonly ready: Uint8Array[] = []
+  private readyHead = 0
+  /** The 4-byte length of the frame being read, gathered across chunks. */
+  private readonly header = new Uint8Array(HEADER_BYTES)
+  private headerFilled = 0
+  /** The declared length of the frame being read; -1 while its header is incomplete. */
+  private length = -1
+  /** Its buffer, once allocated, and how much of it is filled. */
+  private frame: Uint8Array | undefined
+  private filled = 0
+  /** Its first chunks, kept until STREAM_ALLOC_BYTES of it have arrived. */
+  private early: Uint8Array[] = []
+  /** A broken stream, thrown by next() once the frames before the break are taken. */
+  private broken: ProtocolError | undefined
 
   constructor (private readonly maxFrameBytes: number) {}
 
   push (chunk: Buffer): void {
-    if (chunk.length === 0) return
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-  }
-
-  /** The next whole frame, or undefined until it has arrived. Throws ProtocolError for an oversized length. */
-  next (): Uint8Array | undefined {
-    if (this.buffered < HEADER_BYTES) return undefined
-    const header = this.peek(HEADER_BYTES)
-    const length = new DataView(header.buffer, header.byteOffset, HEADER_BYTES).getUint32(0)
-    if (length > this.maxFrameBytes) throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
-    if (this.buffered < HEADER_BYTES + length) return undefined
-    this.consume(HEADER_BYTES, undefined)
-    // A fresh Uint8Array (not a Buffer view of a socket chunk): decoded byte fields are plain
-    // Uint8Arrays and pin only their own frame in memory.
-    const frame = new Uint8Array(length)
-    this.consume(length, frame)
-    return frame
-  }
-
-  private peek (n: number): Uint8Array {
-    const first = this.chunks[0] as Buffer
-    if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n)
-    const out = new Uint8Array(n)
-    let filled = 0
-    for (let i = 0, start = this.offset; filled < n; i++, start = 0) {
-      const chunk = this.chunks[i] as Buffer
-      const take = Math.min(n - filled, chunk.length - start)
-      out.set(chunk.subarray(start, start + take), filled)
-      filled += take
-    }
-    return out
-  }
-
-  /** Drops n bytes from the front, copying them into `into` when given. */
-  private consume (n: number, into: Uint8Array | undefined): void {
-    let done = 0
-    while (done < n) {
-      const chunk = this.chunks[0] as Buffer
-      const take = Math.min(n - done, chunk.length - this.offset)
-      into?.set(chunk.subarray(this.offset, this.offset + take), done)
-      done += take
-      this.offset += take
-      if (this.offset === chunk.length) {
-        this.chunks.shift()
-        this.offset = 0
+    let at = 0
+    while (at < chunk.length && this.broken === undefined) {
+      if (this.length < 0) {
+        const take = Math.min(HEADER_BYTES - this.headerFilled, chunk.length - at)
+        this.header.set(chunk.subarray(at, at + take), this.headerFilled)
+        this.headerFilled += take
+        at += take
+        if (this.headerFilled < HEADER_BYTES) return
+        const length = new DataView(this.header.buffer).getUint32(0)
+        if (length > this.maxFrameBytes) {
+          this.broken = new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
+          return
+        }
+        this.length = length
+        this.headerFilled = 0
+        if (length === 0) this.complete(new Uint8Array(0))
+        continue
       }
+      const take = Math.min(this.length - this.filled, chunk.length - at)
+      const piece = chunk.subarray(at, at + take)
+      at += take
+      if (this.frame === undefined) {
+        this.early.push(piece)
+        this.filled += take
+        if (this.filled === this.length || this.filled >= STREAM_ALLOC_BYTES) this.allocate()
+      } else {
+        this.frame.set(piece, this.filled)
+        this.filled += take
+      }
+      if (this.filled === this.length) this.complete(this.frame as Uint8Array)
     }
-    this.buffered -= n
+  }
+
+  /** The next whole frame, or undefined until one has arrived. Throws ProtocolError once the frames before a broken length are taken. */
+  next (): Uint8Array | undefined {
+    if (this.readyHead < this.ready.length) {
+      const frame = this.ready[this.readyHead++] as Uint8Array
+      if (this.readyHead === this.ready.length) {
+        this.ready.length = 0
+        this.readyHead = 0
+      }
+      return frame
+    }
+    if (this.broken !== undefined) throw this.broken
+    return undefined
+  }
+
+  /**
+   * Copies the early pieces into the frame's own buffer. A fresh Uint8Array, not a Buffer view
+   * of a socket chunk: decoded byte fields are plain Uint8Arrays and pin only their own frame.
+   */
+  private allocate (): void {
+    const frame = new Uint8Array(this.length)
+    let off = 0
+    for (const piece of this.early) {
+      frame.set(piece, off)
+      off += piece.length
+    }
+    this.early = []
+    this.frame = frame
+  }
+
+  private complete (frame: Uint8Array): void {
+    this.ready.push(frame)
+    this.length = -1
+    this.frame = undefined
+    this.filled = 0
   }
 }
 
