@@ -91,6 +91,8 @@ export const REFUSAL_LOG_INTERVAL_MS = 30_000
 const HEADER_BYTES = 4
 const MAX_DECLARABLE = 0xffff_ffff
 const HELLO_ID = 0
+/** Bytes a connection may have waiting in its socket before further frames queue for 'drain' (FrameWriter). */
+const MAX_WRITE_BUFFERED_BYTES = 1024 * 1024
 /** Bytes of a frame that must have arrived before its whole buffer is allocated (FrameReader). */
 const STREAM_ALLOC_BYTES = 64 * 1024
 
@@ -724,7 +726,9 @@ class FrameWriter {
     let ok = true
     for (const part of frame.parts) if (part.length > 0) ok = this.socket.write(part)
     this.socket.uncork()
-    if (!ok) this.blocked = true
+    // The socket's own mark (16 KiB) is below most blocks: stopping there would hold every
+    // small frame behind a large one's 'drain', which on TLS comes a loop turn after the write.
+    if (!ok && this.socket.writableLength >= MAX_WRITE_BUFFERED_BYTES) this.blocked = true
   }
 
   private flush (): void {
