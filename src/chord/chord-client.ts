@@ -1,7 +1,7 @@
 import { ProtocolError, keysEqual, type AbortOptions, type Key } from '../core/index.js'
 import type { Transport } from '../net/index.js'
 import {
-  ChordMethod, emptyResponse, fingersResponse, nextResponse, parseResponse, pingResponse, stateResponse,
+  ChordMethod, emptyResponse, fingersResponse, nextResponse, parseResponse, pingResponse, stateResponse, vnodesResponse,
 } from './messages.js'
 import { fromWire, toWire, type NodeRef } from './node-ref.js'
 import type { NextHop } from './routing-table.js'
@@ -21,6 +21,15 @@ export class ChordClient {
     return this.transport.request(to.address, method, { to: to.id, ...body }, {
       signal: options.signal, timeoutMs: this.rpcTimeoutMs, ...(to.key === undefined ? {} : { peerKey: to.key }),
     })
+  }
+
+  /**
+   * The records of the vnodes at `address` (chord.vnodes), for an address an operator gave:
+   * their ids derive from the address the endpoint advertises, which may not be this one.
+   */
+  async vnodes (address: string, options: AbortOptions = {}, timeoutMs = this.rpcTimeoutMs): Promise<NodeRef[]> {
+    const answer = await this.transport.request(address, ChordMethod.VNODES, {}, { signal: options.signal, timeoutMs })
+    return parseResponse(vnodesResponse, answer, ChordMethod.VNODES).nodes.map(wireNode)
   }
 
   /** Resolves when `node` answers at its address as the id it claims. */

@@ -1,5 +1,5 @@
 import {
-  Listeners, NO_METRICS, PeriodicTask, ShuttingDownError, betweenHex, createLogger, shortHex, throwIfAborted,
+  Listeners, NO_METRICS, PeriodicTask, ShuttingDownError, betweenHex, createLogger, isCfsError, shortHex, throwIfAborted,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { Transport } from '../net/index.js'
@@ -145,7 +145,14 @@ export class ChordNode implements Router, Startable, ChordVnode {
    * The successor hears of us at the next stabilizeOnce(), which callers may run at once.
    */
   async join (bootstrap: NodeRef | string, options: AbortOptions = {}): Promise<void> {
-    const boot = typeof bootstrap === 'string' ? makeNodeRef(bootstrap, 0) : bootstrap
+    // An address given by the operator may not be the one the node advertises (and derives its
+    // id from): its vnodes are asked who they are; one older than chord.vnodes is vnode 0 there.
+    const boot = typeof bootstrap !== 'string'
+      ? bootstrap
+      : (await this.client.vnodes(bootstrap, options).catch((err: unknown) => {
+          if (!isCfsError(err, 'UNKNOWN_METHOD')) throw err
+          return undefined
+        }))?.[0] ?? makeNodeRef(bootstrap, 0)
     if (sameNode(boot, this.self)) return
     const r = await this.lookupVia(boot, this.self.id, {
       ...options, minSuccessors: this.lookupContext.successorListSize, minEndpoints: this.successorEndpoints,

@@ -11,6 +11,8 @@ export const ChordMethod = {
   NEXT: 'chord.next',
   LEAVE: 'chord.leave',
   FINGERS: 'chord.fingers',
+  /** The one method without `to`: the records of the endpoint's vnodes, for a caller that knows only an address. */
+  VNODES: 'chord.vnodes',
 } as const
 
 const nodeList = z.array(nodeRefSchema).max(64)
@@ -145,3 +147,6 @@ export function parseResponse<T> (schema: z.ZodType<T>, body: unknown, method: s
   if (!r.success) throw new ProtocolError(`${method}: malformed response: ${r.error.issues[0]?.message ?? ''}`)
   return r.data
 }
+
+/** chord.vnodes: {} -> the endpoint's vnodes, as the ring knows them (their advertised address, their pin). */
+export const vnodesResponse = z.object({ nodes: z.array(nodeRefSchema).min(1).max(1024) })

@@ -8,6 +8,10 @@ import { DEFAULT_SUCCESSOR_LIST_SIZE } from './successor-list.js'
 
 /** Deadline of one RPC of a client outside the ring. */
 export const DEFAULT_REMOTE_RPC_TIMEOUT_MS = 5_000
+/** How long a lookup waits for a bootstrap endpoint to say which vnodes it hosts (chord.vnodes). */
+export const SEED_ASK_MS = 1_000
+/** How often a bootstrap endpoint that did not say is asked again. */
+export const SEED_RETRY_MS = 30_000
 /** Ring members a remote router remembers. */
 export const DEFAULT_MAX_KNOWN = 1024
 
@@ -29,7 +33,13 @@ export interface RemoteRouterInit {
 export class RemoteRouter {
   private readonly ctx: LookupContext
   private readonly known = new Map<string, NodeRef>()
-  private readonly bootstrap: NodeRef[]
+  private readonly bootstrap: readonly string[]
+  /** The vnodes each bootstrap endpoint said it hosts (chord.vnodes), by the address given. */
+  private readonly seedsAt = new Map<string, NodeRef[]>()
+  /** When each bootstrap endpoint was last asked. */
+  private readonly askedAt = new Map<string, number>()
+  /** The first asking, which the first lookups wait for. */
+  private firstAsk: Promise<void> | undefined
   private readonly maxKnown: number
 
   constructor (components: { transport: Transport, logger?: ComponentLogger, metrics?: Metrics }, init: RemoteRouterInit) {
@@ -49,7 +59,7 @@ export class RemoteRouter {
       log: logger.forComponent('chord:remote'),
       metrics: lookupMetrics(components.metrics ?? NO_METRICS),
     }
-    this.bootstrap = init.bootstrap.map((a) => makeNodeRef(a, 0))
+    this.bootstrap = init.bootstrap
     this.maxKnown = init.maxKnown ?? DEFAULT_MAX_KNOWN
   }
 
@@ -58,9 +68,33 @@ export class RemoteRouter {
     const closer = closerTo(keyHex)
     const preceding = [...this.known.values()].filter((n) => n.hex !== keyHex && betweenHex(n.hex, keyHex, keyHex))
       .sort((a, b) => closer(a.hex, b.hex)).slice(0, 3)
-    const r = await iterativeLookup(this.ctx, key, { done: false, nodes: [...preceding, ...this.bootstrap] }, options)
+    const seeds = await this.seeds(options)
+    const r = await iterativeLookup(this.ctx, key, { done: false, nodes: [...preceding, ...seeds] }, options)
     for (const n of [...r.path, ...r.successors]) this.learn(n)
     return r
+  }
+
+  /**
+   * The bootstrap endpoints' vnodes as the ring knows them: an operator may name a node by an
+   * address it does not advertise (127.0.0.1 on its own machine), from which its id cannot be
+   * derived. The first lookups wait for the answers, at most SEED_ASK_MS; an endpoint that did
+   * not say (silent, unreachable, or older than chord.vnodes) stands in as its address's vnode
+   * 0 and is asked again in the background, at most every SEED_RETRY_MS.
+   */
+  private async seeds (options: LookupOptions): Promise<NodeRef[]> {
+    await (this.firstAsk ??= this.ask(this.bootstrap, options))
+    const now = performance.now()
+    const again = this.bootstrap.filter((a) => !this.seedsAt.has(a) && now - (this.askedAt.get(a) ?? 0) >= SEED_RETRY_MS)
+    if (again.length > 0) void this.ask(again, {})
+    return this.bootstrap.flatMap((a) => this.seedsAt.get(a) ?? [makeNodeRef(a, 0)])
+  }
+
+  private async ask (addresses: readonly string[], options: LookupOptions): Promise<void> {
+    await Promise.all(addresses.map(async (a) => {
+      this.askedAt.set(a, performance.now())
+      const refs = await this.ctx.client.vnodes(a, options, SEED_ASK_MS).catch(() => undefined)
+      if (refs !== undefined) this.seedsAt.set(a, refs)
+    }))
   }
 
   private learn (n: NodeRef): void {

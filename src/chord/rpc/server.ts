@@ -4,7 +4,7 @@ import {
 } from '../../core/index.js'
 import { REFUSAL_LOG_INTERVAL_MS, type RequestContext, type Transport } from '../../net/index.js'
 import { ChordMethod } from '../messages.js'
-import { fromWire, type NodeRef, type NodeRefWire } from '../node-ref.js'
+import { fromWire, toWire, type NodeRef, type NodeRefWire } from '../node-ref.js'
 import type { RoutingTable } from '../routing-table.js'
 import { fingers } from './handlers/fingers.js'
 import { leave } from './handlers/leave.js'
@@ -62,6 +62,9 @@ export class ChordRpcServer {
     transport.handle(ChordMethod.NEXT, next(resolve))
     transport.handle(ChordMethod.LEAVE, leave(resolve, records))
     transport.handle(ChordMethod.FINGERS, fingers(resolve))
+    // Asked by whoever knows this endpoint by an address other than the one it advertises
+    // (127.0.0.1 on its own machine, a port mapping): its vnodes as the ring knows them.
+    transport.handle(ChordMethod.VNODES, async () => Promise.resolve({ nodes: [...this.vnodes.values()].map((v) => toWire(v.self)) }))
   }
 
   add (vnode: ChordVnode): void { this.vnodes.set(toHex(vnode.self.id), vnode) }
