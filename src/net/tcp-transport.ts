@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net'
 import tls from 'node:tls'
 import {
   AbortError, ForbiddenError, LogThrottle, NodeUnreachableError, ProtocolError, ShuttingDownError, createLogger, keysEqual,
-  listenError, shortHex, type ComponentLogger, type Logger,
+  hostOf, listenError, shortHex, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrameParts, type FrameParts } from './codec.js'
 import { FrameReader, FrameWriter } from './framing.js'
@@ -210,20 +210,24 @@ export class TcpTransport implements Transport {
     }, (socket) => {
       const peerKey = linkPeerKey(socket.getPeerX509Certificate())
       if (peerKey === undefined) {
-        this.refused(`${socket.remoteAddress}`, 'presented no Ed25519 identity')
+        this.refused(`${socket.remoteAddress}:${socket.remotePort}`, 'no identity', 'presented no Ed25519 identity')
         socket.destroy()
         return
       }
       this.accept(socket, peerKey)
     })
     // Plaintext, another protocol, a handshake that stalls: the link is dropped unanswered.
-    server.on('tlsClientError', (err, socket) => { this.refused(`${socket.remoteAddress}`, `no TLS link: ${err.message}`) })
+    server.on('tlsClientError', (err, socket) => { this.refused(`${socket.remoteAddress}:${socket.remotePort}`, 'no TLS', `no TLS link: ${err.message}`) })
     return server
   }
 
-  /** Logs why a peer was refused, once per REFUSAL_LOG_INTERVAL_MS per peer. */
-  private refused (peer: string, why: string): void {
-    const more = this.refusals.admit(`${peer} ${why}`)
+  /**
+   * Logs why a peer was refused, once per REFUSAL_LOG_INTERVAL_MS per host and kind of refusal:
+   * a peer that retries on new connections (a new port each) or asks ever other methods is
+   * counted, not logged again.
+   */
+  private refused (peer: string, kind: string, why: string): void {
+    const more = this.refusals.admit(`${hostOf(peer)} ${kind}`)
     if (more !== undefined) this.log.error('refused %s: %s%s', peer, why, more)
   }
 
@@ -256,7 +260,7 @@ export class TcpTransport implements Transport {
       if (c.closed) throw new NodeUnreachableError(`connection to ${address} closed`)
       if (options.peerKey !== undefined && c.peerKey !== undefined && !keysEqual(options.peerKey, c.peerKey)) {
         const why = `its key ${shortHex(c.peerKey)} is not the ${shortHex(options.peerKey)} its ring record names`
-        this.refused(address, why)
+        this.refused(address, 'pin', why)
         throw new NodeUnreachableError(`${address} refused: ${why}`)
       }
       const response = new Promise<ResponseFrame>((resolve, reject) => { c.pending.set(id, { resolve, reject }) })
@@ -324,7 +328,7 @@ export class TcpTransport implements Transport {
       if (socket instanceof tls.TLSSocket) {
         conn.peerKey = linkPeerKey(socket.getPeerX509Certificate())
         if (conn.peerKey === undefined) {
-          this.refused(address, 'presented no Ed25519 identity')
+          this.refused(address, 'no identity', 'presented no Ed25519 identity')
           this.closeOutbound(conn, new NodeUnreachableError(`${address} refused: it presented no Ed25519 identity`))
           return
         }
@@ -353,7 +357,7 @@ export class TcpTransport implements Transport {
         if (frame.type !== FrameType.RESPONSE) throw new ProtocolError(`request frame ${frame.id} on an outbound connection`)
         const pending = conn.pending.get(frame.id)
         if (frame.id === HELLO_ID) {
-          if (frame.status !== Status.OK) this.refused(conn.address, `it did not take our ring secret: ${String(frame.body)}`)
+          if (frame.status !== Status.OK) this.refused(conn.address, 'secret refused', `it did not take our ring secret: ${String(frame.body)}`)
         } else if (pending !== undefined) {
           conn.pending.delete(frame.id)
           pending.resolve(frame)
@@ -440,7 +444,7 @@ export class TcpTransport implements Transport {
           this.hello(conn, frame)
         } else if (!conn.member) {
           // Answered, not dropped: the peer learns why at once instead of timing out.
-          this.refused(conn.remoteAddress, `asked ${frame.method} without the ring secret`)
+          this.refused(conn.remoteAddress, 'no secret', `asked ${frame.method} without the ring secret`)
           const why = new ForbiddenError('this ring is private: its members prove its secret (--ring-secret)')
           conn.writer.send(encodeFrameParts({ type: FrameType.RESPONSE, id: frame.id, status: statusForError(why), body: why.message }))
         } else {
@@ -466,7 +470,7 @@ export class TcpTransport implements Transport {
       const want = ringSecretProof(this.ringSecret, conn.socket as tls.TLSSocket)
       conn.member = proof instanceof Uint8Array && proof.length === want.length && timingSafeEqual(proof, want)
       if (!conn.member) {
-        this.refused(conn.remoteAddress, 'its ring secret is not this ring\'s')
+        this.refused(conn.remoteAddress, 'wrong secret', 'its ring secret is not this ring\'s')
         status = Status.FORBIDDEN
         body = 'wrong ring secret'
       }

@@ -21,14 +21,20 @@ export interface QueryOptions extends AbortOptions {
   link?: LinkInit
 }
 
+/** A started client transport for one query: its deadline, its link. */
+async function queryTransport (options: QueryOptions, defaultTimeoutMs: number): Promise<TcpTransport> {
+  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? defaultTimeoutMs, ...linkTransportInit(options.link) })
+  await transport.start()
+  return transport
+}
+
 const lookupSchema = z.object({ successor: nodeRefSchema, successors: z.array(nodeRefSchema), hops: z.number() })
 
 export interface LookupAnswer { successor: PeerStatus, successors: PeerStatus[], hops: number }
 
 /** Asks a running node to look a key up on the ring. */
 export async function queryLookup (address: string, key: Key, options: QueryOptions = {}): Promise<LookupAnswer> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_LOOKUP_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
-  await transport.start()
+  const transport = await queryTransport(options, DEFAULT_LOOKUP_QUERY_TIMEOUT_MS)
   try {
     const r = lookupSchema.safeParse(await transport.request(address, LOOKUP_METHOD, { key }, options))
     if (!r.success) throw new ProtocolError(`malformed lookup answer from ${address}`)
@@ -41,8 +47,7 @@ export async function queryLookup (address: string, key: Key, options: QueryOpti
 
 /** Asks a running node for its status over a short-lived client connection. */
 export async function queryStatus (address: string, options: QueryOptions = {}): Promise<NodeStatus> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_STATUS_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
-  await transport.start()
+  const transport = await queryTransport(options, DEFAULT_STATUS_QUERY_TIMEOUT_MS)
   try {
     return parseNodeStatus(await transport.request(address, STATUS_METHOD, {}, options), address)
   } finally {
@@ -56,8 +61,7 @@ export async function queryStatus (address: string, options: QueryOptions = {}):
  * saw. A node older than node.ring is walked from here instead (one round, no history).
  */
 export async function queryRing (address: string, options: QueryOptions = {}): Promise<RingSnapshot> {
-  const transport = new TcpTransport({}, { rpcTimeoutMs: options.timeoutMs ?? DEFAULT_RING_QUERY_TIMEOUT_MS, ...linkTransportInit(options.link) })
-  await transport.start()
+  const transport = await queryTransport(options, DEFAULT_RING_QUERY_TIMEOUT_MS)
   try {
     try {
       return parseRingSnapshot(await transport.request(address, RING_METHOD, {}, options), address)
