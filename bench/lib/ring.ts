@@ -1,4 +1,5 @@
-// Starts `cfs node` processes on 127.0.0.1 for benchmarks, and stops them by PID.
+// Starts `cfs node` processes on 127.0.0.1 for benchmarks, and stops them by PID. BENCH_NODE_FLAGS
+// adds flags to node's command line for each (`BENCH_NODE_FLAGS=--trace-gc` counts collections).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -38,13 +39,22 @@ export async function startRing (options: RingOptions): Promise<BenchNode[]> {
 async function startNode (args: string[], profileDir: string | undefined): Promise<BenchNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cfs-bench-'))
   const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
-  const child = spawn(process.execPath, [...prof, CFS_BIN, 'node', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const [line] = await Promise.race([
-    once(createInterface({ input: child.stdout }), 'line') as Promise<[string]>,
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+  const child = spawn(process.execPath, [...prof, ...extra, CFS_BIN, 'node', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  // The ready line gives the address; anything else the node prints (V8's --trace-gc, given in
+  // BENCH_NODE_FLAGS) goes to stderr.
+  const ready = new Promise<string>((resolve) => {
+    lines.on('line', (l) => {
+      const m = /^ready (\S+) /.exec(l)
+      if (m !== null) resolve(m[1] as string)
+      else process.stderr.write(`[${child.pid ?? '?'}] ${l}\n`)
+    })
+  })
+  const address = await Promise.race([
+    ready,
     once(child, 'exit').then(() => { throw new Error('cfs node exited before it was ready') }),
   ])
-  const address = /^ready (\S+) /.exec(line)?.[1]
-  if (address === undefined) throw new Error(`unexpected first line from cfs node: ${line}`)
   return { process: child, address, dataDir }
 }
 

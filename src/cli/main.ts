@@ -13,6 +13,7 @@ import { registerBackup } from './commands/backup.js'
 import { registerMount } from './commands/mount.js'
 import { registerUnmount } from './commands/unmount.js'
 import { registerWhere } from './commands/where.js'
+import { tuneHeap } from './v8-heap.js'
 
 /**
  * Exit codes: 0 ok, 1 the operation failed (no such file, not empty, ...), 2 usage (bad
@@ -35,6 +36,7 @@ function packageVersion (): string {
 }
 
 export async function main (argv: string[]): Promise<void> {
+  tuneHeap()
   // `cfs cat x | head`: a closed pipe ends the command quietly, as it does for cat(1).
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0) })
   const program = new Command('cfs')
