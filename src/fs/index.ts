@@ -1,7 +1,8 @@
 export {
-  Volume, DEFAULT_BLOCK_SIZE, DEFAULT_PUBLISH_INTERVAL_MS,
+  Volume, DEFAULT_BLOCK_SIZE,
   type VolumeComponents, type VolumeInit, type VolumeStats,
 } from './volume.js'
+export { DEFAULT_PUBLISH_INTERVAL_MS } from './publication.js'
 export { Reader, type ReaderComponents, type ReaderInit } from './reader.js'
 export { Snapshot, type VersionInfo, type SnapshotInit } from './snapshot.js'
 export { diffTrees, DEFAULT_DIFF_LIMIT, type DiffOptions, type TreeChanges } from './tree-diff.js'

@@ -5,7 +5,7 @@ import { joinPath } from './names.js'
 import { ReadAhead } from './read-ahead.js'
 import type { Stat } from './tree-read.js'
 
-/** What a volume handle asks of its volume. */
+/** What a volume handle asks of the open files that hold it (open-files.ts). */
 export interface HandleHost {
   /** Data blocks a handle's reads fetch ahead. */
   readonly readAheadBlocks: number

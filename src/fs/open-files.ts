@@ -1,0 +1,151 @@
+import { ReadOnlyError, hashKey, type AbortOptions, type Key } from '../core/index.js'
+import * as fileData from './file-data.js'
+import type { FileHandle, OpenOptions, OwnerOptions, ReadIntoOptions } from './file-system.js'
+import { inodeCodec, type FileInode } from './inode.js'
+import * as tree from './tree.js'
+import { resolve, statOf, type Stat } from './tree-read.js'
+import type { TreeStore } from './tree-store.js'
+import { VolumeHandle, type HandleHost } from './volume-handle.js'
+import type { WalkStart } from './walk.js'
+
+/** What open files need of their volume (volume.ts). */
+export interface OpenFilesComponents {
+  /** The volume's store: what is written to an unlinked file goes there, never into the tree. */
+  store: TreeStore
+  /** Key of the current tree's top inode. */
+  currentTop: () => Key
+  /** Runs one change under the volume's mutex. */
+  mutate: (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>) => Promise<void>
+}
+
+export interface OpenFilesInit {
+  /** Data block size of files created from now on; a handle's readStream asks for read-ahead times this at a time. */
+  blockSize: number
+  /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
+  readAheadBlocks?: number
+}
+
+/**
+ * The owner's open files: the handles its volume gave out and what they ask of it. A handle
+ * names its file by path, which a rename updates here. Once the file is unlinked or replaced
+ * the handle keeps its own copy of the inode (`detached`), as a POSIX open file outlives its
+ * name; its blocks stay buffered (liveStarts) and what is written to it is never published.
+ */
+export class OpenFiles implements HandleHost {
+  readonly readAheadBlocks: number
+  readonly streamWindowBytes: number
+  private readonly handles = new Set<VolumeHandle>()
+
+  constructor (private readonly components: OpenFilesComponents, private readonly init: OpenFilesInit) {
+    this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
+    this.streamWindowBytes = this.readAheadBlocks * init.blockSize
+  }
+
+  /** Opens the file at `names` (Volume.open): created or cut first if asked, then resolved in the current tree. */
+  async open (names: string[], options: OpenOptions & AbortOptions): Promise<VolumeHandle> {
+    const { mutate } = this.components
+    const write = options.write === true
+    if (options.create === true) {
+      await mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
+        blockSize: this.init.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
+      }))
+    }
+    const top = this.components.currentTop()
+    const { key, inode } = await resolve(this.components.store, top, names, options)
+    const file = tree.asFile(inode, names)
+    // O_TRUNC: the times change even when the file was empty (as on Linux).
+    if (options.truncate === true) await mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, 0, true))
+    const handle = new VolumeHandle(this, names, write)
+    handle.resolved = { top, names, file, key }
+    this.handles.add(handle)
+    return handle
+  }
+
+  async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
+    if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
+    const { key, file } = await this.handleFile(handle, options)
+    return statOf(key, file)
+  }
+
+  async readHandle (handle: VolumeHandle, offset: number, length: number, options: ReadIntoOptions): Promise<Uint8Array> {
+    const { store } = this.components
+    const file = handle.detached ?? (await this.handleFile(handle, options)).file
+    handle.readAhead.after(store, file, offset, length)
+    return fileData.readBytes(store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })
+  }
+
+  /** Writes through a handle (Volume.write with one): into the tree, or into the handle's own copy once detached. */
+  async write (file: FileHandle, offset: number, data: Uint8Array, options: AbortOptions): Promise<number> {
+    const handle = this.own(file)
+    if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
+    await this.components.mutate(options, async (ctx, top) => {
+      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data)
+      handle.detached = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
+      return top
+    })
+    return data.length
+  }
+
+  async truncateHandle (handle: VolumeHandle, size: number, options: AbortOptions): Promise<void> {
+    await this.components.mutate(options, async (ctx, top) => {
+      // ftruncate: the times change even when the size does not (as on Linux).
+      if (handle.detached === undefined) return tree.truncate(ctx, top, handle.names, size, true)
+      handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.components.store, handle.detached, size, options), ctx.nowNs)
+      return top
+    })
+  }
+
+  closeHandle (handle: VolumeHandle): void {
+    handle.closed = true
+    this.handles.delete(handle)
+  }
+
+  /** Open handles on the file at `names` in `top` (about to be unlinked or replaced) keep that file as it was. */
+  async detach (top: Key, names: readonly string[]): Promise<void> {
+    for (const h of this.handles) {
+      if (h.detached !== undefined || !startsWith(h.names, names) || h.names.length !== names.length) continue
+      const { inode } = await resolve(this.components.store, top, names)
+      if (inode.type === 'file') h.detached = inode
+    }
+  }
+
+  /** `src` was renamed to `dst` in `top` (or the two exchanged): handles follow their files. */
+  async renamed (top: Key, src: readonly string[], dst: readonly string[], mode: tree.RenameMode): Promise<void> {
+    if (mode !== 'exchange') await this.detach(top, dst) // a file that was replaced
+    for (const h of this.handles) {
+      if (h.detached !== undefined) continue
+      if (startsWith(h.names, src)) h.names = [...dst, ...h.names.slice(src.length)]
+      else if (mode === 'exchange' && startsWith(h.names, dst)) h.names = [...src, ...h.names.slice(dst.length)]
+    }
+  }
+
+  /** Where walks of the unlinked open files' data begin: their blocks are kept (prune, release). */
+  detachedStarts (): WalkStart[] {
+    return [...this.handles].flatMap((h) => h.detached === undefined || h.detached.data === null ? [] : [fileStart(h.detached)])
+  }
+
+  /** The file a handle names in the current tree; resolved again only after a change or a rename. */
+  private async handleFile (handle: VolumeHandle, options: AbortOptions): Promise<NonNullable<VolumeHandle['resolved']>> {
+    const top = this.components.currentTop()
+    const r = handle.resolved
+    if (r !== undefined && r.top === top && r.names === handle.names) return r
+    const { key, inode } = await resolve(this.components.store, top, handle.names, options)
+    handle.resolved = { top, names: handle.names, file: tree.asFile(inode, handle.names), key }
+    return handle.resolved
+  }
+
+  private own (file: FileHandle): VolumeHandle {
+    if (!(file instanceof VolumeHandle) || !this.handles.has(file)) throw new TypeError('not an open handle of this volume')
+    return file
+  }
+}
+
+/** Where a walk of a file's data begins (a file with data). */
+function fileStart (file: FileInode): WalkStart {
+  const data = file.data as Key
+  return file.depth === 0 ? { key: data, role: 'data' } : { key: data, role: 'indirect', level: file.depth }
+}
+
+function startsWith (names: readonly string[], prefix: readonly string[]): boolean {
+  return names.length >= prefix.length && prefix.every((n, i) => names[i] === n)
+}
