@@ -141,9 +141,14 @@ async function * blockParts (store: TreeStore, content: FileContent, offset: num
   for (const next of queue) yield part(next.index, await next.bytes)
 }
 
-/** Copies a part into `out` at `at`; bytes past the stored ones (a short block, a hole) stay zero. */
-function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: number): void {
-  if (stored !== undefined && stored.length > start) out.set(stored.subarray(start, Math.min(stop, stored.length)), at)
+/**
+ * Copies a part into `out` at `at`. Bytes past the stored ones (a short block, a hole) are
+ * zeroed when `out` may hold old bytes (a reused reply buffer); a new array is zero already.
+ */
+function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: number, dirty = false): void {
+  const copied = stored !== undefined && stored.length > start ? Math.min(stop, stored.length) - start : 0
+  if (copied > 0) out.set((stored as Uint8Array).subarray(start, start + copied), at)
+  if (dirty && copied < stop - start) out.fill(0, at + copied, at + stop - start)
 }
 
 /**
@@ -168,20 +173,22 @@ export async function * readRange (
 export async function readBytes (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const end = Math.min(content.size, offset + length)
   const n = Math.max(0, end - offset)
-  // Holes and the zeros trimmed off a block's end are not copied: a given buffer is zeroed first.
-  const out = options.into !== undefined && options.into.length >= n ? options.into.subarray(0, n).fill(0) : new Uint8Array(n)
+  // Holes and the zeros trimmed off a block's end are not copied; in a given buffer they are
+  // zeroed, and only they (zeroing the whole reply first cost a pass over every byte read).
+  const dirty = options.into !== undefined && options.into.length >= n
+  const out = dirty ? (options.into as Uint8Array).subarray(0, n) : new Uint8Array(n)
   const bs = content.blockSize
   const first = Math.floor(offset / bs)
   if (out.length > 0 && Math.floor((end - 1) / bs) === first) {
     // Within one block (every FUSE read of a file with 1 MiB blocks but one in eight): one
     // pointer walk, no generators.
     const ptr = await blockPointer(store, content, first, options)
-    if (ptr !== null) copyPart({ stored: await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }, out, 0)
+    copyPart({ stored: ptr === null ? undefined : await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }, out, 0, dirty)
     return out
   }
   let at = 0
   for await (const p of blockParts(store, content, offset, length, options)) {
-    copyPart(p, out, at)
+    copyPart(p, out, at, dirty)
     at += p.stop - p.start
   }
   return out

@@ -53,6 +53,11 @@ describe('file data', () => {
       expect(Buffer.from(await readBytes(store, file, 0, model.length + 10))).toEqual(Buffer.from(model))
       const start = Math.floor(model.length / 3)
       expect(Buffer.from(await readBytes(store, file, start, 1000))).toEqual(Buffer.from(model.subarray(start, start + 1000)))
+      // Into a reused buffer holding old bytes (FUSE's reply): holes and short blocks read as zeros.
+      const into = new Uint8Array(model.length + 10).fill(0xee)
+      expect(Buffer.from(await readBytes(store, file, 0, model.length + 10, { into }))).toEqual(Buffer.from(model))
+      const within = new Uint8Array(7).fill(0xee)
+      expect(Buffer.from(await readBytes(store, file, start, 7, { into: within }))).toEqual(Buffer.from(model.subarray(start, start + 7)))
       // Same bytes, same keys, whatever the history.
       expect(keyOf(file)).toBe(keyOf(await fresh(store, model, bs)))
       // Reads within one block take the direct pointer walk: it agrees with the full walk.
