@@ -39,7 +39,11 @@ export class FrameReader {
 
   constructor (private readonly maxFrameBytes: number) {}
 
-  push (chunk: Buffer): void {
+  /**
+   * Takes the next bytes of the stream. `borrowed`: the chunk's memory is reused once push
+   * returns (a socket's `onread` buffer), so what is kept of it is copied.
+   */
+  push (chunk: Uint8Array, borrowed = false): void {
     let at = 0
     while (at < chunk.length && this.broken === undefined) {
       if (this.length < 0) {
@@ -62,9 +66,15 @@ export class FrameReader {
       const piece = chunk.subarray(at, at + take)
       at += take
       if (this.frame === undefined) {
-        this.early.push(piece)
-        this.filled += take
-        if (this.filled === this.length || this.filled >= STREAM_ALLOC_BYTES) this.allocate()
+        if (this.early.length === 0 && take === this.length) {
+          // The whole frame in one chunk (most small frames): one copy, straight into its own buffer.
+          this.frame = new Uint8Array(piece)
+          this.filled = take
+        } else {
+          this.early.push(borrowed ? new Uint8Array(piece) : piece)
+          this.filled += take
+          if (this.filled === this.length || this.filled >= STREAM_ALLOC_BYTES) this.allocate()
+        }
       } else {
         this.frame.set(piece, this.filled)
         this.filled += take
