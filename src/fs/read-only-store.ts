@@ -14,6 +14,10 @@ export class ReadOnlyStore implements TreeStore {
     return this.reader.getData(key, options)
   }
 
+  readPast (key: Key): void {
+    this.reader.readPast(key)
+  }
+
   async save (): Promise<Key> {
     throw new ReadOnlyError('this tree is read-only')
   }

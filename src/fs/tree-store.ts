@@ -20,6 +20,11 @@ export interface TreeStore {
   /** A file data block's bytes. Throws BlockNotFoundError. */
   getData: (key: Key, options?: AbortOptions) => Promise<Uint8Array>
   /**
+   * A data block a sequential reader has read past: the cache need not keep it (the kernel's
+   * page cache has the bytes; another reader would fetch the block again).
+   */
+  readPast?: (key: Key) => void
+  /**
    * Stores a file data block and returns its key; may wait while the write buffer is full.
    * `onKey` runs as soon as the block is buffered, before any wait: a writer that links the
    * block into the tree later pins it there, so a publish meanwhile cannot prune it.

@@ -37,6 +37,10 @@ export class VolumeStore implements TreeStore {
     return this.buffer.get(key) ?? this.reader.getData(key, options)
   }
 
+  readPast (key: Key): void {
+    this.reader.readPast(key)
+  }
+
   async putData (bytes: Uint8Array, options: PutDataOptions = {}): Promise<Key> {
     // A copy: the caller (FUSE, a stream) may reuse its buffer once the write returns. Not
     // bytes.slice(): on a Node Buffer that is a view, not a copy.
