@@ -1,7 +1,7 @@
-import { readdir } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type Fuse from 'fuse-napi'
-import { createLogger, type ComponentLogger } from '../core/index.js'
+import { createLogger, type ComponentLogger, type Logger } from '../core/index.js'
 import { INVALIDATE_BY_PATH, loadFuse } from './binding.js'
 import type { CfsFuse } from './cfs-fuse.js'
 
@@ -16,6 +16,15 @@ export const DEFAULT_FSNAME = 'cfs'
  * asynchronous, so a slow one (a read from the ring, a publication) does not hold up the others.
  */
 export const DEFAULT_MAX_CONCURRENCY = 16
+
+/**
+ * The kernel's read-ahead for the mount, in KiB: one data block (fs's DEFAULT_BLOCK_SIZE). The
+ * kernel offers FUSE its default, 128 KiB, and FUSE can only lower it; raised on the mount's
+ * backing device (sysfs), a sequential read reaches the mount as fewer, larger requests, well
+ * ahead of the reader. Measured on a 256 MiB cold `dd bs=128k`: 482-484 against 353-404 MB/s,
+ * the mount's CPU 2.0-2.1 against 2.3-3.0 ms/MB (docs/BENCHMARKS.md).
+ */
+export const DEFAULT_READ_AHEAD_KB = 1024
 
 /** Longest a request waits for the kernel to drop the other names of a hard-linked inode. */
 export const INVALIDATE_WAIT_MS = 5_000
@@ -47,6 +56,8 @@ export interface MountInit {
   fsname?: string
   /** Kernel requests served at once (1-64). @default DEFAULT_MAX_CONCURRENCY */
   maxConcurrency?: number
+  /** The kernel's read-ahead for this mount, in KiB (raised only; needs root). @default DEFAULT_READ_AHEAD_KB */
+  readAheadKb?: number
   /** libfuse's request trace on stderr. @default false */
   debug?: boolean
   logger?: ComponentLogger
@@ -143,6 +154,7 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
     })
   })
   log('mounted %s (%s)', mnt, baseOptions.call(native).replace(/^-o/, '') + (raw.length > 0 ? `,${raw.join(',')}` : ''))
+  await raiseReadAhead(mnt, init.readAheadKb ?? DEFAULT_READ_AHEAD_KB, log)
   let unmounting: Promise<void> | undefined
   return {
     dir: mnt,
@@ -156,6 +168,37 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
       return unmounting
     },
   }
+}
+
+/**
+ * Raises the kernel's read-ahead of the mount at `mnt` to `kb`, through its backing device in
+ * sysfs (found in /proc/self/mountinfo: nothing here touches the mount, which this process
+ * serves). Without the permission (not root) or the file, the mount keeps the kernel's
+ * default, and the log says why.
+ */
+export async function raiseReadAhead (mnt: string, kb: number, log: Logger): Promise<void> {
+  try {
+    const device = mountDevice(await readFile('/proc/self/mountinfo', 'utf8'), mnt)
+    if (device === undefined) throw new Error('not in /proc/self/mountinfo')
+    const file = `/sys/class/bdi/${device}/read_ahead_kb`
+    const current = Number((await readFile(file, 'utf8')).trim())
+    if (current >= kb) return
+    await writeFile(file, `${kb}\n`)
+    log('kernel read-ahead of %s: %d KiB (was %d)', mnt, kb, current)
+  } catch (err) {
+    log('kernel read-ahead of %s left at its default: %s', mnt, (err as Error).message)
+  }
+}
+
+/** The major:minor of the last mount at `mnt` in a mountinfo text (mount points escape space, tab, newline and backslash in octal). */
+export function mountDevice (mountinfo: string, mnt: string): string | undefined {
+  let device: string | undefined
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ')
+    const point = fields[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+    if (point === mnt) device = fields[2]
+  }
+  return device
 }
 
 async function checkMountpoint (mnt: string): Promise<void> {

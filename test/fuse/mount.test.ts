@@ -1,6 +1,7 @@
 import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_READ_AHEAD_KB, mountDevice } from '../../src/fuse/mount.js'
 import { observations, scrape, value } from '../helpers/prometheus.js'
 import { CFS_BIN, forceUnmount, fuseUnavailable, mountHttpAddress, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
@@ -29,6 +30,14 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
   it('says which blocks it uses and what it mounted', () => {
     expect(rw.banner.join('\n')).toMatch(new RegExp(`^volume ${s.publicKey} \\(read-write\\) via embedded node at .* \\(listening on 127\\.0\\.0\\.1:\\d+\\)$`))
     expect(rw.nodeAddress).toMatch(/^127\.0\.0\.1:\d+$/)
+  })
+
+  it('raises the kernel\'s read-ahead of the mount to one data block', async () => {
+    const device = mountDevice(await readFile('/proc/self/mountinfo', 'utf8'), mnt)
+    expect(device).toMatch(/^\d+:\d+$/)
+    // Root (as in CI) may write the mount's backing device in sysfs; anyone else keeps the kernel's 128 KiB.
+    const kb = Number((await readFile(`/sys/class/bdi/${device as string}/read_ahead_kb`, 'utf8')).trim())
+    expect(kb).toBe(process.getuid?.() === 0 ? DEFAULT_READ_AHEAD_KB : 128)
   })
 
   it('files, directories, symbolic links, modes, truncate, rename over files and across directories, rm -r', async () => {
