@@ -66,15 +66,11 @@ export class FrameReader {
       const piece = chunk.subarray(at, at + take)
       at += take
       if (this.frame === undefined) {
-        if (this.early.length === 0 && take === this.length) {
-          // The whole frame in one chunk (most small frames): one copy, straight into its own buffer.
-          this.frame = new Uint8Array(piece)
-          this.filled = take
-        } else {
-          this.early.push(borrowed ? new Uint8Array(piece) : piece)
-          this.filled += take
-          if (this.filled === this.length || this.filled >= STREAM_ALLOC_BYTES) this.allocate()
-        }
+        this.filled += take
+        // The piece that completes the early part is copied once, straight into the frame; one
+        // kept for later is copied first if the socket lends its memory only for this call.
+        if (this.filled === this.length || this.filled >= STREAM_ALLOC_BYTES) this.allocate(piece)
+        else this.early.push(borrowed ? new Uint8Array(piece) : piece)
       } else {
         this.frame.set(piece, this.filled)
         this.filled += take
@@ -98,16 +94,18 @@ export class FrameReader {
   }
 
   /**
-   * Copies the early pieces into the frame's own buffer. A fresh Uint8Array, not a Buffer view
-   * of a socket chunk: decoded byte fields are plain Uint8Arrays and pin only their own frame.
+   * Copies the early pieces, then `last`, into the frame's own buffer. A fresh Uint8Array, not
+   * a Buffer view of a socket chunk: decoded byte fields are plain Uint8Arrays and pin only
+   * their own frame.
    */
-  private allocate (): void {
+  private allocate (last: Uint8Array): void {
     const frame = new Uint8Array(this.length)
     let off = 0
     for (const piece of this.early) {
       frame.set(piece, off)
       off += piece.length
     }
+    frame.set(last, off)
     this.early = []
     this.frame = frame
   }
