@@ -37,7 +37,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund --loglevel=error
 fi
 # fuse-napi is built from source, with patches/ applied to its C source (libfuse 3 takes st_ino
-# from getattr only with use_ino, which fuse-napi does not set): it has no prebuild for Node 20,
+# from getattr only with use_ino, which fuse-napi does not set) and to its JavaScript (the
+# request's caller without AsyncLocalStorage): it has no prebuild for Node 20,
 # and npm may or may not have run its install script (which builds it unpatched). Node's headers
 # come with Node (--nodedir: nothing is downloaded). A stamp marks our build: skipped while the
 # stamp is newer than the binary, the patch and package.json (a reinstall removes it).

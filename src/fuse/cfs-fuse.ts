@@ -15,7 +15,7 @@
  * - Unlinking an open file arrives as a rename to `.fuse_hidden*` (the Volume moves the open
  *   handle with it) and the unlink follows the release.
  *
- * - New inodes belong to the caller (fuse-napi's context(): the uid and gid of the process
+ * - New inodes belong to the caller (fuse-napi's context(), taken as the request arrives: the uid and gid of the process
  *   asking), so with allow_other every local user creates files of their own; the kernel
  *   checks permissions against the stored owners and modes (default_permissions).
  *
@@ -133,7 +133,10 @@ interface Pending {
 
 /** What the mount gives CfsFuse once the binding exists (mount.ts attach()). */
 export interface KernelLink {
-  /** The caller of the request in progress (fuse-napi's context(), valid across the handler's awaits). */
+  /**
+   * The caller of the request being dispatched (fuse-napi's context()). Valid only while the
+   * binding calls the handler, before its first await: `guard` takes it there.
+   */
   readonly caller: () => Owner | null | undefined
   /** Drops the kernel's attributes and pages of the inode at a path (not one the request in progress holds). */
   readonly invalidate: (path: string) => Promise<void>
@@ -334,12 +337,14 @@ export class CfsFuse {
     op: string,
     paths: readonly string[],
     cb: Reply<T>,
-    work: (options: AbortOptions) => Promise<number | { value: T }>,
+    /** `caller`: who asks (undefined without a kernel), taken before the first await. */
+    work: (options: AbortOptions, caller: Owner | undefined) => Promise<number | { value: T }>,
     /** Under the publication deadline (syncTimeoutMs) instead of opTimeoutMs. */
     sync = false,
   ): void {
     this.counts.ops++
     const started = performance.now()
+    const caller = this.kernel.caller() ?? undefined
     const m = this.metricsOf(op)
     let answered = false
     const answer = (code: number, value?: T): void => {
@@ -369,7 +374,7 @@ export class CfsFuse {
     // An async wrapper: a handler that throws before its first await rejects too.
     const pending = (async () => {
       if (DRAINS.has(op)) await this.drain({ signal })
-      const r = await work({ signal })
+      const r = await work({ signal }, caller)
       if (r === 0 && CHANGES_INODE.has(op)) await this.afterChange(op, paths)
       return r
     })()
@@ -552,7 +557,7 @@ export class CfsFuse {
       },
 
       open: (path, flags, cb) => {
-        this.guard('open', [path], cb, async (options) => {
+        this.guard('open', [path], cb, async (options, caller) => {
           const write = (flags & O_ACCMODE) !== 0
           const r = write ? { kind: 'tree' as const, fs: this.writable(path), path } : await this.route(path, options)
           if (r.kind === 'top') throw new IsADirectoryError('is a directory')
@@ -563,7 +568,7 @@ export class CfsFuse {
           const fs = truncate ? this.writable(path) : r.fs
           if (truncate) await this.drain(options) // as for a truncate: gathered writes first
           const handle = await fs.open(r.path, { write, truncate, signal: options.signal })
-          if (truncate) await this.dropPrivileges(fs, r.path, options)
+          if (truncate) await this.dropPrivileges(fs, r.path, caller, options)
           const fd = this.addFile(handle, write, truncate)
           if (r.seq !== undefined) return { value: { fd, keepCache: true } } // a past version never changes
           if (!this.kernel.keepCache) return { value: fd }
@@ -572,9 +577,9 @@ export class CfsFuse {
       },
 
       create: (path, mode, cb) => {
-        this.guard('create', [path], cb, async (options) => {
+        this.guard('create', [path], cb, async (options, caller) => {
           const fs = this.writable(path)
-          const handle = await fs.open(path, { write: true, create: true, mode: mode & PERMISSION_BITS, owner: this.creator(), signal: options.signal })
+          const handle = await fs.open(path, { write: true, create: true, mode: mode & PERMISSION_BITS, owner: caller ?? this.owner, signal: options.signal })
           return { value: { fd: this.addFile(handle, true, false), keepCache: this.kernel.keepCache } }
         })
       },
@@ -653,8 +658,8 @@ export class CfsFuse {
       },
 
       mkdir: (path, mode, cb) => {
-        this.guard('mkdir', [path], cb, async (options) => {
-          await this.writable(path).mkdir(path, { mode: mode & PERMISSION_BITS, owner: this.creator(), ...options })
+        this.guard('mkdir', [path], cb, async (options, caller) => {
+          await this.writable(path).mkdir(path, { mode: mode & PERMISSION_BITS, owner: caller ?? this.owner, ...options })
           return 0
         })
       },
@@ -685,8 +690,8 @@ export class CfsFuse {
       },
 
       symlink: (target, path, cb) => {
-        this.guard('symlink', [path], cb, async (options) => {
-          await this.writable(path).symlink(target, path, { owner: this.creator(), ...options })
+        this.guard('symlink', [path], cb, async (options, caller) => {
+          await this.writable(path).symlink(target, path, { owner: caller ?? this.owner, ...options })
           return 0
         })
       },
@@ -704,9 +709,9 @@ export class CfsFuse {
       },
 
       mknod: (path, mode, dev, cb) => {
-        this.guard('mknod', [path], cb, async (options) => {
+        this.guard('mknod', [path], cb, async (options, caller) => {
           const fs = this.writable(path)
-          const owner = this.creator()
+          const owner = caller ?? this.owner
           const format = mode & S_IFMT
           if (format === S_IFREG) {
             await fs.create(path, { mode: mode & PERMISSION_BITS, exclusive: true, owner, ...options })
@@ -805,17 +810,11 @@ export class CfsFuse {
    * atomic_o_trunc: an O_TRUNC by someone other than root clears setuid, and setgid when the
    * group may execute (Linux's setattr_should_drop_suidgid).
    */
-  private async dropPrivileges (fs: FileSystem, path: string, options: AbortOptions): Promise<void> {
-    const caller = this.kernel.caller()
-    if (caller === null || caller === undefined || caller.uid === 0) return
+  private async dropPrivileges (fs: FileSystem, path: string, caller: Owner | undefined, options: AbortOptions): Promise<void> {
+    if (caller === undefined || caller.uid === 0) return
     const { mode } = await fs.stat(path, options)
     const kept = mode & ~(S_ISUID | ((mode & S_IXGRP) !== 0 ? S_ISGID : 0))
     if (kept !== mode) await fs.chmod(path, kept, options)
-  }
-
-  /** Who asks: the owner of inodes the operation creates. */
-  private creator (): Owner {
-    return this.kernel.caller() ?? this.owner
   }
 
   private async readByPath (path: string, position: number, length: number, options: AbortOptions): Promise<Uint8Array> {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { between, keysEqual, type Key } from '../../../src/core/index.js'
+import { asKey, between, keysEqual, type Key } from '../../../src/core/index.js'
 import type { NodeRef } from '../../../src/chord/index.js'
 import { ArcCache } from '../../../src/dhash/arc-cache.js'
 
-const key = (n: number): Key => { const k = new Uint8Array(32); k[0] = n >> 8; k[1] = n & 0xff; return k }
+const key = (n: number): Key => { const k = new Uint8Array(32); k[0] = n >> 8; k[1] = n & 0xff; return asKey(k) }
 const node = (n: number): NodeRef => { const id = key(n); return { id, hex: Buffer.from(id).toString('hex'), address: `127.0.0.1:${1000 + n}`, vnode: 0 } }
 const inArc = (k: Key, from: Key, to: Key): boolean => keysEqual(from, to) || between(k, from, to, true)
 

@@ -250,11 +250,39 @@ describe('CfsFuse operations', () => {
     expect(await code(fuse, 'link', '/f', '/g')).toBe(0)
     expect(await stat('/g')).toMatchObject({ nlink: 2, ino: (await stat('/f')).ino })
     expect(await code(fuse, 'link', '/', '/d')).toBe(Errno.EPERM)
-    fuse.attach({ caller: () => ({ uid: 500, gid: 600 }), invalidate: async () => {}, keepCache: false }) // as mount.ts, with fuse-napi's context()
-    expect(await code(fuse, 'mknod', '/fifo', S_IFIFO | 0o640, 0)).toBe(0)
-    expect(await code(fuse, 'mknod', '/null', S_IFCHR | 0o666, 0x103)).toBe(0)
-    expect(await code(fuse, 'mknod', '/reg', S_IFREG | 0o644, 0)).toBe(0)
+    // As mount.ts attaches fuse-napi's context(): the binding knows the caller only while it
+    // calls the handler, not after the handler's first await.
+    let dispatching: { uid: number, gid: number } | null = null
+    fuse.attach({ caller: () => dispatching, invalidate: async () => {}, keepCache: false })
+    const asCaller = async <K extends keyof Ops>(f: CfsFuse, op: K, ...args: Args<K>): Promise<number> => {
+      dispatching = { uid: 500, gid: 600 }
+      const answered = code(f, op, ...args)
+      dispatching = null
+      return answered
+    }
+    expect(await asCaller(fuse, 'mknod', '/fifo', S_IFIFO | 0o640, 0)).toBe(0)
+    expect(await asCaller(fuse, 'mknod', '/null', S_IFCHR | 0o666, 0x103)).toBe(0)
+    expect(await asCaller(fuse, 'mknod', '/reg', S_IFREG | 0o644, 0)).toBe(0)
+    expect(await asCaller(fuse, 'mkdir', '/dir', 0o755)).toBe(0)
+    expect(await asCaller(fuse, 'symlink', 'f', '/sym')).toBe(0)
+    expect((await call(fuse, 'create', '/made', 0o600))[0]).toBe(0) // no caller known: the owner given
+    expect((await asCaller(fuse, 'create', '/theirs', 0o600))).toBe(0)
     expect(await stat('/fifo')).toMatchObject({ mode: S_IFIFO | 0o640, uid: 500, gid: 600 })
+    expect(await volume.stat('/dir')).toMatchObject({ uid: 500, gid: 600 })
+    expect(await volume.stat('/sym')).toMatchObject({ uid: 500, gid: 600 })
+    expect(await volume.stat('/theirs')).toMatchObject({ uid: 500, gid: 600 })
+    expect(await volume.stat('/made')).toMatchObject({ uid: 1, gid: 2 })
+    // O_TRUNC by someone other than root drops setuid: decided after the open's awaits, by
+    // the caller taken when the request came.
+    await volume.chmod('/made', 0o4755)
+    const [opened, fd] = await new Promise<[number, unknown]>((resolve) => {
+      dispatching = { uid: 500, gid: 600 }
+      void call(fuse, 'open', '/made', O_WRONLY | O_TRUNC).then(resolve)
+      dispatching = null
+    })
+    expect(opened).toBe(0)
+    expect(await code(fuse, 'release', '/made', fd as number)).toBe(0)
+    expect((await volume.stat('/made')).mode & 0o7777).toBe(0o755)
     expect(await stat('/null')).toMatchObject({ mode: S_IFCHR | 0o666, rdev: 0x103 })
     expect(await stat('/reg')).toMatchObject({ mode: S_IFREG | 0o644, size: 0 })
     expect(await code(fuse, 'chown', '/reg', 0xffff_ffff, 7)).toBe(0) // -1: the uid stays
