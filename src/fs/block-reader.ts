@@ -22,11 +22,10 @@ export interface BlockReaderInit {
  * Concurrent reads of one key share one fetch.
  */
 export class BlockReader {
-  private readonly meta: LRUCache<string, { value: unknown }>
+  /** By key (hex), with the codec it was decoded by: a block asked for as another kind is a miss. */
+  private readonly meta: LRUCache<string, { codec: string, value: unknown }>
   private readonly data: LRUCache<string, Uint8Array>
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
-  /** Names of the codecs values were cached under (forget drops a key under each). */
-  private readonly codecs = new Set<string>()
 
   constructor (private readonly blocks: Pick<BlockService, 'get'>, init: BlockReaderInit = {}) {
     // Decoded sizes are not known; the encoded size given to remember() stands in for them.
@@ -36,7 +35,8 @@ export class BlockReader {
 
   /** A decoded metadata block from the cache, if it is there. */
   cached<T> (key: Key, codec: NodeCodec<T>): T | undefined {
-    return this.meta.get(cacheKey(key, codec))?.value as T | undefined
+    const hit = this.meta.get(toHex(key))
+    return hit?.codec === codec.name ? hit.value as T : undefined
   }
 
   /** A data block from the cache, if it is there. */
@@ -46,8 +46,7 @@ export class BlockReader {
 
   /** Puts a decoded block in the cache (a writer primes it with what it just encoded). */
   remember<T> (key: Key, codec: NodeCodec<T>, value: T, encodedBytes: number): void {
-    this.codecs.add(codec.name)
-    this.meta.set(cacheKey(key, codec), { value }, { size: Math.max(1, encodedBytes) })
+    this.meta.set(toHex(key), { codec: codec.name, value }, { size: Math.max(1, encodedBytes) })
   }
 
   /**
@@ -65,7 +64,7 @@ export class BlockReader {
     for (const key of keys) {
       const hex = toHex(key)
       this.data.delete(hex)
-      for (const name of this.codecs) this.meta.delete(`${name}:${hex}`)
+      this.meta.delete(hex)
     }
   }
 
@@ -109,8 +108,4 @@ export class BlockReader {
     }
     return raceSignal(pending, options.signal)
   }
-}
-
-function cacheKey (key: Key, codec: { readonly name: string }): string {
-  return `${codec.name}:${toHex(key)}`
 }

@@ -13,6 +13,15 @@
 /** Thrown inside the writer when a value is not one it writes; the caller falls back to cborg. */
 class NotPlain extends Error {}
 
+/**
+ * The encoding of one value, written again as it is: a part that did not change since it was
+ * last encoded (a directory entry in a node that is rewritten for another entry). Only the
+ * writer knows it; a value holding one never falls back to cborg.
+ */
+export class CborRaw {
+  constructor (readonly bytes: Uint8Array) {}
+}
+
 const textEncoder = new TextEncoder()
 
 export class CborWriter {
@@ -29,7 +38,11 @@ export class CborWriter {
       if (err instanceof NotPlain) return undefined
       throw err
     }
-    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos) // a copy, not a view of the reused buffer
+    // A copy, not a view of the reused buffer; a plain Uint8Array (slice() of a Buffer would
+    // build a Buffer through its species constructor, which cost more than the copy).
+    const out = new Uint8Array(this.pos)
+    out.set(new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos))
+    return out
   }
 
   private reserve (n: number): void {
@@ -104,6 +117,10 @@ export class CborWriter {
       this.buf[this.pos++] = v ? 0xf5 : 0xf4
     } else if (typeof v === 'object' && isPlainObject(v)) {
       this.map(v as Record<string, unknown>)
+    } else if (v instanceof CborRaw) {
+      this.reserve(v.bytes.length)
+      this.buf.set(v.bytes, this.pos)
+      this.pos += v.bytes.length
     } else {
       throw new NotPlain()
     }

@@ -27,6 +27,16 @@ export function encodeCbor (value: unknown): Uint8Array {
 }
 
 /**
+ * Encodes a value that holds `CborRaw` parts (encodings kept from before). Only the direct
+ * writer knows those: a value it cannot write is a bug, not a case for cborg.
+ */
+export function encodeCborWithRaw (value: unknown): Uint8Array {
+  const bytes = writer.encode(value)
+  if (bytes === undefined) throw new TypeError('a value with kept encodings holds something the CBOR writer does not write')
+  return bytes
+}
+
+/**
  * Decodes and insists on the canonical form: cborg cannot check map order or float width on
  * decode, so the value is encoded again and must give the same bytes. Two encodings of one
  * tree would otherwise get two keys, and a reader would accept a block the owner never wrote.

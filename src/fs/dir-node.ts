@@ -1,5 +1,6 @@
 import { BlockInvalidError, isCfsError, type Key } from '../core/index.js'
-import { decodeCbor, encodeCbor } from './codec.js'
+import { CborRaw } from './cbor-writer.js'
+import { decodeCbor, encodeCbor, encodeCborWithRaw } from './codec.js'
 import { FS_FORMAT_VERSION, Fields, checkKey, checkUint } from './format.js'
 import { ATTRIBUTE_FIELDS, TOP_INO, TYPE_CODES, decodeAttributes, encodeAttributes, entryTypeOf, type Attributes, type EntryType } from './inode.js'
 import { checkName, compareNames } from './names.js'
@@ -79,21 +80,18 @@ export function isBoundary (level: number, name: string, count: number): boolean
  * native call) costs ~5x more per short name.
  */
 export function boundaryHash (level: number, name: string): number {
-  let h = Math.imul(0x811c9dc5 ^ (level & 0xff), 0x01000193)
-  const byte = (b: number): void => { h = Math.imul(h ^ b, 0x01000193) }
+  let h = fnv(0x811c9dc5, level & 0xff)
   for (let i = 0; i < name.length; i++) {
     let c = name.charCodeAt(i)
     if (c < 0x80) {
-      byte(c)
-      continue
-    }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) { // a surrogate pair: one code point
+      h = fnv(h, c)
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) { // a surrogate pair: one code point
       c = 0x10000 + ((c - 0xd800) << 10) + (name.charCodeAt(++i) - 0xdc00)
-      byte(0xf0 | (c >> 18)); byte(0x80 | ((c >> 12) & 0x3f)); byte(0x80 | ((c >> 6) & 0x3f)); byte(0x80 | (c & 0x3f))
+      h = fnv(fnv(fnv(fnv(h, 0xf0 | (c >> 18)), 0x80 | ((c >> 12) & 0x3f)), 0x80 | ((c >> 6) & 0x3f)), 0x80 | (c & 0x3f))
     } else if (c < 0x800) {
-      byte(0xc0 | (c >> 6)); byte(0x80 | (c & 0x3f))
+      h = fnv(fnv(h, 0xc0 | (c >> 6)), 0x80 | (c & 0x3f))
     } else {
-      byte(0xe0 | (c >> 12)); byte(0x80 | ((c >> 6) & 0x3f)); byte(0x80 | (c & 0x3f))
+      h = fnv(fnv(fnv(h, 0xe0 | (c >> 12)), 0x80 | ((c >> 6) & 0x3f)), 0x80 | (c & 0x3f))
     }
   }
   h ^= h >>> 16
@@ -102,6 +100,11 @@ export function boundaryHash (level: number, name: string): number {
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return h >>> 0
+}
+
+/** One byte into FNV-1a-32. */
+function fnv (h: number, byte: number): number {
+  return Math.imul(h ^ byte, 0x01000193)
 }
 
 function encodeItem (item: DirItem): unknown[] {
@@ -142,9 +145,26 @@ function checkedName (name: unknown, what: string): string {
   return name
 }
 
+/**
+ * Each item's encoding, kept while the item lives. Items are immutable and an edit carries the
+ * unchanged ones of a node over as the same objects, so a node rewritten for one entry encodes
+ * that entry and copies the bytes of the rest: the node's encoding was most of the CPU of a
+ * one-entry change (bench/edits.ts).
+ */
+const encodedItems = new WeakMap<DirItem, CborRaw>()
+
+function encodedItem (item: DirItem): CborRaw {
+  let raw = encodedItems.get(item)
+  if (raw === undefined) {
+    raw = new CborRaw(encodeCbor(encodeItem(item)))
+    encodedItems.set(item, raw)
+  }
+  return raw
+}
+
 export const dirNodeCodec: NodeCodec<DirNode> = {
   name: 'directory node',
-  encode: (node: DirNode): Uint8Array => encodeCbor({ v: FS_FORMAT_VERSION, t: 'dir', level: node.level, items: node.items.map(encodeItem) }),
+  encode: (node: DirNode): Uint8Array => encodeCborWithRaw({ v: FS_FORMAT_VERSION, t: 'dir', level: node.level, items: node.items.map(encodedItem) }),
   decode (bytes: Uint8Array, what: string): DirNode {
     const f = Fields.of(decodeCbor(bytes, what), 'dir', what).only('level', 'items')
     const level = f.uint('level')

@@ -1,7 +1,7 @@
 import { encode, rfc8949EncodeOptions } from 'cborg'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CborWriter } from '../../../src/fs/cbor-writer.js'
+import { CborRaw, CborWriter } from '../../../src/fs/cbor-writer.js'
 
 /** Values of the shapes file-tree blocks are made of, nested. */
 const plain = fc.letrec((tie) => ({
@@ -25,6 +25,15 @@ describe('the direct CBOR writer', () => {
     fc.assert(fc.property(plain, (v) => {
       expect(Buffer.from(w.encode(v) as Uint8Array)).toEqual(Buffer.from(encode(v, rfc8949EncodeOptions)))
     }), { numRuns: 3000 })
+  })
+
+  it('writes a kept encoding (CborRaw) as the value it was made from (property)', () => {
+    const w = new CborWriter()
+    fc.assert(fc.property(fc.array(plain, { maxLength: 8 }), fc.array(fc.boolean(), { maxLength: 8 }), (items, keep) => {
+      // Some items as kept encodings, the others as they are, inside a map as a node is.
+      const mixed = items.map((v, i) => keep[i] === true ? new CborRaw(w.encode(v) as Uint8Array) : v)
+      expect(Buffer.from(w.encode({ v: 2, items: mixed }) as Uint8Array)).toEqual(Buffer.from(encode({ v: 2, items }, rfc8949EncodeOptions)))
+    }), { numRuns: 1000 })
   })
 
   it('leaves to cborg what it does not write', () => {

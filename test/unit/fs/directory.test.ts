@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { asKey, toHex, type Key } from '../../../src/core/index.js'
-import { MAX_ITEMS, dirNodeCodec, isBoundary, type InodeEntry } from '../../../src/fs/dir-node.js'
+import { MAX_ITEMS, boundaryHash, dirNodeCodec, isBoundary, type InodeEntry } from '../../../src/fs/dir-node.js'
 import { buildDirectory, editDirectory, listEntries, lookupEntry, type Edit } from '../../../src/fs/directory.js'
 import { compareNames } from '../../../src/fs/names.js'
 import { MapTreeStore, collect } from './helpers.js'
@@ -37,6 +37,26 @@ async function depthOf (store: MapTreeStore, top: Parameters<typeof lookupEntry>
 }
 
 describe('directory entry tree', () => {
+  it('a node encodes to the same bytes whether its entries were encoded before or not', () => {
+    const items = Array.from({ length: 50 }, (_, i) => entry(`f${String(i).padStart(3, '0')}`, i))
+    const first = dirNodeCodec.encode({ level: 0, items })
+    // The same entry objects again (their encodings kept), one changed, and all fresh copies.
+    const changed = items.map((e, i) => i === 7 ? { ...e, size: 12345 } : e)
+    expect(Buffer.from(dirNodeCodec.encode({ level: 0, items }))).toEqual(Buffer.from(first))
+    const fresh = changed.map((e) => ({ ...e }))
+    expect(Buffer.from(dirNodeCodec.encode({ level: 0, items: changed }))).toEqual(Buffer.from(dirNodeCodec.encode({ level: 0, items: fresh })))
+    expect(dirNodeCodec.decode(dirNodeCodec.encode({ level: 0, items: changed }), 'node').items[7]).toMatchObject({ size: 12345 })
+  })
+
+  it('boundary hashes are part of the format: where nodes end, so which keys a directory has', () => {
+    // Pinned: any change to boundaryHash gives the same entries other nodes and keys.
+    const pinned: Array<[number, string, number]> = [
+      [0, 'a', 2507021586], [0, 'package.json', 3690484587], [1, 'node_modules', 1292084184], [0, 'é', 3439437450],
+      [2, '日本語', 3380238415], [0, '😀x', 3718793355], [3, '\ud800', 3295143962],
+    ]
+    for (const [level, name, hash] of pinned) expect(boundaryHash(level, name)).toBe(hash)
+  })
+
   it('is empty as null, and finds nothing', async () => {
     const store = new MapTreeStore()
     expect(await buildDirectory(store, [])).toBeNull()
