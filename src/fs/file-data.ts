@@ -101,10 +101,10 @@ export interface ReadOptions extends AbortOptions {
   /** Data blocks fetched in parallel ahead of the one being returned. @default DEFAULT_READ_AHEAD_BLOCKS */
   readAhead?: number
   /**
-   * Read into the start of this buffer when the bytes fit (the FUSE reply's), and return a view
-   * of it: no buffer of the read's size is allocated, zeroed and copied again.
+   * readBytes may answer with a view of the block's bytes when the read lies within one block
+   * that holds them all: nothing is allocated or copied. The caller must not write to it.
    */
-  into?: Uint8Array
+  shared?: boolean
 }
 
 /** One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole). */
@@ -141,14 +141,10 @@ async function * blockParts (store: TreeStore, content: FileContent, offset: num
   for (const next of queue) yield part(next.index, await next.bytes)
 }
 
-/**
- * Copies a part into `out` at `at`. Bytes past the stored ones (a short block, a hole) are
- * zeroed when `out` may hold old bytes (a reused reply buffer); a new array is zero already.
- */
-function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: number, dirty = false): void {
+/** Copies a part into `out` (a new array: zeros already) at `at`; bytes past the stored ones (a short block, a hole) stay zero. */
+function copyPart ({ stored, start, stop }: BlockPart, out: Uint8Array, at: number): void {
   const copied = stored !== undefined && stored.length > start ? Math.min(stop, stored.length) - start : 0
   if (copied > 0) out.set((stored as Uint8Array).subarray(start, start + copied), at)
-  if (dirty && copied < stop - start) out.fill(0, at + copied, at + stop - start)
 }
 
 /**
@@ -169,26 +165,31 @@ export async function * readRange (
   }
 }
 
-/** Reads a whole range into one array (for small reads, such as FUSE's 128 KiB), copying each block once. */
+/**
+ * Reads a whole range into one array (for FUSE's reads of up to 1 MiB), copying each block
+ * once; with `shared`, a read within one block that holds every byte asked for is a view of
+ * it, not a copy.
+ */
 export async function readBytes (store: TreeStore, content: FileContent, offset: number, length: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const end = Math.min(content.size, offset + length)
   const n = Math.max(0, end - offset)
-  // Holes and the zeros trimmed off a block's end are not copied; in a given buffer they are
-  // zeroed, and only they (zeroing the whole reply first cost a pass over every byte read).
-  const dirty = options.into !== undefined && options.into.length >= n
-  const out = dirty ? (options.into as Uint8Array).subarray(0, n) : new Uint8Array(n)
   const bs = content.blockSize
   const first = Math.floor(offset / bs)
-  if (out.length > 0 && Math.floor((end - 1) / bs) === first) {
+  if (n > 0 && Math.floor((end - 1) / bs) === first) {
     // Within one block (every FUSE read of a file with 1 MiB blocks but one in eight): one
     // pointer walk, no generators.
     const ptr = await blockPointer(store, content, first, options)
-    copyPart({ stored: ptr === null ? undefined : await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }, out, 0, dirty)
+    const part = { stored: ptr === null ? undefined : await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }
+    // Zeros trimmed off the block's end, or a hole, are not stored: those reads are copies.
+    if (options.shared === true && part.stored !== undefined && part.stored.length >= part.stop) return part.stored.subarray(part.start, part.stop)
+    const out = new Uint8Array(n)
+    copyPart(part, out, 0)
     return out
   }
+  const out = new Uint8Array(n)
   let at = 0
   for await (const p of blockParts(store, content, offset, length, options)) {
-    copyPart(p, out, at, dirty)
+    copyPart(p, out, at)
     at += p.stop - p.start
   }
   return out

@@ -33,9 +33,14 @@ export interface OwnerOptions extends AbortOptions {
   owner?: Owner
 }
 
-/** A read into a buffer the caller has (the FUSE reply's) when the bytes fit: the result is a view of it. */
-export interface ReadIntoOptions extends AbortOptions {
-  into?: Uint8Array
+/** How a read may answer. */
+export interface FileReadOptions extends AbortOptions {
+  /**
+   * The result may be a view of a cached block's bytes (a read within one block that holds
+   * every byte asked for), which the caller must not write to and copies if it keeps it.
+   * Otherwise the result is the caller's own.
+   */
+  shared?: boolean
 }
 
 /**
@@ -47,9 +52,8 @@ export interface FileHandle {
   /** The path it was opened at (or renamed to since). */
   readonly path: string
   stat: (options?: AbortOptions) => Promise<Stat>
-  /** Up to `length` bytes at `offset`; fewer at the end of the file. */
-  /** Up to `length` bytes at `offset` (fewer at the end of the file); `into`: see ReadIntoOptions. */
-  read: (offset: number, length: number, options?: ReadIntoOptions) => Promise<Uint8Array>
+  /** Up to `length` bytes at `offset` (fewer at the end of the file); `shared`: see FileReadOptions. */
+  read: (offset: number, length: number, options?: FileReadOptions) => Promise<Uint8Array>
   readStream: (options?: ReadStreamOptions) => AsyncIterable<Uint8Array>
   /** Writes all of `data` at `offset` and returns its length. */
   write: (offset: number, data: Uint8Array, options?: AbortOptions) => Promise<number>

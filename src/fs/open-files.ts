@@ -1,6 +1,6 @@
 import { ReadOnlyError, hashKey, type AbortOptions, type Key } from '../core/index.js'
 import * as fileData from './file-data.js'
-import type { FileHandle, OpenOptions, OwnerOptions, ReadIntoOptions } from './file-system.js'
+import type { FileHandle, OpenOptions, OwnerOptions, FileReadOptions } from './file-system.js'
 import { inodeCodec, type FileInode } from './inode.js'
 import * as tree from './tree.js'
 import { resolve, statOf, type Stat } from './tree-read.js'
@@ -67,7 +67,7 @@ export class OpenFiles implements HandleHost {
     return statOf(key, file)
   }
 
-  async readHandle (handle: VolumeHandle, offset: number, length: number, options: ReadIntoOptions): Promise<Uint8Array> {
+  async readHandle (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions): Promise<Uint8Array> {
     const { store } = this.components
     const file = handle.detached ?? (await this.handleFile(handle, options)).file
     handle.readAhead.after(store, file, offset, length)

@@ -3,7 +3,7 @@ import type { InodeEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
 import { ReadAhead } from './read-ahead.js'
-import type { FileHandle, FileSystem, OpenOptions, ReadIntoOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileSystem, OpenOptions, FileReadOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { splitPath } from './names.js'
 import { asFile, getXattr } from './tree.js'
@@ -141,7 +141,7 @@ class SnapshotHandle implements FileHandle {
     return statOf(this.key, this.inode)
   }
 
-  async read (offset: number, length: number, options: ReadIntoOptions = {}): Promise<Uint8Array> {
+  async read (offset: number, length: number, options: FileReadOptions = {}): Promise<Uint8Array> {
     this.ahead.after(this.store, this.inode, offset, length)
     return readBytes(this.store, this.inode, offset, length, { ...options, readAhead: this.readAhead })
   }

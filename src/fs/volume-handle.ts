@@ -1,5 +1,5 @@
 import type { AbortOptions, Key } from '../core/index.js'
-import type { FileHandle, ReadIntoOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileReadOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { joinPath } from './names.js'
 import { ReadAhead } from './read-ahead.js'
@@ -12,7 +12,7 @@ export interface HandleHost {
   /** Bytes a handle's readStream asks for at a time (read-ahead times block size). */
   readonly streamWindowBytes: number
   statHandle: (handle: VolumeHandle, options: AbortOptions) => Promise<Stat>
-  readHandle: (handle: VolumeHandle, offset: number, length: number, options: ReadIntoOptions) => Promise<Uint8Array>
+  readHandle: (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions) => Promise<Uint8Array>
   write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: AbortOptions) => Promise<number>
   truncateHandle: (handle: VolumeHandle, size: number, options: AbortOptions) => Promise<void>
   closeHandle: (handle: VolumeHandle) => void
@@ -42,7 +42,7 @@ export class VolumeHandle implements FileHandle {
     return this.host.statHandle(this, options)
   }
 
-  async read (offset: number, length: number, options: ReadIntoOptions = {}): Promise<Uint8Array> {
+  async read (offset: number, length: number, options: FileReadOptions = {}): Promise<Uint8Array> {
     return this.host.readHandle(this, offset, length, options)
   }
 

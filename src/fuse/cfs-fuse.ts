@@ -192,8 +192,12 @@ export interface CfsOperations {
   open: (path: string, flags: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
   /** No flags: the kernel has already done the O_EXCL lookup. */
   create: (path: string, mode: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
-  /** cb(bytesRead) */
-  read: (path: string, fd: Fuse.FileHandle, buffer: Buffer, length: number, position: Fuse.Int64, cb: (bytes: number) => void) => void
+  /**
+   * FUSE read_buf: cb(0, bytes) with at most `length` bytes (fewer at the end of the file), or
+   * cb(-errno). The binding copies the bytes into libfuse's reply before anything else runs,
+   * so they may be a view of a cached block.
+   */
+  readBuffer: (path: string, fd: Fuse.FileHandle, length: number, position: Fuse.Int64, cb: (code: number, bytes?: Buffer) => void) => void
   /** cb(bytesWritten); the buffer is the binding's once answered. */
   write: (path: string, fd: Fuse.FileHandle, buffer: Buffer, length: number, position: Fuse.Int64, cb: (bytes: number) => void) => void
   flush: (path: string, fd: Fuse.FileHandle, cb: Done) => void
@@ -360,8 +364,10 @@ export class CfsFuse {
           m.errors.set(code, errors)
         }
         errors.inc()
-      } else if (m.bytes !== undefined && code > 0) {
-        m.bytes.inc(code)
+      } else if (m.bytes !== undefined) {
+        // Bytes answered: a write's count, a read's buffer.
+        const n = value instanceof Uint8Array ? value.length : code
+        if (n > 0) m.bytes.inc(n)
       }
       try {
         if (value === undefined) cb(code)
@@ -584,17 +590,17 @@ export class CfsFuse {
         })
       },
 
-      read: (path, fd, buffer, length, position, cb) => {
+      readBuffer: (path, fd, length, position, cb) => {
         this.guard('read', [path], cb, async (options) => {
           const f = this.files.get(Number(fd))
           const at = toNumber(position)
+          // A view of the cached block where the read lies within one: the binding's copy into
+          // libfuse's reply is then the only one (read, the alternative, hands a new buffer of
+          // the read's size to fill, which is one more allocation and copy per request).
           const bytes = f !== undefined
-            ? await f.handle.read(at, length, { ...options, into: buffer })
+            ? await f.handle.read(at, length, { ...options, shared: true })
             : await this.readByPath(path, at, length, options)
-          const n = Math.min(bytes.length, length)
-          // Read into the reply's buffer when the bytes fit there; copied only otherwise.
-          if (bytes.buffer !== buffer.buffer || bytes.byteOffset !== buffer.byteOffset) buffer.set(bytes.subarray(0, n))
-          return n
+          return { value: Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, length)) }
         })
       },
 

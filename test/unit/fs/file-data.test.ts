@@ -53,11 +53,11 @@ describe('file data', () => {
       expect(Buffer.from(await readBytes(store, file, 0, model.length + 10))).toEqual(Buffer.from(model))
       const start = Math.floor(model.length / 3)
       expect(Buffer.from(await readBytes(store, file, start, 1000))).toEqual(Buffer.from(model.subarray(start, start + 1000)))
-      // Into a reused buffer holding old bytes (FUSE's reply): holes and short blocks read as zeros.
-      const into = new Uint8Array(model.length + 10).fill(0xee)
-      expect(Buffer.from(await readBytes(store, file, 0, model.length + 10, { into }))).toEqual(Buffer.from(model))
-      const within = new Uint8Array(7).fill(0xee)
-      expect(Buffer.from(await readBytes(store, file, start, 7, { into: within }))).toEqual(Buffer.from(model.subarray(start, start + 7)))
+      // Shared reads (FUSE's): views where a block holds every byte, copies where zeros were trimmed or a hole is.
+      expect(Buffer.from(await readBytes(store, file, 0, model.length + 10, { shared: true }))).toEqual(Buffer.from(model))
+      for (const at of [0, start, Math.max(0, model.length - 7)]) {
+        expect(Buffer.from(await readBytes(store, file, at, 7, { shared: true }))).toEqual(Buffer.from(model.subarray(at, at + 7)))
+      }
       // Same bytes, same keys, whatever the history.
       expect(keyOf(file)).toBe(keyOf(await fresh(store, model, bs)))
       // Reads within one block take the direct pointer walk: it agrees with the full walk.
@@ -90,6 +90,23 @@ describe('file data', () => {
     expect(ptrs.filter((p) => p !== null)).toHaveLength(1)
     const chunk = await readBytes(store, file, 10 * 1024 * 1024 - 2, 4)
     expect([...chunk]).toEqual([0, 0, 7, 0])
+  })
+
+  it('answers a shared read within one whole block with a view of it, and everything else with a copy', async () => {
+    const store = new MapTreeStore()
+    const bytes = Uint8Array.from({ length: 200 }, (_, i) => i + 1)
+    bytes.fill(0, 180) // the third block (128..191) stores 52 bytes: its zeros from 180 on are trimmed
+    const file = await fresh(store, bytes, 64)
+    const block = await store.getData(await blockPointer(store, file, 1) as Key)
+    const view = await readBytes(store, file, 70, 40, { shared: true })
+    expect(view.buffer).toBe(block.buffer)
+    expect([...view]).toEqual([...bytes.subarray(70, 110)])
+    // Not shared, across two blocks, and past the stored bytes (zeros trimmed): copies.
+    for (const [at, n, shared] of [[70, 40, false], [60, 10, true], [170, 20, true]] as const) {
+      const copy = await readBytes(store, file, at, n, { shared })
+      expect(copy.buffer).not.toBe(block.buffer)
+      expect([...copy]).toEqual([...bytes.subarray(at, at + n)])
+    }
   })
 
   it('trims the new last block on truncate down, so the tree equals a fresh one', async () => {
