@@ -94,12 +94,14 @@ export class FrameReader {
   }
 
   /**
-   * Copies the early pieces, then `last`, into the frame's own buffer. A fresh Uint8Array, not
-   * a Buffer view of a socket chunk: decoded byte fields are plain Uint8Arrays and pin only
-   * their own frame.
+   * Copies the early pieces, then `last`, into the frame's own buffer. A plain Uint8Array over
+   * an ArrayBuffer of its own, not a Buffer view of a socket chunk: decoded byte fields pin only
+   * their own frame. Not zeroed first (allocUnsafeSlow: 1.5% of a reading mount's CPU went to
+   * zeroing 1 MiB frames): every byte is written before the frame is complete, and a frame
+   * never completed is never seen.
    */
   private allocate (last: Uint8Array): void {
-    const frame = new Uint8Array(this.length)
+    const frame = new Uint8Array(Buffer.allocUnsafeSlow(this.length).buffer, 0, this.length)
     let off = 0
     for (const piece of this.early) {
       frame.set(piece, off)
