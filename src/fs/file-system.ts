@@ -33,6 +33,16 @@ export interface OwnerOptions extends AbortOptions {
   owner?: Owner
 }
 
+/** How a write is made. */
+export interface WriteOptions extends AbortOptions {
+  /**
+   * Then sets the file's times, in the same change: what a utimens right after the last
+   * write would do (cp -a, tar -x and rsync set the times of each file they write), with one
+   * rewrite of the file's directory chain instead of two.
+   */
+  times?: SetTimes
+}
+
 /** How a read may answer. */
 export interface FileReadOptions extends AbortOptions {
   /**
@@ -51,12 +61,14 @@ export interface FileReadOptions extends AbortOptions {
 export interface FileHandle {
   /** The path it was opened at (or renamed to since). */
   readonly path: string
+  /** The file has no name any more (unlinked, or replaced by a rename): `path` is not it. */
+  readonly unlinked: boolean
   stat: (options?: AbortOptions) => Promise<Stat>
   /** Up to `length` bytes at `offset` (fewer at the end of the file); `shared`: see FileReadOptions. */
   read: (offset: number, length: number, options?: FileReadOptions) => Promise<Uint8Array>
   readStream: (options?: ReadStreamOptions) => AsyncIterable<Uint8Array>
   /** Writes all of `data` at `offset` and returns its length. */
-  write: (offset: number, data: Uint8Array, options?: AbortOptions) => Promise<number>
+  write: (offset: number, data: Uint8Array, options?: WriteOptions) => Promise<number>
   truncate: (size: number, options?: AbortOptions) => Promise<void>
   close: () => Promise<void>
 }
@@ -104,7 +116,7 @@ export interface FileSystem {
   setxattr: (path: string, name: string, value: Uint8Array, mode?: XattrMode, options?: AbortOptions) => Promise<void>
   removexattr: (path: string, name: string, options?: AbortOptions) => Promise<void>
   truncate: (path: string, size: number, options?: AbortOptions) => Promise<void>
-  write: (file: string | FileHandle, offset: number, data: Uint8Array, options?: AbortOptions) => Promise<number>
+  write: (file: string | FileHandle, offset: number, data: Uint8Array, options?: WriteOptions) => Promise<number>
   /** Writes a stream at `offset` (default 0), holding only a few blocks in memory. Returns bytes written. */
   writeStream: (path: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: { offset?: number } & AbortOptions) => Promise<number>
 }

@@ -10,7 +10,7 @@ export { FileJournal, replayJournal, summarizeJournal, JOURNAL_FILE, type Journa
 export { DEFAULT_JOURNAL_REWRITE_BYTES } from './journal-keeper.js'
 export { JsonFileSeenRoots, MemorySeenRoots, SEEN_ROOTS_FILE, type SeenRoots } from './seen-roots.js'
 export type { RootSigner, RootVerifier } from './ports.js'
-export type { FileSystem, FileHandle, OpenOptions, FileReadOptions, ReadStreamOptions } from './file-system.js'
+export type { FileSystem, FileHandle, OpenOptions, FileReadOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 export type { Stat } from './tree-read.js'
 export type { DirEntry, InodeEntry } from './dir-node.js'
 export type { ListOptions } from './directory.js'

@@ -1,6 +1,6 @@
 import { ReadOnlyError, hashKey, type AbortOptions, type Key } from '../core/index.js'
 import * as fileData from './file-data.js'
-import type { FileHandle, OpenOptions, OwnerOptions, FileReadOptions } from './file-system.js'
+import type { FileHandle, OpenOptions, OwnerOptions, FileReadOptions, WriteOptions } from './file-system.js'
 import { inodeCodec, type FileInode } from './inode.js'
 import * as tree from './tree.js'
 import { resolve, statOf, type Stat } from './tree-read.js'
@@ -75,12 +75,13 @@ export class OpenFiles implements HandleHost {
   }
 
   /** Writes through a handle (Volume.write with one): into the tree, or into the handle's own copy once detached. */
-  async write (file: FileHandle, offset: number, data: Uint8Array, options: AbortOptions): Promise<number> {
+  async write (file: FileHandle, offset: number, data: Uint8Array, options: WriteOptions): Promise<number> {
     const handle = this.own(file)
     if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
     await this.components.mutate(options, async (ctx, top) => {
-      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data)
-      handle.detached = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
+      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data, options.times)
+      const written = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
+      handle.detached = options.times === undefined ? written : tree.withTimes(written, options.times, ctx.nowNs)
       return top
     })
     return data.length

@@ -126,6 +126,8 @@ export class Snapshot implements FileSystem {
 /** A file of one version: it reads the same bytes whatever the owner writes later. */
 class SnapshotHandle implements FileHandle {
   private readonly ahead: ReadAhead
+  /** A version never changes: its files keep their names. */
+  readonly unlinked = false
 
   constructor (
     private readonly store: TreeStore,

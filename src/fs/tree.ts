@@ -456,8 +456,12 @@ export function withContent (file: FileInode, content: fileData.FileContent, now
   return touch ? { ...file, ...content, mtimeNs: nowNs, ctimeNs: nowNs } : { ...file, ...content }
 }
 
-export async function write (ctx: TreeContext, top: Key, names: readonly string[], offset: number, bytes: Uint8Array): Promise<Key> {
-  return updateFile(ctx, top, names, async (file) => withContent(file, await fileData.writeRange(ctx.store, file, offset, bytes, opts(ctx)), ctx.nowNs))
+/** Writes `bytes` at `offset`; with `times`, then sets them as setTimes would, in the same rewrite. */
+export async function write (ctx: TreeContext, top: Key, names: readonly string[], offset: number, bytes: Uint8Array, times?: SetTimes): Promise<Key> {
+  return updateFile(ctx, top, names, async (file) => {
+    const written = withContent(file, await fileData.writeRange(ctx.store, file, offset, bytes, opts(ctx)), ctx.nowNs)
+    return times === undefined ? written : withTimes(written, times, ctx.nowNs)
+  })
 }
 
 /**
@@ -490,10 +494,14 @@ export interface SetTimes {
 /** Sets the access and/or modification time; ctime becomes now unless neither is set. */
 export async function setTimes (ctx: TreeContext, top: Key, names: readonly string[], times: SetTimes): Promise<Key> {
   if (times.atimeNs === undefined && times.mtimeNs === undefined) return top
-  const time = (t: bigint | 'now' | undefined, old: bigint): bigint => t === undefined ? old : t === 'now' ? ctx.nowNs : t
-  return updateInode(ctx, top, names, async (inode) => ({
-    ...inode, atimeNs: time(times.atimeNs, inode.atimeNs), mtimeNs: time(times.mtimeNs, inode.mtimeNs), ctimeNs: ctx.nowNs,
-  }))
+  return updateInode(ctx, top, names, async (inode) => withTimes(inode, times, ctx.nowNs))
+}
+
+/** An inode with times set (setTimes), ctime now unless neither time is set. */
+export function withTimes<T extends Inode> (inode: T, times: SetTimes, nowNs: bigint): T {
+  if (times.atimeNs === undefined && times.mtimeNs === undefined) return inode
+  const time = (t: bigint | 'now' | undefined, old: bigint): bigint => t === undefined ? old : t === 'now' ? nowNs : t
+  return { ...inode, atimeNs: time(times.atimeNs, inode.atimeNs), mtimeNs: time(times.mtimeNs, inode.mtimeNs), ctimeNs: nowNs }
 }
 
 /** How setXattr treats an existing attribute: XATTR_CREATE, XATTR_REPLACE, or either. */

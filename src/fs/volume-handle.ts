@@ -1,5 +1,5 @@
 import type { AbortOptions, Key } from '../core/index.js'
-import type { FileHandle, FileReadOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileReadOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
 import { joinPath } from './names.js'
 import { ReadAhead } from './read-ahead.js'
@@ -13,7 +13,7 @@ export interface HandleHost {
   readonly streamWindowBytes: number
   statHandle: (handle: VolumeHandle, options: AbortOptions) => Promise<Stat>
   readHandle: (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions) => Promise<Uint8Array>
-  write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: AbortOptions) => Promise<number>
+  write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: WriteOptions) => Promise<number>
   truncateHandle: (handle: VolumeHandle, size: number, options: AbortOptions) => Promise<void>
   closeHandle: (handle: VolumeHandle) => void
 }
@@ -38,6 +38,8 @@ export class VolumeHandle implements FileHandle {
 
   get path (): string { return joinPath(this.names) }
 
+  get unlinked (): boolean { return this.detached !== undefined }
+
   async stat (options: AbortOptions = {}): Promise<Stat> {
     return this.host.statHandle(this, options)
   }
@@ -58,7 +60,7 @@ export class VolumeHandle implements FileHandle {
     }
   }
 
-  async write (offset: number, data: Uint8Array, options: AbortOptions = {}): Promise<number> {
+  async write (offset: number, data: Uint8Array, options: WriteOptions = {}): Promise<number> {
     return this.host.write(this, offset, data, options)
   }
 

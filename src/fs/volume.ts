@@ -7,7 +7,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import { BufferFlusher } from './buffer-flush.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
-import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions } from './file-system.js'
+import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import { msToNs, type Owner, type SpecialType } from './inode.js'
 import type { JournalBase, VolumeJournal } from './journal.js'
@@ -437,10 +437,10 @@ export class Volume implements FileSystem, Startable {
     await this.mutate(options, async (ctx, top) => tree.truncate(ctx, top, names, size))
   }
 
-  async write (file: string | FileHandle, offset: number, data: Uint8Array, options: AbortOptions = {}): Promise<number> {
+  async write (file: string | FileHandle, offset: number, data: Uint8Array, options: WriteOptions = {}): Promise<number> {
     if (typeof file !== 'string') return this.files.write(file, offset, data, options)
     const names = splitPath(file)
-    await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, offset, data))
+    await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, offset, data, options.times))
     return data.length
   }
 

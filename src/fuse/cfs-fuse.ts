@@ -27,7 +27,7 @@ import {
   InvalidNameError, IsADirectoryError, Mutex, NO_METRICS, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline,
   lifetimeController, secondsSince, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Labeled, type Logger, type Metrics,
 } from '../core/index.js'
-import { MAX_NAME_BYTES, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner } from '../fs/index.js'
+import { MAX_NAME_BYTES, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner, type WriteOptions } from '../fs/index.js'
 import {
   IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type SpaceInfo,
 } from './attrs.js'
@@ -71,7 +71,7 @@ export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
  * contents, change a file another way, or publish.
  */
 const DRAINS: ReadonlySet<string> = new Set([
-  'getattr', 'read', 'truncate', 'ftruncate', 'flush', 'fsync', 'fsyncdir', 'release', 'unlink', 'rename', 'chmod', 'utimens',
+  'getattr', 'read', 'truncate', 'ftruncate', 'flush', 'fsync', 'fsyncdir', 'release', 'unlink', 'rename', 'chmod',
 ])
 
 export interface CfsFuseComponents {
@@ -461,13 +461,14 @@ export class CfsFuse {
    * `pendingFiles` until the volume has them: a drain that starts meanwhile (another close, a
    * stat from another process) waits on the file's lock for them instead of passing it by.
    */
-  private async writeOut (f: OpenFile, options: AbortOptions): Promise<void> {
+  private async writeOut (f: OpenFile, options: WriteOptions): Promise<boolean> {
     const p = f.pending
-    if (p === undefined) return
+    if (p === undefined) return false
     f.pending = undefined
     this.pendingBytes -= p.length
     try {
       await f.handle.write(p.offset, p.bytes.subarray(0, p.length), options)
+      return true
     } finally {
       if (f.pending === undefined) this.pendingFiles.delete(f)
     }
@@ -478,9 +479,9 @@ export class CfsFuse {
    * contents, changes a file by other means, or publishes. A failed write-out fails that
    * operation (EIO): the bytes it carried are lost, as with a failed writeback.
    */
-  private async drain (options: AbortOptions): Promise<void> {
+  private async drain (options: AbortOptions, except?: OpenFile): Promise<void> {
     if (this.pendingFiles.size === 0) return
-    const files = [...this.pendingFiles]
+    const files = [...this.pendingFiles].filter((f) => f !== except)
     const results = await Promise.allSettled(files.map(async (f) => f.lock.run(async () => this.writeOut(f, options))))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
@@ -795,7 +796,14 @@ export class CfsFuse {
           // UTIME_OMIT leaves that time as it is (`touch -m`, `touch -a`); UTIME_NOW is the volume's now.
           const time = (t: Readonly<Fuse.Timespec>): bigint | 'now' | undefined =>
             t.nanoseconds === UTIME_OMIT ? undefined : t.nanoseconds === UTIME_NOW ? 'now' : timespecToNs(t)
-          await fs.setTimes(path, { atimeNs: time(atime), mtimeNs: time(mtime) }, options)
+          const times = { atimeNs: time(atime), mtimeNs: time(mtime) }
+          // The file's own gathered writes go to the volume with the times, as one change (cp -a,
+          // tar -x and rsync set the times of each file right after writing it); every other
+          // file's first, as for any operation that changes a file by other means.
+          const own = [...this.pendingFiles].find((f) => f.handle.path === path && !f.handle.unlinked)
+          await this.drain(options, own)
+          if (own !== undefined && await own.lock.run(async () => this.writeOut(own, { ...options, times }))) return 0
+          await fs.setTimes(path, times, options)
           return 0
         })
       },

@@ -146,6 +146,32 @@ describe('CfsFuse operations', () => {
     expect(await readFile(fuse, '/f')).toBe('aaaaaaaa')
   })
 
+  it('writes the gathered bytes of a file and the times utimens sets as one change; the file at the path, not an unlinked one', async () => {
+    const { fuse, volume } = await owned()
+    let setTimes = 0
+    const plain = volume.setTimes.bind(volume)
+    volume.setTimes = async (...args) => { setTimes++; return plain(...args) }
+    const [, fd] = await call(fuse, 'create', '/f', 0o644)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('gathered'), 8, 0)
+    expect((await volume.stat('/f')).size).toBe(0)
+    expect(await code(fuse, 'utimensWithTimespec', '/f', ts(1_000), ts(2_000, 5))).toBe(0) // as cp -a does after the last write
+    expect(setTimes).toBe(0)
+    expect(await volume.stat('/f')).toMatchObject({ size: 8, atimeNs: 1_000n * 1_000_000_000n, mtimeNs: 2_000n * 1_000_000_000n + 5n })
+    expect(await readFile(fuse, '/f')).toBe('gathered')
+    // Without gathered bytes: an ordinary setTimes.
+    expect(await code(fuse, 'utimensWithTimespec', '/f', ts(3_000), ts(4_000))).toBe(0)
+    expect(setTimes).toBe(1)
+    // An open file replaced by a rename, written to after: utimens of the path is the new file's.
+    await writeFile(fuse, '/g', 'new')
+    expect(await code(fuse, 'renameWithFlags', '/g', '/f', 0)).toBe(0)
+    await code(fuse, 'write', '/f', fd as number, Buffer.from('more'), 4, 8) // gathered for the unlinked file
+    expect(await code(fuse, 'utimensWithTimespec', '/f', ts(5_000), ts(6_000))).toBe(0)
+    expect(setTimes).toBe(2)
+    expect(await volume.stat('/f')).toMatchObject({ size: 3, mtimeNs: 6_000n * 1_000_000_000n })
+    expect(await code(fuse, 'release', '/f', fd as number)).toBe(0)
+    expect(await readFile(fuse, '/f')).toBe('new')
+  })
+
   it('gathers sequential writes, and writes them out before anything reads or changes the file', async () => {
     const { fuse, volume } = await owned({ coalesceBytes: 512 * 1024 })
     const piece = (i: number): Buffer => Buffer.alloc(128 * 1024, i)
