@@ -33,9 +33,9 @@ export class BlockReader {
     this.data = new LRUCache({ maxSize: Math.max(1, init.dataCacheBytes ?? DEFAULT_DATA_CACHE_BYTES), sizeCalculation: (b) => Math.max(1, b.length) })
   }
 
-  /** A decoded metadata block from the cache, if it is there. */
-  cached<T> (key: Key, codec: NodeCodec<T>): T | undefined {
-    const hit = this.meta.get(toHex(key))
+  /** A decoded metadata block from the cache, if it is there. `hex`, here and below: the key's, when the caller has it. */
+  cached<T> (key: Key, codec: NodeCodec<T>, hex = toHex(key)): T | undefined {
+    const hit = this.meta.get(hex)
     return hit?.codec === codec.name ? hit.value as T : undefined
   }
 
@@ -45,8 +45,8 @@ export class BlockReader {
   }
 
   /** Puts a decoded block in the cache (a writer primes it with what it just encoded). */
-  remember<T> (key: Key, codec: NodeCodec<T>, value: T, encodedBytes: number): void {
-    this.meta.set(toHex(key), { codec: codec.name, value }, { size: Math.max(1, encodedBytes) })
+  remember<T> (key: Key, codec: NodeCodec<T>, value: T, encodedBytes: number, hex = toHex(key)): void {
+    this.meta.set(hex, { codec: codec.name, value }, { size: Math.max(1, encodedBytes) })
   }
 
   /**
@@ -68,18 +68,18 @@ export class BlockReader {
     }
   }
 
-  async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
-    const hit = this.cached(key, codec)
+  async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}, hex = toHex(key)): Promise<T> {
+    const hit = this.cached(key, codec, hex)
     if (hit !== undefined) return hit
-    const bytes = await this.fetch(key, options)
+    const bytes = await this.fetch(key, options, hex)
     // Callers that shared the fetch find the first one's decoding here.
-    return this.cached(key, codec) ?? this.decode(key, codec, bytes)
+    return this.cached(key, codec, hex) ?? this.decode(key, codec, bytes, hex)
   }
 
   /** Decodes a block's bytes and caches the value. */
-  decode<T> (key: Key, codec: NodeCodec<T>, bytes: Uint8Array): T {
-    const value = codec.decode(bytes, `${codec.name} ${toHex(key).slice(0, 8)}`)
-    this.remember(key, codec, value, bytes.length)
+  decode<T> (key: Key, codec: NodeCodec<T>, bytes: Uint8Array, hex = toHex(key)): T {
+    const value = codec.decode(bytes, `${codec.name} ${hex.slice(0, 8)}`)
+    this.remember(key, codec, value, bytes.length, hex)
     return value
   }
 
@@ -97,8 +97,7 @@ export class BlockReader {
    * fetch runs without any one caller's signal (one reader giving up must not fail another);
    * each caller stops waiting when its own signal aborts.
    */
-  async fetch (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
-    const hex = toHex(key)
+  async fetch (key: Key, options: AbortOptions = {}, hex = toHex(key)): Promise<Uint8Array> {
     let pending = this.inflight.get(hex)
     if (pending === undefined) {
       pending = this.blocks.get(CONTENT_BLOCK, key)

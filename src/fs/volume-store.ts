@@ -1,4 +1,4 @@
-import { BlockTooLargeError, hashKey, throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
+import { BlockTooLargeError, hashKey, throwIfAborted, toHex, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockReader } from './block-reader.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import type { NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
@@ -21,15 +21,17 @@ export class VolumeStore implements TreeStore {
   ) {}
 
   async load<T> (key: Key, codec: NodeCodec<T>, options: AbortOptions = {}): Promise<T> {
-    const bytes = this.buffer.get(key)
-    if (bytes === undefined) return this.reader.load(key, codec, options)
-    return this.reader.cached(key, codec) ?? this.reader.decode(key, codec, bytes)
+    // Each tree step loads a block or two: the key becomes hex once, for the buffer and the cache.
+    const hex = toHex(key)
+    const bytes = this.buffer.get(key, hex)
+    if (bytes === undefined) return this.reader.load(key, codec, options, hex)
+    return this.reader.cached(key, codec, hex) ?? this.reader.decode(key, codec, bytes, hex)
   }
 
   async save<T> (value: T, codec: NodeCodec<T>): Promise<Key> {
     const bytes = codec.encode(value)
-    const key = this.add(bytes)
-    this.reader.remember(key, codec, value, bytes.length)
+    const [key, hex] = this.add(bytes)
+    this.reader.remember(key, codec, value, bytes.length, hex)
     return key
   }
 
@@ -44,7 +46,7 @@ export class VolumeStore implements TreeStore {
   async putData (bytes: Uint8Array, options: PutDataOptions = {}): Promise<Key> {
     // A copy: the caller (FUSE, a stream) may reuse its buffer once the write returns. Not
     // bytes.slice(): on a Node Buffer that is a view, not a copy.
-    const key = this.add(new Uint8Array(bytes))
+    const [key] = this.add(new Uint8Array(bytes))
     options.onKey?.(key)
     if (bytes.length >= this.eagerBytes) {
       throwIfAborted(options.signal)
@@ -53,10 +55,11 @@ export class VolumeStore implements TreeStore {
     return key
   }
 
-  private add (bytes: Uint8Array): Key {
+  private add (bytes: Uint8Array): [Key, string] {
     if (bytes.length > MAX_BLOCK_BYTES) throw new BlockTooLargeError(`a block is at most ${MAX_BLOCK_BYTES} bytes, got ${bytes.length}`)
     const key = hashKey(bytes)
-    this.buffer.add(key, bytes)
-    return key
+    const hex = toHex(key)
+    this.buffer.add(key, bytes, hex)
+    return [key, hex]
   }
 }

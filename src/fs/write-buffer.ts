@@ -97,8 +97,8 @@ export class WriteBuffer {
   get bytes (): number { return this.pendingBytes }
   get blocks (): number { return this.pending.size }
 
-  add (key: Key, bytes: Uint8Array): void {
-    const hex = toHex(key)
+  /** `hex`: the key's, when the caller has it already (a hot path turns each key to hex once). */
+  add (key: Key, bytes: Uint8Array, hex = toHex(key)): void {
     if (this.pending.has(hex)) return
     this.pending.set(hex, { key, bytes })
     this.pendingBytes += bytes.length
@@ -110,8 +110,8 @@ export class WriteBuffer {
     for (const { key, bytes } of this.pending.values()) yield [key, bytes]
   }
 
-  get (key: Key): Uint8Array | undefined {
-    return this.pending.get(toHex(key))?.bytes
+  get (key: Key, hex = toHex(key)): Uint8Array | undefined {
+    return this.pending.get(hex)?.bytes
   }
 
   has (key: Key): boolean {
