@@ -58,6 +58,7 @@ export class OpenFiles implements HandleHost {
     const handle = new VolumeHandle(this, names, write)
     handle.resolved = { top, names, file, key }
     this.handles.add(handle)
+    if (!write) handle.readAhead.opened(this.components.store, file)
     return handle
   }
 

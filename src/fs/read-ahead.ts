@@ -18,6 +18,17 @@ export class ReadAhead {
 
   constructor (private readonly blocks: number) {}
 
+  /**
+   * A file opened for reading: its first block is fetched at once. The first read nearly
+   * always follows, from offset 0, and the fetch then overlaps the kernel's turn from the
+   * open's answer to that read (a small file is one fetch, so most of its wait).
+   */
+  opened (store: TreeStore, content: FileContent): void {
+    if (this.blocks <= 0 || content.size === 0) return
+    this.aheadTo = 1
+    void this.prefetch(store, content, 0, 1)
+  }
+
   /** Notes a read of [offset, offset + length) and, if it continued the last one, reads ahead. */
   after (store: TreeStore, content: FileContent, offset: number, length: number): void {
     const sequential = offset === this.nextOffset

@@ -137,6 +137,7 @@ class SnapshotHandle implements FileHandle {
     private readonly readAhead: number,
   ) {
     this.ahead = new ReadAhead(readAhead)
+    this.ahead.opened(store, inode)
   }
 
   async stat (): Promise<Stat> {

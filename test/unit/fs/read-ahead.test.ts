@@ -28,6 +28,26 @@ async function file (store: MapTreeStore, blocks: number): ReturnType<typeof wri
 }
 
 describe('ReadAhead', () => {
+  it('fetches the first block when a file is opened, and the window then starts after it', async () => {
+    const store = new RecordingStore()
+    const content = await file(store, 10)
+    const key = async (i: number): Promise<string> => toHex(await blockPointer(store, content, i) as Key).slice(0, 8)
+    const ahead = new ReadAhead(3)
+    ahead.opened(store, content)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(store.events).toEqual([`get ${await key(0)}`])
+    ahead.after(store, content, 0, BS)
+    await new Promise((resolve) => setImmediate(resolve))
+    // Blocks 1..3, not block 0 again.
+    expect(store.events.slice(1)).toEqual([`get ${await key(1)}`, `get ${await key(2)}`, `get ${await key(3)}`])
+    // An empty file, or no read-ahead at all: nothing.
+    const none = new RecordingStore()
+    new ReadAhead(3).opened(none, emptyContent(BS))
+    new ReadAhead(0).opened(none, content)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(none.events).toEqual([])
+  })
+
   it('lets go of each block fetched ahead once a sequential stream has read past it, after its last read', async () => {
     const store = new RecordingStore()
     const content = await file(store, 10)
