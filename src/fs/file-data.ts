@@ -176,8 +176,8 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
   const bs = content.blockSize
   const first = Math.floor(offset / bs)
   if (n > 0 && Math.floor((end - 1) / bs) === first) {
-    // Within one block (every FUSE read of a file with 1 MiB blocks but one in eight): one
-    // pointer walk, no generators.
+    // Within one block (a sequential FUSE read asks for whole 1 MiB blocks): one pointer walk,
+    // no generators.
     const ptr = await blockPointer(store, content, first, options)
     const part = { stored: ptr === null ? undefined : await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }
     // Zeros trimmed off the block's end, or a hole, are not stored: those reads are copies.

@@ -15,9 +15,10 @@
  * - Unlinking an open file arrives as a rename to `.fuse_hidden*` (the Volume moves the open
  *   handle with it) and the unlink follows the release.
  *
- * - New inodes belong to the caller (fuse-napi's context(), taken as the request arrives: the uid and gid of the process
- *   asking), so with allow_other every local user creates files of their own; the kernel
- *   checks permissions against the stored owners and modes (default_permissions).
+ * - New inodes belong to the caller (fuse-napi's context(), taken as the request arrives: the
+ *   uid and gid of the process asking), so with allow_other every local user creates files of
+ *   their own; the kernel checks permissions against the stored owners and modes
+ *   (default_permissions).
  *
  * Extended attributes of the user, trusted and security namespaces are stored with the inode;
  * other namespaces (system.*: POSIX ACLs) answer EOPNOTSUPP (docs/FUSE.md says why).
@@ -68,7 +69,8 @@ export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 /**
  * Operations that first write out gathered writes (see CfsFuse#write): they read a size or
- * contents, change a file another way, or publish.
+ * contents, change a file another way, or publish. utimens writes them out itself, the
+ * file's own with its times.
  */
 const DRAINS: ReadonlySet<string> = new Set([
   'getattr', 'read', 'truncate', 'ftruncate', 'flush', 'fsync', 'fsyncdir', 'release', 'unlink', 'rename', 'chmod',
