@@ -3,8 +3,9 @@ import { blockPointers, type FileContent } from './file-data.js'
 import type { TreeStore } from './tree-store.js'
 
 /**
- * Sequential read-ahead for one open file. FUSE reads 128 KiB at a time and waits for each,
- * so without it every block fetch (a network round trip and a hash check) is paid in turn.
+ * Sequential read-ahead for one open file. FUSE asks for one piece at a time and waits for
+ * each (1 MiB once the mount has raised the kernel's read-ahead, 128 KiB without root), so
+ * without it every block fetch (a network round trip and a hash check) is paid in turn.
  * Once reads follow each other, each read starts fetching the next `blocks` data blocks into
  * the store's cache (fetches already cached or in flight are shared, not repeated). Blocks it
  * fetched ahead leave that cache once the stream has read past them (TreeStore.readPast).
@@ -43,7 +44,7 @@ export class ReadAhead {
     if (!sequential || this.blocks <= 0 || this.nextOffset >= content.size) return
     const next = Math.floor(this.nextOffset / bs)
     const last = Math.min(Math.floor((content.size - 1) / bs), next + this.blocks - 1)
-    // Only blocks the window has newly reached: FUSE reads a 1 MiB block in eight pieces.
+    // Only blocks the window has newly reached: at 128 KiB, FUSE reads a 1 MiB block in eight pieces.
     const first = Math.max(next, this.aheadTo)
     if (first > last) return
     this.aheadTo = last + 1

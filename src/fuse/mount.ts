@@ -2,6 +2,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type Fuse from 'fuse-napi'
 import { createLogger, type ComponentLogger, type Logger } from '../core/index.js'
+import { DEFAULT_BLOCK_SIZE } from '../fs/index.js'
 import { INVALIDATE_BY_PATH, loadFuse } from './binding.js'
 import type { CfsFuse } from './cfs-fuse.js'
 
@@ -24,7 +25,7 @@ export const DEFAULT_MAX_CONCURRENCY = 16
  * ahead of the reader. Measured on a 256 MiB cold `dd bs=128k`: 482-484 against 353-404 MB/s,
  * the mount's CPU 2.0-2.1 against 2.3-3.0 ms/MB (docs/BENCHMARKS.md).
  */
-export const DEFAULT_READ_AHEAD_KB = 1024
+export const DEFAULT_READ_AHEAD_KB = DEFAULT_BLOCK_SIZE / 1024
 
 /** Longest a request waits for the kernel to drop the other names of a hard-linked inode. */
 export const INVALIDATE_WAIT_MS = 5_000
