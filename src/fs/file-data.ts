@@ -8,9 +8,13 @@
  * all-null indirect block is itself a null pointer. The depth is a function of the size.
  *
  * Writing one byte rewrites one data block and one indirect block per level: O(log n).
+ *
+ * A file of at most MAX_INLINE_BYTES that fits one block has no data block at all: its bytes,
+ * trimmed the same way, are `inline` in its inode (format 3). Format 2 stored them in a data
+ * block; such a file is read as it is and moves its bytes inline at its next change.
  */
 import { throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
-import { FANOUT, blockCount, depthFor, indirectCodec, span } from './indirect.js'
+import { FANOUT, blockCount, depthFor, indirectCodec, isInline, span } from './indirect.js'
 import type { TreeStore } from './tree-store.js'
 
 /** The part of a file inode that describes its bytes. */
@@ -18,11 +22,29 @@ export interface FileContent {
   readonly size: number
   readonly blockSize: number
   readonly depth: number
+  /** Top of the block tree: a data block when depth is 0; null when every byte is zero or the bytes are inline. */
   readonly data: Key | null
+  /** The bytes of a file isInline() keeps in its inode, without trailing zeros; null for other files and when every byte is zero. */
+  readonly inline: Uint8Array | null
 }
 
 export function emptyContent (blockSize: number): FileContent {
-  return { size: 0, blockSize, depth: 0, data: null }
+  return { size: 0, blockSize, depth: 0, data: null, inline: null }
+}
+
+/** A file that keeps its bytes in its inode: `bytes` (at most `size` of them; undefined for none) trimmed. */
+function inlined (size: number, blockSize: number, bytes: Uint8Array | undefined): FileContent {
+  return { size, blockSize, depth: 0, data: null, inline: (bytes === undefined ? undefined : trimZeros(bytes)) ?? null }
+}
+
+/**
+ * A file of an inline size that still has a data block (written in format 2, or linked by a
+ * streaming write of tiny blocks), with its bytes moved into the inode; others as they are.
+ */
+async function settle (store: TreeStore, content: FileContent, options: AbortOptions): Promise<FileContent> {
+  if (content.data === null || !isInline(content.size, content.blockSize)) return content
+  const bytes = await store.getData(content.data, options)
+  return inlined(content.size, content.blockSize, bytes.subarray(0, content.size))
 }
 
 /** The bytes without trailing zeros; undefined when nothing is left. */
@@ -128,6 +150,10 @@ async function * blockParts (store: TreeStore, content: FileContent, offset: num
     start: Math.max(offset, index * bs) - index * bs,
     stop: Math.min(end, (index + 1) * bs) - index * bs,
   })
+  if (content.inline !== null) {
+    yield part(0, content.inline) // an inline file is one block
+    return
+  }
   let index = first
   for await (const ptr of blockPointers(store, content, first, last - first + 1, options)) {
     const bytes = ptr === null ? Promise.resolve(undefined) : store.getData(ptr, options)
@@ -178,8 +204,9 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
   if (n > 0 && Math.floor((end - 1) / bs) === first) {
     // Within one block (a sequential FUSE read asks for whole 1 MiB blocks): one pointer walk,
     // no generators.
-    const ptr = await blockPointer(store, content, first, options)
-    const part = { stored: ptr === null ? undefined : await store.getData(ptr, options), start: offset - first * bs, stop: end - first * bs }
+    const ptr = content.inline === null ? await blockPointer(store, content, first, options) : null
+    const stored = content.inline ?? (ptr === null ? undefined : await store.getData(ptr, options))
+    const part = { stored, start: offset - first * bs, stop: end - first * bs }
     // Zeros trimmed off the block's end, or a hole, are not stored: those reads are copies.
     if (options.shared === true && part.stored !== undefined && part.stored.length >= part.stop) return part.stored.subarray(part.start, part.stop)
     const out = new Uint8Array(n)
@@ -196,6 +223,7 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
 }
 
 async function storedBlock (store: TreeStore, content: FileContent, index: number, options: AbortOptions): Promise<Uint8Array | undefined> {
+  if (content.inline !== null) return index === 0 ? content.inline : undefined
   for await (const ptr of blockPointers(store, content, index, 1, options)) return ptr === null ? undefined : store.getData(ptr, options)
   return undefined
 }
@@ -207,6 +235,14 @@ export async function writeRange (store: TreeStore, content: FileContent, offset
   const size = Math.max(content.size, offset + bytes.length)
   if (!Number.isSafeInteger(size)) throw new RangeError('file too large')
   const bs = content.blockSize
+  if (isInline(size, bs)) {
+    // Then the file was inline (or a format 2 file of one block) too: its bytes merge in memory.
+    const block = new Uint8Array(size)
+    const old = await storedBlock(store, content, 0, options)
+    if (old !== undefined) block.set(old.subarray(0, size))
+    block.set(bytes, offset)
+    return inlined(size, bs, block)
+  }
   const updates = new Map<number, Key | null>()
   for (let index = Math.floor(offset / bs); index * bs < offset + bytes.length; index++) {
     throwIfAborted(options.signal)
@@ -240,20 +276,25 @@ export async function setBlocks (
   options: AbortOptions = {},
 ): Promise<FileContent> {
   if (size < content.size) throw new RangeError('setBlocks does not shrink a file: truncate does')
-  const grown = await growTo(store, content, size, options)
-  if (updates.size === 0) return grown
+  // Inline bytes that block 0's update replaces need not be stored on the way.
+  const base = content.inline !== null && updates.has(0) ? { ...content, inline: null } : content
+  const grown = await growTo(store, base, size, options)
+  if (updates.size === 0) return settle(store, grown, options)
   const sorted = [...updates].sort((a, b) => a[0] - b[0])
   const data = await setBelow(store, grown.data, grown.depth, sorted, options)
-  return { ...grown, data }
+  return settle(store, { ...grown, data }, options)
 }
 
+/** The file extended with zeros to `size`; inline bytes the file outgrows become data block 0. */
 async function growTo (store: TreeStore, content: FileContent, size: number, options: AbortOptions): Promise<FileContent> {
-  const depth = depthFor(size, content.blockSize)
-  let data = content.data
+  const bs = content.blockSize
+  if (isInline(size, bs)) return { ...content, size } // trailing zeros are trimmed: the bytes stay
+  const depth = depthFor(size, bs)
+  let data = content.inline === null ? content.data : await store.putData(content.inline, options)
   for (let level = content.depth + 1; level <= depth; level++) {
     if (data !== null) data = await store.save({ level, ptrs: [data] }, indirectCodec, options)
   }
-  return { size, blockSize: content.blockSize, depth, data }
+  return { size, blockSize: bs, depth, data, inline: null }
 }
 
 async function setBelow (
@@ -287,14 +328,15 @@ async function saveIndirect (store: TreeStore, level: number, ptrs: Array<Key | 
 /** Sets the size: cuts blocks past the end (re-trimming the new last block) or adds a hole. */
 export async function truncate (store: TreeStore, content: FileContent, size: number, options: AbortOptions = {}): Promise<FileContent> {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('a file size is a non-negative integer')
-  if (size >= content.size) return size === content.size ? content : growTo(store, content, size, options)
+  if (size >= content.size) return size === content.size ? content : settle(store, await growTo(store, content, size, options), options)
   const bs = content.blockSize
+  if (isInline(size, bs)) return inlined(size, bs, (await storedBlock(store, content, 0, options))?.subarray(0, size))
   const keep = blockCount(size, bs)
   let data = await cutBelow(store, content.data, content.depth, keep, options)
   let depth = content.depth
   const newDepth = depthFor(size, bs)
   for (; depth > newDepth; depth--) data = data === null ? null : ((await store.load(data, indirectCodec, options)).ptrs[0] ?? null)
-  let cut: FileContent = { size, blockSize: bs, depth, data }
+  let cut: FileContent = { size, blockSize: bs, depth, data, inline: null }
   // The new last block may hold bytes past the new end: they must go (and so must the zeros
   // that then end it), or the block would differ from that of a file written to this size.
   const extent = size - (keep - 1) * bs

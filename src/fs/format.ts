@@ -2,10 +2,13 @@ import { BlockInvalidError, KEY_BYTES, UnsupportedFormatError, type Key } from '
 import type { BlockKind } from '../dhash/index.js'
 
 /**
- * Version of every file-tree block format (docs/PROTOCOL.md#file-tree-formats). A reader
- * refuses blocks of another version instead of guessing at them.
+ * Version of the file-tree block formats this cfs writes (docs/PROTOCOL.md#file-tree-formats).
+ * Format 3 keeps a small file's bytes in its inode; it reads format 2 as well, whose blocks
+ * differ only there. A reader refuses other versions instead of guessing at them.
  */
-export const FS_FORMAT_VERSION = 2
+export const FS_FORMAT_VERSION = 3
+/** The oldest version read: a tree may mix blocks of this and FS_FORMAT_VERSION. */
+export const FS_FORMAT_OLDEST_READ = 2
 
 /**
  * Largest block the block layer stores: dhash's MAX_BLOCK_BYTES (fs may import dhash types
@@ -19,21 +22,24 @@ export const ROOT_BLOCK: typeof BlockKind.ROOT = 1
 
 /** A decoded CBOR map, field by field, failing with BlockInvalidError naming the block. */
 export class Fields {
-  private constructor (private readonly map: Record<string, unknown>, readonly what: string) {}
+  private constructor (private readonly map: Record<string, unknown>, readonly what: string, readonly version: number) {}
 
   /** Checks the map shape, the version and the block type tag `t`. */
   static of (value: unknown, type: string, what: string): Fields {
     if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
       throw new BlockInvalidError(`${what}: not a map`)
     }
-    const fields = new Fields(value as Record<string, unknown>, what)
-    if (fields.map.v === 1) {
+    const map = value as Record<string, unknown>
+    if (map.v === 1) {
       // Format 1 had no owners, link counts or inode numbers: its trees cannot be read as format 2.
-      throw new UnsupportedFormatError(`${what} is in file-tree format 1, written by cfs 0.1; this cfs reads format ${FS_FORMAT_VERSION} only: copy the files out with cfs 0.1 (cfs get) and in again`)
+      throw new UnsupportedFormatError(`${what} is in file-tree format 1, written by cfs 0.1; this cfs reads formats ${FS_FORMAT_OLDEST_READ} to ${FS_FORMAT_VERSION} only: copy the files out with cfs 0.1 (cfs get) and in again`)
     }
-    if (fields.map.v !== FS_FORMAT_VERSION) throw new BlockInvalidError(`${what}: unknown format version ${String(fields.map.v)}`)
-    if (fields.map.t !== type) throw new BlockInvalidError(`${what}: not a ${type} block`)
-    return fields
+    const v = map.v
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < FS_FORMAT_OLDEST_READ || v > FS_FORMAT_VERSION) {
+      throw new BlockInvalidError(`${what}: unknown format version ${String(v)}`)
+    }
+    if (map.t !== type) throw new BlockInvalidError(`${what}: not a ${type} block`)
+    return new Fields(map, what, v)
   }
 
   /** Throws unless the map has exactly these fields (besides `v` and `t`). */
@@ -73,6 +79,12 @@ export class Fields {
   keyOrNull (name: string): Key | null {
     const v = this.map[name]
     return v === null ? null : checkKey(v, `${this.what}.${name}`)
+  }
+
+  bytes (name: string): Uint8Array {
+    const v = this.map[name]
+    if (!(v instanceof Uint8Array)) throw new BlockInvalidError(`${this.what}.${name}: not a byte string`)
+    return v
   }
 
   array (name: string): unknown[] {

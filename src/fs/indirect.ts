@@ -25,6 +25,20 @@ export function depthFor (size: number, blockSize: number): number {
   return depth
 }
 
+/**
+ * Largest file whose bytes its inode holds (format 3): one page. Such a file has no data
+ * block, so writing it stores one block instead of two and reading it cold fetches one.
+ */
+export const MAX_INLINE_BYTES = 4096
+
+/**
+ * Whether a file of `size` bytes keeps them in its inode: it fits one data block (depth 0)
+ * and MAX_INLINE_BYTES. A function of the size alone, as the depth is.
+ */
+export function isInline (size: number, blockSize: number): boolean {
+  return size <= MAX_INLINE_BYTES && size <= blockSize
+}
+
 /** Data blocks one pointer at `level` covers (level 1 points at data blocks). */
 export function span (level: number): number {
   return FANOUT ** (level - 1)

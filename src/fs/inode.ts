@@ -1,7 +1,7 @@
 import { BlockInvalidError, type Key } from '../core/index.js'
 import { encodeCbor, decodeCbor } from './codec.js'
 import { FS_FORMAT_VERSION, Fields, MAX_BLOCK_BYTES, checkUint } from './format.js'
-import { depthFor } from './indirect.js'
+import { MAX_INLINE_BYTES, depthFor, isInline } from './indirect.js'
 import type { NodeCodec } from './tree-store.js'
 
 /**
@@ -76,8 +76,10 @@ export interface FileInode extends InodeBase {
   readonly blockSize: number
   /** Levels of indirect blocks above the data blocks (file-data.ts). */
   readonly depth: number
-  /** Top of the block tree: a data block when depth is 0; null when every byte is zero. */
+  /** Top of the block tree: a data block when depth is 0; null when every byte is zero or the bytes are inline. */
   readonly data: Key | null
+  /** A small file's bytes without trailing zeros (isInline in indirect.ts); null otherwise and when all are zero. */
+  readonly inline: Uint8Array | null
 }
 
 /**
@@ -217,7 +219,10 @@ export const inodeCodec: NodeCodec<Inode> = {
     }
     if (inode.xattrs.length > 0) base.xattr = inode.xattrs.map(([n, v]) => [n, v])
     switch (inode.type) {
-      case 'file': return encodeCbor({ ...base, bs: inode.blockSize, depth: inode.depth, data: inode.data })
+      case 'file':
+        return encodeCbor(inode.inline === null
+          ? { ...base, bs: inode.blockSize, depth: inode.depth, data: inode.data }
+          : { ...base, bs: inode.blockSize, depth: inode.depth, data: inode.data, inline: inode.inline })
       case 'dir':
         return encodeCbor(inode.table === undefined
           ? { ...base, entries: inode.entries }
@@ -246,16 +251,27 @@ export const inodeCodec: NodeCodec<Inode> = {
     }, what)
     switch (type) {
       case 'file': {
-        f.only(...COMMON, 'xattr', 'bs', 'depth', 'data')
+        f.only(...COMMON, 'xattr', 'bs', 'depth', 'data', ...(f.version >= 3 ? ['inline'] : []))
         const base = attrs(0)
         const blockSize = f.uint('bs')
         const depth = f.uint('depth')
         const data = f.keyOrNull('data')
+        const inline = f.has('inline') ? f.bytes('inline') : null
         if (blockSize < 1 || blockSize > MAX_BLOCK_BYTES) throw new BlockInvalidError(`${what}: block size out of range`)
         if (depth !== depthFor(base.size, blockSize) || (base.size === 0 && data !== null)) {
           throw new BlockInvalidError(`${what}: block tree does not fit the size`)
         }
-        return { type, ...base, xattrs, blockSize, depth, data }
+        // Format 3: a file of an inline size has no data block, and only such a file has inline
+        // bytes, 1 .. size of them, the last not zero (format 2 has no inline bytes at all).
+        if (f.version >= 3 && (isInline(base.size, blockSize) ? data !== null : inline !== null)) {
+          throw new BlockInvalidError(isInline(base.size, blockSize)
+            ? `${what}: a file of ${base.size} bytes keeps them in its inode, not in a data block`
+            : `${what}: a file of ${base.size} bytes (over ${MAX_INLINE_BYTES}, or its block size) has no inline bytes`)
+        }
+        if (inline !== null && (inline.length === 0 || inline.length > base.size || inline[inline.length - 1] === 0)) {
+          throw new BlockInvalidError(`${what}: inline bytes are not the file's trimmed bytes`)
+        }
+        return { type, ...base, xattrs, blockSize, depth, data, inline }
       }
       case 'dir': {
         f.only(...COMMON, 'xattr', 'entries', 'links', 'next')

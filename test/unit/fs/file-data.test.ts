@@ -4,7 +4,7 @@ import { toHex, type Key } from '../../../src/core/index.js'
 import {
   blockPointer, blockPointers, emptyContent, readBytes, readRange, truncate, writeRange, type FileContent,
 } from '../../../src/fs/file-data.js'
-import { FANOUT, depthFor } from '../../../src/fs/indirect.js'
+import { FANOUT, MAX_INLINE_BYTES, depthFor, isInline } from '../../../src/fs/indirect.js'
 import { MapTreeStore, collect } from './helpers.js'
 
 const FC = { seed: 7, numRuns: 25 } as const
@@ -17,13 +17,14 @@ async function fresh (store: MapTreeStore, bytes: Uint8Array, blockSize: number)
 }
 
 function keyOf (c: FileContent): string {
-  return `${c.size}/${c.depth}/${c.data === null ? 'null' : toHex(c.data)}`
+  return `${c.size}/${c.depth}/${c.data === null ? 'null' : toHex(c.data)}/${c.inline === null ? 'null' : Buffer.from(c.inline).toString('hex')}`
 }
 
 describe('file data', () => {
-  it('matches a byte-array model under random writes and truncates, and stays canonical (property)', async () => {
+  // 32 B blocks: files past 32 KiB get a second level of indirection, and only files of one
+  // block are inline. 8 KiB blocks: files cross MAX_INLINE_BYTES both ways, within one block and past it.
+  it.each([32, 8192])('matches a byte-array model under random writes and truncates, and stays canonical, with %i-byte blocks (property)', async (bs) => {
     const store = new MapTreeStore()
-    const bs = 32 // 1024 pointers * 32 B: files past 32 KiB get a second level of indirection
     const offset = fc.oneof(fc.nat(3000), fc.nat(40_000))
     const op = fc.oneof(
       fc.record({ kind: fc.constant('write' as const), offset, bytes: fc.uint8Array({ minLength: 1, maxLength: 100 }), zero: fc.boolean() }),
@@ -49,6 +50,7 @@ describe('file data', () => {
         }
         expect(file.size).toBe(model.length)
         expect(file.depth).toBe(depthFor(model.length, bs))
+        expect(file.inline !== null || file.data === null || !isInline(file.size, bs)).toBe(true)
       }
       expect(Buffer.from(await readBytes(store, file, 0, model.length + 10))).toEqual(Buffer.from(model))
       const start = Math.floor(model.length / 3)
@@ -71,6 +73,43 @@ describe('file data', () => {
       }
     }), FC)
   }, 60_000)
+
+  it('keeps a small file in its inode: no data block while it fits, one once it outgrows it, none again when cut back', async () => {
+    const store = new MapTreeStore()
+    const bs = 1024 * 1024
+    const bytes = Uint8Array.from({ length: MAX_INLINE_BYTES }, (_, i) => (i % 251) + 1)
+    let file = await writeRange(store, emptyContent(bs), 0, bytes)
+    expect(store.dataPuts + store.metaPuts).toBe(0)
+    expect(file.inline).toEqual(bytes)
+    file = await writeRange(store, file, 10, Uint8Array.of(0, 0)) // a change in memory, nothing stored
+    expect(store.dataPuts).toBe(0)
+    expect([...(await readBytes(store, file, 8, 5, { shared: true }))]).toEqual([9, 10, 0, 0, 13])
+    file = await writeRange(store, file, MAX_INLINE_BYTES, Uint8Array.of(9)) // one byte more: block 0, stored once
+    expect(file.inline).toBeNull()
+    expect(store.dataPuts).toBe(1)
+    expect((await readBytes(store, file, MAX_INLINE_BYTES - 1, 2))[1]).toBe(9)
+    file = await truncate(store, file, 3 * bs) // grown past one block: an indirect block over block 0
+    expect(file.depth).toBe(1)
+    file = await truncate(store, file, 12)
+    expect(file).toEqual({ size: 12, blockSize: bs, depth: 0, data: null, inline: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) })
+    store.reset()
+    file = await truncate(store, file, 200_000) // extended by a hole, past the inode: block 0 is stored
+    expect(store.dataPuts).toBe(1)
+    expect(keyOf(await truncate(store, file, 11))).toBe(keyOf(await fresh(store, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0), bs)))
+    const padded = new Uint8Array(5000)
+    padded.set(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+    expect(keyOf(await truncate(store, file, 5000))).toBe(keyOf(await fresh(store, padded, bs)))
+  })
+
+  it('moves the bytes of a small file written in format 2 (a data block) into its inode at its next change', async () => {
+    const store = new MapTreeStore()
+    const bs = 1024 * 1024
+    const v2: FileContent = { size: 6, blockSize: bs, depth: 0, data: await store.putData(Uint8Array.of(1, 2, 3)), inline: null }
+    expect([...(await readBytes(store, v2, 0, 10))]).toEqual([1, 2, 3, 0, 0, 0])
+    expect(await writeRange(store, v2, 4, Uint8Array.of(5))).toEqual({ size: 6, blockSize: bs, depth: 0, data: null, inline: Uint8Array.of(1, 2, 3, 0, 5) })
+    expect(await truncate(store, v2, 8)).toEqual({ size: 8, blockSize: bs, depth: 0, data: null, inline: Uint8Array.of(1, 2, 3) })
+    expect(await truncate(store, v2, 2)).toEqual({ size: 2, blockSize: bs, depth: 0, data: null, inline: Uint8Array.of(1, 2) })
+  })
 
   it('stores no block for holes or zeros: writes past the end and truncate-extend are sparse', async () => {
     const store = new MapTreeStore()

@@ -41,14 +41,18 @@ describe('file tree formats', () => {
   it('round-trip every block type and reject malformed ones', () => {
     const attrs = { ino: 7, uid: 1000, gid: 100, nlink: 1, rdev: 0, atimeNs: 3n, mtimeNs: 1n, ctimeNs: 2n, xattrs: [] }
     const inodes: Inode[] = [
-      { type: 'file', ...attrs, mode: 0o644, size: 300_000, blockSize: 262_144, depth: 1, data: k('d') },
+      { type: 'file', ...attrs, mode: 0o644, size: 300_000, blockSize: 262_144, depth: 1, data: k('d'), inline: null },
       // Before 1970 and after 2038, to the nanosecond; setuid; extended attributes.
-      { type: 'file', ...attrs, mode: 0o4755, size: 0, mtimeNs: -5_000_000_001n, ctimeNs: 4_102_444_800_123_456_789n, blockSize: 8192, depth: 0, data: null, xattrs: [['user.a', Uint8Array.of(1)], ['user.b', new Uint8Array(0)]] },
+      { type: 'file', ...attrs, mode: 0o4755, size: 0, mtimeNs: -5_000_000_001n, ctimeNs: 4_102_444_800_123_456_789n, blockSize: 8192, depth: 0, data: null, inline: null, xattrs: [['user.a', Uint8Array.of(1)], ['user.b', new Uint8Array(0)]] },
       { type: 'dir', ...attrs, mode: 0o1777, nlink: 3, size: 2, entries: k('e') },
       { type: 'dir', ...attrs, ino: 1, mode: 0o755, nlink: 2, size: 0, entries: null, table: { links: k('l'), nextIno: 9 } },
       { type: 'symlink', ...attrs, mode: 0o777, size: 4, target: 'a/bc' },
       { type: 'chardev', ...attrs, mode: 0o600, size: 0, rdev: 0x0501 },
       { type: 'fifo', ...attrs, mode: 0o644, nlink: 2, size: 0 },
+      // A small file keeps its bytes inline, trailing zeros trimmed; a larger one in a data block.
+      { type: 'file', ...attrs, mode: 0o644, size: 4096, blockSize: 1_048_576, depth: 0, data: null, inline: Uint8Array.of(1, 0, 2) },
+      { type: 'file', ...attrs, mode: 0o644, size: 4097, blockSize: 1_048_576, depth: 0, data: k('d'), inline: null },
+      { type: 'file', ...attrs, mode: 0o644, size: 100, blockSize: 64, depth: 1, data: k('d'), inline: null }, // over its block size
     ]
     for (const inode of inodes) expect(inodeCodec.decode(inodeCodec.encode(inode), 'i')).toEqual(inode)
     const bad: Inode[] = [
@@ -61,10 +65,21 @@ describe('file tree formats', () => {
       { ...inodes[2]!, nlink: 1 }, // a directory has . and its name
       { ...inodes[3]!, table: { links: null, nextIno: 1 } } as Inode, // numbers are given out above the top's
       { ...inodes[1]!, xattrs: [['user.b', Uint8Array.of(1)], ['user.a', Uint8Array.of(1)]] }, // sorted by name
+      { ...inodes[7]!, data: k('x'), inline: null } as Inode, // a small file has no data block
+      { ...inodes[8]!, data: null, inline: Uint8Array.of(1) } as Inode, // nor a larger one inline bytes
+      { ...inodes[9]!, depth: 0, data: null, inline: Uint8Array.of(1) } as Inode,
+      { ...inodes[7]!, inline: Uint8Array.of(1, 0) } as Inode, // inline bytes are trimmed
+      { ...inodes[7]!, inline: new Uint8Array(0) } as Inode, // all zeros: none
+      { ...inodes[7]!, size: 2, inline: Uint8Array.of(1, 2, 3) } as Inode, // no more than the size
     ]
     for (const inode of bad) expect(thrown(() => inodeCodec.decode(inodeCodec.encode(inode), 'i'))).toBeInstanceOf(BlockInvalidError)
     expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 3, t: 'inode' }), 'i'))).toBeInstanceOf(BlockInvalidError)
     expect(thrown(() => inodeCodec.decode(encodeCbor({ v: 2, t: 'dir', level: 0, items: [] }), 'i'))).toBeInstanceOf(BlockInvalidError)
+    expect((thrown(() => inodeCodec.decode(encodeCbor({ v: 4, t: 'inode' }), 'i')) as Error).message).toMatch(/unknown format version 4/)
+    // Format 2 is read: a small file's bytes were in a data block, and no inode had inline bytes.
+    const v2 = (inode: Inode): Uint8Array => encodeCbor({ ...decodeCbor(inodeCodec.encode(inode), 'i') as object, v: 2 })
+    expect(inodeCodec.decode(v2(bad[9]!), 'i')).toEqual(bad[9])
+    expect(thrown(() => inodeCodec.decode(v2(inodes[7]!), 'i'))).toBeInstanceOf(BlockInvalidError)
     // Format 1 (cfs 0.1) is refused by name, not guessed at.
     const old = thrown(() => inodeCodec.decode(encodeCbor({ v: 1, t: 'inode', type: 1, mode: 0o644, size: 0, mtime: 1, ctime: 1, bs: 8192, depth: 0, data: null }), 'i'))
     expect(old).toBeInstanceOf(UnsupportedFormatError)
