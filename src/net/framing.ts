@@ -36,6 +36,8 @@ export class FrameReader {
   private early: Uint8Array[] = []
   /** A broken stream, thrown by next() once the frames before the break are taken. */
   private broken: ProtocolError | undefined
+  /** The frame lent to the socket by readTarget(), whose next bytes it reads in place. */
+  private lent: Uint8Array | undefined
 
   constructor (private readonly maxFrameBytes: number) {}
 
@@ -77,6 +79,30 @@ export class FrameReader {
       }
       if (this.filled === this.length) this.complete(this.frame as Uint8Array)
     }
+  }
+
+  /**
+   * Where a socket that reads into memory it is given (`onread` with a buffer function) should
+   * put its next bytes: the unfilled rest of the frame being read, once its buffer exists, so
+   * the bytes land in the frame without a copy; `scratch` otherwise (a header, a frame's first
+   * STREAM_ALLOC_BYTES, a small frame). The socket then reports with received().
+   */
+  readTarget (scratch: Uint8Array): Uint8Array {
+    if (this.frame === undefined || this.broken !== undefined) return scratch
+    this.lent = this.frame.subarray(this.filled, this.length)
+    return this.lent
+  }
+
+  /** `n` bytes read into `target`, which readTarget() gave: in place, or copied as push(…, borrowed) does. */
+  received (target: Uint8Array, n: number): void {
+    const lent = this.lent
+    this.lent = undefined
+    if (lent === undefined || target !== lent) {
+      this.push(target.subarray(0, n), true)
+      return
+    }
+    this.filled += n
+    if (this.filled === this.length) this.complete(this.frame as Uint8Array)
   }
 
   /** The next whole frame, or undefined until one has arrived. Throws ProtocolError once the frames before a broken length are taken. */

@@ -290,12 +290,16 @@ export class TcpTransport implements Transport {
     if (target === undefined || target.port === 0) throw new NodeUnreachableError(`not a "host:port" address: ${address}`)
 
     const identity = this.identity
-    // Bytes arrive in one buffer of the connection's own, handed straight to its frame reader:
-    // no Buffer per chunk (TLS gives one per 16 KiB record) and no stream machinery on the
-    // path every response (a block fetched, 1 MiB) takes. Node offers this only to sockets it
-    // connects, so accepted connections read through 'data' events.
-    let deliver: (bytes: Uint8Array) => void = noop
-    const onread = { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n: number, buf: Uint8Array) => { deliver(buf.subarray(0, n)); return true } }
+    // Bytes arrive in memory the connection gives, handed straight to its frame reader: no
+    // Buffer per chunk (TLS gives one per 16 KiB record) and no stream machinery on the path
+    // every response (a block fetched, 1 MiB) takes. Node asks for that memory before each
+    // read: the rest of the frame being read once it has a buffer (the socket reads, or TLS
+    // decrypts, straight into the frame), else a scratch buffer the reader copies from. Node
+    // offers this only to sockets it connects, so accepted connections read 'data' events.
+    const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+    let readTarget: () => Uint8Array = () => scratch
+    let deliver: (into: Uint8Array, n: number) => void = noop
+    const onread = { buffer: () => readTarget(), callback: (n: number, into: Uint8Array) => { deliver(into, n); return true } }
     const socket = identity === undefined
       ? net.connect({ host: target.host, port: target.port, onread })
       : tls.connect({
@@ -351,7 +355,8 @@ export class TcpTransport implements Transport {
       connected()
       this.armIdle(conn)
     })
-    deliver = (bytes) => { this.onOutboundData(conn, bytes) }
+    readTarget = () => conn.reader.readTarget(scratch)
+    deliver = (into, n) => { this.onOutboundData(conn, into, n) }
     socket.on('error', (err: Error) => {
       this.closeOutbound(conn, new NodeUnreachableError(`${address}: ${err.message}`, { cause: err }))
     })
@@ -359,10 +364,10 @@ export class TcpTransport implements Transport {
     return conn
   }
 
-  /** `chunk` is borrowed: the socket reuses its memory once this returns. */
-  private onOutboundData (conn: Outbound, chunk: Uint8Array): void {
+  /** `n` bytes read into `into`, which the reader lent (readTarget) or the socket reuses once this returns. */
+  private onOutboundData (conn: Outbound, into: Uint8Array, n: number): void {
     try {
-      conn.reader.push(chunk, true)
+      conn.reader.received(into, n)
       for (let bytes = conn.reader.next(); bytes !== undefined && !conn.closed; bytes = conn.reader.next()) {
         const frame = decodeFrame(bytes, true)
         if (frame.type !== FrameType.RESPONSE) throw new ProtocolError(`request frame ${frame.id} on an outbound connection`)

@@ -48,6 +48,34 @@ describe('FrameReader', () => {
     }), { seed: 11, numRuns: 60 })
   })
 
+  it('lends the rest of a frame to a socket that reads into given memory, and returns every frame whole (property)', () => {
+    const lengths = fc.array(fc.oneof(fc.nat(300), fc.integer({ min: STREAM_ALLOC_BYTES - 10, max: STREAM_ALLOC_BYTES * 3 })), { minLength: 1, maxLength: 6 })
+    fc.assert(fc.property(lengths, fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 20 }), (ls, cuts) => {
+      const frames = ls.map((l, i) => frameOf(l, i))
+      const bytes = stream(frames)
+      const reader = new FrameReader(1 << 20)
+      const scratch = new Uint8Array(70_000)
+      const got: Uint8Array[] = []
+      const lent = new Set<ArrayBufferLike>()
+      let at = 0
+      let c = 0
+      while (at < bytes.length) {
+        // As a socket does: read at most the memory's length into it, then report.
+        const into = reader.readTarget(scratch)
+        if (into !== scratch) lent.add(into.buffer)
+        const n = Math.min(cuts[c++ % cuts.length] as number, bytes.length - at, into.length)
+        into.set(bytes.subarray(at, at + n))
+        reader.received(into, n)
+        if (into === scratch) scratch.fill(0xee) // reused for the next read
+        at += n
+        for (let f = reader.next(); f !== undefined; f = reader.next()) got.push(f)
+      }
+      expect(got.map((f) => Buffer.from(f).toString('hex'))).toEqual(frames.map((f) => Buffer.from(f).toString('hex')))
+      // Past its first STREAM_ALLOC_BYTES, a large frame was read in place: its memory was lent.
+      for (const f of got) if (f.length > STREAM_ALLOC_BYTES + 70_000) expect(lent.has(f.buffer)).toBe(true)
+    }), { seed: 12, numRuns: 60 })
+  })
+
   it('refuses a declared length over the limit once the frames before it are taken', () => {
     const reader = new FrameReader(100)
     reader.push(stream([frameOf(10, 1), frameOf(101, 2)]), true)
