@@ -14,8 +14,11 @@ export interface OpenFilesComponents {
   store: TreeStore
   /** Key of the current tree's top inode. */
   currentTop: () => Key
-  /** Runs one change under the volume's mutex. */
-  mutate: (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>) => Promise<void>
+  /**
+   * Runs one change under the volume's mutex, after adding the staged file (withStaged) unless
+   * the change is made through `own`, the staged file's handle, which adds it itself.
+   */
+  mutate: (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>, own?: VolumeHandle) => Promise<void>
 }
 
 export interface OpenFilesInit {
@@ -30,25 +33,57 @@ export interface OpenFilesInit {
  * names its file by path, which a rename updates here. Once the file is unlinked or replaced
  * the handle keeps its own copy of the inode (`detached`), as a POSIX open file outlives its
  * name; its blocks stay buffered (liveStarts) and what is written to it is never published.
+ *
+ * A file created by open is **staged**: made (its inode number, owner, mode and times given)
+ * but added to the tree only with its first write, in one change instead of two, or when its
+ * handle closes. At most one file is staged at a time, and every change to the tree adds it
+ * first, so it is added to the tree it was made in. Until then it is seen through its handle
+ * and by stat and getxattr of its path (what the kernel asks between create and write); every
+ * other read of the tree adds it first (Volume).
  */
 export class OpenFiles implements HandleHost {
   readonly readAheadBlocks: number
   readonly streamWindowBytes: number
   private readonly handles = new Set<VolumeHandle>()
+  /** The handle of the staged file, if one is. */
+  private stagedHandle: VolumeHandle | undefined
+
+  /** The handle of the staged file, if one is. */
+  get staged (): VolumeHandle | undefined { return this.stagedHandle }
 
   constructor (private readonly components: OpenFilesComponents, private readonly init: OpenFilesInit) {
     this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
     this.streamWindowBytes = this.readAheadBlocks * init.blockSize
   }
 
-  /** Opens the file at `names` (Volume.open): created or cut first if asked, then resolved in the current tree. */
+  /** Opens the file at `names` (Volume.open): created (staged) or cut first if asked, then resolved in the current tree. */
   async open (names: string[], options: OpenOptions & AbortOptions): Promise<VolumeHandle> {
     const { mutate } = this.components
     const write = options.write === true
     if (options.create === true) {
-      await mutate(options, async (ctx, top) => tree.createFile(ctx, top, names, {
-        blockSize: this.init.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
-      }))
+      const handle = new VolumeHandle(this, names, write)
+      try {
+        await mutate(options, async (ctx, top) => {
+          const staged = await tree.stageFile(ctx, top, names, {
+            blockSize: this.init.blockSize, exclusive: options.exclusive === true, ...(options.mode === undefined ? {} : { mode: options.mode }),
+          })
+          if (staged === undefined) return top // it exists: opened below
+          if (options.truncate === true) return tree.addStaged(ctx, top, names, staged)
+          // Staged under the mutex, so that no change gives its inode number to another inode
+          // first, and a rename right after finds the handle.
+          handle.staged = staged
+          this.stagedHandle = handle
+          this.handles.add(handle)
+          return top
+        })
+      } catch (err) {
+        if (this.stagedHandle === handle) this.unstage(handle)
+        this.handles.delete(handle)
+        throw err
+      }
+      if (handle.staged !== undefined) return handle
+    } else {
+      await this.addStaged(options)
     }
     const top = this.components.currentTop()
     const { key, inode } = await resolve(this.components.store, top, names, options)
@@ -62,7 +97,30 @@ export class OpenFiles implements HandleHost {
     return handle
   }
 
+  /** The staged file, if `names` is its path. */
+  stagedAt (names: readonly string[]): FileInode | undefined {
+    const h = this.stagedHandle
+    return h !== undefined && h.names.length === names.length && h.names.every((n, i) => names[i] === n) ? h.staged : undefined
+  }
+
+  /** Adds the staged file to the tree (a no-op change when none is: the volume adds it before every change). */
+  async addStaged (options: AbortOptions): Promise<void> {
+    if (this.stagedHandle !== undefined) await this.components.mutate(options, async (_ctx, top) => top)
+  }
+
+  /** `top` with the file `handle` staged added, for the volume's mutate (which unstages it once the tree is its). */
+  async withStaged (ctx: tree.TreeContext, top: Key, handle: VolumeHandle): Promise<Key> {
+    return tree.addStaged(ctx, top, handle.names, handle.staged as FileInode)
+  }
+
+  /** The staged file is in the tree now. */
+  unstage (handle: VolumeHandle): void {
+    handle.staged = undefined
+    if (this.stagedHandle === handle) this.stagedHandle = undefined
+  }
+
   async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
+    if (handle.staged !== undefined) return statOf(hashKey(inodeCodec.encode(handle.staged)), handle.staged)
     if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
     const { key, file } = await this.handleFile(handle, options)
     return statOf(key, file)
@@ -70,7 +128,7 @@ export class OpenFiles implements HandleHost {
 
   async readHandle (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions): Promise<Uint8Array> {
     const { store } = this.components
-    const file = handle.detached ?? (await this.handleFile(handle, options)).file
+    const file = handle.staged ?? handle.detached ?? (await this.handleFile(handle, options)).file
     handle.readAhead.after(store, file, offset, length)
     return fileData.readBytes(store, file, offset, length, { ...options, readAhead: this.readAheadBlocks })
   }
@@ -80,11 +138,17 @@ export class OpenFiles implements HandleHost {
     const handle = this.own(file)
     if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
     await this.components.mutate(options, async (ctx, top) => {
+      const staged = handle.staged
+      if (staged !== undefined) {
+        // The staged file's first write: it joins the tree with its bytes, one change.
+        const written = tree.withContent(staged, await fileData.writeRange(this.components.store, staged, offset, data, options), ctx.nowNs)
+        return tree.addStaged(ctx, top, handle.names, options.times === undefined ? written : tree.withTimes(written, options.times, ctx.nowNs))
+      }
       if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data, options.times)
       const written = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
       handle.detached = options.times === undefined ? written : tree.withTimes(written, options.times, ctx.nowNs)
       return top
-    })
+    }, handle)
     return data.length
   }
 
@@ -97,9 +161,14 @@ export class OpenFiles implements HandleHost {
     })
   }
 
-  closeHandle (handle: VolumeHandle): void {
-    handle.closed = true
-    this.handles.delete(handle)
+  async closeHandle (handle: VolumeHandle): Promise<void> {
+    try {
+      if (handle.staged !== undefined) await this.addStaged({}) // created, never written: it joins the tree now
+    } finally {
+      handle.closed = true
+      this.handles.delete(handle)
+      if (this.stagedHandle === handle) this.unstage(handle)
+    }
   }
 
   /** Open handles on the file at `names` in `top` (about to be unlinked or replaced) keep that file as it was. */

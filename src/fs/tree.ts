@@ -190,12 +190,17 @@ async function addNew (
   const name = names.at(-1) as string
   return updateDir(ctx, top, names.slice(0, -1), async ({ inode: dir }, table) => {
     if (await lookupEntry(ctx.store, dir.entries, name, opts(ctx)) !== undefined) throw new EntryExistsError(`already exists: ${joinPath(names)}`)
-    const inherit = (dir.mode & S_ISGID) !== 0
-    const made = make(newAttributes(ctx, table.allocate(), mode, inherit ? dir.gid : ctx.owner.gid))
-    const inode = inherit && made.type === 'dir' ? { ...made, mode: made.mode | S_ISGID } : made
+    const inode = made(ctx, dir, table.allocate(), mode, make)
     const key = await save(ctx, inode)
     return editEntries(ctx, dir, [{ name, item: entryFor(name, key, inode) }], 1, inode.type === 'dir' ? 1 : 0, true)
   })
+}
+
+/** A new inode in `dir`: the caller's owner, and the directory's group and setgid bit when it is setgid (as Linux does). */
+function made (ctx: TreeContext, dir: DirInode, ino: number, mode: number, make: (attributes: Attributes) => Inode): Inode {
+  const inherit = (dir.mode & S_ISGID) !== 0
+  const inode = make(newAttributes(ctx, ino, mode, inherit ? dir.gid : ctx.owner.gid))
+  return inherit && inode.type === 'dir' ? { ...inode, mode: inode.mode | S_ISGID } : inode
 }
 
 export interface CreateOptions {
@@ -205,6 +210,41 @@ export interface CreateOptions {
   exclusive?: boolean
   /** Data block size of the new file. */
   blockSize: number
+}
+
+/**
+ * The file createFile would add at `names` in `top`, made now but not added: the next inode
+ * number, the caller's owner, the directory's group if it is setgid. Undefined when the name
+ * exists (a directory: IsADirectoryError; anything with `exclusive`: EntryExistsError); the
+ * parent's errors as createFile's. A volume stages a created file so (open-files.ts) and
+ * adds it, with its first bytes, by addStaged.
+ */
+export async function stageFile (ctx: TreeContext, top: Key, names: readonly string[], options: CreateOptions): Promise<FileInode | undefined> {
+  if (names.length === 0) throw new IsADirectoryError('the top is a directory')
+  const chain = await dirChain(ctx.store, top, names.slice(0, -1), opts(ctx))
+  const dir = (chain.at(-1) as DirAt).inode
+  const existing = await lookupEntry(ctx.store, dir.entries, names.at(-1) as string, opts(ctx))
+  if (existing?.type === 'dir') throw new IsADirectoryError(`is a directory: ${joinPath(names)}`)
+  if (existing !== undefined && options.exclusive !== false) throw new EntryExistsError(`already exists: ${joinPath(names)}`)
+  if (existing !== undefined) return undefined
+  const nextIno = (chain[0] as DirAt).inode.table?.nextIno ?? TOP_INO + 1
+  const content = fileData.emptyContent(options.blockSize)
+  return made(ctx, dir, nextIno, checkMode(options.mode ?? DEFAULT_FILE_MODE), (a) => ({ type: 'file', ...a, xattrs: [], ...content })) as FileInode
+}
+
+/**
+ * Adds a file stageFile made, as it is now (written to since, perhaps), at `names`. Nothing
+ * may have changed the tree in between: its inode number must still be the next one.
+ */
+export async function addStaged (ctx: TreeContext, top: Key, names: readonly string[], file: FileInode): Promise<Key> {
+  const name = names.at(-1) as string
+  return updateDir(ctx, top, names.slice(0, -1), async ({ inode: dir }, table) => {
+    const ino = table.allocate()
+    if (ino !== file.ino) throw new Error(`a staged file has inode number ${file.ino}, the tree gives ${ino}: it changed in between`)
+    if (await lookupEntry(ctx.store, dir.entries, name, opts(ctx)) !== undefined) throw new EntryExistsError(`already exists: ${joinPath(names)}`)
+    const key = await save(ctx, file)
+    return editEntries(ctx, dir, [{ name, item: entryFor(name, key, file) }], 1, 0, true)
+  })
 }
 
 /** An empty regular file (or, without `exclusive`, the existing file left as it is). */

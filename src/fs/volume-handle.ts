@@ -15,7 +15,7 @@ export interface HandleHost {
   readHandle: (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions) => Promise<Uint8Array>
   write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: WriteOptions) => Promise<number>
   truncateHandle: (handle: VolumeHandle, size: number, options: AbortOptions) => Promise<void>
-  closeHandle: (handle: VolumeHandle) => void
+  closeHandle: (handle: VolumeHandle) => Promise<void>
 }
 
 /**
@@ -25,6 +25,8 @@ export interface HandleHost {
  * written to it then is never published.
  */
 export class VolumeHandle implements FileHandle {
+  /** The file this handle created, not yet in the tree (open-files.ts: staged). */
+  staged: FileInode | undefined
   detached: FileInode | undefined
   closed = false
   /** Sequential read-ahead state of this open file. */
@@ -69,6 +71,6 @@ export class VolumeHandle implements FileHandle {
   }
 
   async close (): Promise<void> {
-    this.host.closeHandle(this)
+    await this.host.closeHandle(this)
   }
 }

@@ -1,5 +1,5 @@
 import {
-  Mutex, NO_METRICS, createLogger, keysEqual, lifetimeController, raceSignal, toHex,
+  Mutex, NO_METRICS, createLogger, hashKey, keysEqual, lifetimeController, raceSignal, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Metrics, type RootConflictError, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
@@ -9,7 +9,7 @@ import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
-import { msToNs, type Owner, type SpecialType } from './inode.js'
+import { inodeCodec, msToNs, type Owner, type SpecialType } from './inode.js'
 import type { JournalBase, VolumeJournal } from './journal.js'
 import { JournalKeeper } from './journal-keeper.js'
 import { splitPath } from './names.js'
@@ -19,9 +19,10 @@ import { Publication } from './publication.js'
 import { heldBytes, type RefreshReport } from './refresh.js'
 import { Snapshot, type VersionInfo } from './snapshot.js'
 import * as tree from './tree.js'
-import type { Stat } from './tree-read.js'
+import { statOf, type Stat } from './tree-read.js'
 import { fetchRoot, findVersion, versionChain } from './versions.js'
 import { VolumeRefresher } from './volume-refresh.js'
+import type { VolumeHandle } from './volume-handle.js'
 import { VolumeStore } from './volume-store.js'
 import type { WalkStart } from './walk.js'
 import { writeStream, type StreamHost } from './stream-write.js'
@@ -180,7 +181,7 @@ export class Volume implements FileSystem, Startable {
     this.files = new OpenFiles({
       store: this.store,
       currentTop: () => this.currentTop,
-      mutate: async (options, change) => this.mutate(options, change),
+      mutate: async (options, change, own) => this.mutate(options, change, own),
     }, { blockSize: this.blockSize, ...(init.readAheadBlocks === undefined ? {} : { readAheadBlocks: init.readAheadBlocks }) })
     this.releaser = new VolumeReleaser({
       store: this.store,
@@ -297,7 +298,7 @@ export class Volume implements FileSystem, Startable {
 
   /** A read-only view of the current tree (or of a published version by sequence number). */
   async snapshot (seq?: number, options: AbortOptions = {}): Promise<Snapshot> {
-    if (seq === undefined) return this.view()
+    if (seq === undefined) return this.view(options)
     const v = await findVersion(this.versions(options), seq)
     return new Snapshot(this.store, v.top, v, this.init)
   }
@@ -309,29 +310,36 @@ export class Volume implements FileSystem, Startable {
     yield * versionChain(this.store, published.record, published.recordKey, options)
   }
 
+  // A file created and not yet written (open-files.ts: staged) answers stat and getxattr of
+  // its own path, which the kernel asks between create and write; any other read adds it first.
+
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
-    return this.view().stat(path, options)
+    const staged = this.files.stagedAt(splitPath(path))
+    if (staged !== undefined) return statOf(hashKey(inodeCodec.encode(staged)), staged)
+    return (await this.view(options)).stat(path, options)
   }
 
-  readdir (path: string, options: ListOptions = {}): AsyncIterable<InodeEntry> {
-    return this.view().readdir(path, options)
+  async * readdir (path: string, options: ListOptions = {}): AsyncIterable<InodeEntry> {
+    yield * (await this.view(options)).readdir(path, options)
   }
 
   async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
-    return this.view().getxattr(path, name, options)
+    if (this.files.stagedAt(splitPath(path)) !== undefined) return undefined // a new file has none
+    return (await this.view(options)).getxattr(path, name, options)
   }
 
   async listxattr (path: string, options: AbortOptions = {}): Promise<string[]> {
-    return this.view().listxattr(path, options)
+    if (this.files.stagedAt(splitPath(path)) !== undefined) return []
+    return (await this.view(options)).listxattr(path, options)
   }
 
   async readlink (path: string, options: AbortOptions = {}): Promise<string> {
-    return this.view().readlink(path, options)
+    return (await this.view(options)).readlink(path, options)
   }
 
   async read (file: string | FileHandle, offset: number, length: number, options: AbortOptions = {}): Promise<Uint8Array> {
     if (typeof file !== 'string') return file.read(offset, length, options)
-    return this.view().read(file, offset, length, options)
+    return (await this.view(options)).read(file, offset, length, options)
   }
 
   /** Streams a file of the current tree, a read-ahead window at a time, each from the tree of that moment. */
@@ -474,6 +482,7 @@ export class Volume implements FileSystem, Startable {
    * stops its wait, not the publication, which others may be waiting for.
    */
   async sync (options: AbortOptions = {}): Promise<void> {
+    await this.files.addStaged(options)
     // On the local disk first: if the publication fails, the change still survives a crash.
     if (this.keeper !== undefined) await raceSignal(this.keeper.sync(), options.signal)
     await raceSignal(this.publication.commit(), options.signal)
@@ -484,6 +493,7 @@ export class Volume implements FileSystem, Startable {
    * when nothing changed. Tests call it directly; fsync and the timer go through sync().
    */
   async publishOnce (options: AbortOptions = {}): Promise<VersionInfo | undefined> {
+    await this.files.addStaged(options)
     return this.publication.publishOnce(options)
   }
 
@@ -517,7 +527,9 @@ export class Volume implements FileSystem, Startable {
 
   // ---- internals ----
 
-  private view (): Snapshot {
+  /** The current tree to read, with the staged file added. */
+  private async view (options: AbortOptions): Promise<Snapshot> {
+    await this.files.addStaged(options)
     return new Snapshot(this.store, this.currentTop, undefined, this.init)
   }
 
@@ -548,20 +560,43 @@ export class Volume implements FileSystem, Startable {
     }
   }
 
-  /** Runs one change under the mutex, then keeps the write buffer within bounds. */
-  private async mutate (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>): Promise<void> {
+  /** Makes `next` the current tree (after `top`), on file first when there is a journal. */
+  private async commit (top: Key, next: Key): Promise<void> {
+    if (this.keeper !== undefined) {
+      // On file before the change is reported done; if it cannot be, the change is undone.
+      await this.keeper.record(next)
+    }
+    if (!keysEqual(next, top)) {
+      this.top = next
+      this.publication.schedule()
+    }
+  }
+
+  /**
+   * Runs one change under the mutex, then keeps the write buffer within bounds. A staged file
+   * (open-files.ts) is added first, in the same change, unless `own`, its handle, makes the
+   * change and adds it itself.
+   */
+  private async mutate (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>, own?: VolumeHandle): Promise<void> {
     await this.mutex.run(async () => {
       const top = this.currentTop
       const ctx = this.context(options)
-      const next = await change(ctx, top)
-      if (this.keeper !== undefined) {
-        // On file before the change is reported done; if it cannot be, the change is undone.
-        await this.keeper.record(next)
+      const staged = this.files.staged
+      const base = staged === undefined || staged === own ? top : await this.files.withStaged(ctx, top, staged)
+      let next: Key
+      try {
+        next = await change(ctx, base)
+      } catch (err) {
+        // The staged file was added; the change that came with it was not.
+        if (base !== top) {
+          await this.commit(top, base)
+          this.files.unstage(staged as VolumeHandle)
+        }
+        throw err
       }
-      if (!keysEqual(next, top)) {
-        this.top = next
-        this.publication.schedule()
-      }
+      await this.commit(top, next)
+      // Added by withStaged, or by its own handle's change (its first write).
+      if (staged !== undefined) this.files.unstage(staged)
       if (this.flusher.full) {
         // The change is made; a failed early upload must not report it as failed. The blocks
         // stay buffered and the next publish tries them again (and reports a failure).

@@ -412,6 +412,75 @@ describe('Volume', () => {
     expect(await rejection(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
   })
 
+  it('a created file joins the tree with its first write, in one change; until then its handle and its stat see it, and anything else adds it first', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner)
+    await vol.mkdir('/d')
+    const before = await vol.stat('/')
+    const h = await vol.open('/d/f', { write: true, create: true, exclusive: true, mode: 0o600 })
+    // Staged: stat and getxattr of its path answer from it; the tree has not changed yet.
+    const staged = await vol.stat('/d/f')
+    expect(staged).toMatchObject({ type: 'file', size: 0, mode: 0o600, nlink: 1 })
+    expect(await vol.getxattr('/d/f', 'security.capability')).toBeUndefined()
+    expect((await h.stat()).ino).toBe(staged.ino)
+    expect(await vol.publishOnce()).toBeDefined() // the mkdir; publishing adds a staged file first
+    expect((await vol.stat('/d')).size).toBe(1)
+    await h.write(0, text('hello'))
+    expect((await vol.stat('/d/f')).ino).toBe(staged.ino)
+    expect(str(await vol.read('/d/f', 0, 10))).toBe('hello')
+    await h.close()
+
+    // The first write adds it: the directory changes once, with the file and its bytes.
+    const g = await vol.open('/d/g', { write: true, create: true })
+    const gIno = (await g.stat()).ino
+    const dirBefore = (await vol.stat('/d')).key
+    await g.write(0, text('one'))
+    expect((await vol.stat('/d')).key).not.toEqual(dirBefore)
+    expect(str(await vol.read('/d/g', 0, 10))).toBe('one')
+    await g.close()
+
+    // Any other change adds it first, with the number it was given: a mkdir after it gets the next.
+    const k = await vol.open('/d/k', { write: true, create: true })
+    const kIno = (await k.stat()).ino
+    expect(kIno).toBe(gIno + 1)
+    await vol.mkdir('/d/sub')
+    expect((await vol.stat('/d/sub')).ino).toBe(kIno + 1)
+    expect((await vol.stat('/d/k')).size).toBe(0)
+    await k.write(0, text('k')) // written in the tree now
+    expect(str(await vol.read('/d/k', 0, 10))).toBe('k')
+
+    // A rename of its directory first adds it; the handle follows.
+    const m = await vol.open('/d/m', { write: true, create: true })
+    await vol.rename('/d', '/e')
+    await m.write(0, text('moved'))
+    expect(str(await vol.read('/e/m', 0, 10))).toBe('moved')
+
+    // Created and closed unwritten (touch): it is there, empty. A listing sees a staged file.
+    const t = await vol.open('/e/t', { write: true, create: true })
+    const names: string[] = []
+    for await (const e of vol.readdir('/e')) names.push(e.name)
+    expect(names).toContain('t')
+    await t.close()
+    await (await vol.open('/e/u', { write: true, create: true })).close()
+    expect((await vol.stat('/e/u')).size).toBe(0)
+
+    // O_EXCL of a staged name fails; without it, the staged file is opened.
+    const x = await vol.open('/e/x', { write: true, create: true })
+    expect(isCfsError(await rejection(vol.open('/e/x', { write: true, create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true)
+    const x2 = await vol.open('/e/x', { write: true, create: true })
+    await x2.write(0, text('2'))
+    await x.write(1, text('1'))
+    expect(str(await vol.read('/e/x', 0, 10))).toBe('21')
+
+    await vol.sync()
+    const snap = await new Reader({ blocks, verifier: owner.verifier }).latest(owner.signer.publicKey)
+    expect(str(await snap.read('/e/f', 0, 10))).toBe('hello')
+    expect((await snap.stat('/e/t')).size).toBe(0)
+    expect((await snap.stat('/')).nlink).toBe(before.nlink) // /d became /e
+    await vol.stop()
+  })
+
   it('a reader\'s open file keeps reading its version while the owner rewrites it', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()
