@@ -70,6 +70,8 @@ export interface FileHandle {
   /** Writes all of `data` at `offset` and returns its length. */
   write: (offset: number, data: Uint8Array, options?: WriteOptions) => Promise<number>
   truncate: (size: number, options?: AbortOptions) => Promise<void>
+  /** A close(2) of one of its descriptors: the file is in the tree afterwards (a created one, too). */
+  flush: (options?: AbortOptions) => Promise<void>
   close: () => Promise<void>
 }
 

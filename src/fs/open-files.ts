@@ -35,11 +35,13 @@ export interface OpenFilesInit {
  * name; its blocks stay buffered (liveStarts) and what is written to it is never published.
  *
  * A file created by open is **staged**: made (its inode number, owner, mode and times given)
- * but added to the tree only with its first write, in one change instead of two, or when its
- * handle closes. At most one file is staged at a time, and every change to the tree adds it
- * first, so it is added to the tree it was made in. Until then it is seen through its handle
- * and by stat and getxattr of its path (what the kernel asks between create and write); every
- * other read of the tree adds it first (Volume).
+ * but kept in its handle while it has no data block (it fits its inode: MAX_INLINE_BYTES), and
+ * added to the tree when it gets one, at its handle's flush or close, or before anything else
+ * changes or reads the tree. Its writes, times, mode, owner and xattrs until then change the
+ * staged inode, so a small file made the way `cp -a` and `tar -x` make it (create, write, set
+ * times, mode, owner) costs one change of the tree instead of three or four. At most one file
+ * is staged, and every other change adds it first, so it joins the tree it was made in. Until
+ * then it is seen through its handle and by stat and getxattr of its path.
  */
 export class OpenFiles implements HandleHost {
   readonly readAheadBlocks: number
@@ -50,6 +52,8 @@ export class OpenFiles implements HandleHost {
 
   /** The handle of the staged file, if one is. */
   get staged (): VolumeHandle | undefined { return this.stagedHandle }
+  /** The staged file's handle while a change adds it to the tree: unstaged once the change is the tree's (joined), staged still if it fails (abandon). */
+  private joining: VolumeHandle | undefined
 
   constructor (private readonly components: OpenFilesComponents, private readonly init: OpenFilesInit) {
     this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
@@ -97,10 +101,22 @@ export class OpenFiles implements HandleHost {
     return handle
   }
 
+  /** The staged file's handle, if `names` is its path. */
+  stagedHandleAt (names: readonly string[]): VolumeHandle | undefined {
+    const h = this.stagedHandle
+    return h !== undefined && h.names.length === names.length && h.names.every((n, i) => names[i] === n) ? h : undefined
+  }
+
   /** The staged file, if `names` is its path. */
   stagedAt (names: readonly string[]): FileInode | undefined {
-    const h = this.stagedHandle
-    return h !== undefined && h.names.length === names.length && h.names.every((n, i) => names[i] === n) ? h.staged : undefined
+    return this.stagedHandleAt(names)?.staged
+  }
+
+  /** Changes the staged file's inode, if `handle` still holds it (in a change of the volume's, under its mutex); false if not. */
+  restage (handle: VolumeHandle, change: (file: FileInode) => FileInode): boolean {
+    if (this.stagedHandle !== handle || handle.staged === undefined) return false
+    handle.staged = change(handle.staged)
+    return true
   }
 
   /** Adds the staged file to the tree (a no-op change when none is: the volume adds it before every change). */
@@ -108,13 +124,24 @@ export class OpenFiles implements HandleHost {
     if (this.stagedHandle !== undefined) await this.components.mutate(options, async (_ctx, top) => top)
   }
 
-  /** `top` with the file `handle` staged added, for the volume's mutate (which unstages it once the tree is its). */
+  /** `top` with the file `handle` staged added, for the volume's mutate (which calls joined() once the tree is its). */
   async withStaged (ctx: tree.TreeContext, top: Key, handle: VolumeHandle): Promise<Key> {
+    this.joining = handle
     return tree.addStaged(ctx, top, handle.names, handle.staged as FileInode)
   }
 
-  /** The staged file is in the tree now. */
-  unstage (handle: VolumeHandle): void {
+  /** The change that added the staged file is the tree's. */
+  joined (): void {
+    if (this.joining !== undefined) this.unstage(this.joining)
+    this.joining = undefined
+  }
+
+  /** The change that would have added the staged file failed: it stays staged. */
+  abandon (): void {
+    this.joining = undefined
+  }
+
+  private unstage (handle: VolumeHandle): void {
     handle.staged = undefined
     if (this.stagedHandle === handle) this.stagedHandle = undefined
   }
@@ -139,10 +166,16 @@ export class OpenFiles implements HandleHost {
     if (!handle.writable) throw new ReadOnlyError('the file is open read-only')
     await this.components.mutate(options, async (ctx, top) => {
       const staged = handle.staged
-      if (staged !== undefined) {
-        // The staged file's first write: it joins the tree with its bytes, one change.
-        const written = tree.withContent(staged, await fileData.writeRange(this.components.store, staged, offset, data, options), ctx.nowNs)
-        return tree.addStaged(ctx, top, handle.names, options.times === undefined ? written : tree.withTimes(written, options.times, ctx.nowNs))
+      if (staged !== undefined && this.stagedHandle === handle) {
+        const content = tree.withContent(staged, await fileData.writeRange(this.components.store, staged, offset, data, options), ctx.nowNs)
+        const written = options.times === undefined ? content : tree.withTimes(content, options.times, ctx.nowNs)
+        if (written.data === null) {
+          handle.staged = written // still no data block: still staged
+          return top
+        }
+        // Its first data block: the file joins the tree with its bytes, in this change.
+        this.joining = handle
+        return tree.addStaged(ctx, top, handle.names, written)
       }
       if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data, options.times)
       const written = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
@@ -159,6 +192,11 @@ export class OpenFiles implements HandleHost {
       handle.detached = tree.withContent(handle.detached, await fileData.truncate(this.components.store, handle.detached, size, options), ctx.nowNs)
       return top
     })
+  }
+
+  /** A flush (each close(2) of a descriptor): a staged file joins the tree, as a written file's bytes do. */
+  async flushHandle (handle: VolumeHandle, options: AbortOptions): Promise<void> {
+    if (handle.staged !== undefined) await this.addStaged(options)
   }
 
   async closeHandle (handle: VolumeHandle): Promise<void> {

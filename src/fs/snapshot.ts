@@ -155,5 +155,6 @@ class SnapshotHandle implements FileHandle {
 
   async write (): Promise<number> { throw new ReadOnlyError('this file is open read-only') }
   async truncate (): Promise<void> { throw new ReadOnlyError('this file is open read-only') }
+  async flush (): Promise<void> {}
   async close (): Promise<void> {}
 }

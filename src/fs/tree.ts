@@ -513,16 +513,37 @@ export async function truncate (ctx: TreeContext, top: Key, names: readonly stri
     withContent(file, await fileData.truncate(ctx.store, file, size, opts(ctx)), ctx.nowNs, touch || size !== file.size))
 }
 
-export async function chmod (ctx: TreeContext, top: Key, names: readonly string[], mode: number): Promise<Key> {
+/**
+ * A change to one inode's attributes (mode, owner, times, xattrs), made at `nowNs`: what
+ * changeInode applies to an inode of the tree, and a volume to the file it staged (open-files.ts).
+ * Its arguments are checked when it is made.
+ */
+export type InodeChange = <T extends Inode>(inode: T, nowNs: bigint) => T
+
+/** Applies `change` to the inode at `names`. */
+export async function changeInode (ctx: TreeContext, top: Key, names: readonly string[], change: InodeChange): Promise<Key> {
+  return updateInode(ctx, top, names, async (inode) => change(inode, ctx.nowNs))
+}
+
+/** Sets the permission bits (with setuid, setgid and sticky); ctime changes. */
+export function modeChange (mode: number): InodeChange {
   const m = checkMode(mode)
-  return updateInode(ctx, top, names, async (inode) => ({ ...inode, mode: m, ctimeNs: ctx.nowNs }))
+  return (inode, nowNs) => ({ ...inode, mode: m, ctimeNs: nowNs })
 }
 
 /** Sets the owner and/or group (undefined leaves one as it is); ctime changes either way. */
-export async function chown (ctx: TreeContext, top: Key, names: readonly string[], uid: number | undefined, gid: number | undefined): Promise<Key> {
+export function ownerChange (uid: number | undefined, gid: number | undefined): InodeChange {
   const u = uid === undefined ? undefined : checkId(uid, 'uid')
   const g = gid === undefined ? undefined : checkId(gid, 'gid')
-  return updateInode(ctx, top, names, async (inode) => ({ ...inode, uid: u ?? inode.uid, gid: g ?? inode.gid, ctimeNs: ctx.nowNs }))
+  return (inode, nowNs) => ({ ...inode, uid: u ?? inode.uid, gid: g ?? inode.gid, ctimeNs: nowNs })
+}
+
+export async function chmod (ctx: TreeContext, top: Key, names: readonly string[], mode: number): Promise<Key> {
+  return changeInode(ctx, top, names, modeChange(mode))
+}
+
+export async function chown (ctx: TreeContext, top: Key, names: readonly string[], uid: number | undefined, gid: number | undefined): Promise<Key> {
+  return changeInode(ctx, top, names, ownerChange(uid, gid))
 }
 
 export interface SetTimes {
@@ -534,7 +555,11 @@ export interface SetTimes {
 /** Sets the access and/or modification time; ctime becomes now unless neither is set. */
 export async function setTimes (ctx: TreeContext, top: Key, names: readonly string[], times: SetTimes): Promise<Key> {
   if (times.atimeNs === undefined && times.mtimeNs === undefined) return top
-  return updateInode(ctx, top, names, async (inode) => withTimes(inode, times, ctx.nowNs))
+  return changeInode(ctx, top, names, timesChange(times))
+}
+
+export function timesChange (times: SetTimes): InodeChange {
+  return (inode, nowNs) => withTimes(inode, times, nowNs)
 }
 
 /** An inode with times set (setTimes), ctime now unless neither time is set. */
@@ -549,27 +574,36 @@ export type XattrMode = 'create' | 'replace' | 'either'
 
 /** Sets an extended attribute (ctime now) by Linux's rules for XATTR_CREATE and XATTR_REPLACE. */
 export async function setXattr (ctx: TreeContext, top: Key, names: readonly string[], name: string, value: Uint8Array, mode: XattrMode = 'either'): Promise<Key> {
+  return changeInode(ctx, top, names, xattrChange(name, value, mode))
+}
+
+export function xattrChange (name: string, value: Uint8Array, mode: XattrMode = 'either'): InodeChange {
   checkXattrName(name)
   if (value.length > MAX_XATTR_VALUE_BYTES) throw new AttributeTooLargeError(`an extended attribute value is at most ${MAX_XATTR_VALUE_BYTES} bytes`)
-  return updateInode(ctx, top, names, async (inode) => {
+  const copy = Uint8Array.from(value)
+  return (inode, nowNs) => {
     const i = inode.xattrs.findIndex(([n]) => n === name)
     if (i >= 0 && mode === 'create') throw new AttributeExistsError(`extended attribute exists: ${name}`)
     if (i < 0 && mode === 'replace') throw new AttributeNotFoundError(`no extended attribute ${name}`)
     const xattrs: Xattr[] = inode.xattrs.filter(([n]) => n !== name)
-    xattrs.push([name, Uint8Array.from(value)])
+    xattrs.push([name, copy])
     xattrs.sort(([a], [b]) => compareNames(a, b))
     const total = xattrs.reduce((sum, [n, v]) => sum + Buffer.byteLength(n) + v.length, 0)
     if (total > MAX_XATTR_TOTAL_BYTES) throw new AttributeTooLargeError(`an inode's extended attributes are at most ${MAX_XATTR_TOTAL_BYTES} bytes together`, true)
-    return { ...inode, xattrs, ctimeNs: ctx.nowNs }
-  })
+    return { ...inode, xattrs, ctimeNs: nowNs }
+  }
 }
 
 export async function removeXattr (ctx: TreeContext, top: Key, names: readonly string[], name: string): Promise<Key> {
+  return changeInode(ctx, top, names, xattrRemoval(name))
+}
+
+export function xattrRemoval (name: string): InodeChange {
   checkXattrName(name)
-  return updateInode(ctx, top, names, async (inode) => {
+  return (inode, nowNs) => {
     if (!inode.xattrs.some(([n]) => n === name)) throw new AttributeNotFoundError(`no extended attribute ${name}`)
-    return { ...inode, xattrs: inode.xattrs.filter(([n]) => n !== name), ctimeNs: ctx.nowNs }
-  })
+    return { ...inode, xattrs: inode.xattrs.filter(([n]) => n !== name), ctimeNs: nowNs }
+  }
 }
 
 export function checkXattrName (name: string): void {

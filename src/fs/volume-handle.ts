@@ -15,6 +15,7 @@ export interface HandleHost {
   readHandle: (handle: VolumeHandle, offset: number, length: number, options: FileReadOptions) => Promise<Uint8Array>
   write: (handle: VolumeHandle, offset: number, data: Uint8Array, options: WriteOptions) => Promise<number>
   truncateHandle: (handle: VolumeHandle, size: number, options: AbortOptions) => Promise<void>
+  flushHandle: (handle: VolumeHandle, options: AbortOptions) => Promise<void>
   closeHandle: (handle: VolumeHandle) => Promise<void>
 }
 
@@ -68,6 +69,10 @@ export class VolumeHandle implements FileHandle {
 
   async truncate (size: number, options: AbortOptions = {}): Promise<void> {
     await this.host.truncateHandle(this, size, options)
+  }
+
+  async flush (options: AbortOptions = {}): Promise<void> {
+    await this.host.flushHandle(this, options)
   }
 
   async close (): Promise<void> {

@@ -416,28 +416,34 @@ export class Volume implements FileSystem, Startable {
   }
 
   async chmod (path: string, mode: number, options: AbortOptions = {}): Promise<void> {
-    const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.chmod(ctx, top, names, mode))
+    await this.changeAttributes(path, tree.modeChange(mode), options)
   }
 
   async chown (path: string, uid: number | undefined, gid: number | undefined, options: AbortOptions = {}): Promise<void> {
-    const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.chown(ctx, top, names, uid, gid))
+    await this.changeAttributes(path, tree.ownerChange(uid, gid), options)
   }
 
   async setTimes (path: string, times: tree.SetTimes, options: AbortOptions = {}): Promise<void> {
-    const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.setTimes(ctx, top, names, times))
+    if (times.atimeNs === undefined && times.mtimeNs === undefined) return
+    await this.changeAttributes(path, tree.timesChange(times), options)
   }
 
   async setxattr (path: string, name: string, value: Uint8Array, mode: tree.XattrMode = 'either', options: AbortOptions = {}): Promise<void> {
-    const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.setXattr(ctx, top, names, name, value, mode))
+    await this.changeAttributes(path, tree.xattrChange(name, value, mode), options)
   }
 
   async removexattr (path: string, name: string, options: AbortOptions = {}): Promise<void> {
+    await this.changeAttributes(path, tree.xattrRemoval(name), options)
+  }
+
+  /** An attribute change: to the staged file (open-files.ts) if `path` is its, else to the tree. */
+  private async changeAttributes (path: string, change: tree.InodeChange, options: AbortOptions): Promise<void> {
     const names = splitPath(path)
-    await this.mutate(options, async (ctx, top) => tree.removeXattr(ctx, top, names, name))
+    const own = this.files.stagedHandleAt(names)
+    await this.mutate(options, async (ctx, top) => {
+      if (own !== undefined && this.files.restage(own, (file) => change(file, ctx.nowNs))) return top
+      return tree.changeInode(ctx, top, names, change)
+    }, own)
   }
 
   async truncate (path: string, size: number, options: AbortOptions = {}): Promise<void> {
@@ -582,21 +588,24 @@ export class Volume implements FileSystem, Startable {
       const top = this.currentTop
       const ctx = this.context(options)
       const staged = this.files.staged
-      const base = staged === undefined || staged === own ? top : await this.files.withStaged(ctx, top, staged)
-      let next: Key
       try {
-        next = await change(ctx, base)
-      } catch (err) {
-        // The staged file was added; the change that came with it was not.
-        if (base !== top) {
+        const base = staged === undefined || staged === own ? top : await this.files.withStaged(ctx, top, staged)
+        let next: Key
+        try {
+          next = await change(ctx, base)
+        } catch (err) {
+          if (base === top) throw err
+          // The staged file was added; the change that came after it was not.
           await this.commit(top, base)
-          this.files.unstage(staged as VolumeHandle)
+          this.files.joined()
+          throw err
         }
-        throw err
+        await this.commit(top, next)
+        // The staged file, if withStaged or its own handle's change added it, is the tree's now.
+        this.files.joined()
+      } finally {
+        this.files.abandon()
       }
-      await this.commit(top, next)
-      // Added by withStaged, or by its own handle's change (its first write).
-      if (staged !== undefined) this.files.unstage(staged)
       if (this.flusher.full) {
         // The change is made; a failed early upload must not report it as failed. The blocks
         // stay buffered and the next publish tries them again (and reports a failure).

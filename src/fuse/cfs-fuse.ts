@@ -638,7 +638,11 @@ export class CfsFuse {
       flush: (path, fd, cb) => {
         // Gathered writes are written out first (DRAINS): a later read sees them, and the
         // publish timer takes them.
-        this.guard('flush', [path], cb, async () => this.syncOnClose ? this.publishFile(Number(fd)) : 0, true)
+        // A file this descriptor created joins the tree now if its first block has not made it.
+        this.guard('flush', [path], cb, async (options) => {
+          await this.files.get(Number(fd))?.handle.flush(options)
+          return this.syncOnClose ? this.publishFile(Number(fd)) : 0
+        }, true)
       },
 
       fsync: (path, _dataSync, fd, cb) => {

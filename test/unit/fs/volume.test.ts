@@ -412,7 +412,7 @@ describe('Volume', () => {
     expect(await rejection(vol.open('/e'))).toHaveProperty('code', 'IS_A_DIRECTORY')
   })
 
-  it('a created file joins the tree with its first write, in one change; until then its handle and its stat see it, and anything else adds it first', async () => {
+  it('a created file stays in its handle while it has no data block; its stat sees it there, and anything else adds it to the tree first', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()
     const vol = await started(blocks, owner)
@@ -431,19 +431,35 @@ describe('Volume', () => {
     expect(str(await vol.read('/d/f', 0, 10))).toBe('hello')
     await h.close()
 
-    // The first write adds it: the directory changes once, with the file and its bytes.
+    // Made as cp -a makes a file: its bytes, times, mode, owner and xattrs change the staged
+    // inode, and the tree changes once, at the flush (close(2)).
+    await vol.sync()
     const g = await vol.open('/d/g', { write: true, create: true })
     const gIno = (await g.stat()).ino
-    const dirBefore = (await vol.stat('/d')).key
     await g.write(0, text('one'))
-    expect((await vol.stat('/d')).key).not.toEqual(dirBefore)
+    await vol.setTimes('/d/g', { mtimeNs: 5_000_000_000n })
+    await vol.chmod('/d/g', 0o640)
+    await vol.chown('/d/g', 7, 8)
+    await vol.setxattr('/d/g', 'user.k', text('v'))
+    expect(isCfsError(await rejection(vol.removexattr('/d/g', 'user.none')), 'ATTRIBUTE_NOT_FOUND')).toBe(true)
+    expect(vol.stats.dirty).toBe(false)
+    expect(await vol.stat('/d/g')).toMatchObject({ ino: gIno, size: 3, mode: 0o640, uid: 7, gid: 8, mtimeNs: 5_000_000_000n })
+    await g.flush()
+    expect(vol.stats.dirty).toBe(true)
     expect(str(await vol.read('/d/g', 0, 10))).toBe('one')
+    expect(await vol.getxattr('/d/g', 'user.k')).toEqual(text('v'))
     await g.close()
+    // Its first data block adds it at once (that block must be reachable from the tree).
+    await vol.sync()
+    const big = await vol.open('/d/big', { write: true, create: true })
+    await big.write(0, new Uint8Array(5000).fill(1))
+    expect(vol.stats.dirty).toBe(true)
+    await big.close()
 
     // Any other change adds it first, with the number it was given: a mkdir after it gets the next.
     const k = await vol.open('/d/k', { write: true, create: true })
     const kIno = (await k.stat()).ino
-    expect(kIno).toBe(gIno + 1)
+    expect(kIno).toBe(gIno + 2)
     await vol.mkdir('/d/sub')
     expect((await vol.stat('/d/sub')).ino).toBe(kIno + 1)
     expect((await vol.stat('/d/k')).size).toBe(0)
