@@ -49,9 +49,6 @@ export class OpenFiles implements HandleHost {
   private readonly handles = new Set<VolumeHandle>()
   /** The handle of the staged file, if one is. */
   private stagedHandle: VolumeHandle | undefined
-
-  /** The handle of the staged file, if one is. */
-  get staged (): VolumeHandle | undefined { return this.stagedHandle }
   /** The staged file's handle while a change adds it to the tree: unstaged once the change is the tree's (joined), staged still if it fails (abandon). */
   private joining: VolumeHandle | undefined
 
@@ -59,6 +56,9 @@ export class OpenFiles implements HandleHost {
     this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
     this.streamWindowBytes = this.readAheadBlocks * init.blockSize
   }
+
+  /** The handle of the staged file, if one is. */
+  get staged (): VolumeHandle | undefined { return this.stagedHandle }
 
   /** Opens the file at `names` (Volume.open): created (staged) or cut first if asked, then resolved in the current tree. */
   async open (names: string[], options: OpenOptions & AbortOptions): Promise<VolumeHandle> {
@@ -201,7 +201,7 @@ export class OpenFiles implements HandleHost {
 
   async closeHandle (handle: VolumeHandle): Promise<void> {
     try {
-      if (handle.staged !== undefined) await this.addStaged({}) // created, never written: it joins the tree now
+      if (handle.staged !== undefined) await this.addStaged({}) // not flushed (no close(2) through FUSE): it joins the tree now
     } finally {
       handle.closed = true
       this.handles.delete(handle)

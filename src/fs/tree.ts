@@ -217,7 +217,7 @@ export interface CreateOptions {
  * number, the caller's owner, the directory's group if it is setgid. Undefined when the name
  * exists (a directory: IsADirectoryError; anything with `exclusive`: EntryExistsError); the
  * parent's errors as createFile's. A volume stages a created file so (open-files.ts) and
- * adds it, with its first bytes, by addStaged.
+ * adds it later, as it is then, by addStaged.
  */
 export async function stageFile (ctx: TreeContext, top: Key, names: readonly string[], options: CreateOptions): Promise<FileInode | undefined> {
   if (names.length === 0) throw new IsADirectoryError('the top is a directory')

@@ -310,8 +310,8 @@ export class Volume implements FileSystem, Startable {
     yield * versionChain(this.store, published.record, published.recordKey, options)
   }
 
-  // A file created and not yet written (open-files.ts: staged) answers stat and getxattr of
-  // its own path, which the kernel asks between create and write; any other read adds it first.
+  // A created file not yet in the tree (open-files.ts: staged) answers stat and xattr reads of
+  // its own path, which the kernel asks between create and close; any other read adds it first.
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
     const staged = this.files.stagedAt(splitPath(path))
