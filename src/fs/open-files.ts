@@ -1,9 +1,9 @@
-import { ReadOnlyError, hashKey, type AbortOptions, type Key } from '../core/index.js'
+import { ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
 import * as fileData from './file-data.js'
 import type { FileHandle, OpenOptions, OwnerOptions, FileReadOptions, WriteOptions } from './file-system.js'
-import { inodeCodec, type FileInode } from './inode.js'
+import type { FileInode } from './inode.js'
 import * as tree from './tree.js'
-import { resolve, statOf, type Stat } from './tree-read.js'
+import { resolve, statOf, unsavedStatOf, type Stat } from './tree-read.js'
 import type { TreeStore } from './tree-store.js'
 import { VolumeHandle, type HandleHost } from './volume-handle.js'
 import type { WalkStart } from './walk.js'
@@ -147,8 +147,8 @@ export class OpenFiles implements HandleHost {
   }
 
   async statHandle (handle: VolumeHandle, options: AbortOptions): Promise<Stat> {
-    if (handle.staged !== undefined) return statOf(hashKey(inodeCodec.encode(handle.staged)), handle.staged)
-    if (handle.detached !== undefined) return statOf(hashKey(inodeCodec.encode(handle.detached)), handle.detached)
+    if (handle.staged !== undefined) return unsavedStatOf(handle.staged)
+    if (handle.detached !== undefined) return unsavedStatOf(handle.detached)
     const { key, file } = await this.handleFile(handle, options)
     return statOf(key, file)
   }

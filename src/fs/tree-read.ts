@@ -1,5 +1,5 @@
 import {
-  EntryNotFoundError, NotADirectoryError, BlockInvalidError, type AbortOptions, type Key,
+  EntryNotFoundError, NotADirectoryError, BlockInvalidError, hashKey, type AbortOptions, type Key,
 } from '../core/index.js'
 import type { DirEntry, InodeEntry } from './dir-node.js'
 import { lookupEntry } from './directory.js'
@@ -22,6 +22,17 @@ export function statOf (key: Key, inode: Inode): Stat {
     type: inode.type, key, ino: inode.ino, mode: inode.mode, uid: inode.uid, gid: inode.gid, nlink: inode.nlink,
     size: inode.size, rdev: inode.rdev, atimeNs: inode.atimeNs, mtimeNs: inode.mtimeNs, ctimeNs: inode.ctimeNs,
   }
+}
+
+/**
+ * The attributes of an inode that is in no block yet (a staged or detached file of a volume's
+ * open files): its key, the hash of its encoding, is computed if someone reads it. FUSE's
+ * getattr, which the kernel sends right after each create, does not.
+ */
+export function unsavedStatOf (inode: Inode): Stat {
+  let key: Key | undefined
+  const stat = statOf(undefined as unknown as Key, inode)
+  return Object.defineProperty(stat, 'key', { enumerable: true, get: () => (key ??= hashKey(inodeCodec.encode(inode))) })
 }
 
 /** The entry naming `inode` (stored at `key`) directly: attributes repeated. */

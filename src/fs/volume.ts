@@ -1,5 +1,5 @@
 import {
-  Mutex, NO_METRICS, createLogger, hashKey, keysEqual, lifetimeController, raceSignal, toHex,
+  Mutex, NO_METRICS, createLogger, keysEqual, lifetimeController, raceSignal, toHex,
   type AbortOptions, type ComponentLogger, type Key, type Logger, type Metrics, type RootConflictError, type Startable,
 } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
@@ -9,7 +9,7 @@ import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
-import { inodeCodec, msToNs, type Owner, type SpecialType } from './inode.js'
+import { msToNs, type Owner, type SpecialType } from './inode.js'
 import type { JournalBase, VolumeJournal } from './journal.js'
 import { JournalKeeper } from './journal-keeper.js'
 import { splitPath } from './names.js'
@@ -19,7 +19,7 @@ import { Publication } from './publication.js'
 import { heldBytes, type RefreshReport } from './refresh.js'
 import { Snapshot, type VersionInfo } from './snapshot.js'
 import * as tree from './tree.js'
-import { statOf, type Stat } from './tree-read.js'
+import { unsavedStatOf, type Stat } from './tree-read.js'
 import { fetchRoot, findVersion, versionChain } from './versions.js'
 import { VolumeRefresher } from './volume-refresh.js'
 import type { VolumeHandle } from './volume-handle.js'
@@ -315,7 +315,7 @@ export class Volume implements FileSystem, Startable {
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
     const staged = this.files.stagedAt(splitPath(path))
-    if (staged !== undefined) return statOf(hashKey(inodeCodec.encode(staged)), staged)
+    if (staged !== undefined) return unsavedStatOf(staged)
     return (await this.view(options)).stat(path, options)
   }
 

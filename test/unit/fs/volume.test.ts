@@ -478,8 +478,11 @@ describe('Volume', () => {
     for await (const e of vol.readdir('/e')) names.push(e.name)
     expect(names).toContain('t')
     await t.close()
-    await (await vol.open('/e/u', { write: true, create: true })).close()
+    const u = await vol.open('/e/u', { write: true, create: true })
+    const stagedKey = (await vol.stat('/e/u')).key // computed when asked: the key it will have
+    await u.close()
     expect((await vol.stat('/e/u')).size).toBe(0)
+    expect((await vol.stat('/e/u')).key).toEqual(stagedKey)
 
     // O_EXCL of a staged name fails; without it, the staged file is opened.
     const x = await vol.open('/e/x', { write: true, create: true })
