@@ -31,6 +31,8 @@ export interface PublicationComponents {
   now: () => number
   /** The current tree (unpublished changes included); undefined until the volume starts. */
   top: () => Key | undefined
+  /** Brings into the tree what waits outside it (a file staged in its open file), before each round. */
+  settle: (options: AbortOptions) => Promise<void>
   /** The root record is buffered with the tree it names, and uploaded with it. */
   buffer: Pick<WriteBuffer, 'add'>
   flusher: Pick<BufferFlusher, 'upload'>
@@ -167,6 +169,7 @@ export class Publication {
 
   private async publishTree (options: AbortOptions): Promise<VersionInfo | undefined> {
     if (this.conflictError !== undefined) throw this.conflictError
+    await this.components.settle(options)
     // The tree of this moment: a change in progress assigns the volume's top only once it is whole.
     const top = this.components.top()
     if (top === undefined) throw new TypeError('the volume is not started')

@@ -197,7 +197,8 @@ export class Volume implements FileSystem, Startable {
     const metrics = components.metrics ?? NO_METRICS
     this.publication = new Publication({
       blocks: components.blocks, signer: components.signer, rootKey, log: this.log, metrics, now: this.now,
-      top: () => this.top, buffer: this.buffer, flusher: this.flusher, releaser: this.releaser,
+      top: () => this.top, settle: async (options) => { await this.files.addStaged(options) },
+      buffer: this.buffer, flusher: this.flusher, releaser: this.releaser,
       onPublished: async (version, options) => this.published(version, options),
       signal: () => this.shutdown.signal,
     }, {
@@ -499,7 +500,6 @@ export class Volume implements FileSystem, Startable {
    * when nothing changed. Tests call it directly; fsync and the timer go through sync().
    */
   async publishOnce (options: AbortOptions = {}): Promise<VersionInfo | undefined> {
-    await this.files.addStaged(options)
     return this.publication.publishOnce(options)
   }
 
@@ -603,6 +603,8 @@ export class Volume implements FileSystem, Startable {
         await this.commit(top, next)
         // The staged file, if withStaged or its own handle's change added it, is the tree's now.
         this.files.joined()
+        // One still staged is published on the timer too (the round adds it first).
+        if (this.files.staged !== undefined) this.publication.schedule()
       } finally {
         this.files.abandon()
       }

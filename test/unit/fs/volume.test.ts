@@ -500,6 +500,23 @@ describe('Volume', () => {
     await vol.stop()
   })
 
+  it('a staged file held open is published on the timer, as any change', async () => {
+    vi.useFakeTimers()
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const vol = await started(blocks, owner, { publishIntervalMs: 1_000 })
+    await vol.sync() // the empty tree, version 1
+    const h = await vol.open('/kept-open', { write: true, create: true })
+    await h.write(0, text('small'))
+    expect(vol.stats.dirty).toBe(false) // staged: not in the tree yet
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(vol.stats).toMatchObject({ seq: 2, dirty: false })
+    const snap = await new Reader({ blocks, verifier: owner.verifier }).latest(owner.signer.publicKey)
+    expect(str(await snap.read('/kept-open', 0, 10))).toBe('small')
+    await h.close()
+    await vol.stop()
+  })
+
   it('a reader\'s open file keeps reading its version while the owner rewrites it', async () => {
     const blocks = new MemoryBlockService()
     const owner = newOwner()
