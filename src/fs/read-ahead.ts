@@ -25,7 +25,7 @@ export class ReadAhead {
    * open's answer to that read (a small file is one fetch, so most of its wait).
    */
   opened (store: TreeStore, content: FileContent): void {
-    if (this.blocks <= 0 || content.size === 0) return
+    if (this.blocks <= 0 || content.data === null) return // empty, all holes, or inline: nothing to fetch
     this.aheadTo = 1
     void this.prefetch(store, content, 0, 1)
   }

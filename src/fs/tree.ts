@@ -215,7 +215,7 @@ export interface CreateOptions {
 /**
  * The file createFile would add at `names` in `top`, made now but not added: the next inode
  * number, the caller's owner, the directory's group if it is setgid. Undefined when the name
- * exists (a directory: IsADirectoryError; anything with `exclusive`: EntryExistsError); the
+ * exists (anything with `exclusive`: EntryExistsError; else a directory: IsADirectoryError); the
  * parent's errors as createFile's. A volume stages a created file so (open-files.ts) and
  * adds it later, as it is then, by addStaged.
  */
@@ -224,8 +224,8 @@ export async function stageFile (ctx: TreeContext, top: Key, names: readonly str
   const chain = await dirChain(ctx.store, top, names.slice(0, -1), opts(ctx))
   const dir = (chain.at(-1) as DirAt).inode
   const existing = await lookupEntry(ctx.store, dir.entries, names.at(-1) as string, opts(ctx))
-  if (existing?.type === 'dir') throw new IsADirectoryError(`is a directory: ${joinPath(names)}`)
   if (existing !== undefined && options.exclusive !== false) throw new EntryExistsError(`already exists: ${joinPath(names)}`)
+  if (existing?.type === 'dir') throw new IsADirectoryError(`is a directory: ${joinPath(names)}`)
   if (existing !== undefined) return undefined
   const nextIno = (chain[0] as DirAt).inode.table?.nextIno ?? TOP_INO + 1
   const content = fileData.emptyContent(options.blockSize)
@@ -249,15 +249,8 @@ export async function addStaged (ctx: TreeContext, top: Key, names: readonly str
 
 /** An empty regular file (or, without `exclusive`, the existing file left as it is). */
 export async function createFile (ctx: TreeContext, top: Key, names: readonly string[], options: CreateOptions): Promise<Key> {
-  if (options.exclusive === false && names.length > 0) {
-    const chain = await dirChain(ctx.store, top, names.slice(0, -1), opts(ctx))
-    const existing = await lookupEntry(ctx.store, (chain.at(-1) as DirAt).inode.entries, names.at(-1) as string, opts(ctx))
-    if (existing?.type === 'dir') throw new IsADirectoryError(`is a directory: ${joinPath(names)}`)
-    if (existing !== undefined) return top
-  }
-  if (names.length === 0) throw new IsADirectoryError('the top is a directory')
-  const content = fileData.emptyContent(options.blockSize)
-  return addNew(ctx, top, names, checkMode(options.mode ?? DEFAULT_FILE_MODE), (a) => ({ type: 'file', ...a, xattrs: [], ...content }))
+  const file = await stageFile(ctx, top, names, options)
+  return file === undefined ? top : addStaged(ctx, top, names, file)
 }
 
 export async function mkdir (ctx: TreeContext, top: Key, names: readonly string[], mode = DEFAULT_DIR_MODE): Promise<Key> {

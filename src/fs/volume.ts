@@ -9,7 +9,7 @@ import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
-import { msToNs, type Owner, type SpecialType } from './inode.js'
+import { msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
 import type { JournalBase, VolumeJournal } from './journal.js'
 import { JournalKeeper } from './journal-keeper.js'
 import { splitPath } from './names.js'
@@ -315,7 +315,7 @@ export class Volume implements FileSystem, Startable {
   // its own path, which the kernel asks between create and close; any other read adds it first.
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
-    const staged = this.files.stagedAt(splitPath(path))
+    const staged = this.stagedAt(path)
     if (staged !== undefined) return unsavedStatOf(staged)
     return (await this.view(options)).stat(path, options)
   }
@@ -325,12 +325,12 @@ export class Volume implements FileSystem, Startable {
   }
 
   async getxattr (path: string, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
-    if (this.files.stagedAt(splitPath(path)) !== undefined) return undefined // a new file has none
+    if (this.stagedAt(path) !== undefined) return undefined // a new file has none
     return (await this.view(options)).getxattr(path, name, options)
   }
 
   async listxattr (path: string, options: AbortOptions = {}): Promise<string[]> {
-    if (this.files.stagedAt(splitPath(path)) !== undefined) return []
+    if (this.stagedAt(path) !== undefined) return []
     return (await this.view(options)).listxattr(path, options)
   }
 
@@ -532,6 +532,11 @@ export class Volume implements FileSystem, Startable {
   }
 
   // ---- internals ----
+
+  /** The staged file, if `path` is its (no path is split while none is staged). */
+  private stagedAt (path: string): FileInode | undefined {
+    return this.files.staged === undefined ? undefined : this.files.stagedAt(splitPath(path))
+  }
 
   /** The current tree to read, with the staged file added. */
   private async view (options: AbortOptions): Promise<Snapshot> {
