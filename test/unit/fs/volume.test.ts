@@ -487,6 +487,8 @@ describe('Volume', () => {
     // O_EXCL of a staged name fails; without it, the staged file is opened.
     const x = await vol.open('/e/x', { write: true, create: true })
     expect(isCfsError(await rejection(vol.open('/e/x', { write: true, create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true)
+    expect(isCfsError(await rejection(vol.open('/e', { write: true, create: true, exclusive: true })), 'ENTRY_EXISTS')).toBe(true) // a directory: EEXIST, as open(2)
+    expect(isCfsError(await rejection(vol.open('/e', { write: true, create: true })), 'IS_A_DIRECTORY')).toBe(true)
     const x2 = await vol.open('/e/x', { write: true, create: true })
     await x2.write(0, text('2'))
     await x.write(1, text('1'))
