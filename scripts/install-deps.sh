@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: Debian's libfuse3-dev, fuse3 (fusermount3), pkg-config
-# and a C toolchain (to build fuse-napi, the FUSE binding), rsync and attr (its tests), chromium
-# (the dashboard's browser test), tcpdump (the multi-host tier's capture) and the npm
-# packages, then builds fuse-napi with our source patch. Safe to run again; does nothing that
-# is already done.
+# and a C toolchain (to build fuse-napi, the FUSE binding), rsync, attr and libcap2-bin (its
+# tests), chromium (the dashboard's browser test), tcpdump (the multi-host tier's capture) and
+# the npm packages, then builds fuse-napi with our source patch. Safe to run again; does
+# nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -15,6 +15,7 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)   # node-gyp
 command -v rsync >/dev/null 2>&1 || need+=(rsync)   # test/fuse: rsync -aHAX twice through a mount
 command -v setfattr >/dev/null 2>&1 || need+=(attr)   # test/fuse: setfattr/getfattr on a mount
+[ -x /sbin/setcap ] || need+=(libcap2-bin)   # test/fuse: setcap/getcap (file capabilities) on a mount
 [ -x /usr/bin/chromium ] || need+=(chromium)   # test/browser: the dashboard in headless Chromium (playwright-core)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)   # test/multihost: a capture of the traffic between hosts
 if [ ${#need[@]} -gt 0 ]; then

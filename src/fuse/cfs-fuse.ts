@@ -143,6 +143,11 @@ export interface KernelLink {
   /** Drops the kernel's attributes and pages of the inode at a path (not one the request in progress holds). */
   readonly invalidate: (path: string) => Promise<void>
   /**
+   * The binding forgets which paths it knows to have no security.capability (it answers the
+   * kernel's getxattr for them itself): a path may now name a file that has one.
+   */
+  readonly forgetCapabilities: () => void
+  /**
    * The kernel may keep a file's pages across opens: every change passes through this mount
    * (the owner's). Not for hard-linked files, whose other names the kernel does not connect.
    */
@@ -156,6 +161,29 @@ const INVALIDATE_BATCH = 64
 const CHANGES_INODE: ReadonlySet<string> = new Set([
   'flush', 'truncate', 'ftruncate', 'chmod', 'chown', 'utimens', 'setxattr', 'removexattr', 'link', 'unlink', 'rename',
 ])
+
+/**
+ * Operations libfuse's high-level API follows with a getattr of their path (the last one given
+ * to guard) in the same worker thread: the attributes are primed with the answer (the binding's
+ * primeAttributes), so that getattr costs no second trip through the event loop.
+ */
+const PRIMES_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'create', 'mkdir', 'mknod', 'symlink', 'link', 'chmod', 'chown', 'utimens', 'truncate', 'ftruncate',
+])
+
+/** The attribute the kernel reads before every write(2) and truncate, to drop file capabilities. */
+const CAPABILITY_XATTR = 'security.capability'
+
+/**
+ * A reply the binding can also hand the attributes of a path after the operation
+ * (PRIMES_ATTRIBUTES), and whether the file there has no CAPABILITY_XATTR.
+ */
+interface PrimingReply {
+  primeAttributes?: (path: string, stat: Fuse.Stats, noCapability: boolean) => void
+}
+
+/** Operations after which a path may name a file with a CAPABILITY_XATTR it did not have. */
+const MOVES_NAMES: ReadonlySet<string> = new Set(['rename', 'link'])
 
 /** One operation's instruments, bound to its name when it is first seen. */
 interface OpMetrics {
@@ -241,7 +269,7 @@ function toNumber (v: number | bigint): number {
  */
 export class CfsFuse {
   readonly ops: CfsOperations
-  private kernel: KernelLink = { caller: () => undefined, invalidate: async () => {}, keepCache: false }
+  private kernel: KernelLink = { caller: () => undefined, invalidate: async () => {}, forgetCapabilities: () => {}, keepCache: false }
   /** Names of hard-linked inodes the kernel holds (linked-names.ts). */
   private readonly linked = new LinkedNames()
   private readonly log: Logger
@@ -383,7 +411,10 @@ export class CfsFuse {
     const pending = (async () => {
       if (DRAINS.has(op)) await this.drain({ signal })
       const r = await work({ signal }, caller)
+      // Before the answer: the kernel holds the names the operation went through until then.
+      if (r === 0 && MOVES_NAMES.has(op)) this.kernel.forgetCapabilities()
       if (r === 0 && CHANGES_INODE.has(op)) await this.afterChange(op, paths)
+      if ((r === 0 || typeof r !== 'number') && PRIMES_ATTRIBUTES.has(op)) await this.primeAttributes(cb as PrimingReply, paths.at(-1) as string, { signal })
       return r
     })()
     pending.then((r) => {
@@ -395,6 +426,32 @@ export class CfsFuse {
       this.log.trace('%s %s: %d (%s) in %s ms', op, paths.join(' '), code, (err as Error).message, (performance.now() - started).toFixed(1))
       answer(code)
     })
+  }
+
+  /** What getattr answers for `path`; notes the names of hard-linked inodes as it goes. */
+  private async attributesOf (path: string, options: AbortOptions): Promise<Fuse.Stats> {
+    const r = await this.route(path, options)
+    if (r.kind !== 'tree') return toFuseStat({ ...r.stat, ...this.owner }, syntheticIno(path))
+    const stat = await r.fs.stat(r.path, options)
+    if (r.seq === undefined) this.linked.note(path, stat.ino, stat.nlink, stat.type === 'dir')
+    // A past version's inode numbers are its own: apart from the live tree's and each other's.
+    return toFuseStat(stat, r.seq === undefined ? stat.ino : syntheticIno(r.seq, stat.ino))
+  }
+
+  /**
+   * Hands the binding `path`'s attributes after a PRIMES_ATTRIBUTES operation. Best effort: if
+   * they cannot be read, libfuse's getattr asks as usual.
+   */
+  private async primeAttributes (reply: PrimingReply, path: string, options: AbortOptions): Promise<void> {
+    if (reply.primeAttributes === undefined) return
+    try {
+      const stat = await this.attributesOf(path, options)
+      const r = await this.route(path, options)
+      const noCapability = ((stat.mode ?? 0) & S_IFMT) === S_IFREG && r.kind === 'tree' && await r.fs.getxattr(r.path, CAPABILITY_XATTR, options) === undefined
+      reply.primeAttributes(path, stat, noCapability)
+    } catch (err) {
+      this.log.trace('%s: attributes not primed: %s', path, (err as Error).message)
+    }
   }
 
   /** The mount's kernel side: mount.ts calls it once the binding exists. */
@@ -426,6 +483,7 @@ export class CfsFuse {
    * newer version). Paths the kernel does not hold cost one quick refusal each.
    */
   async invalidate (paths: readonly string[]): Promise<void> {
+    this.kernel.forgetCapabilities()
     for (let i = 0; i < paths.length; i += INVALIDATE_BATCH) {
       await Promise.all(paths.slice(i, i + INVALIDATE_BATCH).map(async (p) => this.kernel.invalidate(p)))
     }
@@ -534,14 +592,7 @@ export class CfsFuse {
       },
 
       getattr: (path, cb) => {
-        this.guard('getattr', [path], cb, async (options) => {
-          const r = await this.route(path, options)
-          if (r.kind !== 'tree') return { value: toFuseStat({ ...r.stat, ...this.owner }, syntheticIno(path)) }
-          const stat = await r.fs.stat(r.path, options)
-          if (r.seq === undefined) this.linked.note(path, stat.ino, stat.nlink, stat.type === 'dir')
-          // A past version's inode numbers are its own: apart from the live tree's and each other's.
-          return { value: toFuseStat(stat, r.seq === undefined ? stat.ino : syntheticIno(r.seq, stat.ino)) }
-        })
+        this.guard('getattr', [path], cb, async (options) => ({ value: await this.attributesOf(path, options) }))
       },
 
       readdir: (path, cb) => {
@@ -763,6 +814,7 @@ export class CfsFuse {
           const mode = flags === XATTR_CREATE ? 'create' : flags === XATTR_REPLACE ? 'replace' : 'either'
           // A copy: the binding's buffer is not ours once answered.
           await fs.setxattr(path, name, Uint8Array.from(value), mode, options)
+          if (name === CAPABILITY_XATTR) this.kernel.forgetCapabilities()
           return 0
         })
       },

@@ -146,6 +146,7 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
         resolve()
       })
     }),
+    forgetCapabilities: () => { binding.fuse_native_forget_capabilities() },
     keepCache: init.soleWriter === true,
   })
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_READ_AHEAD_KB, mountDevice } from '../../src/fuse/mount.js'
@@ -173,6 +173,33 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect(value(after, 'cfs_dhash_stored_bytes')).toBeGreaterThan(300000)
     expect(value(after, 'process_resident_memory_bytes')).toBeGreaterThan(0)
     expect((await fetch(`http://${http}/status`)).status).toBe(200)
+  })
+
+  it('the binding answers the getattr after a create or setattr, and the capability lookup before each write, without a trip to JavaScript', async () => {
+    const http = await mountHttpAddress(rw)
+    const dir = join(mnt, 'trips')
+    await mkdir(dir)
+    const before = await scrape(http)
+    const files = 20
+    // Each file: a lookup (ENOENT), a create, 8 writes of 1 KiB, a chmod and a touch, one
+    // after the other (the kernel still holds the name: no lookup between them).
+    await ok(`
+      set -e
+      cd ${dir}
+      for i in $(seq ${files}); do dd if=/dev/urandom of=f$i bs=1k count=8 status=none; chmod 600 f$i; touch -d @1577836800 f$i; done
+    `)
+    const after = await scrape(http)
+    const moved = (op: string): number => value(after, 'cfs_fuse_operations_total', { op }) - value(before, 'cfs_fuse_operations_total', { op })
+    expect(moved('create')).toBe(files)
+    expect(moved('write')).toBe(8 * files)
+    // Here the kernel asks for the attributes twice per file (the lookup, and chmod's stat once
+    // the writes made them stale). Without the binding's answers it would also ask after each
+    // create, chmod and touch (5 per file), and for security.capability before every write.
+    expect(moved('getxattr')).toBe(0)
+    expect(moved('getattr')).toBeLessThan(3 * files)
+    const listing = (await ok(`stat -c '%a %s %Y' ${dir}/f*`)).trim().split('\n')
+    expect(listing).toHaveLength(files)
+    for (const line of listing) expect(line).toBe('600 8192 1577836800')
   })
 
   it('past versions under .snapshots, read-only', async () => {

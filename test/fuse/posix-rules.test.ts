@@ -1,6 +1,6 @@
 /**
  * POSIX rules through a real mount, each stated on its own: owners of new files, setuid and
- * setgid clearing, sticky directories, link counts through rename, times beyond 2038 and
+ * setgid clearing, file capabilities dropped by writes, sticky directories, link counts through rename, times beyond 2038 and
  * before 1970, errors by name, and EROFS wherever the tree is read-only. The mount is the
  * owner's, with --allow-other, so the kernel checks permissions (default_permissions) for every
  * local user; `as(user, ...)` runs a command as uid and gid 65534 (nobody).
@@ -59,6 +59,23 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: POSIX rules${unavailable 
     expect((await attrs(`${mnt}/suid`)).split(' ')[0]).toBe('777')
     await ok(`chmod 4755 ${mnt}/suid && chown 5 ${mnt}/suid`)
     expect((await attrs(`${mnt}/suid`)).split(' ')[0]).toBe('755')
+  })
+
+  it('file capabilities are dropped by a write, also after a rename or a link puts a capable file under a known name', async () => {
+    const caps = async (p: string): Promise<string> => (await ok(`getcap ${p}`)).trim()
+    await ok(`cp /bin/true ${mnt}/cap && setcap cap_net_raw+ep ${mnt}/cap`)
+    expect(await caps(`${mnt}/cap`)).toMatch(/cap_net_raw[=+]ep/)
+    await ok(`printf x >> ${mnt}/cap`)
+    expect(await caps(`${mnt}/cap`)).toBe('')
+    // Written twice, so the mount knows the name has no capability; then a capable file takes the name.
+    await ok(`printf a > ${mnt}/plain && printf b >> ${mnt}/plain`)
+    await ok(`cp /bin/true ${mnt}/capable && setcap cap_net_raw+ep ${mnt}/capable && mv ${mnt}/capable ${mnt}/plain`)
+    expect(await caps(`${mnt}/plain`)).toMatch(/cap_net_raw[=+]ep/)
+    await ok(`printf c >> ${mnt}/plain`)
+    expect(await caps(`${mnt}/plain`)).toBe('')
+    await ok(`printf a > ${mnt}/other && printf b >> ${mnt}/other && cp /bin/true ${mnt}/capable2 && setcap cap_net_raw+ep ${mnt}/capable2`)
+    await ok(`rm ${mnt}/other && ln ${mnt}/capable2 ${mnt}/other && printf c >> ${mnt}/other`)
+    expect(await caps(`${mnt}/capable2`)).toBe('')
   })
 
   it('a setgid directory passes on its group, and its setgid bit to subdirectories', async () => {

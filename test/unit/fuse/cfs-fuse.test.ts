@@ -276,7 +276,7 @@ describe('CfsFuse operations', () => {
     // As mount.ts attaches fuse-napi's context(): the binding knows the caller only while it
     // calls the handler, not after the handler's first await.
     let dispatching: { uid: number, gid: number } | null = null
-    fuse.attach({ caller: () => dispatching, invalidate: async () => {}, keepCache: false })
+    fuse.attach({ caller: () => dispatching, invalidate: async () => {}, forgetCapabilities: () => {}, keepCache: false })
     const asCaller = async <K extends keyof Ops>(f: CfsFuse, op: K, ...args: Args<K>): Promise<number> => {
       dispatching = { uid: 500, gid: 600 }
       const answered = code(f, op, ...args)
@@ -320,6 +320,46 @@ describe('CfsFuse operations', () => {
     expect(await code(fuse, 'getxattr', '/f', 'user.none', 0)).toBe(Errno.ENODATA)
     expect(await code(fuse, 'removexattr', '/f', 'user.a')).toBe(0)
     expect(await code(fuse, 'removexattr', '/f', 'user.a')).toBe(Errno.ENODATA)
+  })
+
+  it('hands the binding the attributes after the operations libfuse follows with a getattr, and whether a file has no capability', async () => {
+    const { fuse } = await owned()
+    const forgot: string[] = []
+    let op = ''
+    fuse.attach({ caller: () => null, invalidate: async () => {}, forgetCapabilities: () => { forgot.push(op) }, keepCache: false })
+    /** Calls an operation with a reply that takes primed attributes, as fuse-napi's (patched) does. */
+    const primed = async <K extends keyof Ops>(name: K, ...args: Args<K>): Promise<Array<{ path: string, stat: Fuse.Stats, noCapability: boolean }>> => {
+      op = name
+      const got: Array<{ path: string, stat: Fuse.Stats, noCapability: boolean }> = []
+      await new Promise<void>((resolve) => {
+        const reply = Object.assign((c: number) => { expect(c, name).toBe(0); resolve() }, {
+          primeAttributes: (path: string, stat: Fuse.Stats, noCapability: boolean) => { got.push({ path, stat, noCapability }) },
+        })
+        ;(fuse.ops[name] as (...a: unknown[]) => void)(...args, reply)
+      })
+      return got
+    }
+    const stat = async (p: string): Promise<Fuse.Stats> => (await call(fuse, 'getattr', p))[1] as Fuse.Stats
+    const [created] = await primed('create', '/f', 0o640)
+    expect(created).toEqual({ path: '/f', stat: await stat('/f'), noCapability: true })
+    expect(created?.stat).toMatchObject({ mode: S_IFREG | 0o640, size: 0 })
+    expect(await primed('chmod', '/f', 0o600)).toEqual([{ path: '/f', stat: await stat('/f'), noCapability: true }])
+    expect(await primed('utimensWithTimespec', '/f', ts(5), ts(7))).toEqual([{ path: '/f', stat: await stat('/f'), noCapability: true }])
+    expect(await primed('truncate', '/f', 3)).toEqual([{ path: '/f', stat: await stat('/f'), noCapability: true }])
+    expect((await stat('/f')).size).toBe(3)
+    expect((await primed('mkdir', '/d', 0o755))[0]).toMatchObject({ path: '/d', noCapability: false }) // only files are written to
+    expect((await primed('symlink', 'f', '/s'))[0]).toMatchObject({ path: '/s', stat: await stat('/s') })
+    expect(await primed('link', '/f', '/g')).toEqual([{ path: '/g', stat: await stat('/g'), noCapability: true }])
+    expect((await stat('/g')).nlink).toBe(2)
+    // A capability: the file says so, and every name the binding knew as without one is forgotten.
+    expect(await primed('setxattr', '/g', 'security.capability', Buffer.from([1, 0, 0, 2]), 0, 0)).toEqual([])
+    expect(await primed('chown', '/f', 0, 0)).toEqual([{ path: '/f', stat: await stat('/f'), noCapability: false }])
+    expect(await primed('setxattr', '/g', 'user.x', Buffer.from('v'), 0, 0)).toEqual([])
+    expect(await primed('renameWithFlags', '/g', '/h', 0)).toEqual([])
+    op = 'invalidate'
+    await fuse.invalidate(['/h'])
+    // The link, the capability's setxattr, the rename, and a change from outside (invalidate).
+    expect(forgot).toEqual(['link', 'setxattr', 'renameWithFlags', 'invalidate'])
   })
 
   it('sets times to the nanosecond; UTIME_OMIT leaves a time, UTIME_NOW is now', async () => {
