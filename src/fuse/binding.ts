@@ -12,7 +12,9 @@
  *   it in the same worker is answered from those, natively;
  * - capability absence: paths known to have no security.capability are answered ENODATA
  *   natively (the kernel asks before every write(2)); fuse_native_forget_capabilities empties
- *   that set.
+ *   that set;
+ * - xattr namespaces: fuse_native_set_xattr_namespaces(prefixes) has names outside them refused
+ *   (EOPNOTSUPP) natively.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -24,6 +26,7 @@ const require = createRequire(import.meta.url)
 export interface NativeBinding {
   fuse_native_invalidate_entry: (thread: unknown, parent: bigint, name: string, done: (result: number) => void) => void
   fuse_native_forget_capabilities: () => void
+  fuse_native_set_xattr_namespaces: (namespaces: readonly string[]) => void
 }
 
 /** parent = this: `name` is a whole path (the patch). */

@@ -45,8 +45,11 @@ const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
 /** chown's "leave this id as it is" (-1 as an unsigned 32-bit integer). */
 const UNCHANGED_ID = 0xffff_ffff
-/** Namespaces of extended attributes stored (the kernel checks who may set trusted.* and security.*). */
-const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+/**
+ * Namespaces of extended attributes stored (the kernel checks who may set trusted.* and
+ * security.*). The binding refuses names in others itself (mount.ts).
+ */
+export const XATTR_NAMESPACES: readonly string[] = ['user.', 'trusted.', 'security.']
 
 /** An extended attribute name's errno before any lookup: a bare namespace is EINVAL, another namespace ENOTSUP. */
 function xattrNameError (name: string): number | undefined {

@@ -4,7 +4,7 @@ import type Fuse from 'fuse-napi'
 import { createLogger, type ComponentLogger, type Logger } from '../core/index.js'
 import { DEFAULT_BLOCK_SIZE } from '../fs/index.js'
 import { INVALIDATE_BY_PATH, loadFuse } from './binding.js'
-import type { CfsFuse } from './cfs-fuse.js'
+import { XATTR_NAMESPACES, type CfsFuse } from './cfs-fuse.js'
 
 /** Seconds the kernel trusts attributes and names of a tree that can change. */
 export const DEFAULT_ATTR_TIMEOUT_S = 1
@@ -109,6 +109,8 @@ export async function mountCfs (dir: string, fuse: CfsFuse, init: MountInit = {}
   const mnt = resolve(dir)
   await checkMountpoint(mnt)
   const { Fuse, native: binding } = loadFuse()
+  // Names in other namespaces are refused by the binding, without a trip to JavaScript.
+  binding.fuse_native_set_xattr_namespaces(XATTR_NAMESPACES)
   const options = mountOptions(init)
   const raw = rawOptions(fuse.readOnly)
   const debug = init.debug === true

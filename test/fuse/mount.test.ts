@@ -175,7 +175,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect((await fetch(`http://${http}/status`)).status).toBe(200)
   })
 
-  it('the binding answers the getattr after a create or setattr, and the capability lookup before each write, without a trip to JavaScript', async () => {
+  it('the binding answers the getattr after a create or setattr, the capability lookup before each write and xattrs of other namespaces, without a trip to JavaScript', async () => {
     const http = await mountHttpAddress(rw)
     const dir = join(mnt, 'trips')
     await mkdir(dir)
@@ -200,6 +200,11 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     const listing = (await ok(`stat -c '%a %s %Y' ${dir}/f*`)).trim().split('\n')
     expect(listing).toHaveLength(files)
     for (const line of listing) expect(line).toBe('600 8192 1577836800')
+    // cp -a sets system.posix_acl_access on every copy: refused (EOPNOTSUPP) by the binding.
+    const copied = await scrape(http)
+    await ok(`cp -a ${dir}/f1 ${dir}/copy && setfattr -n user.kept -v 1 ${dir}/copy && ! setfattr -n system.other -v 1 ${dir}/copy 2>/dev/null`)
+    expect(value(await scrape(http), 'cfs_fuse_operations_total', { op: 'setxattr' }) - value(copied, 'cfs_fuse_operations_total', { op: 'setxattr' })).toBe(1)
+    expect((await ok(`getfattr -n user.kept --only-values ${dir}/copy`)).trim()).toBe('1')
   })
 
   it('past versions under .snapshots, read-only', async () => {
