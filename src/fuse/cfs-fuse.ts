@@ -431,9 +431,8 @@ export class CfsFuse {
     })
   }
 
-  /** What getattr answers for `path`; notes the names of hard-linked inodes as it goes. */
-  private async attributesOf (path: string, options: AbortOptions): Promise<Fuse.Stats> {
-    const r = await this.route(path, options)
+  /** What getattr answers for `path` (routed to `r`); notes the names of hard-linked inodes as it goes. */
+  private async attributesOf (path: string, r: SnapshotRoute, options: AbortOptions): Promise<Fuse.Stats> {
     if (r.kind !== 'tree') return toFuseStat({ ...r.stat, ...this.owner }, syntheticIno(path))
     const stat = await r.fs.stat(r.path, options)
     if (r.seq === undefined) this.linked.note(path, stat.ino, stat.nlink, stat.type === 'dir')
@@ -448,8 +447,8 @@ export class CfsFuse {
   private async primeAttributes (reply: PrimingReply, path: string, options: AbortOptions): Promise<void> {
     if (reply.primeAttributes === undefined) return
     try {
-      const stat = await this.attributesOf(path, options)
       const r = await this.route(path, options)
+      const stat = await this.attributesOf(path, r, options)
       const noCapability = ((stat.mode ?? 0) & S_IFMT) === S_IFREG && r.kind === 'tree' && await r.fs.getxattr(r.path, CAPABILITY_XATTR, options) === undefined
       reply.primeAttributes(path, stat, noCapability)
     } catch (err) {
@@ -595,7 +594,7 @@ export class CfsFuse {
       },
 
       getattr: (path, cb) => {
-        this.guard('getattr', [path], cb, async (options) => ({ value: await this.attributesOf(path, options) }))
+        this.guard('getattr', [path], cb, async (options) => ({ value: await this.attributesOf(path, await this.route(path, options), options) }))
       },
 
       readdir: (path, cb) => {
