@@ -14,7 +14,8 @@
  *   natively (the kernel asks before every write(2)); fuse_native_forget_capabilities empties
  *   that set;
  * - xattr namespaces: fuse_native_set_xattr_namespaces(prefixes) has names outside them refused
- *   (EOPNOTSUPP) natively.
+ *   (EOPNOTSUPP) natively;
+ * - noflush in an open's result (FOPEN_NOFLUSH): no flush when its descriptors are closed.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'

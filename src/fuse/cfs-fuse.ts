@@ -221,7 +221,10 @@ export interface CfsOperations {
   getattr: (path: string, cb: (code: number, stat?: Fuse.Stats) => void) => void
   readdir: (path: string, cb: (code: number, names?: string[]) => void) => void
   readlink: (path: string, cb: (code: number, target?: string) => void) => void
-  /** The handle, and whether the kernel may keep the file's cached pages (KernelLink.keepCache). */
+  /**
+   * The handle, whether the kernel may keep the file's cached pages (KernelLink.keepCache), and
+   * whether it may skip the flush at close (noflush: an open only for reading).
+   */
   open: (path: string, flags: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
   /** No flags: the kernel has already done the O_EXCL lookup. */
   create: (path: string, mode: number, cb: (code: number, result?: number | Fuse.FileInfoResult) => void) => void
@@ -632,9 +635,12 @@ export class CfsFuse {
           const handle = await fs.open(r.path, { write, truncate, signal: options.signal })
           if (truncate) await this.dropPrivileges(fs, r.path, caller, options)
           const fd = this.addFile(handle, write, truncate)
-          if (r.seq !== undefined) return { value: { fd, keepCache: true } } // a past version never changes
-          if (!this.kernel.keepCache) return { value: fd }
-          return { value: { fd, keepCache: (await handle.stat(options)).nlink === 1 } }
+          // Closing a descriptor that only read has nothing to write out or publish: the kernel
+          // need not ask (FOPEN_NOFLUSH); release still comes.
+          const noflush = !write && !truncate
+          if (r.seq !== undefined) return { value: { fd, keepCache: true, noflush } } // a past version never changes
+          if (!this.kernel.keepCache) return { value: { fd, noflush } }
+          return { value: { fd, keepCache: (await handle.stat(options)).nlink === 1, noflush } }
         })
       },
 

@@ -175,7 +175,7 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     expect((await fetch(`http://${http}/status`)).status).toBe(200)
   })
 
-  it('the binding answers the getattr after a create or setattr, the capability lookup before each write and xattrs of other namespaces, without a trip to JavaScript', async () => {
+  it('the binding answers the getattr after a create or setattr, the capability lookup before each write, xattrs of other namespaces and the flush of a reader, without a trip to JavaScript', async () => {
     const http = await mountHttpAddress(rw)
     const dir = join(mnt, 'trips')
     await mkdir(dir)
@@ -200,6 +200,13 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
     const listing = (await ok(`stat -c '%a %s %Y' ${dir}/f*`)).trim().split('\n')
     expect(listing).toHaveLength(files)
     for (const line of listing) expect(line).toBe('600 8192 1577836800')
+    // A descriptor that only read is closed without a flush (FOPEN_NOFLUSH); release still comes.
+    const read = await scrape(http)
+    await ok(`cat ${dir}/f* > /dev/null`)
+    const readMoved = async (op: string): Promise<number> => value(await scrape(http), 'cfs_fuse_operations_total', { op }) - value(read, 'cfs_fuse_operations_total', { op })
+    expect(await readMoved('open')).toBe(files)
+    expect(await readMoved('flush')).toBe(0)
+    await expect.poll(async () => readMoved('release')).toBe(files)
     // cp -a sets system.posix_acl_access on every copy: refused (EOPNOTSUPP) by the binding.
     const copied = await scrape(http)
     await ok(`cp -a ${dir}/f1 ${dir}/copy && setfattr -n user.kept -v 1 ${dir}/copy && ! setfattr -n system.other -v 1 ${dir}/copy 2>/dev/null`)
