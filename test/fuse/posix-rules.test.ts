@@ -1,9 +1,10 @@
 /**
  * POSIX rules through a real mount, each stated on its own: owners of new files, setuid and
- * setgid clearing, file capabilities dropped by writes, sticky directories, link counts through rename, times beyond 2038 and
- * before 1970, errors by name, and EROFS wherever the tree is read-only. The mount is the
- * owner's, with --allow-other, so the kernel checks permissions (default_permissions) for every
- * local user; `as(user, ...)` runs a command as uid and gid 65534 (nobody).
+ * setgid clearing, file capabilities dropped by writes, sticky directories, link counts through
+ * rename, times beyond 2038 and before 1970, errors by name, and EROFS wherever the tree is
+ * read-only. The mount is the owner's, with --allow-other, so the kernel checks permissions
+ * (default_permissions) for every local user; `as(user, ...)` runs a command as uid and gid
+ * 65534 (nobody).
  */
 import { chmod } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
