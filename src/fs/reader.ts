@@ -6,7 +6,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import type { RootVerifier } from './ports.js'
 import { ReadOnlyStore } from './read-only-store.js'
 import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
-import { Snapshot } from './snapshot.js'
+import { Snapshot, type SnapshotInit } from './snapshot.js'
 import type { VersionInfo } from './snapshot.js'
 import { checkRoot, fetchRoot, findVersion, versionChain, versionOf, type SignedRoot } from './versions.js'
 
@@ -19,10 +19,8 @@ export interface ReaderComponents {
   logger?: ComponentLogger
 }
 
-export interface ReaderInit extends BlockReaderInit {
-  /** Data blocks fetched ahead when reading a file. @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
-  readAheadBlocks?: number
-}
+/** The block reader's caches, and the read-ahead of the snapshots it gives. */
+export interface ReaderInit extends BlockReaderInit, SnapshotInit {}
 
 /**
  * Anyone's view of volumes, by public key: the latest signed version (never older than one

@@ -2,6 +2,7 @@ import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions,
 import type { InodeEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
+import { DEFAULT_READ_AHEAD_ENTRIES, EntryReadAhead } from './entry-read-ahead.js'
 import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, FileReadOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
@@ -24,6 +25,8 @@ export interface VersionInfo {
 export interface SnapshotInit {
   /** Data blocks fetched ahead when reading a file. @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
+  /** Inode blocks of a directory's next files fetched ahead once its files are opened in name order. @default DEFAULT_READ_AHEAD_ENTRIES */
+  readAheadEntries?: number
 }
 
 /**
@@ -32,9 +35,11 @@ export interface SnapshotInit {
  */
 export class Snapshot implements FileSystem {
   private readonly readAhead: number
+  private readonly entriesAhead: EntryReadAhead
 
   constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}) {
     this.readAhead = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
+    this.entriesAhead = new EntryReadAhead(init.readAheadEntries ?? DEFAULT_READ_AHEAD_ENTRIES)
   }
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {
@@ -97,7 +102,9 @@ export class Snapshot implements FileSystem {
     if (options.write === true || options.create === true || options.truncate === true) throw new ReadOnlyError('this tree is read-only')
     const names = splitPath(path)
     const { key, inode } = await resolve(this.store, this.top, names, options)
-    return new SnapshotHandle(this.store, path, key, asFile(inode, names), this.readAhead)
+    const handle = new SnapshotHandle(this.store, path, key, asFile(inode, names), this.readAhead)
+    this.entriesAhead.opened(this.store, this.top, names)
+    return handle
   }
 
   private async file (path: string, options: AbortOptions): Promise<FileInode> {

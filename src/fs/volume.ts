@@ -74,6 +74,8 @@ export interface VolumeInit extends BlockReaderInit {
   uploadBytesInFlight?: number
   /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
+  /** Inode blocks of a directory's next files fetched ahead once its files are opened in name order. @default DEFAULT_READ_AHEAD_ENTRIES */
+  readAheadEntries?: number
   /** Past versions (besides the current one) that refresh keeps alive. @default DEFAULT_KEEP_VERSIONS */
   keepVersions?: number
   /**
@@ -182,7 +184,11 @@ export class Volume implements FileSystem, Startable {
       store: this.store,
       currentTop: () => this.currentTop,
       mutate: async (options, change, own) => this.mutate(options, change, own),
-    }, { blockSize: this.blockSize, ...(init.readAheadBlocks === undefined ? {} : { readAheadBlocks: init.readAheadBlocks }) })
+    }, {
+      blockSize: this.blockSize,
+      ...(init.readAheadBlocks === undefined ? {} : { readAheadBlocks: init.readAheadBlocks }),
+      ...(init.readAheadEntries === undefined ? {} : { readAheadEntries: init.readAheadEntries }),
+    })
     this.releaser = new VolumeReleaser({
       store: this.store,
       reader: this.reader,
