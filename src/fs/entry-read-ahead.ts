@@ -1,4 +1,4 @@
-import type { Key } from '../core/index.js'
+import type { Counter, Key } from '../core/index.js'
 import { listEntries } from './directory.js'
 import { blockPointer } from './file-data.js'
 import { inodeCodec } from './inode.js'
@@ -12,6 +12,22 @@ export const DEFAULT_READ_AHEAD_ENTRIES = 16
 export const READ_AHEAD_FIRST_BLOCK_BYTES = 256 * 1024
 /** Directories whose opens are followed at once: a tree is read depth first, and its reader comes back to a parent from each subdirectory. */
 export const READ_AHEAD_DIRECTORIES = 16
+
+/** What EntryReadAhead counts, as a metric: one definition for the volume's and the reader's. */
+export const READ_AHEAD_FILES_METRIC = {
+  name: 'cfs_fs_read_ahead_files_total',
+  help: 'Files whose inode block was asked for before their open, their directory being read in name order',
+} as const
+
+export interface EntryReadAheadComponents {
+  /** Counts the files fetched ahead. @default not counted */
+  fetched?: Counter
+}
+
+export interface EntryReadAheadInit {
+  /** Files fetched ahead of the one opened; 0: none. @default DEFAULT_READ_AHEAD_ENTRIES */
+  entries?: number
+}
 
 /** The opens in one directory: the last name opened, the last fetched ahead, and the one whose open fetches the next window. */
 interface DirectoryStream {
@@ -40,8 +56,11 @@ interface DirectoryStream {
 export class EntryReadAhead {
   /** Where the opens stand in the directories last opened in (by path), least recent first. */
   private readonly dirs = new Map<string, DirectoryStream>()
+  private readonly entries: number
 
-  constructor (private readonly entries: number) {}
+  constructor (private readonly components: EntryReadAheadComponents = {}, init: EntryReadAheadInit = {}) {
+    this.entries = init.entries ?? DEFAULT_READ_AHEAD_ENTRIES
+  }
 
   /** A file at `names` in the tree `top` was opened for reading. */
   opened (store: TreeStore, top: Key, names: readonly string[]): void {
@@ -74,7 +93,10 @@ export class EntryReadAhead {
       for await (const entry of listEntries(store, entries, { after })) {
         names.push(entry.name)
         // A hard link's entry has no key (its inode is in the inode table): its open finds it.
-        if (entry.type === 'file' && entry.key !== null) this.fetchFile(store, entry.key)
+        if (entry.type === 'file' && entry.key !== null) {
+          this.fetchFile(store, entry.key)
+          this.components.fetched?.inc()
+        }
         if (names.length >= this.entries) break
       }
     } catch {

@@ -1,5 +1,5 @@
 import { ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
-import { DEFAULT_READ_AHEAD_ENTRIES, EntryReadAhead } from './entry-read-ahead.js'
+import type { EntryReadAhead } from './entry-read-ahead.js'
 import * as fileData from './file-data.js'
 import type { FileHandle, OpenOptions, OwnerOptions, FileReadOptions, WriteOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
@@ -20,6 +20,8 @@ export interface OpenFilesComponents {
    * the change is made through `own`, the staged file's handle, which adds it itself.
    */
   mutate: (options: OwnerOptions, change: (ctx: tree.TreeContext, top: Key) => Promise<Key>, own?: VolumeHandle) => Promise<void>
+  /** The read-ahead across a directory's files, told of each open for reading (the volume's snapshots share it). */
+  entriesAhead: EntryReadAhead
 }
 
 export interface OpenFilesInit {
@@ -27,8 +29,6 @@ export interface OpenFilesInit {
   blockSize: number
   /** Data blocks fetched in parallel ahead of a read (CFS's prefetch window). @default DEFAULT_READ_AHEAD_BLOCKS (file-data.ts) */
   readAheadBlocks?: number
-  /** Inode blocks of a directory's next files fetched ahead once its files are opened in name order. @default DEFAULT_READ_AHEAD_ENTRIES */
-  readAheadEntries?: number
 }
 
 /**
@@ -50,7 +50,6 @@ export class OpenFiles implements HandleHost {
   readonly readAheadBlocks: number
   readonly streamWindowBytes: number
   private readonly handles = new Set<VolumeHandle>()
-  private readonly entriesAhead: EntryReadAhead
   /** The handle of the staged file, if one is. */
   private stagedHandle: VolumeHandle | undefined
   /** The staged file's handle while a change adds it to the tree: unstaged once the change is the tree's (joined), staged still if it fails (abandon). */
@@ -59,7 +58,6 @@ export class OpenFiles implements HandleHost {
   constructor (private readonly components: OpenFilesComponents, private readonly init: OpenFilesInit) {
     this.readAheadBlocks = init.readAheadBlocks ?? fileData.DEFAULT_READ_AHEAD_BLOCKS
     this.streamWindowBytes = this.readAheadBlocks * init.blockSize
-    this.entriesAhead = new EntryReadAhead(init.readAheadEntries ?? DEFAULT_READ_AHEAD_ENTRIES)
   }
 
   /** The handle of the staged file, if one is. */
@@ -104,7 +102,7 @@ export class OpenFiles implements HandleHost {
     this.handles.add(handle)
     if (!write) {
       handle.readAhead.opened(this.components.store, file)
-      this.entriesAhead.opened(this.components.store, top, names)
+      this.components.entriesAhead.opened(this.components.store, top, names)
     }
     return handle
   }

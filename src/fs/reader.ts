@@ -1,8 +1,10 @@
 import {
-  EntryNotFoundError, NotSupportedError, RootStaleError, createLogger, toHex, type AbortOptions, type ComponentLogger, type Logger,
+  EntryNotFoundError, NO_METRICS, NotSupportedError, RootStaleError, createLogger, toHex,
+  type AbortOptions, type ComponentLogger, type Logger, type Metrics,
 } from '../core/index.js'
 import type { BlockService, WatchOptions } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
+import { EntryReadAhead, READ_AHEAD_FILES_METRIC } from './entry-read-ahead.js'
 import type { RootVerifier } from './ports.js'
 import { ReadOnlyStore } from './read-only-store.js'
 import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
@@ -17,6 +19,8 @@ export interface ReaderComponents {
   /** Highest sequence numbers accepted so far; use JsonFileSeenRoots to survive restarts. @default in memory */
   seen?: SeenRoots
   logger?: ComponentLogger
+  /** Where the read-ahead across directories' files is counted. @default none */
+  metrics?: Metrics
 }
 
 /** The block reader's caches, and the read-ahead of the snapshots it gives. */
@@ -31,11 +35,17 @@ export class Reader {
   private readonly log: Logger
   private readonly store: ReadOnlyStore
   private readonly seen: SeenRoots
+  /** Shared by the snapshots: a follower that moves to a new version reads on where it was. */
+  private readonly entriesAhead: EntryReadAhead
 
   constructor (private readonly components: ReaderComponents, private readonly init: ReaderInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('fs:reader')
     this.store = new ReadOnlyStore(new BlockReader(components.blocks, init))
     this.seen = components.seen ?? new MemorySeenRoots()
+    this.entriesAhead = new EntryReadAhead(
+      { fetched: (components.metrics ?? NO_METRICS).counter(READ_AHEAD_FILES_METRIC) },
+      init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries },
+    )
   }
 
   /** The latest version; EntryNotFoundError if the volume was never published. */
@@ -74,7 +84,7 @@ export class Reader {
   }
 
   private snapshot (version: VersionInfo): Snapshot {
-    return new Snapshot(this.store, version.top, version, this.init)
+    return new Snapshot(this.store, version.top, version, this.init, this.entriesAhead)
   }
 
   private async root (publicKey: Uint8Array, options: AbortOptions): Promise<SignedRoot> {

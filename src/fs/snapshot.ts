@@ -2,7 +2,7 @@ import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions,
 import type { InodeEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
-import { DEFAULT_READ_AHEAD_ENTRIES, EntryReadAhead } from './entry-read-ahead.js'
+import { EntryReadAhead } from './entry-read-ahead.js'
 import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, FileReadOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
@@ -37,9 +37,14 @@ export class Snapshot implements FileSystem {
   private readonly readAhead: number
   private readonly entriesAhead: EntryReadAhead
 
-  constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}) {
+  /**
+   * `entriesAhead`: the read-ahead across directories' files, shared by the snapshots of one
+   * reader or volume (a mount that follows new versions reads on where it was); a snapshot
+   * without one keeps its own.
+   */
+  constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}, entriesAhead?: EntryReadAhead) {
     this.readAhead = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
-    this.entriesAhead = new EntryReadAhead(init.readAheadEntries ?? DEFAULT_READ_AHEAD_ENTRIES)
+    this.entriesAhead = entriesAhead ?? new EntryReadAhead({}, init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries })
   }
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {

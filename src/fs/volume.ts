@@ -7,6 +7,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import { BufferFlusher } from './buffer-flush.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
+import { EntryReadAhead, READ_AHEAD_FILES_METRIC } from './entry-read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import { msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
@@ -141,6 +142,8 @@ export class Volume implements FileSystem, Startable {
   private readonly keeper: JournalKeeper | undefined
   private readonly store: VolumeStore
   private readonly files: OpenFiles
+  /** The read-ahead across directories' files: of the open files and of every snapshot this volume gives. */
+  private readonly entriesAhead: EntryReadAhead
   private readonly publication: Publication
   private readonly owner: string
   private readonly blockSize: number
@@ -180,15 +183,17 @@ export class Volume implements FileSystem, Startable {
     this.flusher = new BufferFlusher({
       store: this.store, buffer: this.buffer, currentTop: () => this.currentTop, liveStarts: () => this.liveStarts(),
     }, init.writeBufferBytes === undefined ? {} : { writeBufferBytes: init.writeBufferBytes })
+    const metrics = components.metrics ?? NO_METRICS
+    this.entriesAhead = new EntryReadAhead(
+      { fetched: metrics.counter(READ_AHEAD_FILES_METRIC) },
+      init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries },
+    )
     this.files = new OpenFiles({
       store: this.store,
       currentTop: () => this.currentTop,
       mutate: async (options, change, own) => this.mutate(options, change, own),
-    }, {
-      blockSize: this.blockSize,
-      ...(init.readAheadBlocks === undefined ? {} : { readAheadBlocks: init.readAheadBlocks }),
-      ...(init.readAheadEntries === undefined ? {} : { readAheadEntries: init.readAheadEntries }),
-    })
+      entriesAhead: this.entriesAhead,
+    }, { blockSize: this.blockSize, ...(init.readAheadBlocks === undefined ? {} : { readAheadBlocks: init.readAheadBlocks }) })
     this.releaser = new VolumeReleaser({
       store: this.store,
       reader: this.reader,
@@ -200,7 +205,6 @@ export class Volume implements FileSystem, Startable {
       liveStarts: () => this.liveStarts(),
       held: () => this.flusher.held(),
     })
-    const metrics = components.metrics ?? NO_METRICS
     this.publication = new Publication({
       blocks: components.blocks, signer: components.signer, rootKey, log: this.log, metrics, now: this.now,
       top: () => this.top, settle: async (options) => { await this.files.addStaged(options) },
@@ -307,7 +311,7 @@ export class Volume implements FileSystem, Startable {
   async snapshot (seq?: number, options: AbortOptions = {}): Promise<Snapshot> {
     if (seq === undefined) return this.view(options)
     const v = await findVersion(this.versions(options), seq)
-    return new Snapshot(this.store, v.top, v, this.init)
+    return new Snapshot(this.store, v.top, v, this.init, this.entriesAhead)
   }
 
   /** Published versions, newest first, as far back as their records are still stored. */
@@ -547,7 +551,7 @@ export class Volume implements FileSystem, Startable {
   /** The current tree to read, with the staged file added. */
   private async view (options: AbortOptions): Promise<Snapshot> {
     await this.files.addStaged(options)
-    return new Snapshot(this.store, this.currentTop, undefined, this.init)
+    return new Snapshot(this.store, this.currentTop, undefined, this.init, this.entriesAhead)
   }
 
   /** Trees whose blocks the volume holds besides its versions: the current one, one being published, open unlinked files. */

@@ -92,7 +92,10 @@ export async function openReader (init: OpenReaderInit): Promise<ReadOnlyVolume>
   const access = await openBlocks(init, logger)
   try {
     // JsonFileSeenRoots makes its directory when it first writes.
-    const reader = new Reader({ blocks: access.blocks, verifier: rootVerifier, seen: new JsonFileSeenRoots(seenRootsDir(init.data)), logger })
+    const reader = new Reader({
+      blocks: access.blocks, verifier: rootVerifier, seen: new JsonFileSeenRoots(seenRootsDir(init.data)), logger,
+      ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
+    })
     const snapshot: Snapshot = init.version === undefined ? await reader.latest(init.publicKey) : await reader.version(init.publicKey, init.version)
     return { fs: snapshot, version: snapshot.version, reader, access, close: async () => { await access.close() } }
   } catch (err) {

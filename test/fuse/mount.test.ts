@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_READ_AHEAD_KB, mountDevice } from '../../src/fuse/mount.js'
 import { observations, scrape, value } from '../helpers/prometheus.js'
-import { CFS_BIN, forceUnmount, fuseUnavailable, mountHttpAddress, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
+import { CFS_BIN, forceUnmount, fsyncDir, fuseUnavailable, mountHttpAddress, ok, scratch, sh, spawnMount, writeSynced, type MountProcess, type Scratch } from './helpers.js'
 
 const unavailable = await fuseUnavailable()
 
@@ -254,6 +254,33 @@ describe.skipIf(unavailable !== undefined)(`cfs mount: file operations through t
       expect(await ro.stop()).toBe(0)
     }
     expect(await readdir(roDir)).toEqual([])
+  })
+
+  it('a fresh mount reading a directory\'s files in name order fetches the next ones ahead (cfs_fs_read_ahead_files_total)', async () => {
+    const dir = join(mnt, 'in-order')
+    const files = 40
+    await mkdir(dir)
+    await ok(`cd ${dir} && for i in $(seq -w 0 ${files - 1}); do echo "file $i" > f$i; done`)
+    await fsyncDir(dir) // published: the read-only mount below sees them
+    const roDir = await s.dir('ro-in-order')
+    const ro = await spawnMount(s, roDir, ['--pubkey', s.publicKey, '--ring', rw.nodeAddress as string, '--http', '127.0.0.1:0'])
+    try {
+      const http = await mountHttpAddress(ro)
+      const before = value(await scrape(http), 'cfs_fs_read_ahead_files_total')
+      // cat opens them one by one in the shell's (name) order; each answer is still its own file's.
+      const out = await ok(`for f in ${roDir}/in-order/*; do cat "$f"; done`)
+      expect(out.trim().split('\n')).toEqual(Array.from({ length: files }, (_, i) => `file ${String(i).padStart(2, '0')}`))
+      // Every file after the second was asked for ahead (windows of 16: f02-f17, f18-f33, f34-f39).
+      const ahead = value(await scrape(http), 'cfs_fs_read_ahead_files_total') - before
+      expect(ahead).toBeGreaterThanOrEqual(files / 2)
+      expect(ahead).toBeLessThanOrEqual(files - 2)
+      // Out of order (backwards): nothing more.
+      const back = value(await scrape(http), 'cfs_fs_read_ahead_files_total')
+      await ok(`for f in $(ls -r ${roDir}/in-order); do cat ${roDir}/in-order/$f > /dev/null; done`)
+      expect(value(await scrape(http), 'cfs_fs_read_ahead_files_total')).toBe(back)
+    } finally {
+      expect(await ro.stop()).toBe(0)
+    }
   })
 
   it('two mounts with the same key: the second writer gets an error, and no update is lost', async () => {
