@@ -44,7 +44,7 @@ export class VolumeStore implements TreeStore {
   }
 
   async putData (bytes: Uint8Array, options: PutDataOptions = {}): Promise<Key> {
-    // A copy: the caller (FUSE, a stream) may reuse its buffer once the write returns. Not
+    // A copy: the caller (a stream, a test) may reuse its buffer once the write returns. Not
     // bytes.slice(): on a Node Buffer that is a view, not a copy.
     const [key] = this.add(new Uint8Array(bytes))
     options.onKey?.(key)

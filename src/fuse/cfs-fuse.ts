@@ -576,7 +576,7 @@ export class CfsFuse {
         grown.set(q.bytes.subarray(0, q.length))
         q.bytes = grown
       }
-      q.bytes.set(data, q.length) // a copy: the binding reuses its buffer once we answer
+      q.bytes.set(data, q.length) // gathered: the pieces become one buffer
       q.length += data.length
       this.pendingBytes += data.length
       if (q.length === this.coalesceBytes) await this.writeOut(f, options)
