@@ -1,6 +1,6 @@
 import type { Counter, Key } from '../core/index.js'
 import { listEntries } from './directory.js'
-import { blockPointer } from './file-data.js'
+import { storedBlock } from './file-data.js'
 import { inodeCodec } from './inode.js'
 import { compareNames, joinPath } from './names.js'
 import { dirChain } from './tree-read.js'
@@ -110,9 +110,7 @@ export class EntryReadAhead {
 
   private fetchFile (store: TreeStore, key: Key): void {
     store.load(key, inodeCodec).then(async (inode) => {
-      if (inode.type !== 'file' || inode.data === null || inode.size > READ_AHEAD_FIRST_BLOCK_BYTES) return
-      const first = await blockPointer(store, inode, 0)
-      if (first !== null) await store.getData(first)
+      if (inode.type === 'file' && inode.size <= READ_AHEAD_FIRST_BLOCK_BYTES) await storedBlock(store, inode, 0)
     }).catch(() => {})
   }
 }

@@ -222,7 +222,8 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
   return out
 }
 
-async function storedBlock (store: TreeStore, content: FileContent, index: number, options: AbortOptions): Promise<Uint8Array | undefined> {
+/** Data block `index` as stored (the inline bytes for block 0 of an inline file); undefined for a hole or past the end. */
+export async function storedBlock (store: TreeStore, content: FileContent, index: number, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
   if (content.inline !== null) return index === 0 ? content.inline : undefined
   for await (const ptr of blockPointers(store, content, index, 1, options)) return ptr === null ? undefined : store.getData(ptr, options)
   return undefined
