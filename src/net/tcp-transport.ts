@@ -11,6 +11,7 @@ import { FrameReader, FrameWriter } from './framing.js'
 import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
 import { linkPeerKey, makeLinkIdentity, type LinkIdentity } from './link-identity.js'
 import { PendingCalls } from './pending-calls.js'
+import { readAcceptedInPlace } from './socket-reads.js'
 import { FrameType, Status, statusForError, type RequestFrame, type ResponseFrame } from './protocol.js'
 import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_RPC_TIMEOUT_MS, type RequestHandler, type RequestOptions, type Transport,
@@ -90,7 +91,7 @@ export const HELLO_METHOD = 'net.hello'
 export const REFUSAL_LOG_INTERVAL_MS = 30_000
 
 const MAX_DECLARABLE = 0xffff_ffff
-/** An outbound connection's read buffer (its socket's `onread`): what one read(2) of plaintext TCP takes. */
+/** A connection's read buffer (socket-reads.ts, or an outbound socket's `onread`): what one read(2) of plaintext TCP takes. */
 const READ_BUFFER_BYTES = 64 * 1024
 const HELLO_ID = 0
 
@@ -295,7 +296,7 @@ export class TcpTransport implements Transport {
     // every response (a block fetched, 1 MiB) takes. Node asks for that memory before each
     // read: the rest of the frame being read once it has a buffer (the socket reads, or TLS
     // decrypts, straight into the frame), else a scratch buffer the reader copies from. Node
-    // offers this only to sockets it connects, so accepted connections read 'data' events.
+    // offers this only to sockets it connects; accepted ones get the same (socket-reads.ts).
     const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES)
     let readTarget: () => Uint8Array = () => scratch
     let deliver: (into: Uint8Array, n: number) => void = noop
@@ -435,15 +436,34 @@ export class TcpTransport implements Transport {
     setMaxListeners(Infinity, conn.controller.signal) // handlers in flight may each listen
     this.inbound.add(conn)
     this.log.trace('connection from %s', conn.remoteAddress)
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        conn.reader.push(chunk)
-      } catch (err) {
-        this.violation(conn, err)
-        return
-      }
-      this.pump(conn)
+    const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+    const inPlace = readAcceptedInPlace(socket, {
+      push: (chunk) => { conn.reader.push(chunk) },
+      target: () => conn.reader.readTarget(scratch),
+      received: (into, n) => {
+        try {
+          conn.reader.received(into, n)
+        } catch (err) {
+          this.violation(conn, err)
+          return
+        }
+        this.pump(conn)
+      },
     })
+    if (inPlace) {
+      socket.resume()
+      this.pump(conn)
+    } else {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          conn.reader.push(chunk)
+        } catch (err) {
+          this.violation(conn, err)
+          return
+        }
+        this.pump(conn)
+      })
+    }
     socket.on('error', (err) => { this.log.trace('connection from %s failed: %s', conn.remoteAddress, err.message) })
     socket.on('close', () => { this.closeInbound(conn, new AbortError(`connection from ${conn.remoteAddress} closed`)) })
   }
