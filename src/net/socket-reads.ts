@@ -52,8 +52,9 @@ export interface InPlaceReads {
  */
 export function readAcceptedInPlace (socket: net.Socket, reads: InPlaceReads): boolean {
   const slots = readSymbols()
-  const handle = (socket as unknown as { _handle?: { useUserBuffer?: unknown } })._handle
-  if (slots === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false
+  // null once the socket is closed (a peer may hang up before it is served), undefined where absent.
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: unknown } | null })._handle
+  if (slots === null || handle === undefined || handle === null || typeof handle.useUserBuffer !== 'function') return false
   // Bytes read before now sit in the stream's buffer: they come first.
   for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) reads.push(chunk)
   const slotted = socket as unknown as Record<symbol, unknown>

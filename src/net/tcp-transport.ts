@@ -436,33 +436,27 @@ export class TcpTransport implements Transport {
     setMaxListeners(Infinity, conn.controller.signal) // handlers in flight may each listen
     this.inbound.add(conn)
     this.log.trace('connection from %s', conn.remoteAddress)
+    /** Runs one read's hand-over to the frame reader, then serves what it completed. */
+    const take = (read: () => void): void => {
+      try {
+        read()
+      } catch (err) {
+        this.violation(conn, err)
+        return
+      }
+      this.pump(conn)
+    }
     const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES)
     const inPlace = readAcceptedInPlace(socket, {
       push: (chunk) => { conn.reader.push(chunk) },
       target: () => conn.reader.readTarget(scratch),
-      received: (into, n) => {
-        try {
-          conn.reader.received(into, n)
-        } catch (err) {
-          this.violation(conn, err)
-          return
-        }
-        this.pump(conn)
-      },
+      received: (into, n) => { take(() => { conn.reader.received(into, n) }) },
     })
     if (inPlace) {
       socket.resume()
       this.pump(conn)
     } else {
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          conn.reader.push(chunk)
-        } catch (err) {
-          this.violation(conn, err)
-          return
-        }
-        this.pump(conn)
-      })
+      socket.on('data', (chunk: Buffer) => { take(() => { conn.reader.push(chunk) }) })
     }
     socket.on('error', (err) => { this.log.trace('connection from %s failed: %s', conn.remoteAddress, err.message) })
     socket.on('close', () => { this.closeInbound(conn, new AbortError(`connection from ${conn.remoteAddress} closed`)) })

@@ -113,3 +113,34 @@ describe('readAcceptedInPlace: an accepted socket reads into the memory it is gi
     })
   }
 })
+
+describe('readAcceptedInPlace: where the parts are missing', () => {
+  it('a socket without a native handle (never connected, or closed already) is left as it was: the caller reads \'data\' events, and nothing throws', () => {
+    const socket = new net.Socket()
+    cleanups.push(() => { socket.destroy() })
+    const calls: string[] = []
+    const engaged = readAcceptedInPlace(socket, {
+      push: () => { calls.push('push') },
+      target: () => { calls.push('target'); return new Uint8Array(8) },
+      received: () => { calls.push('received') },
+    })
+    expect(engaged).toBe(false)
+    expect(calls).toEqual([])
+    expect(Object.getOwnPropertySymbols(socket).map((s) => (socket as unknown as Record<symbol, unknown>)[s]).filter((v) => typeof v === 'function')).toEqual([])
+  })
+})
+
+describe('readAcceptedInPlace: a connection closed before it is served', () => {
+  it('returns false and throws nothing', async () => {
+    let result: boolean | undefined
+    const served = new Promise<void>((resolve) => {
+      void pair('tcp', (socket) => {
+        socket.destroy()
+        result = readAcceptedInPlace(socket, { push: () => {}, target: () => new Uint8Array(8), received: () => {} })
+        resolve()
+      })
+    })
+    await served
+    expect(result).toBe(false)
+  })
+})
