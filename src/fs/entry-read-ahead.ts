@@ -1,4 +1,4 @@
-import type { Counter, Key } from '../core/index.js'
+import type { Counter, Key, Metrics } from '../core/index.js'
 import { listEntries } from './directory.js'
 import { storedBlock } from './file-data.js'
 import { inodeCodec } from './inode.js'
@@ -27,6 +27,17 @@ export interface EntryReadAheadComponents {
 export interface EntryReadAheadInit {
   /** Files fetched ahead of the one opened; 0: none. @default DEFAULT_READ_AHEAD_ENTRIES */
   entries?: number
+}
+
+/**
+ * The read-ahead of a volume's or a reader's snapshots (`readAheadEntries` as VolumeInit and
+ * SnapshotInit take it), counted in `metrics` when given.
+ */
+export function entryReadAheadFor (metrics: Metrics | undefined, init: { readAheadEntries?: number }): EntryReadAhead {
+  return new EntryReadAhead(
+    metrics === undefined ? {} : { fetched: metrics.counter(READ_AHEAD_FILES_METRIC) },
+    init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries },
+  )
 }
 
 /** The opens in one directory: the last name opened, the last fetched ahead, and the one whose open fetches the next window. */

@@ -1,10 +1,10 @@
 import {
-  EntryNotFoundError, NO_METRICS, NotSupportedError, RootStaleError, createLogger, toHex,
+  EntryNotFoundError, NotSupportedError, RootStaleError, createLogger, toHex,
   type AbortOptions, type ComponentLogger, type Logger, type Metrics,
 } from '../core/index.js'
 import type { BlockService, WatchOptions } from '../dhash/index.js'
 import { BlockReader, type BlockReaderInit } from './block-reader.js'
-import { EntryReadAhead, READ_AHEAD_FILES_METRIC } from './entry-read-ahead.js'
+import { entryReadAheadFor, type EntryReadAhead } from './entry-read-ahead.js'
 import type { RootVerifier } from './ports.js'
 import { ReadOnlyStore } from './read-only-store.js'
 import { MemorySeenRoots, type SeenRoots } from './seen-roots.js'
@@ -42,10 +42,7 @@ export class Reader {
     this.log = (components.logger ?? createLogger()).forComponent('fs:reader')
     this.store = new ReadOnlyStore(new BlockReader(components.blocks, init))
     this.seen = components.seen ?? new MemorySeenRoots()
-    this.entriesAhead = new EntryReadAhead(
-      { fetched: (components.metrics ?? NO_METRICS).counter(READ_AHEAD_FILES_METRIC) },
-      init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries },
-    )
+    this.entriesAhead = entryReadAheadFor(components.metrics, init)
   }
 
   /** The latest version; EntryNotFoundError if the volume was never published. */

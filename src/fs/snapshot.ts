@@ -2,7 +2,7 @@ import { InvalidNameError, NotADirectoryError, ReadOnlyError, type AbortOptions,
 import type { InodeEntry } from './dir-node.js'
 import { listEntries, type ListOptions } from './directory.js'
 import { DEFAULT_READ_AHEAD_BLOCKS, readBytes, readRange } from './file-data.js'
-import { EntryReadAhead } from './entry-read-ahead.js'
+import { entryReadAheadFor, type EntryReadAhead } from './entry-read-ahead.js'
 import { ReadAhead } from './read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, FileReadOptions, ReadStreamOptions } from './file-system.js'
 import type { FileInode } from './inode.js'
@@ -44,7 +44,7 @@ export class Snapshot implements FileSystem {
    */
   constructor (private readonly store: TreeStore, readonly top: Key, readonly version?: VersionInfo, init: SnapshotInit = {}, entriesAhead?: EntryReadAhead) {
     this.readAhead = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
-    this.entriesAhead = entriesAhead ?? new EntryReadAhead({}, init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries })
+    this.entriesAhead = entriesAhead ?? entryReadAheadFor(undefined, init)
   }
 
   async stat (path: string, options: AbortOptions = {}): Promise<Stat> {

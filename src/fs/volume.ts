@@ -7,7 +7,7 @@ import { BlockReader, type BlockReaderInit } from './block-reader.js'
 import { BufferFlusher } from './buffer-flush.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
-import { EntryReadAhead, READ_AHEAD_FILES_METRIC } from './entry-read-ahead.js'
+import { entryReadAheadFor, type EntryReadAhead } from './entry-read-ahead.js'
 import type { FileHandle, FileSystem, OpenOptions, OwnerOptions, ReadStreamOptions, WriteOptions } from './file-system.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import { msToNs, type FileInode, type Owner, type SpecialType } from './inode.js'
@@ -184,10 +184,7 @@ export class Volume implements FileSystem, Startable {
       store: this.store, buffer: this.buffer, currentTop: () => this.currentTop, liveStarts: () => this.liveStarts(),
     }, init.writeBufferBytes === undefined ? {} : { writeBufferBytes: init.writeBufferBytes })
     const metrics = components.metrics ?? NO_METRICS
-    this.entriesAhead = new EntryReadAhead(
-      { fetched: metrics.counter(READ_AHEAD_FILES_METRIC) },
-      init.readAheadEntries === undefined ? {} : { entries: init.readAheadEntries },
-    )
+    this.entriesAhead = entryReadAheadFor(metrics, init)
     this.files = new OpenFiles({
       store: this.store,
       currentTop: () => this.currentTop,
