@@ -73,4 +73,10 @@ export interface BlockService {
    * only go when their leases end.
    */
   release?: (keys: readonly Key[], options: ReleaseOptions) => Promise<ReleaseResult>
+  /**
+   * Gives back the memory of bytes `get` returned: the caller no longer uses them and has
+   * kept no view of them, and the service may write other blocks into that memory. Absent, or
+   * doing nothing, where the memory is simply left to the collector.
+   */
+  recycle?: (bytes: Uint8Array) => void
 }

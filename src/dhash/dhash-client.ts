@@ -4,6 +4,7 @@ import {
   type Key, type Logger, type Metrics, type Startable,
 } from '../core/index.js'
 import type { NodeRef, Router } from '../chord/index.js'
+import type { FramePool } from '../net/index.js'
 import { ArcCache } from './arc-cache.js'
 import { watchHolders } from './root-watch.js'
 import { BlockKind, checkBlockSize } from './block.js'
@@ -23,6 +24,8 @@ export interface DHashClientComponents {
   logger?: ComponentLogger
   /** Where puts, gets and read repairs are counted. @default NO_METRICS */
   metrics?: Metrics
+  /** The transport's pool of large frame buffers: recycle() gives a block's frame back to it. @default none (recycle does nothing) */
+  framePool?: Pick<FramePool, 'give'>
 }
 
 export interface DHashClientInit {
@@ -252,6 +255,14 @@ export class DHashClient implements BlockService, Startable {
     m.seconds.observe(secondsSince(started))
     this.metrics.getBytes.inc(bytes.length)
     return bytes
+  }
+
+  /**
+   * Gives back the memory of bytes a get returned, which the caller no longer uses and has
+   * handed out no view of: the frame they arrived in is read into again (frame-pool.ts).
+   */
+  recycle (bytes: Uint8Array): void {
+    this.components.framePool?.give(bytes)
   }
 
   async has (key: Key, options: AbortOptions = {}): Promise<boolean> {
@@ -506,19 +517,25 @@ export class DHashClient implements BlockService, Startable {
     holders: Set<string>,
     servedBy: NodeRef,
   ): void {
-    for (const { node, corrupt } of this.readRepair ? repair : []) {
+    // The caller owns what get returns and may give its memory back (recycle): background
+    // work keeps a copy of its own.
+    const needed = this.readRepair ? repair : []
+    const targets = kind !== BlockKind.CONTENT || this.cachePathNodes === 0
+      ? []
+      : path.filter((n) => !holders.has(n.address) && n.address !== servedBy.address).slice(-this.cachePathNodes)
+    if (needed.length === 0 && targets.length === 0) return
+    const own = bytes.slice()
+    for (const { node, corrupt } of needed) {
       if (corrupt) this.metrics.copiesCorrupt.inc()
       else this.metrics.copiesMissing.inc()
-      if (!this.track(async () => { await this.repair(node, key, kind, bytes, corrupt) })) {
+      if (!this.track(async () => { await this.repair(node, key, kind, own, corrupt) })) {
         this.counts.repairsSkipped++
         this.log('repair of %s on %s not sent: %d repairs in flight (maintenance will)', shortHex(key), node.address, this.background.size)
       }
     }
-    if (kind !== BlockKind.CONTENT || this.cachePathNodes === 0) return
-    const targets = path.filter((n) => !holders.has(n.address) && n.address !== servedBy.address).slice(-this.cachePathNodes)
     for (const node of targets) {
       this.track(async () => {
-        await this.components.rpc.cache(node, key, kind, bytes, { signal: this.lifetime.signal }).catch((err: unknown) => {
+        await this.components.rpc.cache(node, key, kind, own, { signal: this.lifetime.signal }).catch((err: unknown) => {
           this.log.trace('caching %s on %s failed: %s', shortHex(key), node.address, (err as Error).message)
         })
       })

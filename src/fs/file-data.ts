@@ -15,7 +15,8 @@
  */
 import { throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
 import { FANOUT, blockCount, depthFor, indirectCodec, isInline, span } from './indirect.js'
-import type { TreeStore } from './tree-store.js'
+import type { ReadLoans } from './loans.js'
+import type { PutDataOptions, TreeStore } from './tree-store.js'
 
 /** The part of a file inode that describes its bytes. */
 export interface FileContent {
@@ -54,7 +55,7 @@ export function trimZeros (bytes: Uint8Array): Uint8Array | undefined {
   return end === 0 ? undefined : bytes.subarray(0, end)
 }
 
-async function storeBlock (store: TreeStore, bytes: Uint8Array, options: AbortOptions): Promise<Key | null> {
+async function storeBlock (store: TreeStore, bytes: Uint8Array, options: PutDataOptions): Promise<Key | null> {
   const trimmed = trimZeros(bytes)
   return trimmed === undefined ? null : store.putData(trimmed, options)
 }
@@ -127,6 +128,8 @@ export interface ReadOptions extends AbortOptions {
    * that holds them all: nothing is allocated or copied. The caller must not write to it.
    */
   shared?: boolean
+  /** With `shared`: the view may be of a borrowed block, whose release is added here (FileReadOptions.loans). */
+  loans?: ReadLoans
 }
 
 /** One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole). */
@@ -205,12 +208,22 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
     // Within one block (a sequential FUSE read asks for whole 1 MiB blocks): one pointer walk,
     // no generators.
     const ptr = content.inline === null ? await blockPointer(store, content, first, options) : null
-    const stored = content.inline ?? (ptr === null ? undefined : await store.getData(ptr, options))
+    // Borrowed where the store lends blocks: released once copied, or by the caller's loans
+    // once it has copied the view it was given.
+    const lent = ptr === null || store.borrowData === undefined ? undefined : await store.borrowData(ptr, options)
+    const stored = content.inline ?? (ptr === null ? undefined : lent?.bytes ?? await store.getData(ptr, options))
     const part = { stored, start: offset - first * bs, stop: end - first * bs }
     // Zeros trimmed off the block's end, or a hole, are not stored: those reads are copies.
-    if (options.shared === true && part.stored !== undefined && part.stored.length >= part.stop) return part.stored.subarray(part.start, part.stop)
+    if (options.shared === true && part.stored !== undefined && part.stored.length >= part.stop) {
+      const view = part.stored.subarray(part.start, part.stop)
+      // The view outlives this call: released when the caller's loans end, or, without loans,
+      // never (the block is then left to the collector, and the view stays valid).
+      if (lent !== undefined) options.loans?.add(lent.release)
+      return view
+    }
     const out = new Uint8Array(n)
     copyPart(part, out, 0)
+    lent?.release()
     return out
   }
   const out = new Uint8Array(n)
@@ -229,8 +242,19 @@ export async function storedBlock (store: TreeStore, content: FileContent, index
   return undefined
 }
 
+export interface WriteRangeOptions extends AbortOptions {
+  /** The caller hands `bytes` over (never writes to them again): whole blocks of them are stored as they are, not copied. */
+  transfer?: boolean
+}
+
 /** Writes `bytes` at `offset`, growing the file as needed (a gap before it becomes a hole). */
-export async function writeRange (store: TreeStore, content: FileContent, offset: number, bytes: Uint8Array, options: AbortOptions = {}): Promise<FileContent> {
+export async function writeRange (
+  store: TreeStore,
+  content: FileContent,
+  offset: number,
+  bytes: Uint8Array,
+  options: WriteRangeOptions = {},
+): Promise<FileContent> {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('a write offset is a non-negative integer')
   if (bytes.length === 0) return content
   const size = Math.max(content.size, offset + bytes.length)
@@ -245,6 +269,7 @@ export async function writeRange (store: TreeStore, content: FileContent, offset
     return inlined(size, bs, block)
   }
   const updates = new Map<number, Key | null>()
+  const signal = options.signal === undefined ? {} : { signal: options.signal }
   for (let index = Math.floor(offset / bs); index * bs < offset + bytes.length; index++) {
     throwIfAborted(options.signal)
     const start = index * bs
@@ -252,15 +277,18 @@ export async function writeRange (store: TreeStore, content: FileContent, offset
     const from = Math.max(offset, start)
     const to = Math.min(offset + bytes.length, start + extent)
     let block: Uint8Array
+    // A block merged here is this function's own; a whole one is the caller's bytes.
+    let own = true
     if (from === start && to === start + extent) {
       block = bytes.subarray(from - offset, to - offset)
+      own = options.transfer === true
     } else {
       block = new Uint8Array(extent)
-      const old = index < blockCount(content.size, bs) ? await storedBlock(store, content, index, options) : undefined
+      const old = index < blockCount(content.size, bs) ? await storedBlock(store, content, index, signal) : undefined
       if (old !== undefined) block.set(old.subarray(0, extent), 0)
       block.set(bytes.subarray(from - offset, to - offset), from - start)
     }
-    updates.set(index, await storeBlock(store, block, options))
+    updates.set(index, await storeBlock(store, block, { ...signal, transfer: own }))
   }
   return setBlocks(store, content, size, updates, options)
 }

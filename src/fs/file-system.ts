@@ -1,6 +1,7 @@
 import type { AbortOptions } from '../core/index.js'
 import type { InodeEntry } from './dir-node.js'
 import type { ListOptions } from './directory.js'
+import type { ReadLoans } from './loans.js'
 import type { Owner, SpecialType } from './inode.js'
 import type { RenameMode, SetTimes, XattrMode } from './tree.js'
 import type { Stat } from './tree-read.js'
@@ -41,6 +42,11 @@ export interface WriteOptions extends AbortOptions {
    * rewrite of the file's directory chain instead of two.
    */
   times?: SetTimes
+  /**
+   * The caller hands `data` over and never writes to it again: the file system may keep it as
+   * it is (as a block's bytes until the ring has them) instead of copying it.
+   */
+  transfer?: boolean
 }
 
 /** How a read may answer. */
@@ -51,6 +57,12 @@ export interface FileReadOptions extends AbortOptions {
    * Otherwise the result is the caller's own.
    */
   shared?: boolean
+  /**
+   * With `shared`: the view may be lent, its block's memory used for other blocks once these
+   * loans end (ReadLoans.end), which the caller does as soon as it has copied the bytes.
+   * Without loans, a view stays valid as long as it is held.
+   */
+  loans?: ReadLoans
 }
 
 /**

@@ -183,7 +183,7 @@ export class OpenFiles implements HandleHost {
         this.joining = handle
         return tree.addStaged(ctx, top, handle.names, written)
       }
-      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data, options.times)
+      if (handle.detached === undefined) return tree.write(ctx, top, handle.names, offset, data, options)
       const written = tree.withContent(handle.detached, await fileData.writeRange(this.components.store, handle.detached, offset, data, options), ctx.nowNs)
       handle.detached = options.times === undefined ? written : tree.withTimes(written, options.times, ctx.nowNs)
       return top

@@ -68,7 +68,8 @@ export class ReadAhead {
       for await (const ptr of blockPointers(store, content, first, count)) {
         if (ptr !== null) {
           this.fetched.set(index, ptr)
-          store.getData(ptr).catch(() => undefined)
+          if (store.prefetchData !== undefined) store.prefetchData(ptr)
+          else store.getData(ptr).catch(() => undefined)
         }
         index++
       }

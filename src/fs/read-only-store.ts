@@ -1,5 +1,5 @@
 import { ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
-import type { BlockReader } from './block-reader.js'
+import type { BlockReader, BorrowedData } from './block-reader.js'
 import type { NodeCodec, TreeStore } from './tree-store.js'
 
 /** A TreeStore over published blocks only: what a reader without the secret key has. */
@@ -12,6 +12,14 @@ export class ReadOnlyStore implements TreeStore {
 
   async getData (key: Key, options: AbortOptions = {}): Promise<Uint8Array> {
     return this.reader.getData(key, options)
+  }
+
+  async borrowData (key: Key, options: AbortOptions = {}): Promise<BorrowedData> {
+    return this.reader.borrowData(key, options)
+  }
+
+  prefetchData (key: Key): void {
+    this.reader.prefetchData(key)
   }
 
   readPast (key: Key): void {

@@ -1,4 +1,5 @@
 import type { AbortOptions, Key } from '../core/index.js'
+import type { BorrowedData } from './block-reader.js'
 
 /** How one kind of metadata block turns into bytes and back (format.ts has the rules). */
 export interface NodeCodec<T> {
@@ -17,8 +18,16 @@ export interface TreeStore {
   load: <T>(key: Key, codec: NodeCodec<T>, options?: AbortOptions) => Promise<T>
   /** Stores a metadata block and returns its key. */
   save: <T>(value: T, codec: NodeCodec<T>, options?: AbortOptions) => Promise<Key>
-  /** A file data block's bytes. Throws BlockNotFoundError. */
+  /** A file data block's bytes, the caller's to keep. Throws BlockNotFoundError. */
   getData: (key: Key, options?: AbortOptions) => Promise<Uint8Array>
+  /**
+   * A file data block's bytes, lent until `release`, after which their memory may be reused
+   * (block-reader.ts): for a caller that copies what it reads and keeps no view. Absent: use
+   * getData.
+   */
+  borrowData?: (key: Key, options?: AbortOptions) => Promise<BorrowedData>
+  /** Fetches a data block into the cache without handing it out (read-ahead). Absent: getData. */
+  prefetchData?: (key: Key) => void
   /**
    * A data block a sequential reader has read past: the cache need not keep it (the kernel's
    * page cache has the bytes; another reader would fetch the block again).
@@ -34,4 +43,6 @@ export interface TreeStore {
 
 export interface PutDataOptions extends AbortOptions {
   onKey?: (key: Key) => void
+  /** The caller never writes to `bytes` again: the store may keep them instead of a copy. */
+  transfer?: boolean
 }

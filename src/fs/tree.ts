@@ -490,10 +490,18 @@ export function withContent (file: FileInode, content: fileData.FileContent, now
 }
 
 /** Writes `bytes` at `offset`; with `times`, then sets them as setTimes would, in the same rewrite. */
-export async function write (ctx: TreeContext, top: Key, names: readonly string[], offset: number, bytes: Uint8Array, times?: SetTimes): Promise<Key> {
+export async function write (
+  ctx: TreeContext,
+  top: Key,
+  names: readonly string[],
+  offset: number,
+  bytes: Uint8Array,
+  options: { times?: SetTimes, transfer?: boolean } = {},
+): Promise<Key> {
   return updateFile(ctx, top, names, async (file) => {
-    const written = withContent(file, await fileData.writeRange(ctx.store, file, offset, bytes, opts(ctx)), ctx.nowNs)
-    return times === undefined ? written : withTimes(written, times, ctx.nowNs)
+    const content = await fileData.writeRange(ctx.store, file, offset, bytes, { ...opts(ctx), transfer: options.transfer === true })
+    const written = withContent(file, content, ctx.nowNs)
+    return options.times === undefined ? written : withTimes(written, options.times, ctx.nowNs)
   })
 }
 

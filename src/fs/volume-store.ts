@@ -1,5 +1,5 @@
 import { BlockTooLargeError, hashKey, throwIfAborted, toHex, type AbortOptions, type Key } from '../core/index.js'
-import type { BlockReader } from './block-reader.js'
+import type { BlockReader, BorrowedData } from './block-reader.js'
 import { MAX_BLOCK_BYTES } from './format.js'
 import type { NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
 import type { WriteBuffer } from './write-buffer.js'
@@ -39,14 +39,23 @@ export class VolumeStore implements TreeStore {
     return this.buffer.get(key) ?? this.reader.getData(key, options)
   }
 
+  async borrowData (key: Key, options: AbortOptions = {}): Promise<BorrowedData> {
+    const buffered = this.buffer.get(key)
+    return buffered === undefined ? this.reader.borrowData(key, options) : { bytes: buffered, release: () => {} }
+  }
+
+  prefetchData (key: Key): void {
+    if (!this.buffer.has(key)) this.reader.prefetchData(key)
+  }
+
   readPast (key: Key): void {
     this.reader.readPast(key)
   }
 
   async putData (bytes: Uint8Array, options: PutDataOptions = {}): Promise<Key> {
-    // A copy: the caller (a stream, a test) may reuse its buffer once the write returns. Not
-    // bytes.slice(): on a Node Buffer that is a view, not a copy.
-    const [key] = this.add(new Uint8Array(bytes))
+    // A copy unless handed over: the caller (a stream, a test) may reuse its buffer once the
+    // write returns. Not bytes.slice(): on a Node Buffer that is a view, not a copy.
+    const [key] = this.add(options.transfer === true ? bytes : new Uint8Array(bytes))
     options.onKey?.(key)
     if (bytes.length >= this.eagerBytes) {
       throwIfAborted(options.signal)

@@ -462,7 +462,7 @@ export class Volume implements FileSystem, Startable {
   async write (file: string | FileHandle, offset: number, data: Uint8Array, options: WriteOptions = {}): Promise<number> {
     if (typeof file !== 'string') return this.files.write(file, offset, data, options)
     const names = splitPath(file)
-    await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, offset, data, options.times))
+    await this.mutate(options, async (ctx, top) => tree.write(ctx, top, names, offset, data, options))
     return data.length
   }
 

@@ -28,7 +28,7 @@ import {
   InvalidNameError, IsADirectoryError, Mutex, NO_METRICS, NotADirectoryError, NotSupportedError, ReadOnlyError, SharedDeadline, createLogger, deadline,
   lifetimeController, secondsSince, type AbortOptions, type ComponentLogger, type Counter, type Histogram, type Labeled, type Logger, type Metrics,
 } from '../core/index.js'
-import { MAX_NAME_BYTES, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner, type WriteOptions } from '../fs/index.js'
+import { MAX_NAME_BYTES, ReadLoans, S_ISGID, S_ISUID, type FileHandle, type FileSystem, type Owner, type WriteOptions } from '../fs/index.js'
 import {
   IO_BLOCK_BYTES, PERMISSION_BITS, S_IFMT, SPECIAL_TYPES, S_IFREG, syntheticIno, timespecToNs, toFuseStat, toFuseStatfs, type SpaceInfo,
 } from './attrs.js'
@@ -532,7 +532,8 @@ export class CfsFuse {
     f.pending = undefined
     this.pendingBytes -= p.length
     try {
-      await f.handle.write(p.offset, p.bytes.subarray(0, p.length), options)
+      // Handed over: the gathered buffer is dropped (f.pending is already cleared).
+      await f.handle.write(p.offset, p.bytes.subarray(0, p.length), { ...options, transfer: true })
       return true
     } finally {
       if (f.pending === undefined) this.pendingFiles.delete(f)
@@ -653,14 +654,24 @@ export class CfsFuse {
       },
 
       readBuffer: (path, fd, length, position, cb) => {
-        this.guard('read', [path], cb, async (options) => {
+        // The block a view is lent from is given back once the binding has copied the reply
+        // (it copies before cb returns).
+        const loans = new ReadLoans()
+        const reply = (code: number, bytes?: Buffer): void => {
+          try {
+            cb(code, bytes)
+          } finally {
+            loans.end()
+          }
+        }
+        this.guard('read', [path], reply, async (options) => {
           const f = this.files.get(Number(fd))
           const at = toNumber(position)
           // A view of the cached block where the read lies within one: the binding's copy into
           // libfuse's reply is then the only one (read, the alternative, hands a new buffer of
           // the read's size to fill, which is one more allocation and copy per request).
           const bytes = f !== undefined
-            ? await f.handle.read(at, length, { ...options, shared: true })
+            ? await f.handle.read(at, length, { ...options, shared: true, loans })
             : await this.readByPath(path, at, length, options)
           return { value: Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, length)) }
         })
@@ -670,8 +681,12 @@ export class CfsFuse {
         this.guard('write', [path], cb, async (options) => {
           const f = this.file(fd)
           if (!f.writable) throw new ErrnoError(Errno.EBADF, 'no such open file')
-          // The buffer is the binding's until we answer; what is kept is copied. A plain
-          // Uint8Array view, not a Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
+          // The binding copies each write into a Buffer of its own (fuse-napi's
+          // create_owned_buffer). Kept as a block's bytes until the ring has them (write's
+          // `transfer`), the mount's collector took 2.5-3.3 times the samples of a 256 MiB
+          // write in two paired runs (docs/BENCHMARKS.md), so a whole block is copied into
+          // the volume's own memory and the Buffer dies young. A plain Uint8Array view, not a
+          // Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
           const data = new Uint8Array(buffer.buffer, buffer.byteOffset, Math.min(length, buffer.length))
           return this.write(f, toNumber(position), data, options)
         })

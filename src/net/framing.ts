@@ -1,6 +1,7 @@
 import type net from 'node:net'
 import { ProtocolError } from '../core/index.js'
 import type { FrameParts } from './codec.js'
+import type { FramePool } from './frame-pool.js'
 
 // Frames on a TCP (or TLS) byte stream: a 4-byte big-endian length, then that many bytes of
 // codec frame (docs/PROTOCOL.md#framing-on-tcp). TcpTransport reads and writes through these.
@@ -39,7 +40,8 @@ export class FrameReader {
   /** The frame lent to the socket by readTarget(), whose next bytes it reads in place. */
   private lent: Uint8Array | undefined
 
-  constructor (private readonly maxFrameBytes: number) {}
+  /** `pool`: where large frames' buffers come from (frame-pool.ts); without it, each is allocated. */
+  constructor (private readonly maxFrameBytes: number, private readonly pool?: FramePool) {}
 
   /**
    * Takes the next bytes of the stream. `borrowed`: the chunk's memory is reused once push
@@ -124,10 +126,10 @@ export class FrameReader {
    * an ArrayBuffer of its own, not a Buffer view of a socket chunk: decoded byte fields pin only
    * their own frame. Not zeroed first (allocUnsafeSlow: 1.5% of a reading mount's CPU went to
    * zeroing 1 MiB frames): every byte is written before the frame is complete, and a frame
-   * never completed is never seen.
+   * never completed is never seen. A large frame's buffer may come from the pool: the same.
    */
   private allocate (last: Uint8Array): void {
-    const frame = new Uint8Array(Buffer.allocUnsafeSlow(this.length).buffer, 0, this.length)
+    const frame = this.pool?.take(this.length) ?? new Uint8Array(Buffer.allocUnsafeSlow(this.length).buffer, 0, this.length)
     let off = 0
     for (const piece of this.early) {
       frame.set(piece, off)

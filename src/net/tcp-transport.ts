@@ -7,6 +7,7 @@ import {
   hostOf, listenError, shortHex, type ComponentLogger, type Logger,
 } from '../core/index.js'
 import { decodeFrame, encodeFrameParts, type FrameParts } from './codec.js'
+import type { FramePool } from './frame-pool.js'
 import { FrameReader, FrameWriter } from './framing.js'
 import { dispatchRequest, registerHandler, unwrapResponse } from './dispatch.js'
 import { linkPeerKey, makeLinkIdentity, type LinkIdentity } from './link-identity.js'
@@ -27,6 +28,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 /** Collaborators of a TcpTransport. */
 export interface TcpTransportComponents {
   logger?: ComponentLogger
+  /** Buffers for large incoming frames, reused once given back (frame-pool.ts); without it, each frame is allocated. */
+  framePool?: FramePool
 }
 
 /** Settings of a TcpTransport. */
@@ -116,6 +119,7 @@ export class TcpTransport implements Transport {
   private readonly maxFrameBytes: number
   private readonly maxConcurrent: number
   private readonly idleTimeoutMs: number
+  private readonly framePool: FramePool | undefined
   private readonly encrypt: boolean
   private readonly ringSecret: Uint8Array | undefined
   private identity: LinkIdentity | undefined
@@ -136,6 +140,7 @@ export class TcpTransport implements Transport {
 
   constructor (components: TcpTransportComponents = {}, init: TcpTransportInit = {}) {
     this.log = (components.logger ?? createLogger()).forComponent('net:tcp')
+    this.framePool = components.framePool
     this.listenAddress = init.listen === false || init.listen === '' ? undefined : init.listen
     this.advertise = init.advertise
     this.rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
@@ -324,7 +329,7 @@ export class TcpTransport implements Transport {
     const conn: Outbound = {
       address,
       socket,
-      reader: new FrameReader(this.maxFrameBytes),
+      reader: new FrameReader(this.maxFrameBytes, this.framePool),
       writer: new FrameWriter(socket),
       pending: new Map(),
       closed: false,
@@ -425,7 +430,7 @@ export class TcpTransport implements Transport {
     const conn: Inbound = {
       socket,
       remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
-      reader: new FrameReader(this.maxFrameBytes),
+      reader: new FrameReader(this.maxFrameBytes, this.framePool),
       writer: new FrameWriter(socket),
       controller: new AbortController(),
       inflight: 0,

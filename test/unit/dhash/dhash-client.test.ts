@@ -68,6 +68,40 @@ describe('DHashClient repair on read', () => {
     expect(stores[0]?.item.repair).toBeUndefined()
   })
 
+  it('a repair sends a copy of its own: the reader may recycle what get returned at once', async () => {
+    // Each get answers a fresh frame, as the transport does; recycle gives it to the pool.
+    const given: Uint8Array[] = []
+    const stores: StoreItem[] = []
+    let answerStore!: () => void
+    const rpc = {
+      get: async ({ address }: Peer) => {
+        if (address === holders[0]?.address) throw new BlockNotFoundError('not here')
+        return { kind: BlockKind.CONTENT, bytes: good.slice() }
+      },
+      store: async (_peer: Peer, item: StoreItem) => {
+        stores.push(item)
+        await new Promise<void>((resolve) => { answerStore = resolve })
+        return true
+      },
+      cache: async () => {},
+    } as unknown as DHashRpc
+    const router = {
+      lookup: async (k: Key): Promise<LookupResult> => ({
+        key: k, successor: holders[0] as ReturnType<typeof makeNodeRef>, successors: holders, path: [], hops: 0,
+      }),
+    }
+    const framePool = { give: (bytes: Uint8Array) => { given.push(bytes) } }
+    const client = new DHashClient({ router, rpc, framePool }, { cachePathNodes: 0 })
+    const bytes = await client.get(BlockKind.CONTENT, contentKey(good))
+    client.recycle(bytes)
+    bytes.fill(0) // the pool's next frame overwrites it
+    expect(given).toEqual([bytes])
+    answerStore()
+    await client.settled()
+    expect(stores).toHaveLength(1)
+    expect(stores[0]?.bytes).toEqual(good)
+  })
+
   it('stop() abandons repairs in flight and starts no more', async () => {
     const { client, stores } = ring(good, bad, async () => new Promise<boolean>(() => {})) // never answers
     await client.get(BlockKind.CONTENT, contentKey(good))

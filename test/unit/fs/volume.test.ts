@@ -344,6 +344,35 @@ describe('Volume', () => {
     expect([...got]).toEqual([101, 101, 101]) // piece 6400: (6400 >> 6) % 251 + 1
   })
 
+  it('stores whole blocks of a write that hands its bytes over as they are, and copies those of one that does not', async () => {
+    const blocks = new MemoryBlockService()
+    const owner = newOwner()
+    const given = new Uint8Array(8192 + 100).map((_, i) => (i * 13) % 251 + 1)
+    const lent = Uint8Array.from(given)
+    const put = blocks.put.bind(blocks)
+    const memoryOf: ArrayBufferLike[] = []
+    blocks.put = async (kind, key, bytes, options) => {
+      if (kind === BlockKind.CONTENT) memoryOf.push(bytes.buffer)
+      return put(kind, key, bytes, options)
+    }
+    const vol = await started(blocks, owner, { blockSizeBytes: 4096 })
+    await vol.create('/given')
+    await vol.create('/lent')
+    const handle = await vol.open('/given', { write: true })
+    await handle.write(0, given, { transfer: true })
+    await vol.write('/lent', 0, lent)
+    lent.fill(0) // the caller reuses its buffer: the file keeps what was written
+    await vol.sync()
+    // Every block (the tail too: it covers its block to the file's end) went out from the caller's memory.
+    expect(memoryOf.filter((m) => m === given.buffer)).toHaveLength(3)
+    expect(memoryOf.filter((m) => m === lent.buffer)).toHaveLength(0)
+    const published = await new Reader({ blocks, verifier: owner.verifier }).latest(owner.signer.publicKey)
+    expect(await published.read('/given', 0, given.length)).toEqual(given)
+    expect(await published.read('/lent', 0, given.length)).toEqual(given)
+    await handle.close()
+    await vol.stop()
+  })
+
   it('keeps the write buffer bounded when small writes supersede each other', async () => {
     const blocks = new MemoryBlockService()
     const vol = await started(blocks, newOwner(), { blockSizeBytes: 4096, writeBufferBytes: 64 * 1024 })
