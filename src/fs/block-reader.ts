@@ -150,7 +150,7 @@ export class BlockReader {
 
   /** Fetches a data block into the cache, if it is not there, without handing it out (read-ahead). */
   prefetchData (key: Key): void {
-    this.dataEntry(key, {}, () => {}).catch(() => {}) // the read that needs it meets the failure again
+    this.dataEntry(key, {}, undefined).catch(() => {}) // the read that needs it meets the failure again
   }
 
   /**
@@ -172,31 +172,32 @@ export class BlockReader {
   /**
    * The cache's entry for a data block, fetched (once, however many ask) if it is not there,
    * with `take` (a hold, or the escape) applied to it in the same turn that checked it still
-   * holds the block: an entry is never recycled while cached, but one may leave the cache and
-   * be recycled before a caller that waited for its fetch gets its turn, and is then fetched
-   * again for that caller.
+   * holds the block. An entry is never recycled while cached, but one may leave the cache and
+   * be recycled before a caller that waited for its fetch gets its turn: that caller has it
+   * fetched again for itself alone, kept for good (a read-ahead, which takes nothing, does not).
    */
-  private async dataEntry (key: Key, options: AbortOptions, take: (e: DataEntry) => void, hex = toHex(key)): Promise<DataEntry> {
-    for (;;) {
-      const hit = this.data.get(hex)
-      if (hit !== undefined) {
-        take(hit)
-        return hit
-      }
-      let pending = this.dataInflight.get(hex)
-      if (pending === undefined) {
-        const fetched: Promise<DataEntry> = this.blocks.get(CONTENT_BLOCK, key).then((bytes) => this.cache(hex, bytes))
-        pending = fetched
-        this.dataInflight.set(hex, fetched)
-        const clear = (): void => { if (this.dataInflight.get(hex) === fetched) this.dataInflight.delete(hex) }
-        fetched.then(clear, clear)
-      }
-      const entry = await raceSignal(pending, options.signal)
-      if (!entry.recycled) {
-        take(entry)
-        return entry
-      }
+  private async dataEntry (key: Key, options: AbortOptions, take: ((e: DataEntry) => void) | undefined, hex = toHex(key)): Promise<DataEntry> {
+    const hit = this.data.get(hex)
+    if (hit !== undefined) {
+      take?.(hit)
+      return hit
     }
+    let pending = this.dataInflight.get(hex)
+    if (pending === undefined) {
+      const fetched: Promise<DataEntry> = this.blocks.get(CONTENT_BLOCK, key).then((bytes) => this.cache(hex, bytes))
+      pending = fetched
+      this.dataInflight.set(hex, fetched)
+      const clear = (): void => { if (this.dataInflight.get(hex) === fetched) this.dataInflight.delete(hex) }
+      fetched.then(clear, clear)
+    }
+    const entry = await raceSignal(pending, options.signal)
+    if (!entry.recycled || take === undefined) {
+      take?.(entry)
+      return entry
+    }
+    const own: DataEntry = { bytes: await this.blocks.get(CONTENT_BLOCK, key, options), holds: 0, escaped: true, gone: true, recycled: false }
+    take(own)
+    return own
   }
 
   /** A new cache entry for fetched bytes; one the cache would not take (larger than it) is never recycled. */
