@@ -16,6 +16,7 @@
 import { throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
 import { FANOUT, blockCount, depthFor, indirectCodec, isInline, span } from './indirect.js'
 import type { ReadLoans } from './loans.js'
+import type { BorrowedData } from './block-reader.js'
 import type { PutDataOptions, TreeStore } from './tree-store.js'
 
 /** The part of a file inode that describes its bytes. */
@@ -132,8 +133,19 @@ export interface ReadOptions extends AbortOptions {
   loans?: ReadLoans
 }
 
-/** One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole). */
-interface BlockPart { stored: Uint8Array | undefined, start: number, stop: number }
+/**
+ * One data block's part of a read: bytes [start, stop) of `stored` (undefined: a hole), lent
+ * until `release`, which the reader calls once it has copied them.
+ */
+interface BlockPart { stored: Uint8Array | undefined, start: number, stop: number, release: () => void }
+
+const NOTHING_LENT = (): void => {}
+
+/** A data block's bytes, borrowed where the store lends blocks (block-reader.ts), else its own for good. */
+async function lend (store: TreeStore, ptr: Key, options: AbortOptions): Promise<BorrowedData> {
+  if (store.borrowData !== undefined) return store.borrowData(ptr, options)
+  return { bytes: await store.getData(ptr, options), release: NOTHING_LENT }
+}
 
 /**
  * The data blocks under [offset, offset + length) clipped to the file, in order, with up to
@@ -147,27 +159,30 @@ async function * blockParts (store: TreeStore, content: FileContent, offset: num
   const first = Math.floor(offset / bs)
   const last = Math.floor((end - 1) / bs)
   const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD_BLOCKS)
-  const queue: Array<{ index: number, bytes: Promise<Uint8Array | undefined> }> = []
-  const part = (index: number, stored: Uint8Array | undefined): BlockPart => ({
-    stored,
+  // Blocks fetched ahead are borrowed until their part is copied: one a failure or an early
+  // stop leaves unreleased is simply never reused.
+  const queue: Array<{ index: number, lent: Promise<BorrowedData | undefined> }> = []
+  const part = (index: number, lent: BorrowedData | undefined): BlockPart => ({
+    stored: lent?.bytes,
     start: Math.max(offset, index * bs) - index * bs,
     stop: Math.min(end, (index + 1) * bs) - index * bs,
+    release: lent?.release ?? NOTHING_LENT,
   })
   if (content.inline !== null) {
-    yield part(0, content.inline) // an inline file is one block
+    yield part(0, { bytes: content.inline, release: NOTHING_LENT }) // an inline file is one block
     return
   }
   let index = first
   for await (const ptr of blockPointers(store, content, first, last - first + 1, options)) {
-    const bytes = ptr === null ? Promise.resolve(undefined) : store.getData(ptr, options)
-    bytes.catch(() => {}) // awaited in order below; this only keeps an early failure from going unhandled
-    queue.push({ index: index++, bytes })
+    const lent = ptr === null ? Promise.resolve(undefined) : lend(store, ptr, options)
+    lent.catch(() => {}) // awaited in order below; this only keeps an early failure from going unhandled
+    queue.push({ index: index++, lent })
     if (queue.length >= readAhead) {
-      const next = queue.shift() as { index: number, bytes: Promise<Uint8Array | undefined> }
-      yield part(next.index, await next.bytes)
+      const next = queue.shift() as { index: number, lent: Promise<BorrowedData | undefined> }
+      yield part(next.index, await next.lent)
     }
   }
-  for (const next of queue) yield part(next.index, await next.bytes)
+  for (const next of queue) yield part(next.index, await next.lent)
 }
 
 /** Copies a part into `out` (a new array: zeros already) at `at`; bytes past the stored ones (a short block, a hole) stay zero. */
@@ -190,6 +205,7 @@ export async function * readRange (
   for await (const p of blockParts(store, content, offset, length, options)) {
     const chunk = new Uint8Array(p.stop - p.start)
     copyPart(p, chunk, 0)
+    p.release()
     yield chunk
   }
 }
@@ -210,26 +226,27 @@ export async function readBytes (store: TreeStore, content: FileContent, offset:
     const ptr = content.inline === null ? await blockPointer(store, content, first, options) : null
     // Borrowed where the store lends blocks: released once copied, or by the caller's loans
     // once it has copied the view it was given.
-    const lent = ptr === null || store.borrowData === undefined ? undefined : await store.borrowData(ptr, options)
-    const stored = content.inline ?? (ptr === null ? undefined : lent?.bytes ?? await store.getData(ptr, options))
-    const part = { stored, start: offset - first * bs, stop: end - first * bs }
+    const lent = ptr === null ? undefined : await lend(store, ptr, options)
+    const stored = content.inline ?? lent?.bytes
+    const part = { stored, start: offset - first * bs, stop: end - first * bs, release: lent?.release ?? NOTHING_LENT }
     // Zeros trimmed off the block's end, or a hole, are not stored: those reads are copies.
     if (options.shared === true && part.stored !== undefined && part.stored.length >= part.stop) {
       const view = part.stored.subarray(part.start, part.stop)
       // The view outlives this call: released when the caller's loans end, or, without loans,
       // never (the block is then left to the collector, and the view stays valid).
-      if (lent !== undefined) options.loans?.add(lent.release)
+      options.loans?.add(part.release)
       return view
     }
     const out = new Uint8Array(n)
     copyPart(part, out, 0)
-    lent?.release()
+    part.release()
     return out
   }
   const out = new Uint8Array(n)
   let at = 0
   for await (const p of blockParts(store, content, offset, length, options)) {
     copyPart(p, out, at)
+    p.release()
     at += p.stop - p.start
   }
   return out

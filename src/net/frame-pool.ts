@@ -1,9 +1,16 @@
+import { NO_METRICS, type Metrics } from '../core/index.js'
+
 /** Frames of at least this many bytes are read into pooled buffers. */
 export const DEFAULT_POOLED_FRAME_MIN_BYTES = 512 * 1024
 /** Bytes of each pooled buffer: a 1 MiB block and its frame's envelope. */
 export const DEFAULT_POOLED_FRAME_BYTES = 1024 * 1024 + 16 * 1024
 /** Buffers given back and kept for the next frames (the rest are left to the collector). */
 export const DEFAULT_POOLED_FRAMES = 16
+
+export interface FramePoolComponents {
+  /** Where the buffers taken are counted, new or given back (cfs_net_frame_buffers_total). @default NO_METRICS */
+  metrics?: Metrics
+}
 
 export interface FramePoolInit {
   /** Frames of at least this many bytes come from the pool. @default DEFAULT_POOLED_FRAME_MIN_BYTES */
@@ -34,10 +41,21 @@ export class FramePool {
   private readonly lent = new WeakSet<ArrayBuffer>()
   private counts = { taken: 0, reused: 0, givenBack: 0 }
 
-  constructor (init: FramePoolInit = {}) {
+  constructor (components: FramePoolComponents = {}, init: FramePoolInit = {}) {
     this.minBytes = init.minBytes ?? DEFAULT_POOLED_FRAME_MIN_BYTES
     this.bufferBytes = init.bufferBytes ?? DEFAULT_POOLED_FRAME_BYTES
     this.maxFree = Math.max(0, init.maxFree ?? DEFAULT_POOLED_FRAMES)
+    const metrics = components.metrics ?? NO_METRICS
+    metrics.collect({
+      name: 'cfs_net_frame_buffers_total',
+      help: 'Large incoming frames read into the frame pool\'s buffers, by whether the buffer was new or given back by a reader',
+      labelNames: ['source'],
+      type: 'counter',
+      collect: (report) => {
+        report(this.counts.taken - this.counts.reused, 'new')
+        report(this.counts.reused, 'reused')
+      },
+    })
   }
 
   /** Frames taken, of those taken from given-back buffers, and buffers given back. */

@@ -24,7 +24,7 @@ export async function connectRing (init: RingClientInit, logger: ComponentLogger
   const rpcTimeoutMs = init.rpcTimeoutMs ?? DEFAULT_DHASH_RPC_TIMEOUT_MS
   // Large block frames are read into buffers a reader gives back once done with the block
   // (recycle), instead of into new memory for each.
-  const framePool = new FramePool()
+  const framePool = new FramePool({ metrics })
   const transport = new TcpTransport({ logger, framePool }, { rpcTimeoutMs, ...linkTransportInit(init.link) })
   await transport.start()
   const router = new RemoteRouter({ transport, logger, metrics }, { bootstrap: init.ring, rpcTimeoutMs })

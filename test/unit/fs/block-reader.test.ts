@@ -197,6 +197,7 @@ describe('Volume reads with loans', () => {
         offset: fc.oneof(fc.nat(9).map((b) => b * blockSize), fc.nat(content.length)),
         length: fc.oneof(fc.constant(blockSize), fc.integer({ min: 1, max: 3 * blockSize })),
         loans: fc.boolean(),
+        stream: fc.boolean(),
         hold: fc.nat(3),
       }), { minLength: 1, maxLength: 40 }),
       async (reads) => {
@@ -223,7 +224,15 @@ describe('Volume reads with loans', () => {
             for (let t = 0; t < (i % 4); t++) await new Promise((resolve) => setImmediate(resolve))
             const loans = r.loans ? new ReadLoans() : undefined
             const handle = handles[r.handle] as typeof handles[number]
-            const got = await handle.read(r.offset, r.length, { shared: true, ...(loans === undefined ? {} : { loans }) })
+            let got: Uint8Array
+            if (r.stream) {
+              // A stream's chunks are copies (readRange): each block is released once copied.
+              const chunks: Uint8Array[] = []
+              for await (const chunk of handle.readStream({ offset: r.offset, length: r.length })) chunks.push(chunk)
+              got = Buffer.concat(chunks)
+            } else {
+              got = await handle.read(r.offset, r.length, { shared: true, ...(loans === undefined ? {} : { loans }) })
+            }
             const expected = content.subarray(r.offset, Math.min(content.length, r.offset + r.length))
             const what = `read of ${r.length} at ${r.offset}`
             expect(Buffer.compare(got, expected), what).toBe(0)

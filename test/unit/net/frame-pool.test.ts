@@ -14,7 +14,7 @@ function framed (body: Uint8Array): Uint8Array {
 
 describe('FramePool', () => {
   it('lends buffers for frames within its sizes only', () => {
-    const pool = new FramePool({ minBytes: 1000, bufferBytes: 4000 })
+    const pool = new FramePool({}, { minBytes: 1000, bufferBytes: 4000 })
     expect(pool.take(999)).toBeUndefined()
     expect(pool.take(4001)).toBeUndefined()
     const b = pool.take(1000) as Uint8Array
@@ -24,7 +24,7 @@ describe('FramePool', () => {
   })
 
   it('reuses a buffer given back, and only once however often it is given', () => {
-    const pool = new FramePool({ minBytes: 10, bufferBytes: 100 })
+    const pool = new FramePool({}, { minBytes: 10, bufferBytes: 100 })
     const a = pool.take(50) as Uint8Array
     pool.give(a.subarray(10, 20)) // any view of the frame gives it back
     pool.give(a) // again: ignored
@@ -36,7 +36,7 @@ describe('FramePool', () => {
   })
 
   it('ignores memory it did not lend', () => {
-    const pool = new FramePool({ minBytes: 10, bufferBytes: 100 })
+    const pool = new FramePool({}, { minBytes: 10, bufferBytes: 100 })
     pool.give(new Uint8Array(50))
     expect(pool.stats.free).toBe(0)
     expect(pool.take(50)?.buffer.byteLength).toBe(100)
@@ -44,7 +44,7 @@ describe('FramePool', () => {
   })
 
   it('keeps at most maxFree buffers', () => {
-    const pool = new FramePool({ minBytes: 10, bufferBytes: 100, maxFree: 2 })
+    const pool = new FramePool({}, { minBytes: 10, bufferBytes: 100, maxFree: 2 })
     const taken = [pool.take(50), pool.take(50), pool.take(50)] as Uint8Array[]
     for (const t of taken) pool.give(t)
     expect(pool.stats.free).toBe(2)
@@ -53,7 +53,7 @@ describe('FramePool', () => {
 
 describe('FrameReader with a FramePool', () => {
   it('reads large frames into the pool\'s buffers, small ones into their own, all whole', () => {
-    const pool = new FramePool({ minBytes: 100_000, bufferBytes: 200_000 })
+    const pool = new FramePool({}, { minBytes: 100_000, bufferBytes: 200_000 })
     const reader = new FrameReader(1 << 20, pool)
     const large = Uint8Array.from({ length: 150_000 }, (_, i) => i & 0xff)
     const small = Uint8Array.from({ length: 500 }, (_, i) => (i * 7) & 0xff)
@@ -68,7 +68,7 @@ describe('FrameReader with a FramePool', () => {
   })
 
   it('a frame given back holds the next large frame, which arrives whole', () => {
-    const pool = new FramePool({ minBytes: 100_000, bufferBytes: 200_000 })
+    const pool = new FramePool({}, { minBytes: 100_000, bufferBytes: 200_000 })
     const reader = new FrameReader(1 << 20, pool)
     const one = new Uint8Array(120_000).fill(1)
     const two = Uint8Array.from({ length: 130_000 }, (_, i) => (i * 13) & 0xff)

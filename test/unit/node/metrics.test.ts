@@ -3,7 +3,7 @@ import { NO_METRICS } from '../../../src/core/index.js'
 import { BlockKind, MemoryBlockCache, MemoryBlockStore, contentKey } from '../../../src/dhash/index.js'
 import { Volume } from '../../../src/fs/index.js'
 import { CfsFuse } from '../../../src/fuse/index.js'
-import { MemoryNetwork } from '../../../src/net/index.js'
+import { FramePool, MemoryNetwork } from '../../../src/net/index.js'
 import { CfsNode, PromMetrics } from '../../../src/node/index.js'
 import { MemoryBlockService, newOwner } from '../../helpers/memory-block-service.js'
 import { buckets, family, observations, parseMetrics, value } from '../../helpers/prometheus.js'
@@ -150,6 +150,18 @@ describe('the layers counting into a node\'s metrics', () => {
     } finally {
       await node.stop()
     }
+  })
+
+  it('a ring client\'s frame pool: buffers taken new and given back', async () => {
+    const metrics = new PromMetrics({ processMetrics: false })
+    const pool = new FramePool({ metrics }, { minBytes: 10, bufferBytes: 100 })
+    const first = pool.take(50) as Uint8Array
+    pool.give(first)
+    pool.take(50)
+    pool.take(60)
+    const s = await scraped(metrics)
+    expect(value(s, 'cfs_net_frame_buffers_total', { source: 'new' })).toBe(2)
+    expect(value(s, 'cfs_net_frame_buffers_total', { source: 'reused' })).toBe(1)
   })
 
   it('FUSE operations, errors by errno, bytes, and publications', async () => {
