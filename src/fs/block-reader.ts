@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache'
 import { raceSignal, toHex, type AbortOptions, type Key } from '../core/index.js'
 import type { BlockService } from '../dhash/index.js'
 import { CONTENT_BLOCK } from './format.js'
-import type { NodeCodec } from './tree-store.js'
+import type { BorrowedData, NodeCodec } from './tree-store.js'
 
 /** Bytes of decoded metadata blocks a BlockReader keeps (counted at their encoded size). */
 export const DEFAULT_META_CACHE_BYTES = 32 * 1024 * 1024
@@ -14,12 +14,6 @@ export interface BlockReaderInit {
   metaCacheBytes?: number
   /** Bytes of data blocks kept, so small reads within one block fetch it once. @default DEFAULT_DATA_CACHE_BYTES */
   dataCacheBytes?: number
-}
-
-/** A data block lent to a reader: `release` once nothing of `bytes` is used any more. */
-export interface BorrowedData {
-  readonly bytes: Uint8Array
-  release: () => void
 }
 
 /** A data block in the cache, and who may still refer to its bytes. */
@@ -195,7 +189,7 @@ export class BlockReader {
       take?.(entry)
       return entry
     }
-    const own: DataEntry = { bytes: await this.blocks.get(CONTENT_BLOCK, key, options), holds: 0, escaped: true, gone: true, recycled: false }
+    const own: DataEntry = { bytes: await this.fetch(key, options, hex), holds: 0, escaped: true, gone: true, recycled: false }
     take(own)
     return own
   }

@@ -16,8 +16,7 @@
 import { throwIfAborted, type AbortOptions, type Key } from '../core/index.js'
 import { FANOUT, blockCount, depthFor, indirectCodec, isInline, span } from './indirect.js'
 import type { ReadLoans } from './loans.js'
-import type { BorrowedData } from './block-reader.js'
-import type { PutDataOptions, TreeStore } from './tree-store.js'
+import type { BorrowedData, PutDataOptions, TreeStore } from './tree-store.js'
 
 /** The part of a file inode that describes its bytes. */
 export interface FileContent {

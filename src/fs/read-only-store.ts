@@ -1,6 +1,6 @@
 import { ReadOnlyError, type AbortOptions, type Key } from '../core/index.js'
-import type { BlockReader, BorrowedData } from './block-reader.js'
-import type { NodeCodec, TreeStore } from './tree-store.js'
+import type { BlockReader } from './block-reader.js'
+import type { BorrowedData, NodeCodec, TreeStore } from './tree-store.js'
 
 /** A TreeStore over published blocks only: what a reader without the secret key has. */
 export class ReadOnlyStore implements TreeStore {

@@ -1,5 +1,4 @@
 import type { AbortOptions, Key } from '../core/index.js'
-import type { BorrowedData } from './block-reader.js'
 
 /** How one kind of metadata block turns into bytes and back (format.ts has the rules). */
 export interface NodeCodec<T> {
@@ -7,6 +6,12 @@ export interface NodeCodec<T> {
   encode: (value: T) => Uint8Array
   /** Throws BlockInvalidError on anything but the canonical encoding of a valid value. */
   decode: (bytes: Uint8Array, what: string) => T
+}
+
+/** A data block lent to a reader: `release` once nothing of `bytes` is used any more. */
+export interface BorrowedData {
+  readonly bytes: Uint8Array
+  release: () => void
 }
 
 /**

@@ -1,7 +1,7 @@
 import { BlockTooLargeError, hashKey, throwIfAborted, toHex, type AbortOptions, type Key } from '../core/index.js'
-import type { BlockReader, BorrowedData } from './block-reader.js'
+import type { BlockReader } from './block-reader.js'
 import { MAX_BLOCK_BYTES } from './format.js'
-import type { NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
+import type { BorrowedData, NodeCodec, PutDataOptions, TreeStore } from './tree-store.js'
 import type { WriteBuffer } from './write-buffer.js'
 
 /**

@@ -28,7 +28,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 /** Collaborators of a TcpTransport. */
 export interface TcpTransportComponents {
   logger?: ComponentLogger
-  /** Buffers for large incoming frames, reused once given back (frame-pool.ts); without it, each frame is allocated. */
+  /** Buffers for large responses, reused once given back (frame-pool.ts); without it, each frame is allocated. */
   framePool?: FramePool
 }
 
@@ -430,7 +430,9 @@ export class TcpTransport implements Transport {
     const conn: Inbound = {
       socket,
       remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
-      reader: new FrameReader(this.maxFrameBytes, this.framePool),
+      // Requests are never given back to the pool (only a reader of responses knows when a
+      // block is done with), so they are read into memory of their own.
+      reader: new FrameReader(this.maxFrameBytes),
       writer: new FrameWriter(socket),
       controller: new AbortController(),
       inflight: 0,
