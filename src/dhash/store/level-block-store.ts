@@ -1,7 +1,8 @@
-import { mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level, type BatchOperation } from 'level'
 import { compareKeys, createLogger, toHex, type ComponentLogger, type Key, type Logger } from '../../core/index.js'
+import { BlockKind } from '../block.js'
 import type { BlockMeta, BlockStore, BlockStoreStats, KeyInterval, StoredBlock } from './block-store.js'
 import { GroupCommit } from './group-commit.js'
 import { KeyedLock } from './keyed-lock.js'
@@ -132,6 +133,14 @@ export class LevelBlockStore implements BlockStore {
   }
 
   async get (key: Key): Promise<StoredBlock | undefined> {
+    // A content block's key fixes its bytes and its size, so its metadata, read first, cannot
+    // be paired with other bytes; kept in a file, it is read with one open and one read.
+    const held = this.readMeta(key)
+    if (held === undefined) return undefined
+    if (held.kind === BlockKind.CONTENT && this.isExternal(held.size)) {
+      const bytes = await this.readValueFile(key, held.size)
+      return bytes === undefined ? undefined : { ...held, bytes }
+    }
     // One getMany reads both records from one snapshot, so a concurrent replace cannot pair
     // old metadata with new bytes.
     const [metaBytes, bytes] = await this.db.getMany([this.sub.meta.prefixKey(key, 'view'), this.sub.blocks.prefixKey(key, 'view')])
@@ -318,6 +327,35 @@ export class LevelBlockStore implements BlockStore {
       const mapped = mapStorageError(err, this.location)
       if (mapped !== err) this.log.error('%s', (mapped as Error).message)
       throw mapped
+    }
+  }
+
+  /**
+   * A block's file: `size` bytes read at once into memory of their own (undefined if the file
+   * is gone, deleted since its metadata was read). A file shorter than its metadata says is
+   * returned as it is, and the block's check then fails. The close is not waited for.
+   */
+  private async readValueFile (key: Key, size: number): Promise<Uint8Array | undefined> {
+    let handle: FileHandle
+    try {
+      handle = await open(this.valuePath(key), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw mapStorageError(err, this.location)
+    }
+    try {
+      const bytes = Buffer.allocUnsafeSlow(size)
+      let filled = 0
+      while (filled < size) {
+        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled)
+        if (bytesRead === 0) break
+        filled += bytesRead
+      }
+      return new Uint8Array(bytes.buffer, 0, filled)
+    } catch (err) {
+      throw mapStorageError(err, this.location)
+    } finally {
+      handle.close().catch((err: unknown) => { this.log('closing a value file failed: %s', (err as Error).message) })
     }
   }
 
