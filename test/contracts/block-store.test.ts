@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isCfsError, toHex } from '../../src/core/index.js'
 import { BlockKind } from '../../src/dhash/block.js'
 import { LevelBlockStore, MemoryBlockStore } from '../../src/dhash/store/index.js'
+import { encodeMeta } from '../../src/dhash/store/level-encoding.js'
 import { rejection } from '../helpers/thrown.js'
 import { blockOf, blockStoreContract, collectHex, keyOf } from './block-store-contract.js'
 
@@ -120,6 +121,28 @@ describe('LevelBlockStore reading value files', () => {
       expect((await store.get(keyOf([3])))?.bytes).toEqual(big.slice(0, 1000))
       await rm(file(location, keyOf([1])))
       expect(await store.get(keyOf([1]))).toBeUndefined()
+    } finally {
+      await store.close()
+      await rm(location, { recursive: true, force: true })
+    }
+  })
+
+  it('does not trust a recorded size no block can have: the file is read whole', async () => {
+    const location = await tempDir()
+    let store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+    try {
+      await store.open()
+      const big = new Uint8Array(3000).fill(8)
+      await store.put(keyOf([5]), blockOf(big))
+      await store.close()
+      // A damaged record: a size of 2^40 would otherwise be allocated.
+      const raw = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+      await raw.sublevel<Uint8Array, Uint8Array>('meta', { keyEncoding: 'view', valueEncoding: 'view' })
+        .put(keyOf([5]), encodeMeta({ kind: BlockKind.CONTENT, expiresAt: 1_000, owner: '', seq: 0, size: 2 ** 40 }))
+      await raw.close()
+      store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
+      await store.open()
+      expect((await store.get(keyOf([5])))?.bytes).toEqual(big)
     } finally {
       await store.close()
       await rm(location, { recursive: true, force: true })

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile, type Fil
 import { join } from 'node:path'
 import { Level, type BatchOperation } from 'level'
 import { compareKeys, createLogger, toHex, type ComponentLogger, type Key, type Logger } from '../../core/index.js'
-import { BlockKind } from '../block.js'
+import { BlockKind, MAX_BLOCK_BYTES } from '../block.js'
 import type { BlockMeta, BlockStore, BlockStoreStats, KeyInterval, StoredBlock } from './block-store.js'
 import { GroupCommit } from './group-commit.js'
 import { KeyedLock } from './keyed-lock.js'
@@ -134,10 +134,11 @@ export class LevelBlockStore implements BlockStore {
 
   async get (key: Key): Promise<StoredBlock | undefined> {
     // A content block's key fixes its bytes and its size, so its metadata, read first, cannot
-    // be paired with other bytes; kept in a file, it is read with one open and one read.
+    // be paired with other bytes; kept in a file, it is read with one open and one read. A size
+    // no block can have (a damaged record) is not trusted: the file is then read whole.
     const held = this.readMeta(key)
     if (held === undefined) return undefined
-    if (held.kind === BlockKind.CONTENT && this.isExternal(held.size)) {
+    if (held.kind === BlockKind.CONTENT && this.isExternal(held.size) && Number.isSafeInteger(held.size) && held.size <= MAX_BLOCK_BYTES) {
       const bytes = await this.readValueFile(key, held.size)
       return bytes === undefined ? undefined : { ...held, bytes }
     }
