@@ -98,76 +98,6 @@ describe('LevelBlockStore value files', () => {
   })
 })
 
-describe('LevelBlockStore reading value files', () => {
-  const file = (location: string, key: Uint8Array): string => path.join(location, 'values', toHex(key).slice(0, 2), toHex(key))
-
-  it('reads a content block\'s file by the size its metadata records: cut short, it comes back short; gone, absent', async () => {
-    const location = await tempDir()
-    const store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
-    try {
-      await store.open()
-      const big = new Uint8Array(3000).map((_, i) => i % 251)
-      await store.put(keyOf([1]), blockOf(big))
-      await store.put(keyOf([2]), blockOf(big.slice(0, 2000)))
-      await store.put(keyOf([3]), blockOf(big.slice(0, 1000)))
-      expect((await store.get(keyOf([1])))?.bytes).toEqual(big)
-      // Disk rot or tampering: a shorter file is what is read, and the block's check then
-      // fails (ReplicaStore, the client); bytes past the recorded size are not read.
-      await writeFile(file(location, keyOf([2])), big.slice(0, 500))
-      const short = await store.get(keyOf([2]))
-      expect(short?.bytes).toEqual(big.slice(0, 500))
-      expect(short?.size).toBe(2000)
-      await writeFile(file(location, keyOf([3])), big)
-      expect((await store.get(keyOf([3])))?.bytes).toEqual(big.slice(0, 1000))
-      await rm(file(location, keyOf([1])))
-      expect(await store.get(keyOf([1]))).toBeUndefined()
-    } finally {
-      await store.close()
-      await rm(location, { recursive: true, force: true })
-    }
-  })
-
-  it('does not trust a recorded size no block can have: the file is read whole', async () => {
-    const location = await tempDir()
-    let store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
-    try {
-      await store.open()
-      const big = new Uint8Array(3000).fill(8)
-      await store.put(keyOf([5]), blockOf(big))
-      await store.close()
-      // A damaged record: a size of 2^40 would otherwise be allocated.
-      const raw = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
-      await raw.sublevel<Uint8Array, Uint8Array>('meta', { keyEncoding: 'view', valueEncoding: 'view' })
-        .put(keyOf([5]), encodeMeta({ kind: BlockKind.CONTENT, expiresAt: 1_000, owner: '', seq: 0, size: 2 ** 40 }))
-      await raw.close()
-      store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
-      await store.open()
-      expect((await store.get(keyOf([5])))?.bytes).toEqual(big)
-    } finally {
-      await store.close()
-      await rm(location, { recursive: true, force: true })
-    }
-  })
-
-  it('reads a root kept in a file whole, whatever size its metadata recorded', async () => {
-    const location = await tempDir()
-    const store = new LevelBlockStore({}, { location, externalValueBytes: 100 })
-    try {
-      await store.open()
-      const root = new Uint8Array(300).fill(5)
-      await store.put(keyOf([4]), blockOf(root, { kind: BlockKind.ROOT, seq: 1 }))
-      // A root is replaced in place (a newer sequence number): a reader between the file's
-      // rename and the metadata's write must not cut the new file to the old size.
-      const newer = new Uint8Array(400).fill(6)
-      await writeFile(file(location, keyOf([4])), newer)
-      expect((await store.get(keyOf([4])))?.bytes).toEqual(newer)
-    } finally {
-      await store.close()
-      await rm(location, { recursive: true, force: true })
-    }
-  })
-})
-
 describe('LevelBlockStore on disk', () => {
   let location: string
   let store: LevelBlockStore
@@ -181,6 +111,51 @@ describe('LevelBlockStore on disk', () => {
   afterEach(async () => {
     await store.close()
     await rm(location, { recursive: true, force: true })
+  })
+
+  // Blocks of DEFAULT_EXTERNAL_VALUE_BYTES (32 KiB) and more live in files under values/.
+  const valueFile = (key: Uint8Array): string => path.join(location, 'values', toHex(key).slice(0, 2), toHex(key))
+  const pattern = (size: number): Uint8Array => new Uint8Array(size).map((_, i) => i % 251)
+
+  it('reads a content block\'s file by the size its metadata records: cut short, it comes back short; gone, absent', async () => {
+    const big = pattern(60_000)
+    await store.put(keyOf([1]), blockOf(big))
+    await store.put(keyOf([2]), blockOf(big.slice(0, 50_000)))
+    await store.put(keyOf([3]), blockOf(big.slice(0, 40_000)))
+    expect((await store.get(keyOf([1])))?.bytes).toEqual(big)
+    // Disk rot or tampering: a shorter file is what is read, and the block's check then
+    // fails (ReplicaStore, the client); bytes past the recorded size are not read.
+    await writeFile(valueFile(keyOf([2])), big.slice(0, 500))
+    const short = await store.get(keyOf([2]))
+    expect(short?.bytes).toEqual(big.slice(0, 500))
+    expect(short?.size).toBe(50_000)
+    await writeFile(valueFile(keyOf([3])), big)
+    expect((await store.get(keyOf([3])))?.bytes).toEqual(big.slice(0, 40_000))
+    await rm(valueFile(keyOf([1])))
+    expect(await store.get(keyOf([1]))).toBeUndefined()
+  })
+
+  it('does not trust a recorded size no block can have: the file is read whole', async () => {
+    const big = pattern(40_000)
+    await store.put(keyOf([5]), blockOf(big))
+    await store.close()
+    // A damaged record: a size of 2^40 would otherwise be allocated.
+    const raw = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+    await raw.sublevel<Uint8Array, Uint8Array>('meta', { keyEncoding: 'view', valueEncoding: 'view' })
+      .put(keyOf([5]), encodeMeta({ kind: BlockKind.CONTENT, expiresAt: 1_000, owner: '', seq: 0, size: 2 ** 40 }))
+    await raw.close()
+    store = new LevelBlockStore({}, { location }) // afterEach closes it
+    await store.open()
+    expect((await store.get(keyOf([5])))?.bytes).toEqual(big)
+  })
+
+  it('reads a root kept in a file whole, whatever size its metadata recorded', async () => {
+    await store.put(keyOf([4]), blockOf(pattern(40_000), { kind: BlockKind.ROOT, seq: 1 }))
+    // A root is replaced in place (a newer sequence number): a reader between the file's
+    // rename and the metadata's write must not cut the new file to the old size.
+    const newer = pattern(50_000).reverse()
+    await writeFile(valueFile(keyOf([4])), newer)
+    expect((await store.get(keyOf([4])))?.bytes).toEqual(newer)
   })
 
   it('a reopened store keeps its blocks and rebuilds stats, bytes per owner and the expiry index', async () => {
