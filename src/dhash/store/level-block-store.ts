@@ -133,12 +133,17 @@ export class LevelBlockStore implements BlockStore {
   }
 
   async get (key: Key): Promise<StoredBlock | undefined> {
-    // A content block's key fixes its bytes and its size, so its metadata, read first, cannot
-    // be paired with other bytes; kept in a file, it is read with one open and one read. A size
-    // no block can have (a damaged record) is not trusted: the file is then read whole.
+    // A content block's key fixes its bytes and its size, so its metadata, read first (as the
+    // put path reads it), cannot be paired with other bytes: its bytes are read alone, from
+    // its file with one open and one read, or as one record. A size no block can have (a
+    // damaged record) is not trusted: the file is then read whole, below.
     const held = this.readMeta(key)
     if (held === undefined) return undefined
-    if (held.kind === BlockKind.CONTENT && this.isExternal(held.size) && Number.isSafeInteger(held.size) && held.size <= MAX_BLOCK_BYTES) {
+    if (held.kind === BlockKind.CONTENT && !this.isExternal(held.size)) {
+      const bytes = await this.sub.blocks.get(key)
+      return bytes === undefined ? undefined : { ...held, bytes: ownedBytes(bytes) }
+    }
+    if (held.kind === BlockKind.CONTENT && Number.isSafeInteger(held.size) && held.size <= MAX_BLOCK_BYTES) {
       const bytes = await this.readValueFile(key, held.size)
       return bytes === undefined ? undefined : { ...held, bytes }
     }
