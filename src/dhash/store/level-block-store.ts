@@ -133,34 +133,19 @@ export class LevelBlockStore implements BlockStore {
   }
 
   async get (key: Key): Promise<StoredBlock | undefined> {
-    // A content block's key fixes its bytes and its size, so its metadata, read first (as the
-    // put path reads it), cannot be paired with other bytes: its bytes are read alone, from
-    // its file with one open and one read, or as one record. A size no block can have (a
-    // damaged record) is not trusted: the file is then read whole, below.
-    const held = this.readMeta(key)
-    if (held === undefined) return undefined
-    if (held.kind === BlockKind.CONTENT && !this.isExternal(held.size)) {
-      const bytes = await this.sub.blocks.get(key)
-      return bytes === undefined ? undefined : { ...held, bytes: ownedBytes(bytes) }
-    }
-    if (held.kind === BlockKind.CONTENT && Number.isSafeInteger(held.size) && held.size <= MAX_BLOCK_BYTES) {
-      const bytes = await this.readValueFile(key, held.size)
-      return bytes === undefined ? undefined : { ...held, bytes }
-    }
     // One getMany reads both records from one snapshot, so a concurrent replace cannot pair
-    // old metadata with new bytes.
+    // old metadata with new bytes. Not getSync, as the put path reads metadata: a block read
+    // cold would stop the event loop for a disk read.
     const [metaBytes, bytes] = await this.db.getMany([this.sub.meta.prefixKey(key, 'view'), this.sub.blocks.prefixKey(key, 'view')])
     if (metaBytes === undefined) return undefined
     const meta = decodeMeta(metaBytes)
     if (!this.isExternal(meta.size)) return bytes === undefined ? undefined : { ...meta, bytes: ownedBytes(bytes) }
-    try {
-      const file = await readFile(this.valuePath(key))
-      return { ...meta, bytes: ownedBytes(file) }
-    } catch (err) {
-      // Deleted between the metadata read and the file read.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw err
-    }
+    // A content block's key fixes its bytes and its size: its file is read with one open and
+    // one read of that size. A root (replaced in place, perhaps by a larger one) and a size no
+    // block can have (a damaged record) are read whole.
+    const fixedSize = meta.kind === BlockKind.CONTENT && Number.isSafeInteger(meta.size) && meta.size <= MAX_BLOCK_BYTES
+    const file = await this.readValueFile(key, fixedSize ? meta.size : undefined)
+    return file === undefined ? undefined : { ...meta, bytes: file }
   }
 
   async getMeta (key: Key): Promise<BlockMeta | undefined> {
@@ -337,13 +322,15 @@ export class LevelBlockStore implements BlockStore {
   }
 
   /**
-   * A block's file: `size` bytes read at once into memory of their own (undefined if the file
-   * is gone, deleted since its metadata was read). A file shorter than its metadata says is
-   * returned as it is, and the block's check then fails. The close is not waited for.
+   * A block's file (undefined if it is gone: deleted since its metadata was read). With `size`,
+   * that many bytes are read at once into memory of their own, and the close is not waited
+   * for; a file shorter than that is returned as it is, and the block's check then fails.
+   * Without, the whole file.
    */
-  private async readValueFile (key: Key, size: number): Promise<Uint8Array | undefined> {
+  private async readValueFile (key: Key, size: number | undefined): Promise<Uint8Array | undefined> {
     let handle: FileHandle
     try {
+      if (size === undefined) return ownedBytes(await readFile(this.valuePath(key)))
       handle = await open(this.valuePath(key), 'r')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
